@@ -1,0 +1,45 @@
+# TaskFlow developer entry points. `make up` and `make test` are the two a newcomer needs.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Build outputs live outside the clone so a fresh clone (CI) reuses them on the same machine.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/taskflow/target
+# Partition count of TaskFlow's task topics (created by the services and the tests).
+export TASKFLOW_TASK_PARTITIONS ?= 12
+
+.PHONY: help up down status logs test build lint fmt schemas-check bench tools
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+up: ## install what is missing, start PostgreSQL, Kafka and the schema registry, print where to look
+	@deploy/up.sh
+
+down: ## stop what `make up` started
+	@deploy/down.sh
+
+status: ## show what runs, where, and whether it answers
+	@deploy/status.sh
+
+logs: ## tail the logs of everything `make up` started
+	@deploy/logs.sh
+
+tools: ## install the cargo tools the targets use (cargo-nextest), once per machine
+	@deploy/install-tools.sh
+
+build: ## compile the workspace
+	cargo build --workspace --all-targets
+
+lint: ## rustfmt check and clippy with warnings as errors
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt: ## format the code
+	cargo fmt --all
+
+schemas-check: up ## register every Avro contract; fail on a change the registry calls incompatible
+	@source .taskflow/dev.env && cargo run --quiet -p taskflow-schemas --bin schemas-check -- schemas/avro
+
+test: up tools lint ## start what the tests need, then lint and run every test against the real servers
+	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast
+	@source .taskflow/dev.env && deploy/foreign-client-check.sh
