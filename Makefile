@@ -38,7 +38,7 @@ fmt: ## format the code
 	cargo fmt --all
 
 schemas-check: up ## register every Avro contract; fail on a change the registry calls incompatible
-	@source .taskflow/dev.env && cargo run --quiet -p taskflow-schemas --bin schemas-check -- schemas/avro
+	@source .taskflow/dev.env && cargo run --quiet -p taskflow-platform --bin schemas-check -- schemas/avro
 
 test: up tools lint ## start what the tests need, then lint and run every test against the real servers
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast

@@ -1,0 +1,311 @@
+//! Consuming events in batches with at-least-once delivery.
+//!
+//! Offsets are *stored* only after the handler has made a batch's effect durable, and librdkafka
+//! commits stored offsets in the background and when partitions are revoked. A record whose
+//! partition was revoked mid-batch cannot be stored by us; its new owner gets it again, which the
+//! handler's dedupe (by event id, in the same transaction as the effect) makes harmless.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{BorrowedMessage, Message};
+use taskflow_schemas::Event;
+use tokio::time::{Instant, sleep, timeout_at};
+use tracing::Instrument;
+
+use crate::codec::{DecodeError, EventCodec};
+use crate::config::KafkaSettings;
+use crate::headers;
+
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    pub group_id: String,
+    pub topics: Vec<String>,
+    /// Most records handed to the handler at once.
+    pub max_batch: usize,
+    /// How long to wait for more records once one has arrived.
+    pub batch_linger: Duration,
+    /// Backoff between retries of a failing handler, doubling up to `retry_max`.
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+}
+
+impl ConsumerSettings {
+    pub fn new(group_id: impl Into<String>, topics: Vec<String>) -> Self {
+        Self {
+            group_id: group_id.into(),
+            topics,
+            max_batch: 500,
+            batch_linger: Duration::from_millis(10),
+            retry_initial: Duration::from_millis(100),
+            retry_max: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A decoded event and where it came from.
+#[derive(Debug, Clone)]
+pub struct ConsumedRecord {
+    pub event: Event,
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+/// A record that can never be decoded, with its bytes intact for a dead-letter topic.
+#[derive(Debug)]
+pub struct PoisonRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+    pub error: DecodeError,
+}
+
+/// What a service does with what it consumes.
+pub trait BatchHandler: Send {
+    type Error: std::error::Error + Send + Sync + 'static;
+
+    /// Applies a batch durably and idempotently. `Err` makes the consumer retry the same batch
+    /// with backoff; offsets move only after `Ok`.
+    fn handle(
+        &mut self,
+        batch: &[ConsumedRecord],
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// Deals with a record that cannot be decoded (typically: dead-letter it). `Ok` lets the
+    /// consumer move past it; `Err` retries.
+    fn poisoned(
+        &mut self,
+        record: &PoisonRecord,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+}
+
+pub struct EventConsumer {
+    consumer: StreamConsumer,
+    codec: Arc<EventCodec>,
+    settings: ConsumerSettings,
+}
+
+/// A record copied out of librdkafka's buffer, before decoding.
+struct RawRecord {
+    topic: String,
+    partition: i32,
+    offset: i64,
+    key: Option<Vec<u8>>,
+    payload: Option<Vec<u8>>,
+    traceparent: Option<String>,
+    tracestate: Option<String>,
+}
+
+impl RawRecord {
+    fn copy(message: &BorrowedMessage<'_>) -> Self {
+        let hdrs = message.headers();
+        Self {
+            topic: message.topic().to_owned(),
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec),
+            traceparent: headers::get(hdrs, headers::TRACEPARENT).map(str::to_owned),
+            tracestate: headers::get(hdrs, headers::TRACESTATE).map(str::to_owned),
+        }
+    }
+}
+
+enum Decoded {
+    Event(ConsumedRecord),
+    Poison(PoisonRecord),
+}
+
+impl EventConsumer {
+    /// Joins `settings.group_id` and subscribes to `settings.topics`.
+    pub fn new(
+        kafka: &KafkaSettings,
+        codec: Arc<EventCodec>,
+        settings: ConsumerSettings,
+    ) -> Result<Self, KafkaError> {
+        let consumer: StreamConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &kafka.bootstrap_servers)
+            .set("group.id", &settings.group_id)
+            .set("enable.auto.commit", "true")
+            .set("auto.commit.interval.ms", "500")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("partition.assignment.strategy", "cooperative-sticky")
+            .set("enable.partition.eof", "false")
+            .create()?;
+        let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
+        consumer.subscribe(&topics)?;
+        Ok(Self {
+            consumer,
+            codec,
+            settings,
+        })
+    }
+
+    /// Consumes until `shutdown` resolves, then commits what has been stored and returns.
+    pub async fn run<H: BatchHandler>(
+        self,
+        mut handler: H,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<(), KafkaError> {
+        tokio::pin!(shutdown);
+        loop {
+            let first = tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                received = self.consumer.recv() => received,
+            };
+            let mut raw = match first {
+                Ok(message) => vec![RawRecord::copy(&message)],
+                Err(error) => {
+                    tracing::warn!(%error, group = %self.settings.group_id, "kafka consumer error");
+                    continue;
+                }
+            };
+            self.fill_batch(&mut raw).await;
+
+            let mut records = Vec::with_capacity(raw.len());
+            for record in &raw {
+                match self.decode(record, &mut shutdown).await {
+                    Some(Decoded::Event(event)) => records.push(event),
+                    Some(Decoded::Poison(poison)) => {
+                        tracing::warn!(
+                            topic = %poison.topic,
+                            partition = poison.partition,
+                            offset = poison.offset,
+                            error = %poison.error,
+                            "undecodable record, handing it to the poison handler"
+                        );
+                        let mut backoff = self.backoff();
+                        while let Err(error) = handler.poisoned(&poison).await {
+                            if !backoff.pause(&mut shutdown, "poison handler", &error).await {
+                                return self.close();
+                            }
+                        }
+                    }
+                    None => return self.close(),
+                }
+            }
+            if !records.is_empty() {
+                let span = tracing::info_span!("consume_batch", group = %self.settings.group_id, size = records.len());
+                let mut backoff = self.backoff();
+                while let Err(error) = handler.handle(&records).instrument(span.clone()).await {
+                    if !backoff.pause(&mut shutdown, "batch handler", &error).await {
+                        return self.close();
+                    }
+                }
+            }
+            for record in &raw {
+                if let Err(error) =
+                    self.consumer
+                        .store_offset(&record.topic, record.partition, record.offset)
+                {
+                    // The partition was revoked meanwhile; its new owner re-reads the record.
+                    tracing::debug!(%error, topic = %record.topic, partition = record.partition, "offset not stored");
+                }
+            }
+        }
+        self.close()
+    }
+
+    async fn fill_batch(&self, raw: &mut Vec<RawRecord>) {
+        let deadline = Instant::now() + self.settings.batch_linger;
+        while raw.len() < self.settings.max_batch {
+            match timeout_at(deadline, self.consumer.recv()).await {
+                Ok(Ok(message)) => raw.push(RawRecord::copy(&message)),
+                Ok(Err(error)) => {
+                    tracing::warn!(%error, "kafka consumer error");
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Decodes one record, waiting out registry outages. `None` means shutdown came first.
+    async fn decode(
+        &self,
+        raw: &RawRecord,
+        shutdown: &mut (impl Future<Output = ()> + Unpin),
+    ) -> Option<Decoded> {
+        let mut backoff = self.backoff();
+        loop {
+            match self.codec.decode(raw.payload.as_deref()).await {
+                Ok(event) => {
+                    return Some(Decoded::Event(ConsumedRecord {
+                        event,
+                        topic: raw.topic.clone(),
+                        partition: raw.partition,
+                        offset: raw.offset,
+                        traceparent: raw.traceparent.clone(),
+                        tracestate: raw.tracestate.clone(),
+                    }));
+                }
+                Err(error) if error.is_retryable() => {
+                    if !backoff.pause(shutdown, "decoder", &error).await {
+                        return None;
+                    }
+                }
+                Err(error) => {
+                    return Some(Decoded::Poison(PoisonRecord {
+                        topic: raw.topic.clone(),
+                        partition: raw.partition,
+                        offset: raw.offset,
+                        key: raw.key.clone(),
+                        payload: raw.payload.clone(),
+                        error,
+                    }));
+                }
+            }
+        }
+    }
+
+    fn backoff(&self) -> Backoff {
+        Backoff {
+            next: self.settings.retry_initial,
+            max: self.settings.retry_max,
+        }
+    }
+
+    fn close(self) -> Result<(), KafkaError> {
+        match self.consumer.commit_consumer_state(CommitMode::Sync) {
+            // Nothing stored since the last commit.
+            Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => Ok(()),
+            other => other,
+        }
+    }
+}
+
+/// Doubling waits between retries that give way to shutdown.
+struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    /// Logs `error`, then waits; false when shutdown was requested meanwhile.
+    async fn pause(
+        &mut self,
+        shutdown: &mut (impl Future<Output = ()> + Unpin),
+        what: &str,
+        error: &(dyn std::error::Error + Send + Sync),
+    ) -> bool {
+        tracing::warn!(%error, what, retry_in_ms = self.next.as_millis() as u64, "failed, retrying");
+        let wait = self.next;
+        self.next = (self.next * 2).min(self.max);
+        tokio::select! {
+            biased;
+            () = &mut *shutdown => false,
+            () = sleep(wait) => true,
+        }
+    }
+}

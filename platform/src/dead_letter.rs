@@ -1,0 +1,53 @@
+//! Parking records a consumer cannot process, with the reason, so the partition keeps flowing.
+
+use rdkafka::message::{Header, OwnedHeaders};
+
+use crate::consumer::PoisonRecord;
+use crate::producer::{Delivered, EventProducer, PublishError};
+
+pub const REASON: &str = "taskflow.dlq.reason";
+pub const SOURCE_TOPIC: &str = "taskflow.dlq.source_topic";
+pub const SOURCE_PARTITION: &str = "taskflow.dlq.source_partition";
+pub const SOURCE_OFFSET: &str = "taskflow.dlq.source_offset";
+pub const CONSUMER_GROUP: &str = "taskflow.dlq.consumer_group";
+
+#[derive(Clone)]
+pub struct DeadLetters {
+    producer: EventProducer,
+    topic: String,
+    consumer_group: String,
+}
+
+impl DeadLetters {
+    pub fn new(producer: EventProducer, topic: String, consumer_group: String) -> Self {
+        Self {
+            producer,
+            topic,
+            consumer_group,
+        }
+    }
+
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// Copies the record's key and bytes unchanged and says why and where from in headers.
+    pub async fn park(&self, poison: &PoisonRecord, reason: &str) -> Result<Delivered, PublishError> {
+        let partition = poison.partition.to_string();
+        let offset = poison.offset.to_string();
+        let headers = OwnedHeaders::new_with_capacity(5)
+            .insert(Header { key: REASON, value: Some(reason) })
+            .insert(Header { key: SOURCE_TOPIC, value: Some(&poison.topic) })
+            .insert(Header { key: SOURCE_PARTITION, value: Some(&partition) })
+            .insert(Header { key: SOURCE_OFFSET, value: Some(&offset) })
+            .insert(Header { key: CONSUMER_GROUP, value: Some(&self.consumer_group) });
+        self.producer
+            .send_raw(
+                &self.topic,
+                poison.key.as_deref(),
+                poison.payload.as_deref().unwrap_or_default(),
+                headers,
+            )
+            .await
+    }
+}

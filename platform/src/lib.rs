@@ -1,0 +1,18 @@
+//! Plumbing every TaskFlow service shares: settings, telemetry, the schema registry, and Kafka
+//! producing/consuming of [`taskflow_schemas::Event`]s in their Avro contracts.
+
+pub mod codec;
+pub mod config;
+pub mod consumer;
+pub mod dead_letter;
+pub mod headers;
+pub mod producer;
+pub mod registry;
+pub mod schema_check;
+pub mod telemetry;
+pub mod topic_admin;
+
+pub use codec::{DecodeError, EncodeError, EventCodec};
+pub use config::{ConfigError, KafkaSettings, RegistrySettings};
+pub use consumer::{BatchHandler, ConsumedRecord, ConsumerSettings, EventConsumer, PoisonRecord};
+pub use producer::{EventProducer, PublishError};

@@ -1,0 +1,204 @@
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use taskflow_platform::codec::EventCodec;
+use taskflow_platform::topic_admin::ensure_topics;
+use taskflow_platform::{EventProducer, KafkaSettings, RegistrySettings};
+use taskflow_schemas::Topics;
+use uuid::Uuid;
+
+/// A private corner of the shared cluster: its own topic prefix (hence its own topics and
+/// registry subjects) and its own consumer groups.
+pub struct TestBus {
+    pub kafka: KafkaSettings,
+    pub registry: RegistrySettings,
+    pub codec: Arc<EventCodec>,
+    pub producer: EventProducer,
+    pub id: String,
+}
+
+impl TestBus {
+    pub async fn start() -> Self {
+        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let mut kafka = KafkaSettings::from_env().expect("run the tests with `make test`");
+        kafka.topics = Topics::new(format!("it-{id}."));
+        kafka.task_partitions = 3;
+        let registry = RegistrySettings::from_env().expect("run the tests with `make test`");
+        ensure_topics(&kafka, &[]).await.expect("topics created");
+        let codec = Arc::new(EventCodec::new(&registry, kafka.topics.clone()));
+        let producer = EventProducer::new(&kafka, codec.clone()).expect("producer");
+        Self { kafka, registry, codec, producer, id }
+    }
+
+    pub fn group(&self, name: &str) -> String {
+        format!("it-{}-{name}", self.id)
+    }
+
+    /// Every record on `topic` from the beginning, until `count` have been read.
+    pub async fn read_raw(&self, topic: &str, count: usize) -> Vec<RawRead> {
+        let consumer: BaseConsumer = ClientConfig::new()
+            .set("bootstrap.servers", &self.kafka.bootstrap_servers)
+            .set("group.id", self.group(&format!("raw-{}", Uuid::new_v4().simple())))
+            .set("auto.offset.reset", "earliest")
+            .set("enable.auto.commit", "false")
+            .create()
+            .expect("raw consumer");
+        consumer.subscribe(&[topic]).expect("subscribe");
+        let mut read = Vec::new();
+        wait_until(Duration::from_secs(30), "records on the topic", || {
+            while let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                read.push(RawRead {
+                    key: m.key().map(<[u8]>::to_vec),
+                    payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                    headers: m
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| {
+                                    let value = h.value.map(String::from_utf8_lossy);
+                                    (h.key.to_owned(), value.unwrap_or_default().into_owned())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            std::future::ready((read.len() >= count).then_some(()))
+        })
+        .await;
+        read
+    }
+}
+
+pub struct RawRead {
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl RawRead {
+    pub fn header(&self, key: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Polls `check` until it yields a value; panics naming `what` after `timeout`.
+pub async fn wait_until<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A handler that forwards what it gets to the test, optionally failing its first calls and
+/// dead-lettering poison.
+pub struct Recorder {
+    pub records: tokio::sync::mpsc::UnboundedSender<taskflow_platform::ConsumedRecord>,
+    pub poison: tokio::sync::mpsc::UnboundedSender<String>,
+    pub batches: tokio::sync::mpsc::UnboundedSender<Vec<Uuid>>,
+    pub fail_first: usize,
+    pub dead_letters: Option<taskflow_platform::dead_letter::DeadLetters>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct TestFailure(pub String);
+
+impl taskflow_platform::BatchHandler for Recorder {
+    type Error = TestFailure;
+
+    async fn handle(
+        &mut self,
+        batch: &[taskflow_platform::ConsumedRecord],
+    ) -> Result<(), TestFailure> {
+        let _ = self
+            .batches
+            .send(batch.iter().map(|r| r.event.meta().event_id).collect());
+        if self.fail_first > 0 {
+            self.fail_first -= 1;
+            return Err(TestFailure("induced handler failure".into()));
+        }
+        for record in batch {
+            let _ = self.records.send(record.clone());
+        }
+        Ok(())
+    }
+
+    async fn poisoned(
+        &mut self,
+        record: &taskflow_platform::PoisonRecord,
+    ) -> Result<(), TestFailure> {
+        if let Some(dlq) = &self.dead_letters {
+            dlq.park(record, &record.error.to_string())
+                .await
+                .map_err(|e| TestFailure(e.to_string()))?;
+        }
+        let _ = self.poison.send(format!("{:?}", record.error));
+        Ok(())
+    }
+}
+
+pub struct Recording {
+    pub records: tokio::sync::mpsc::UnboundedReceiver<taskflow_platform::ConsumedRecord>,
+    pub poison: tokio::sync::mpsc::UnboundedReceiver<String>,
+    pub batches: tokio::sync::mpsc::UnboundedReceiver<Vec<Uuid>>,
+}
+
+pub fn recorder() -> (Recorder, Recording) {
+    let (records_tx, records) = tokio::sync::mpsc::unbounded_channel();
+    let (poison_tx, poison) = tokio::sync::mpsc::unbounded_channel();
+    let (batches_tx, batches) = tokio::sync::mpsc::unbounded_channel();
+    (
+        Recorder {
+            records: records_tx,
+            poison: poison_tx,
+            batches: batches_tx,
+            fail_first: 0,
+            dead_letters: None,
+        },
+        Recording { records, poison, batches },
+    )
+}
+
+/// Runs `consumer` with `handler` in the background until the returned sender fires.
+pub fn spawn_consumer(
+    consumer: taskflow_platform::EventConsumer,
+    handler: Recorder,
+) -> (
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<Result<(), rdkafka::error::KafkaError>>,
+) {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(consumer.run(handler, async move {
+        let _ = stopped.await;
+    }));
+    (stop, task)
+}
+
+/// Receives `n` items or panics after `timeout`.
+pub async fn receive<T>(rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>, n: usize, what: &str) -> Vec<T> {
+    let mut got = Vec::with_capacity(n);
+    while got.len() < n {
+        match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await {
+            Ok(Some(item)) => got.push(item),
+            Ok(None) => panic!("channel closed after {} of {n} {what}", got.len()),
+            Err(_) => panic!("timed out after {} of {n} {what}", got.len()),
+        }
+    }
+    got
+}

@@ -1,0 +1,7 @@
+//! Integration tests against the real Kafka, schema registry and PostgreSQL started by
+//! `make up` (run them with `make test`, which sources `.taskflow/dev.env`).
+
+mod compatibility;
+mod helpers;
+mod poison;
+mod round_trip;

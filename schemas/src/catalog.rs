@@ -1,0 +1,147 @@
+//! Which events exist, their schema text, their stream, and the mapping to and from Avro values.
+
+use apache_avro::types::Value;
+use uuid::Uuid;
+
+use crate::events::{
+    ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated,
+    TaskFailed, TaskProgressUpdated, TaskStarted,
+};
+use crate::meta::EventMeta;
+use crate::topics::Stream;
+
+macro_rules! catalog {
+    ($($kind:ident => $stream:ident),+ $(,)?) => {
+        /// The type of an event, one per `.avsc` file.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventKind { $($kind),+ }
+
+        impl EventKind {
+            pub const ALL: &'static [EventKind] = &[$(EventKind::$kind),+];
+
+            /// Record name without namespace, e.g. `TaskCreated`; also the `event_type` header.
+            pub fn name(self) -> &'static str {
+                match self { $(EventKind::$kind => stringify!($kind)),+ }
+            }
+
+            /// The `.avsc` text this type is written with.
+            pub fn schema(self) -> &'static str {
+                match self {
+                    $(EventKind::$kind => include_str!(concat!("../avro/", stringify!($kind), ".avsc"))),+
+                }
+            }
+
+            pub fn stream(self) -> Stream {
+                match self { $(EventKind::$kind => Stream::$stream),+ }
+            }
+        }
+
+        /// Any TaskFlow event.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum Event { $($kind($kind)),+ }
+
+        impl Event {
+            pub fn kind(&self) -> EventKind {
+                match self { $(Event::$kind(_) => EventKind::$kind),+ }
+            }
+
+            pub fn meta(&self) -> &EventMeta {
+                match self { $(Event::$kind(e) => &e.meta),+ }
+            }
+
+            /// The record as an Avro value (not yet resolved against the schema).
+            pub fn to_avro(&self) -> Result<Value, apache_avro::Error> {
+                match self { $(Event::$kind(e) => apache_avro::to_value(e)),+ }
+            }
+
+            /// Reads a record written with the schema named `full_name`.
+            pub fn from_avro(full_name: &str, value: Value) -> Result<Event, DecodeEventError> {
+                let kind = EventKind::from_full_name(full_name)
+                    .ok_or_else(|| DecodeEventError::UnknownRecord(full_name.to_owned()))?;
+                let to_err = |source| DecodeEventError::Shape { kind, source: Box::new(source) };
+                match kind {
+                    $(EventKind::$kind => apache_avro::from_value(&value).map(Event::$kind).map_err(to_err)),+
+                }
+            }
+        }
+
+        $(impl From<$kind> for Event {
+            fn from(e: $kind) -> Event { Event::$kind(e) }
+        })+
+    };
+}
+
+catalog! {
+    TaskCreated => TaskRequests,
+    TaskCancelRequested => TaskRequests,
+    TaskStarted => TaskExecution,
+    TaskProgressUpdated => TaskExecution,
+    TaskCompleted => TaskExecution,
+    TaskFailed => TaskExecution,
+    TaskCancelled => TaskExecution,
+    ScheduledTaskTriggered => ScheduleTriggers,
+}
+
+impl EventKind {
+    /// `io.taskflow.events.TaskCreated`: the Avro full name, also the subject suffix under
+    /// TopicRecordNameStrategy.
+    pub fn full_name(self) -> String {
+        format!("{}.{}", crate::NAMESPACE, self.name())
+    }
+
+    pub fn from_full_name(full_name: &str) -> Option<EventKind> {
+        let name = full_name.strip_prefix(crate::NAMESPACE)?.strip_prefix('.')?;
+        EventKind::from_name(name)
+    }
+
+    pub fn from_name(name: &str) -> Option<EventKind> {
+        EventKind::ALL.iter().copied().find(|k| k.name() == name)
+    }
+
+    /// True for events after which nothing more happens to the task.
+    pub fn is_terminal_kind(self) -> bool {
+        matches!(self, EventKind::TaskCompleted | EventKind::TaskCancelled)
+    }
+}
+
+impl Event {
+    /// The Kafka record key: the task id, or the schedule id for scheduler events, so that all
+    /// events of one entity land on one partition in order.
+    pub fn key(&self) -> Uuid {
+        match self {
+            Event::TaskCreated(e) => e.task_id,
+            Event::TaskCancelRequested(e) => e.task_id,
+            Event::TaskStarted(e) => e.task_id,
+            Event::TaskProgressUpdated(e) => e.task_id,
+            Event::TaskCompleted(e) => e.task_id,
+            Event::TaskFailed(e) => e.task_id,
+            Event::TaskCancelled(e) => e.task_id,
+            Event::ScheduledTaskTriggered(e) => e.schedule_id,
+        }
+    }
+
+    /// True when this event ends its task (a final failure counts; a retried one does not).
+    pub fn is_terminal(&self) -> bool {
+        match self {
+            Event::TaskFailed(e) => e.is_final,
+            other => other.kind().is_terminal_kind(),
+        }
+    }
+}
+
+/// Why a record's Avro value could not become an [`Event`].
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeEventError {
+    #[error("record {0} is not a TaskFlow event")]
+    UnknownRecord(String),
+    #[error("record does not fit the {kind:?} type: {source}")]
+    Shape {
+        kind: EventKind,
+        #[source]
+        source: Box<apache_avro::Error>,
+    },
+}
+
+#[cfg(test)]
+#[path = "catalog_tests.rs"]
+mod tests;

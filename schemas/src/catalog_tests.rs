@@ -1,0 +1,52 @@
+use apache_avro::Schema;
+
+use super::*;
+use crate::samples::one_of_each as samples;
+
+#[test]
+fn every_kind_has_a_sample() {
+    let kinds: Vec<_> = samples().iter().map(Event::kind).collect();
+    assert_eq!(kinds, EventKind::ALL);
+}
+
+#[test]
+fn every_schema_parses_and_is_named_after_its_kind() {
+    for kind in EventKind::ALL {
+        let schema = Schema::parse_str(kind.schema()).expect("valid avsc");
+        let Schema::Record(record) = schema else { panic!("{kind:?} is not a record") };
+        assert_eq!(record.name.fullname(None), kind.full_name());
+    }
+}
+
+/// The Rust types and the `.avsc` files must describe the same records: write each sample with
+/// its schema in Avro binary, read it back, and compare.
+#[test]
+fn every_event_round_trips_through_avro_binary() {
+    for event in samples() {
+        let schema = Schema::parse_str(event.kind().schema()).expect("valid avsc");
+        let value = event.to_avro().expect("serializable");
+        let resolved = value.resolve(&schema).expect("value fits its schema");
+        let bytes = apache_avro::writer::datum::GenericDatumWriter::builder(&schema)
+            .build()
+            .and_then(|w| w.write_value_to_vec(resolved))
+            .expect("writable");
+        let read = apache_avro::reader::datum::GenericDatumReader::builder(&schema)
+            .build()
+            .and_then(|r| r.read_value(&mut bytes.as_slice()))
+            .expect("readable");
+        let back = Event::from_avro(&event.kind().full_name(), read).expect("decodable");
+        assert_eq!(back, event);
+    }
+}
+
+#[test]
+fn unknown_record_names_are_refused() {
+    let err = Event::from_avro("com.example.Other", apache_avro::types::Value::Null).unwrap_err();
+    assert!(matches!(err, DecodeEventError::UnknownRecord(name) if name == "com.example.Other"));
+}
+
+#[test]
+fn only_endings_are_terminal() {
+    let terminal: Vec<_> = samples().iter().map(Event::is_terminal).collect();
+    assert_eq!(terminal, [false, false, false, false, true, false, true, false]);
+}

@@ -1,0 +1,117 @@
+//! One struct per `.avsc` file. Field names and order follow the schema.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::meta::EventMeta;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Priority {
+    Low,
+    Normal,
+    High,
+    Critical,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCreated {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub task_id: Uuid,
+    pub task_type: String,
+    pub priority: Priority,
+    pub payload_json: String,
+    pub max_attempts: i32,
+    pub timeout_ms: i64,
+    pub labels: BTreeMap<String, String>,
+    pub idempotency_key: Option<String>,
+    pub schedule_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCancelRequested {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub task_id: Uuid,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskStarted {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub task_id: Uuid,
+    pub attempt: i32,
+    pub instance: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskProgressUpdated {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub task_id: Uuid,
+    pub attempt: i32,
+    pub percent: i32,
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCompleted {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub task_id: Uuid,
+    pub attempt: i32,
+    pub result_json: Option<String>,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskFailed {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub task_id: Uuid,
+    pub attempt: i32,
+    pub error: String,
+    pub retryable: bool,
+    /// True when no further attempt will be made: this is the task's terminal event.
+    #[serde(rename = "final")]
+    pub is_final: bool,
+    pub next_attempt_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskCancelled {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub task_id: Uuid,
+    pub attempt: Option<i32>,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledTaskTriggered {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub schedule_id: Uuid,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub fire_time: i64,
+    #[serde(with = "crate::uuid_text")]
+    pub task_id: Uuid,
+    pub task_type: String,
+    pub priority: Priority,
+    pub payload_json: String,
+    pub max_attempts: i32,
+    pub timeout_ms: i64,
+    pub labels: BTreeMap<String, String>,
+}

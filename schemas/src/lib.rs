@@ -1,0 +1,24 @@
+//! TaskFlow's event contracts.
+//!
+//! The `.avsc` files under `schemas/avro/` are the source of truth; this crate embeds them and
+//! gives each a Rust type whose serde shape matches the record field for field (checked by the
+//! tests in `catalog.rs`). Topic names and which event travels on which topic live in `topics.rs`.
+
+mod catalog;
+mod events;
+mod meta;
+#[cfg(any(test, feature = "test-support"))]
+pub mod samples;
+mod topics;
+mod uuid_text;
+
+pub use catalog::{DecodeEventError, Event, EventKind};
+pub use events::{
+    Priority, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted,
+    TaskCreated, TaskFailed, TaskProgressUpdated, TaskStarted,
+};
+pub use meta::EventMeta;
+pub use topics::{Stream, Topics};
+
+/// Avro namespace shared by every TaskFlow record.
+pub const NAMESPACE: &str = "io.taskflow.events";

@@ -1,0 +1,87 @@
+//! Example events of every kind, for tests here and in other crates (feature `test-support`).
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use crate::{
+    Event, EventMeta, Priority, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled,
+    TaskCompleted, TaskCreated, TaskFailed, TaskProgressUpdated, TaskStarted,
+};
+
+/// Metadata with a fresh event id and a random tenant.
+pub fn sample_meta() -> EventMeta {
+    EventMeta {
+        event_id: Uuid::now_v7(),
+        occurred_at: 1_790_000_000_123,
+        correlation_id: "corr-1".into(),
+        causation_id: Some("cause-1".into()),
+        tenant_id: Uuid::new_v4(),
+        producer: "test/0@here".into(),
+    }
+}
+
+/// One event of every kind, in [`crate::EventKind::ALL`] order, all about one task.
+pub fn one_of_each() -> Vec<Event> {
+    let task_id = Uuid::new_v4();
+    let labels = BTreeMap::from([("team".to_owned(), "core".to_owned())]);
+    vec![
+        TaskCreated {
+            meta: sample_meta(),
+            task_id,
+            task_type: "sleep".into(),
+            priority: Priority::High,
+            payload_json: r#"{"duration_ms":10}"#.into(),
+            max_attempts: 3,
+            timeout_ms: 30_000,
+            labels: labels.clone(),
+            idempotency_key: Some("k1".into()),
+            schedule_id: None,
+        }
+        .into(),
+        TaskCancelRequested { meta: sample_meta(), task_id, reason: None }.into(),
+        TaskStarted { meta: sample_meta(), task_id, attempt: 1, instance: "ex-1".into() }.into(),
+        TaskProgressUpdated {
+            meta: sample_meta(),
+            task_id,
+            attempt: 1,
+            percent: 50,
+            message: Some("half".into()),
+        }
+        .into(),
+        TaskCompleted {
+            meta: sample_meta(),
+            task_id,
+            attempt: 2,
+            result_json: Some("{}".into()),
+            duration_ms: 12,
+        }
+        .into(),
+        TaskFailed {
+            meta: sample_meta(),
+            task_id,
+            attempt: 1,
+            error: "boom".into(),
+            retryable: true,
+            is_final: false,
+            next_attempt_at: Some(1_790_000_001_000),
+        }
+        .into(),
+        TaskCancelled { meta: sample_meta(), task_id, attempt: Some(1), reason: Some("user".into()) }
+            .into(),
+        ScheduledTaskTriggered {
+            meta: sample_meta(),
+            schedule_id: Uuid::new_v4(),
+            fire_time: 1_790_000_000_000,
+            task_id,
+            task_type: "noop".into(),
+            priority: Priority::Low,
+            payload_json: "{}".into(),
+            max_attempts: 1,
+            timeout_ms: 1_000,
+            labels,
+        }
+        .into(),
+    ]
+}
+

@@ -1,0 +1,16 @@
+//! svc-notify: live notifications. Only the crate exists so far (see the issue tracker); running it says so
+//! and exits non-zero rather than pretending to serve.
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let _telemetry = match taskflow_platform::telemetry::init("svc-notify") {
+        Ok(guard) => guard,
+        Err(error) => {
+            eprintln!("svc-notify: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    tracing::error!("svc-notify is not implemented yet");
+    ExitCode::FAILURE
+}
