@@ -23,7 +23,7 @@ async fn main() -> anyhow::Result<()> {
         producer.publish(&event).await?;
         let value = event.to_avro()?;
         let fields: serde_json::Value = match value {
-            apache_avro::types::Value::Map(map) => map
+            apache_avro::types::Value::Record(fields) => fields
                 .into_iter()
                 .map(|(k, v)| (k, serde_json::Value::try_from(v).unwrap_or_default()))
                 .collect(),

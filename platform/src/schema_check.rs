@@ -88,6 +88,22 @@ fn load_file(path: &Path) -> Result<SchemaFile, SchemaCheckError> {
     })
 }
 
+/// Some registries (Apicurio) answer a compatibility check with a bare `false`. Their refusal
+/// of the registration itself names the offending fields, and being a refusal it changes nothing.
+async fn reason_for_refusal(
+    client: &RegistryClient,
+    subject: &str,
+    schema: &str,
+) -> Result<Vec<String>, SchemaCheckError> {
+    match client.register(subject, schema).await {
+        Err(RegistryError::Incompatible { message, .. }) => Ok(vec![message]),
+        Err(other) => Err(other.into()),
+        Ok(id) => Ok(vec![format!(
+            "the registry called the schema incompatible, yet registered it as id {id}"
+        )]),
+    }
+}
+
 /// One registered subject and its schema id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Registered {
@@ -106,10 +122,12 @@ pub async fn check_and_register(
         let subject = file.subject(topics);
         let answer = client.check_compatibility(&subject, &file.text).await?;
         if !answer.is_compatible {
-            incompatible.push(Incompatibility {
-                subject,
-                messages: answer.messages,
-            });
+            let messages = if answer.messages.is_empty() {
+                reason_for_refusal(client, &subject, &file.text).await?
+            } else {
+                answer.messages
+            };
+            incompatible.push(Incompatibility { subject, messages });
         }
     }
     if !incompatible.is_empty() {

@@ -1,5 +1,8 @@
 //! Which events exist, their schema text, their stream, and the mapping to and from Avro values.
 
+use std::sync::OnceLock;
+
+use apache_avro::Schema;
 use apache_avro::types::Value;
 use uuid::Uuid;
 
@@ -49,9 +52,10 @@ macro_rules! catalog {
                 match self { $(Event::$kind(e) => &e.meta),+ }
             }
 
-            /// The record as an Avro value (not yet resolved against the schema).
+            /// The record as an Avro value resolved against its schema (a `Value::Record`).
             pub fn to_avro(&self) -> Result<Value, apache_avro::Error> {
-                match self { $(Event::$kind(e) => apache_avro::to_value(e)),+ }
+                let value = match self { $(Event::$kind(e) => apache_avro::to_value(e)),+ }?;
+                value.resolve(self.kind().parsed_schema()?)
             }
 
             /// Reads a record written with the schema named `full_name`.
@@ -82,7 +86,21 @@ catalog! {
     ScheduledTaskTriggered => ScheduleTriggers,
 }
 
+/// Parsed schemas, one cell per kind in `EventKind::ALL` order.
+static PARSED: [OnceLock<Schema>; 8] = [const { OnceLock::new() }; 8];
+
 impl EventKind {
+    /// The schema, parsed once per process.
+    pub fn parsed_schema(self) -> Result<&'static Schema, apache_avro::Error> {
+        let index = EventKind::ALL.iter().position(|k| *k == self).unwrap_or_default();
+        let cell = &PARSED[index];
+        if let Some(schema) = cell.get() {
+            return Ok(schema);
+        }
+        let schema = Schema::parse_str(self.schema())?;
+        Ok(cell.get_or_init(|| schema))
+    }
+
     /// `io.taskflow.events.TaskCreated`: the Avro full name, also the subject suffix under
     /// TopicRecordNameStrategy.
     pub fn full_name(self) -> String {
