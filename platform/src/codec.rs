@@ -36,7 +36,9 @@ pub enum EncodeError {
 pub enum DecodeError {
     #[error("record has no value (tombstone)")]
     Empty,
-    #[error("record is not registry-framed Avro (expected magic byte 0 and a schema id; got {len} bytes starting {head:02x?})")]
+    #[error(
+        "record is not registry-framed Avro (expected magic byte 0 and a schema id; got {len} bytes starting {head:02x?})"
+    )]
     NotFramed { len: usize, head: Vec<u8> },
     #[error("schema id {schema_id} is unknown to the registry or unusable: {message}")]
     UnknownSchema { schema_id: u32, message: String },
@@ -116,10 +118,7 @@ impl EventCodec {
                 DecodeError::UnknownSchema { schema_id, message }
             }
         })?;
-        let name = decoded
-            .name
-            .map(|n| n.fullname(None))
-            .unwrap_or_default();
+        let name = decoded.name.map(|n| n.fullname(None)).unwrap_or_default();
         Event::from_avro(&name, decoded.value)
             .map_err(|source| DecodeError::NotAnEvent { schema_id, source })
     }

@@ -120,11 +120,6 @@ impl RawRecord {
     }
 }
 
-enum Decoded {
-    Event(ConsumedRecord),
-    Poison(PoisonRecord),
-}
-
 impl EventConsumer {
     /// Joins `settings.group_id` and subscribes to `settings.topics`.
     pub fn new(
@@ -176,8 +171,8 @@ impl EventConsumer {
             let mut records = Vec::with_capacity(raw.len());
             for record in &raw {
                 match self.decode(record, &mut shutdown).await {
-                    Some(Decoded::Event(event)) => records.push(event),
-                    Some(Decoded::Poison(poison)) => {
+                    Some(Ok(event)) => records.push(event),
+                    Some(Err(poison)) => {
                         tracing::warn!(
                             topic = %poison.topic,
                             partition = poison.partition,
@@ -231,17 +226,18 @@ impl EventConsumer {
         }
     }
 
-    /// Decodes one record, waiting out registry outages. `None` means shutdown came first.
+    /// Decodes one record, waiting out registry outages; `Err` holds a record that will never
+    /// decode. `None` means shutdown came first.
     async fn decode(
         &self,
         raw: &RawRecord,
         shutdown: &mut (impl Future<Output = ()> + Unpin),
-    ) -> Option<Decoded> {
+    ) -> Option<Result<ConsumedRecord, PoisonRecord>> {
         let mut backoff = self.backoff();
         loop {
             match self.codec.decode(raw.payload.as_deref()).await {
                 Ok(event) => {
-                    return Some(Decoded::Event(ConsumedRecord {
+                    return Some(Ok(ConsumedRecord {
                         event,
                         topic: raw.topic.clone(),
                         partition: raw.partition,
@@ -256,7 +252,7 @@ impl EventConsumer {
                     }
                 }
                 Err(error) => {
-                    return Some(Decoded::Poison(PoisonRecord {
+                    return Some(Err(PoisonRecord {
                         topic: raw.topic.clone(),
                         partition: raw.partition,
                         offset: raw.offset,

@@ -32,15 +32,34 @@ impl DeadLetters {
     }
 
     /// Copies the record's key and bytes unchanged and says why and where from in headers.
-    pub async fn park(&self, poison: &PoisonRecord, reason: &str) -> Result<Delivered, PublishError> {
+    pub async fn park(
+        &self,
+        poison: &PoisonRecord,
+        reason: &str,
+    ) -> Result<Delivered, PublishError> {
         let partition = poison.partition.to_string();
         let offset = poison.offset.to_string();
         let headers = OwnedHeaders::new_with_capacity(5)
-            .insert(Header { key: REASON, value: Some(reason) })
-            .insert(Header { key: SOURCE_TOPIC, value: Some(&poison.topic) })
-            .insert(Header { key: SOURCE_PARTITION, value: Some(&partition) })
-            .insert(Header { key: SOURCE_OFFSET, value: Some(&offset) })
-            .insert(Header { key: CONSUMER_GROUP, value: Some(&self.consumer_group) });
+            .insert(Header {
+                key: REASON,
+                value: Some(reason),
+            })
+            .insert(Header {
+                key: SOURCE_TOPIC,
+                value: Some(&poison.topic),
+            })
+            .insert(Header {
+                key: SOURCE_PARTITION,
+                value: Some(&partition),
+            })
+            .insert(Header {
+                key: SOURCE_OFFSET,
+                value: Some(&offset),
+            })
+            .insert(Header {
+                key: CONSUMER_GROUP,
+                value: Some(&self.consumer_group),
+            });
         self.producer
             .send_raw(
                 &self.topic,

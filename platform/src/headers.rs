@@ -57,7 +57,11 @@ pub fn get<'a>(headers: Option<&'a BorrowedHeaders>, key: &str) -> Option<&'a st
 }
 
 /// Makes the trace context carried by a record's headers the parent of `span`.
-pub fn adopt_trace_context(span: &tracing::Span, traceparent: Option<&str>, tracestate: Option<&str>) {
+pub fn adopt_trace_context(
+    span: &tracing::Span,
+    traceparent: Option<&str>,
+    tracestate: Option<&str>,
+) {
     let Some(traceparent) = traceparent else {
         return;
     };

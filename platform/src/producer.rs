@@ -64,8 +64,13 @@ impl EventProducer {
     pub async fn publish(&self, event: &Event) -> Result<Delivered, PublishError> {
         let (topic, payload) = self.codec.encode(event).await?;
         let key = event.key().to_string();
-        self.send_raw(&topic, Some(key.as_bytes()), &payload, headers::for_event(event))
-            .await
+        self.send_raw(
+            &topic,
+            Some(key.as_bytes()),
+            &payload,
+            headers::for_event(event),
+        )
+        .await
     }
 
     /// Publishes many events concurrently; results come back in input order.

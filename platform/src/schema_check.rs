@@ -45,7 +45,11 @@ pub struct SchemaFile {
 impl SchemaFile {
     /// Subject under TopicRecordNameStrategy: `<topic>-<record full name>`.
     pub fn subject(&self, topics: &Topics) -> String {
-        format!("{}-{}", topics.name(self.kind.stream()), self.kind.full_name())
+        format!(
+            "{}-{}",
+            topics.name(self.kind.stream()),
+            self.kind.full_name()
+        )
     }
 }
 
@@ -69,18 +73,20 @@ fn load_file(path: &Path) -> Result<SchemaFile, SchemaCheckError> {
         path: path.to_owned(),
         source,
     })?;
-    let schema = apache_avro::Schema::parse_str(&text).map_err(|source| SchemaCheckError::Parse {
-        path: path.to_owned(),
-        source: Box::new(source),
-    })?;
+    let schema =
+        apache_avro::Schema::parse_str(&text).map_err(|source| SchemaCheckError::Parse {
+            path: path.to_owned(),
+            source: Box::new(source),
+        })?;
     let name = schema
         .name()
         .map(|n| n.fullname(None))
         .unwrap_or_else(|| "<unnamed>".into());
-    let kind = EventKind::from_full_name(&name).ok_or_else(|| SchemaCheckError::NotInCatalogue {
-        path: path.to_owned(),
-        name,
-    })?;
+    let kind =
+        EventKind::from_full_name(&name).ok_or_else(|| SchemaCheckError::NotInCatalogue {
+            path: path.to_owned(),
+            name,
+        })?;
     Ok(SchemaFile {
         path: path.to_owned(),
         kind,

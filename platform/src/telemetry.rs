@@ -49,7 +49,12 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::registry()
         .with(filter)
-        .with(fmt::layer().json().flatten_event(true).with_current_span(true))
+        .with(
+            fmt::layer()
+                .json()
+                .flatten_event(true)
+                .with_current_span(true),
+        )
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .try_init()?;
     Ok(TelemetryGuard { provider })

@@ -15,7 +15,10 @@ pub enum TopicAdminError {
     #[error("cannot reach Kafka admin API: {0}")]
     Client(#[from] KafkaError),
     #[error("creating topic {topic} failed: {code}")]
-    Create { topic: String, code: RDKafkaErrorCode },
+    Create {
+        topic: String,
+        code: RDKafkaErrorCode,
+    },
 }
 
 /// Creates every stream's topic (and any `extra` topics) unless it exists already.

@@ -92,7 +92,10 @@ static PARSED: [OnceLock<Schema>; 8] = [const { OnceLock::new() }; 8];
 impl EventKind {
     /// The schema, parsed once per process.
     pub fn parsed_schema(self) -> Result<&'static Schema, apache_avro::Error> {
-        let index = EventKind::ALL.iter().position(|k| *k == self).unwrap_or_default();
+        let index = EventKind::ALL
+            .iter()
+            .position(|k| *k == self)
+            .unwrap_or_default();
         let cell = &PARSED[index];
         if let Some(schema) = cell.get() {
             return Ok(schema);
@@ -108,7 +111,9 @@ impl EventKind {
     }
 
     pub fn from_full_name(full_name: &str) -> Option<EventKind> {
-        let name = full_name.strip_prefix(crate::NAMESPACE)?.strip_prefix('.')?;
+        let name = full_name
+            .strip_prefix(crate::NAMESPACE)?
+            .strip_prefix('.')?;
         EventKind::from_name(name)
     }
 

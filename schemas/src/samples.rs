@@ -39,8 +39,19 @@ pub fn one_of_each() -> Vec<Event> {
             schedule_id: None,
         }
         .into(),
-        TaskCancelRequested { meta: sample_meta(), task_id, reason: None }.into(),
-        TaskStarted { meta: sample_meta(), task_id, attempt: 1, instance: "ex-1".into() }.into(),
+        TaskCancelRequested {
+            meta: sample_meta(),
+            task_id,
+            reason: None,
+        }
+        .into(),
+        TaskStarted {
+            meta: sample_meta(),
+            task_id,
+            attempt: 1,
+            instance: "ex-1".into(),
+        }
+        .into(),
         TaskProgressUpdated {
             meta: sample_meta(),
             task_id,
@@ -67,8 +78,13 @@ pub fn one_of_each() -> Vec<Event> {
             next_attempt_at: Some(1_790_000_001_000),
         }
         .into(),
-        TaskCancelled { meta: sample_meta(), task_id, attempt: Some(1), reason: Some("user".into()) }
-            .into(),
+        TaskCancelled {
+            meta: sample_meta(),
+            task_id,
+            attempt: Some(1),
+            reason: Some("user".into()),
+        }
+        .into(),
         ScheduledTaskTriggered {
             meta: sample_meta(),
             schedule_id: Uuid::new_v4(),
@@ -84,4 +100,3 @@ pub fn one_of_each() -> Vec<Event> {
         .into(),
     ]
 }
-

@@ -31,7 +31,13 @@ impl TestBus {
         ensure_topics(&kafka, &[]).await.expect("topics created");
         let codec = Arc::new(EventCodec::new(&registry, kafka.topics.clone()));
         let producer = EventProducer::new(&kafka, codec.clone()).expect("producer");
-        Self { kafka, registry, codec, producer, id }
+        Self {
+            kafka,
+            registry,
+            codec,
+            producer,
+            id,
+        }
     }
 
     pub fn group(&self, name: &str) -> String {
@@ -42,7 +48,10 @@ impl TestBus {
     pub async fn read_raw(&self, topic: &str, count: usize) -> Vec<RawRead> {
         let consumer: BaseConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.kafka.bootstrap_servers)
-            .set("group.id", self.group(&format!("raw-{}", Uuid::new_v4().simple())))
+            .set(
+                "group.id",
+                self.group(&format!("raw-{}", Uuid::new_v4().simple())),
+            )
             .set("auto.offset.reset", "earliest")
             .set("enable.auto.commit", "false")
             .create()
@@ -82,7 +91,10 @@ pub struct RawRead {
 
 impl RawRead {
     pub fn header(&self, key: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -171,7 +183,11 @@ pub fn recorder() -> (Recorder, Recording) {
             fail_first: 0,
             dead_letters: None,
         },
-        Recording { records, poison, batches },
+        Recording {
+            records,
+            poison,
+            batches,
+        },
     )
 }
 
@@ -191,7 +207,11 @@ pub fn spawn_consumer(
 }
 
 /// Receives `n` items or panics after `timeout`.
-pub async fn receive<T>(rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>, n: usize, what: &str) -> Vec<T> {
+pub async fn receive<T>(
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<T>,
+    n: usize,
+    what: &str,
+) -> Vec<T> {
     let mut got = Vec::with_capacity(n);
     while got.len() < n {
         match tokio::time::timeout(Duration::from_secs(60), rx.recv()).await {

@@ -15,7 +15,8 @@ async fn foreign_record(bus: &TestBus) -> Vec<u8> {
         .await
         .expect("registered");
     let parsed = apache_avro::Schema::parse_str(schema).expect("schema");
-    let value = apache_avro::types::Value::Record(vec![("n".into(), apache_avro::types::Value::Long(7))]);
+    let value =
+        apache_avro::types::Value::Record(vec![("n".into(), apache_avro::types::Value::Long(7))]);
     let mut bytes = vec![0];
     bytes.extend(id.to_be_bytes());
     bytes.extend(
@@ -53,16 +54,26 @@ async fn undecodable_records_are_dead_lettered_and_the_partition_keeps_flowing()
 
     let group = bus.group("poison");
     let dlq_topic = bus.kafka.topics.dead_letter(&group);
-    let consumer = EventConsumer::new(&bus.kafka, bus.codec.clone(), ConsumerSettings::new(&group, vec![topic.clone()]))
-        .expect("consumer");
+    let consumer = EventConsumer::new(
+        &bus.kafka,
+        bus.codec.clone(),
+        ConsumerSettings::new(&group, vec![topic.clone()]),
+    )
+    .expect("consumer");
     let (mut handler, mut recording) = recorder();
-    handler.dead_letters = Some(DeadLetters::new(bus.producer.clone(), dlq_topic.clone(), group.clone()));
+    handler.dead_letters = Some(DeadLetters::new(
+        bus.producer.clone(),
+        dlq_topic.clone(),
+        group.clone(),
+    ));
     let (stop, task) = spawn_consumer(consumer, handler);
 
     let errors = receive(&mut recording.poison, poison.len(), "poison records").await;
     let delivered = receive(&mut recording.records, 1, "good record").await;
     let _ = stop.send(());
-    task.await.expect("consumer task").expect("consumer closed cleanly");
+    task.await
+        .expect("consumer task")
+        .expect("consumer closed cleanly");
 
     assert!(errors[0].starts_with("NotFramed"), "{}", errors[0]);
     assert!(errors[1].starts_with("UnknownSchema"), "{}", errors[1]);
@@ -74,7 +85,14 @@ async fn undecodable_records_are_dead_lettered_and_the_partition_keeps_flowing()
     for (original, parked) in poison.iter().zip(&parked) {
         assert_eq!(&parked.payload, original, "dead letter keeps the bytes");
         assert_eq!(parked.key.as_deref(), Some(key.as_bytes()));
-        assert_eq!(parked.header(dead_letter::SOURCE_TOPIC), Some(topic.as_str()));
-        assert!(parked.header(dead_letter::REASON).is_some_and(|r| !r.is_empty()));
+        assert_eq!(
+            parked.header(dead_letter::SOURCE_TOPIC),
+            Some(topic.as_str())
+        );
+        assert!(
+            parked
+                .header(dead_letter::REASON)
+                .is_some_and(|r| !r.is_empty())
+        );
     }
 }

@@ -11,7 +11,10 @@ use tracing_subscriber::layer::SubscriberExt;
 use crate::helpers::{TestBus, receive, recorder, spawn_consumer};
 
 fn all_topics(bus: &TestBus) -> Vec<String> {
-    Stream::ALL.iter().map(|s| bus.kafka.topics.name(*s)).collect()
+    Stream::ALL
+        .iter()
+        .map(|s| bus.kafka.topics.name(*s))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -32,14 +35,21 @@ async fn every_event_type_round_trips_through_kafka_and_the_registry() {
     let (stop, task) = spawn_consumer(consumer, handler);
     let received = receive(&mut recording.records, sent.len(), "events").await;
     let _ = stop.send(());
-    task.await.expect("consumer task").expect("consumer closed cleanly");
+    task.await
+        .expect("consumer task")
+        .expect("consumer closed cleanly");
 
     let by_id: HashMap<_, _> = received
         .iter()
         .map(|r| (r.event.meta().event_id, &r.event))
         .collect();
     for event in &sent {
-        assert_eq!(by_id.get(&event.meta().event_id), Some(&event), "{:?}", event.kind());
+        assert_eq!(
+            by_id.get(&event.meta().event_id),
+            Some(&event),
+            "{:?}",
+            event.kind()
+        );
     }
     for record in &received {
         assert_eq!(
@@ -65,7 +75,10 @@ async fn records_are_keyed_by_task_and_carry_event_headers() {
 
     let topic = bus.kafka.topics.name(Stream::TaskRequests);
     let raw = bus.read_raw(&topic, 1).await;
-    assert_eq!(raw[0].key.as_deref(), Some(created.task_id.to_string().as_bytes()));
+    assert_eq!(
+        raw[0].key.as_deref(),
+        Some(created.task_id.to_string().as_bytes())
+    );
     assert_eq!(raw[0].header("event_type"), Some("TaskCreated"));
     assert_eq!(
         raw[0].header("event_id"),
@@ -128,7 +141,9 @@ async fn a_failing_handler_is_retried_with_the_same_batch_before_offsets_move() 
     let (stop, task) = spawn_consumer(consumer, handler);
     let delivered = receive(&mut recording.records, 1, "event").await;
     let _ = stop.send(());
-    task.await.expect("consumer task").expect("consumer closed cleanly");
+    task.await
+        .expect("consumer task")
+        .expect("consumer closed cleanly");
 
     let batches = receive(&mut recording.batches, 3, "handler calls").await;
     let expected = vec![event.meta().event_id];
@@ -136,14 +151,23 @@ async fn a_failing_handler_is_retried_with_the_same_batch_before_offsets_move() 
     assert_eq!(delivered[0].event, event);
 
     // A new member of the group starts after the record: its offset was committed.
-    let consumer = EventConsumer::new(&bus.kafka, bus.codec.clone(), ConsumerSettings::new(&group, topics))
-        .expect("consumer");
+    let consumer = EventConsumer::new(
+        &bus.kafka,
+        bus.codec.clone(),
+        ConsumerSettings::new(&group, topics),
+    )
+    .expect("consumer");
     let next = one_of_each().remove(1);
     bus.producer.publish(&next).await.expect("published");
     let (handler, mut recording) = recorder();
     let (stop, task) = spawn_consumer(consumer, handler);
     let got = receive(&mut recording.records, 1, "event").await;
     let _ = stop.send(());
-    task.await.expect("consumer task").expect("consumer closed cleanly");
-    assert_eq!(got[0].event, next, "the committed record was delivered again");
+    task.await
+        .expect("consumer task")
+        .expect("consumer closed cleanly");
+    assert_eq!(
+        got[0].event, next,
+        "the committed record was delivered again"
+    );
 }
