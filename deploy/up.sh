@@ -305,10 +305,25 @@ print_summary() {
   printf 'Stop: make down   State: make status   Logs: make logs\n'
 }
 
+# Before starting anything: a port taken by someone else fails now, not after PostgreSQL and
+# Kafka were started for nothing. (Each start function checks again, right before starting.)
+check_ports() {
+  if ! pg_pid >/dev/null; then require_port_free postgres "$PG_PORT"; fi
+  if ! our_pid kafka >/dev/null; then
+    require_port_free kafka "$KAFKA_PORT"
+    require_port_free kafka-controller "$KAFKA_CONTROLLER_PORT"
+  fi
+  if ! our_pid registry >/dev/null; then
+    require_port_free registry "$REGISTRY_PORT"
+    require_port_free registry-management "$REGISTRY_MGMT_PORT"
+  fi
+}
+
 main() {
   lock_state
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   preflight
+  check_ports
   pg_up
   # The two JVMs start in parallel (the registry needs PostgreSQL, which is ready by now).
   kafka_start
