@@ -4,8 +4,10 @@
 pub mod codec;
 pub mod config;
 pub mod consumer;
+pub mod db;
 pub mod dead_letter;
 pub mod headers;
+pub mod problem;
 pub mod producer;
 pub mod registry;
 pub mod schema_check;

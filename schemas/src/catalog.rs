@@ -69,6 +69,18 @@ macro_rules! catalog {
             }
         }
 
+        impl Event {
+            /// The record's fields as JSON (uuids as text, times as epoch millis): how services
+            /// keep events in their own databases.
+            pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+                match self { $(Event::$kind(e) => serde_json::to_value(e)),+ }
+            }
+
+            pub fn from_json(kind: EventKind, body: serde_json::Value) -> Result<Event, serde_json::Error> {
+                match kind { $(EventKind::$kind => serde_json::from_value(body).map(Event::$kind)),+ }
+            }
+        }
+
         $(impl From<$kind> for Event {
             fn from(e: $kind) -> Event { Event::$kind(e) }
         })+

@@ -67,3 +67,13 @@ fn only_endings_are_terminal() {
         [false, false, false, false, true, false, true, false]
     );
 }
+
+#[test]
+fn every_event_round_trips_through_json() {
+    for event in samples() {
+        let body = event.to_json().expect("serializable");
+        assert_eq!(body["event_id"], event.meta().event_id.to_string());
+        let back = Event::from_json(event.kind(), body).expect("deserializable");
+        assert_eq!(back, event);
+    }
+}

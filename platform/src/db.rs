@@ -1,0 +1,71 @@
+//! PostgreSQL through diesel-async: a pool per service, embedded migrations, throwaway databases
+//! for tests.
+
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{BuildError, Pool, PoolError};
+use diesel_async::{
+    AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, SimpleAsyncConnection,
+};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+
+pub type DbPool = Pool<AsyncPgConnection>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot build the connection pool: {0}")]
+    Build(#[from] BuildError),
+    #[error("no database connection available: {0}")]
+    Pool(#[from] PoolError),
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] diesel::ConnectionError),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("migrations failed: {0}")]
+    Migrate(String),
+}
+
+pub fn pool(url: &str, max_size: usize) -> Result<DbPool, DbError> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    Ok(Pool::builder(manager).max_size(max_size).build()?)
+}
+
+/// Applies pending migrations. Needs a multi-thread tokio runtime (the harness blocks in place).
+pub async fn migrate(pool: &DbPool, migrations: EmbeddedMigrations) -> Result<(), DbError> {
+    let connection = pool.get().await?;
+    let mut harness = AsyncMigrationHarness::new(connection);
+    harness
+        .run_pending_migrations(migrations)
+        .map_err(|e| DbError::Migrate(e.to_string()))?;
+    Ok(())
+}
+
+/// Creates database `name` (if missing) through the maintenance database at `admin_url`, and
+/// returns the URL of the new database. For tests and tools, not for services.
+pub async fn create_database(admin_url: &str, name: &str) -> Result<String, DbError> {
+    let valid = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if !valid {
+        return Err(DbError::Migrate(format!("unsafe database name {name:?}")));
+    }
+    let mut admin = AsyncPgConnection::establish(admin_url).await?;
+    // CREATE DATABASE cannot take a bind parameter; the name was checked above.
+    if let Err(error) = admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+    {
+        let exists = matches!(
+            &error,
+            diesel::result::Error::DatabaseError(_, info) if info.message().contains("already exists")
+        );
+        if !exists {
+            return Err(error.into());
+        }
+    }
+    let base = admin_url
+        .rsplit_once('/')
+        .map(|(base, _)| base)
+        .unwrap_or(admin_url);
+    Ok(format!("{base}/{name}"))
+}

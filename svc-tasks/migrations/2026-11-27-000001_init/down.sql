@@ -1,0 +1,7 @@
+DROP TABLE outbox;
+DROP TABLE idempotency_keys;
+DROP TABLE tasks;
+DROP TABLE task_events;
+DROP TABLE tenant_usage;
+DROP TABLE api_keys;
+DROP TABLE tenants;

@@ -1,0 +1,8 @@
+//! Pure rules of svc-tasks: no I/O, no clocks, no database. Callers pass time and ids in.
+
+pub mod catalog;
+pub mod quota;
+pub mod submission;
+pub mod task;
+
+pub use task::{ApplyError, CancelRefused, TaskStatus, TaskView, apply, decide_cancel};

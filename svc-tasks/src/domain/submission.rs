@@ -1,0 +1,271 @@
+//! Business validation of a submission, and the TaskCreated it turns into.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+use taskflow_schemas::{EventMeta, Priority, TaskCreated};
+use uuid::Uuid;
+
+use crate::domain::catalog::{PayloadProblem, TaskCatalog};
+
+/// A submission as the client sent it, already known to be well-formed JSON of the right shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    pub task_type: String,
+    pub payload: Value,
+    pub priority: Option<String>,
+    pub max_attempts: Option<i32>,
+    pub timeout_ms: Option<i64>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Defaults and bounds, from configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    pub default_max_attempts: i32,
+    pub max_attempts_limit: i32,
+    pub default_timeout_ms: i64,
+    pub min_timeout_ms: i64,
+    pub max_timeout_ms: i64,
+    pub max_labels: usize,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Self {
+            default_max_attempts: 3,
+            max_attempts_limit: 25,
+            default_timeout_ms: 30_000,
+            min_timeout_ms: 100,
+            max_timeout_ms: 3_600_000,
+            max_labels: 20,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValidSubmission {
+    pub task_type: String,
+    pub payload: Value,
+    pub priority: Priority,
+    pub max_attempts: i32,
+    pub timeout_ms: i64,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubmissionRefused {
+    #[error("task type {task_type:?} is not in the catalogue (known: {})", known.join(", "))]
+    UnknownType {
+        task_type: String,
+        known: Vec<String>,
+    },
+    #[error("priority {priority} is not allowed for this tenant (allowed: {})", allowed.join(", "))]
+    PriorityNotAllowed {
+        priority: String,
+        allowed: Vec<String>,
+    },
+    #[error("{} problem(s) in the submission", .0.len())]
+    Invalid(Vec<PayloadProblem>),
+}
+
+pub fn priority_name(priority: Priority) -> &'static str {
+    match priority {
+        Priority::Low => "low",
+        Priority::Normal => "normal",
+        Priority::High => "high",
+        Priority::Critical => "critical",
+    }
+}
+
+pub fn parse_priority(name: &str) -> Option<Priority> {
+    [Priority::Low, Priority::Normal, Priority::High, Priority::Critical]
+        .into_iter()
+        .find(|p| priority_name(*p) == name)
+}
+
+/// Checks everything about `submission` that does not need the database.
+pub fn validate(
+    submission: Submission,
+    catalog: &TaskCatalog,
+    policy: &Policy,
+    allowed_priorities: Option<&[Priority]>,
+) -> Result<ValidSubmission, SubmissionRefused> {
+    let Some(mut problems) = catalog.check(&submission.task_type, &submission.payload) else {
+        return Err(SubmissionRefused::UnknownType {
+            task_type: submission.task_type,
+            known: catalog.type_names().map(str::to_owned).collect(),
+        });
+    };
+    let mut problem = |pointer: &str, message: String| {
+        problems.push(PayloadProblem {
+            pointer: pointer.to_owned(),
+            message,
+        })
+    };
+    let priority = match submission.priority.as_deref() {
+        None => Some(Priority::Normal),
+        Some(name) => {
+            let parsed = parse_priority(name);
+            if parsed.is_none() {
+                problem(
+                    "/priority",
+                    format!("{name:?} is not one of low, normal, high, critical"),
+                );
+            }
+            parsed
+        }
+    };
+    let max_attempts = submission
+        .max_attempts
+        .unwrap_or(policy.default_max_attempts);
+    if !(1..=policy.max_attempts_limit).contains(&max_attempts) {
+        problem(
+            "/max_attempts",
+            format!(
+                "{max_attempts} is outside 1..={}",
+                policy.max_attempts_limit
+            ),
+        );
+    }
+    let timeout_ms = submission.timeout_ms.unwrap_or(policy.default_timeout_ms);
+    if !(policy.min_timeout_ms..=policy.max_timeout_ms).contains(&timeout_ms) {
+        problem(
+            "/timeout_ms",
+            format!(
+                "{timeout_ms} is outside {}..={}",
+                policy.min_timeout_ms, policy.max_timeout_ms
+            ),
+        );
+    }
+    if submission.labels.len() > policy.max_labels {
+        problem(
+            "/labels",
+            format!(
+                "{} labels, at most {} allowed",
+                submission.labels.len(),
+                policy.max_labels
+            ),
+        );
+    }
+    for (key, value) in &submission.labels {
+        let key_ok = !key.is_empty()
+            && key.len() <= 63
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+        if !key_ok {
+            problem(
+                &format!("/labels/{key}"),
+                "label keys are 1-63 characters of [A-Za-z0-9-_./]".into(),
+            );
+        }
+        if value.len() > 256 {
+            problem(
+                &format!("/labels/{key}"),
+                "label values are at most 256 bytes".into(),
+            );
+        }
+    }
+    if !problems.is_empty() {
+        return Err(SubmissionRefused::Invalid(problems));
+    }
+    let priority = priority.unwrap_or(Priority::Normal);
+    if let Some(allowed) = allowed_priorities
+        && !allowed.contains(&priority)
+    {
+        return Err(SubmissionRefused::PriorityNotAllowed {
+            priority: priority_name(priority).into(),
+            allowed: allowed.iter().map(|p| priority_name(*p).into()).collect(),
+        });
+    }
+    Ok(ValidSubmission {
+        task_type: submission.task_type,
+        payload: submission.payload,
+        priority,
+        max_attempts,
+        timeout_ms,
+        labels: submission.labels,
+    })
+}
+
+/// The event that records an accepted submission.
+pub fn task_created(
+    valid: &ValidSubmission,
+    meta: EventMeta,
+    task_id: Uuid,
+    idempotency_key: Option<String>,
+) -> TaskCreated {
+    TaskCreated {
+        meta,
+        task_id,
+        task_type: valid.task_type.clone(),
+        priority: valid.priority,
+        payload_json: valid.payload.to_string(),
+        max_attempts: valid.max_attempts,
+        timeout_ms: valid.timeout_ms,
+        labels: valid.labels.clone(),
+        idempotency_key,
+        schedule_id: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn submission(task_type: &str, payload: Value) -> Submission {
+        Submission {
+            task_type: task_type.into(),
+            payload,
+            priority: None,
+            max_attempts: None,
+            timeout_ms: None,
+            labels: BTreeMap::new(),
+        }
+    }
+
+    fn catalog() -> TaskCatalog {
+        TaskCatalog::load().expect("catalog")
+    }
+
+    #[test]
+    fn defaults_fill_what_the_client_left_out() {
+        let valid = validate(submission("noop", json!({})), &catalog(), &Policy::default(), None)
+            .expect("valid");
+        assert_eq!(valid.priority, Priority::Normal);
+        assert_eq!(valid.max_attempts, 3);
+        assert_eq!(valid.timeout_ms, 30_000);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once_with_its_location() {
+        let mut s = submission("sleep", json!({"duration_ms": "long"}));
+        s.priority = Some("urgent".into());
+        s.max_attempts = Some(0);
+        s.timeout_ms = Some(5);
+        s.labels.insert("bad key!".into(), "v".into());
+        let Err(SubmissionRefused::Invalid(problems)) =
+            validate(s, &catalog(), &Policy::default(), None)
+        else {
+            panic!("expected problems");
+        };
+        let pointers: Vec<_> = problems.iter().map(|p| p.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            ["/payload/duration_ms", "/priority", "/max_attempts", "/timeout_ms", "/labels/bad key!"]
+        );
+    }
+
+    #[test]
+    fn unknown_types_and_forbidden_priorities_are_refused() {
+        let refused = validate(submission("teleport", json!({})), &catalog(), &Policy::default(), None);
+        assert!(matches!(refused, Err(SubmissionRefused::UnknownType { .. })));
+        let mut s = submission("noop", json!({}));
+        s.priority = Some("critical".into());
+        let refused = validate(s, &catalog(), &Policy::default(), Some(&[Priority::Low, Priority::Normal]));
+        assert!(matches!(refused, Err(SubmissionRefused::PriorityNotAllowed { .. })));
+    }
+}

@@ -1,0 +1,227 @@
+//! The task aggregate: its state is a fold of its events; commands decide new events.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde::Serialize;
+use taskflow_schemas::{Event, EventMeta, Priority, TaskCancelRequested};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskStatus {
+    Pending,
+    Running,
+    /// An attempt failed and another is scheduled (`next_attempt_at`).
+    Retrying,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub const ALL: [TaskStatus; 6] = [
+        TaskStatus::Pending,
+        TaskStatus::Running,
+        TaskStatus::Retrying,
+        TaskStatus::Completed,
+        TaskStatus::Failed,
+        TaskStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Pending => "pending",
+            TaskStatus::Running => "running",
+            TaskStatus::Retrying => "retrying",
+            TaskStatus::Completed => "completed",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TaskStatus> {
+        TaskStatus::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
+        )
+    }
+}
+
+/// What `GET /v1/tasks/{id}` shows: the fold of the task's events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskView {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub task_type: String,
+    pub priority: Priority,
+    pub status: TaskStatus,
+    pub payload: serde_json::Value,
+    pub labels: BTreeMap<String, String>,
+    pub max_attempts: i32,
+    pub timeout_ms: i64,
+    pub attempts: i32,
+    pub progress_percent: Option<i32>,
+    pub progress_message: Option<String>,
+    pub result: Option<serde_json::Value>,
+    pub error: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub correlation_id: String,
+    pub cancel_requested: bool,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Number of events folded in: the stream version of the last one.
+    pub version: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    #[error("task {0} already exists")]
+    AlreadyExists(Uuid),
+    #[error("no task {0} to apply {1} to")]
+    UnknownTask(Uuid, &'static str),
+    #[error("{0} events do not belong to a task stream")]
+    NotATaskEvent(&'static str),
+    #[error("event for task {event_task} applied to task {task}")]
+    WrongStream { task: Uuid, event_task: Uuid },
+}
+
+pub fn millis_to_time(millis: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(millis)
+        .single()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH)
+}
+
+/// Folds one event into the task's state. `state` is `None` before the first event.
+pub fn apply(state: Option<TaskView>, event: &Event) -> Result<TaskView, ApplyError> {
+    let at = millis_to_time(event.meta().occurred_at);
+    let Some(mut task) = state else {
+        return match event {
+            Event::TaskCreated(created) => Ok(created_view(created, at)),
+            other => Err(ApplyError::UnknownTask(other.key(), other.kind().name())),
+        };
+    };
+    if event.key() != task.id {
+        return Err(ApplyError::WrongStream {
+            task: task.id,
+            event_task: event.key(),
+        });
+    }
+    task.version += 1;
+    task.updated_at = task.updated_at.max(at);
+    // A finished task stays finished: late progress or a duplicate ending changes nothing.
+    if task.status.is_terminal() {
+        return Ok(task);
+    }
+    match event {
+        Event::TaskCreated(_) => return Err(ApplyError::AlreadyExists(task.id)),
+        Event::ScheduledTaskTriggered(_) => {
+            return Err(ApplyError::NotATaskEvent("ScheduledTaskTriggered"));
+        }
+        Event::TaskCancelRequested(_) => task.cancel_requested = true,
+        Event::TaskStarted(e) => {
+            task.status = TaskStatus::Running;
+            task.attempts = task.attempts.max(e.attempt);
+            task.next_attempt_at = None;
+            task.started_at.get_or_insert(at);
+        }
+        Event::TaskProgressUpdated(e) => {
+            task.progress_percent = Some(e.percent.clamp(0, 100));
+            task.progress_message.clone_from(&e.message);
+        }
+        Event::TaskCompleted(e) => {
+            task.status = TaskStatus::Completed;
+            task.attempts = task.attempts.max(e.attempt);
+            task.progress_percent = Some(100);
+            task.result = e
+                .result_json
+                .as_deref()
+                .map(|r| serde_json::from_str(r).unwrap_or_else(|_| r.into()));
+            task.error = None;
+            task.finished_at = Some(at);
+        }
+        Event::TaskFailed(e) => {
+            task.attempts = task.attempts.max(e.attempt);
+            task.error = Some(e.error.clone());
+            if e.is_final {
+                task.status = TaskStatus::Failed;
+                task.next_attempt_at = None;
+                task.finished_at = Some(at);
+            } else {
+                task.status = TaskStatus::Retrying;
+                task.next_attempt_at = e.next_attempt_at.map(millis_to_time);
+            }
+        }
+        Event::TaskCancelled(_) => {
+            task.status = TaskStatus::Cancelled;
+            task.next_attempt_at = None;
+            task.finished_at = Some(at);
+        }
+    }
+    Ok(task)
+}
+
+fn created_view(e: &taskflow_schemas::TaskCreated, at: DateTime<Utc>) -> TaskView {
+    TaskView {
+        id: e.task_id,
+        tenant_id: e.meta.tenant_id,
+        task_type: e.task_type.clone(),
+        priority: e.priority,
+        status: TaskStatus::Pending,
+        payload: serde_json::from_str(&e.payload_json).unwrap_or(serde_json::Value::Null),
+        labels: e.labels.clone(),
+        max_attempts: e.max_attempts,
+        timeout_ms: e.timeout_ms,
+        attempts: 0,
+        progress_percent: None,
+        progress_message: None,
+        result: None,
+        error: None,
+        idempotency_key: e.idempotency_key.clone(),
+        correlation_id: e.meta.correlation_id.clone(),
+        cancel_requested: false,
+        next_attempt_at: None,
+        created_at: at,
+        updated_at: at,
+        started_at: None,
+        finished_at: None,
+        version: 1,
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CancelRefused {
+    #[error("task already ended as {}", .0.as_str())]
+    AlreadyFinished(TaskStatus),
+}
+
+/// A cancellation request for `task`, or `None` when one was already recorded (asking twice
+/// is not an error and records nothing new).
+pub fn decide_cancel(
+    task: &TaskView,
+    meta: EventMeta,
+    reason: Option<String>,
+) -> Result<Option<TaskCancelRequested>, CancelRefused> {
+    if task.status.is_terminal() {
+        return Err(CancelRefused::AlreadyFinished(task.status));
+    }
+    if task.cancel_requested {
+        return Ok(None);
+    }
+    Ok(Some(TaskCancelRequested {
+        meta,
+        task_id: task.id,
+        reason,
+    }))
+}
+
+#[cfg(test)]
+#[path = "task_tests.rs"]
+mod tests;
