@@ -102,6 +102,20 @@ impl EventProducer {
         }
     }
 
+    /// Asks the cluster for its metadata: the broker answers within `timeout` or is not ready.
+    pub async fn check_broker(&self, timeout: Duration) -> Result<(), String> {
+        let producer = self.producer.clone();
+        tokio::task::spawn_blocking(move || {
+            producer
+                .client()
+                .fetch_metadata(None, Timeout::After(timeout))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    }
+
     /// Waits for in-flight records before shutdown.
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.producer.flush(Timeout::After(timeout))

@@ -34,10 +34,11 @@ impl TaskCatalog {
     pub fn load() -> Result<Self, CatalogError> {
         let mut validators = BTreeMap::new();
         for (name, text) in TYPES {
-            let schema: Value = serde_json::from_str(text).map_err(|e| CatalogError::BadSchema {
-                name,
-                reason: e.to_string(),
-            })?;
+            let schema: Value =
+                serde_json::from_str(text).map_err(|e| CatalogError::BadSchema {
+                    name,
+                    reason: e.to_string(),
+                })?;
             let validator =
                 jsonschema::validator_for(&schema).map_err(|e| CatalogError::BadSchema {
                     name,
@@ -81,14 +82,19 @@ mod tests {
             catalog.type_names().collect::<Vec<_>>(),
             ["fail", "http", "noop", "sleep"]
         );
-        assert_eq!(catalog.check("sleep", &json!({"duration_ms": 10, "steps": 2})), Some(vec![]));
+        assert_eq!(
+            catalog.check("sleep", &json!({"duration_ms": 10, "steps": 2})),
+            Some(vec![])
+        );
         assert_eq!(catalog.check("noop", &json!({})), Some(vec![]));
         assert_eq!(catalog.check("teleport", &json!({})), None);
         let problems = catalog
             .check("sleep", &json!({"duration_ms": -1, "extra": true}))
             .expect("known type");
         assert_eq!(problems.len(), 2, "{problems:?}");
-        let problems = catalog.check("http", &json!({"url": "ftp://x"})).expect("known");
+        let problems = catalog
+            .check("http", &json!({"url": "ftp://x"}))
+            .expect("known");
         assert_eq!(problems[0].pointer, "/payload/url");
     }
 }

@@ -19,7 +19,9 @@ pub struct Usage {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum QuotaRefusal {
-    #[error("tenant has {active} active tasks and may have at most {limit}; {requested} more would exceed it")]
+    #[error(
+        "tenant has {active} active tasks and may have at most {limit}; {requested} more would exceed it"
+    )]
     ActiveTasks {
         limit: i32,
         active: i32,
@@ -61,9 +63,7 @@ pub fn admit(
     now: DateTime<Utc>,
     requested: i32,
 ) -> Result<Usage, QuotaRefusal> {
-    let window_start = now
-        .duration_trunc(TimeDelta::minutes(1))
-        .unwrap_or(now);
+    let window_start = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now);
     let window_count = if usage.window_start == window_start {
         usage.window_count
     } else {
@@ -103,31 +103,52 @@ mod tests {
     use super::*;
 
     fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
-        Utc.with_ymd_and_hms(2026, 11, 27, h, m, s).single().expect("valid")
+        Utc.with_ymd_and_hms(2026, 11, 27, h, m, s)
+            .single()
+            .expect("valid")
     }
 
     fn usage(active: i32, window: DateTime<Utc>, count: i32) -> Usage {
-        Usage { active_tasks: active, window_start: window, window_count: count }
+        Usage {
+            active_tasks: active,
+            window_start: window,
+            window_count: count,
+        }
     }
 
     #[test]
     fn unlimited_tenants_are_counted_but_never_refused() {
-        let next = admit(Limits::default(), usage(100, at(9, 0, 0), 7), at(9, 0, 30), 3).expect("admitted");
+        let next = admit(
+            Limits::default(),
+            usage(100, at(9, 0, 0), 7),
+            at(9, 0, 30),
+            3,
+        )
+        .expect("admitted");
         assert_eq!(next, usage(103, at(9, 0, 0), 10));
     }
 
     #[test]
     fn the_last_active_slot_is_given_once() {
-        let limits = Limits { max_active_tasks: Some(2), submissions_per_minute: None };
+        let limits = Limits {
+            max_active_tasks: Some(2),
+            submissions_per_minute: None,
+        };
         let next = admit(limits, usage(1, at(9, 0, 0), 0), at(9, 0, 1), 1).expect("last slot");
         let refused = admit(limits, next, at(9, 0, 1), 1).expect_err("full");
         assert_eq!(refused.reason(), "max_active_tasks");
-        assert!(admit(limits, usage(0, at(9, 0, 0), 0), at(9, 0, 1), 3).is_err(), "a batch counts whole");
+        assert!(
+            admit(limits, usage(0, at(9, 0, 0), 0), at(9, 0, 1), 3).is_err(),
+            "a batch counts whole"
+        );
     }
 
     #[test]
     fn the_rate_window_resets_each_minute_and_says_when() {
-        let limits = Limits { max_active_tasks: None, submissions_per_minute: Some(2) };
+        let limits = Limits {
+            max_active_tasks: None,
+            submissions_per_minute: Some(2),
+        };
         let refused = admit(limits, usage(0, at(9, 0, 0), 2), at(9, 0, 45), 1).expect_err("rate");
         assert_eq!(refused.reason(), "submissions_per_minute");
         assert_eq!(refused.retry_after_secs(), 15);

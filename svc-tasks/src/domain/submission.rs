@@ -79,9 +79,14 @@ pub fn priority_name(priority: Priority) -> &'static str {
 }
 
 pub fn parse_priority(name: &str) -> Option<Priority> {
-    [Priority::Low, Priority::Normal, Priority::High, Priority::Critical]
-        .into_iter()
-        .find(|p| priority_name(*p) == name)
+    [
+        Priority::Low,
+        Priority::Normal,
+        Priority::High,
+        Priority::Critical,
+    ]
+    .into_iter()
+    .find(|p| priority_name(*p) == name)
 }
 
 /// Checks everything about `submission` that does not need the database.
@@ -233,8 +238,13 @@ mod tests {
 
     #[test]
     fn defaults_fill_what_the_client_left_out() {
-        let valid = validate(submission("noop", json!({})), &catalog(), &Policy::default(), None)
-            .expect("valid");
+        let valid = validate(
+            submission("noop", json!({})),
+            &catalog(),
+            &Policy::default(),
+            None,
+        )
+        .expect("valid");
         assert_eq!(valid.priority, Priority::Normal);
         assert_eq!(valid.max_attempts, 3);
         assert_eq!(valid.timeout_ms, 30_000);
@@ -255,17 +265,39 @@ mod tests {
         let pointers: Vec<_> = problems.iter().map(|p| p.pointer.as_str()).collect();
         assert_eq!(
             pointers,
-            ["/payload/duration_ms", "/priority", "/max_attempts", "/timeout_ms", "/labels/bad key!"]
+            [
+                "/payload/duration_ms",
+                "/priority",
+                "/max_attempts",
+                "/timeout_ms",
+                "/labels/bad key!"
+            ]
         );
     }
 
     #[test]
     fn unknown_types_and_forbidden_priorities_are_refused() {
-        let refused = validate(submission("teleport", json!({})), &catalog(), &Policy::default(), None);
-        assert!(matches!(refused, Err(SubmissionRefused::UnknownType { .. })));
+        let refused = validate(
+            submission("teleport", json!({})),
+            &catalog(),
+            &Policy::default(),
+            None,
+        );
+        assert!(matches!(
+            refused,
+            Err(SubmissionRefused::UnknownType { .. })
+        ));
         let mut s = submission("noop", json!({}));
         s.priority = Some("critical".into());
-        let refused = validate(s, &catalog(), &Policy::default(), Some(&[Priority::Low, Priority::Normal]));
-        assert!(matches!(refused, Err(SubmissionRefused::PriorityNotAllowed { .. })));
+        let refused = validate(
+            s,
+            &catalog(),
+            &Policy::default(),
+            Some(&[Priority::Low, Priority::Normal]),
+        );
+        assert!(matches!(
+            refused,
+            Err(SubmissionRefused::PriorityNotAllowed { .. })
+        ));
     }
 }

@@ -45,7 +45,13 @@ fn a_retried_then_completed_task_shows_its_attempts_and_result() {
     let id = c.task_id;
     let task = fold(&[
         c.into(),
-        TaskStarted { meta: sample_meta(), task_id: id, attempt: 1, instance: "a".into() }.into(),
+        TaskStarted {
+            meta: sample_meta(),
+            task_id: id,
+            attempt: 1,
+            instance: "a".into(),
+        }
+        .into(),
         TaskFailed {
             meta: sample_meta(),
             task_id: id,
@@ -61,9 +67,29 @@ fn a_retried_then_completed_task_shows_its_attempts_and_result() {
     assert!(task.next_attempt_at.is_some());
     let task = fold(&[
         created_with_id(id).into(),
-        TaskStarted { meta: sample_meta(), task_id: id, attempt: 2, instance: "a".into() }.into(),
-        TaskProgressUpdated { meta: sample_meta(), task_id: id, attempt: 2, percent: 140, message: Some("m".into()) }.into(),
-        TaskCompleted { meta: sample_meta(), task_id: id, attempt: 2, result_json: Some(r#"{"ok":true}"#.into()), duration_ms: 3 }.into(),
+        TaskStarted {
+            meta: sample_meta(),
+            task_id: id,
+            attempt: 2,
+            instance: "a".into(),
+        }
+        .into(),
+        TaskProgressUpdated {
+            meta: sample_meta(),
+            task_id: id,
+            attempt: 2,
+            percent: 140,
+            message: Some("m".into()),
+        }
+        .into(),
+        TaskCompleted {
+            meta: sample_meta(),
+            task_id: id,
+            attempt: 2,
+            result_json: Some(r#"{"ok":true}"#.into()),
+            duration_ms: 3,
+        }
+        .into(),
     ]);
     assert_eq!(task.status, TaskStatus::Completed);
     assert_eq!(task.attempts, 2);
@@ -73,7 +99,10 @@ fn a_retried_then_completed_task_shows_its_attempts_and_result() {
 }
 
 fn created_with_id(id: Uuid) -> TaskCreated {
-    TaskCreated { task_id: id, ..created() }
+    TaskCreated {
+        task_id: id,
+        ..created()
+    }
 }
 
 #[test]
@@ -81,9 +110,31 @@ fn a_final_failure_ends_the_task_and_later_events_change_nothing_but_the_version
     let id = Uuid::new_v4();
     let failed = fold(&[
         created_with_id(id).into(),
-        TaskFailed { meta: sample_meta(), task_id: id, attempt: 1, error: "bad".into(), retryable: false, is_final: true, next_attempt_at: None }.into(),
-        TaskProgressUpdated { meta: sample_meta(), task_id: id, attempt: 1, percent: 50, message: None }.into(),
-        TaskCancelled { meta: sample_meta(), task_id: id, attempt: None, reason: None }.into(),
+        TaskFailed {
+            meta: sample_meta(),
+            task_id: id,
+            attempt: 1,
+            error: "bad".into(),
+            retryable: false,
+            is_final: true,
+            next_attempt_at: None,
+        }
+        .into(),
+        TaskProgressUpdated {
+            meta: sample_meta(),
+            task_id: id,
+            attempt: 1,
+            percent: 50,
+            message: None,
+        }
+        .into(),
+        TaskCancelled {
+            meta: sample_meta(),
+            task_id: id,
+            attempt: None,
+            reason: None,
+        }
+        .into(),
     ]);
     assert_eq!(failed.status, TaskStatus::Failed);
     assert_eq!(failed.progress_percent, None);
@@ -94,24 +145,46 @@ fn a_final_failure_ends_the_task_and_later_events_change_nothing_but_the_version
 #[test]
 fn events_of_another_task_or_without_a_task_are_refused() {
     let task = fold(&[created().into()]);
-    let other = TaskStarted { meta: sample_meta(), task_id: Uuid::new_v4(), attempt: 1, instance: "a".into() };
-    assert!(matches!(apply(Some(task.clone()), &other.clone().into()), Err(ApplyError::WrongStream { .. })));
-    assert!(matches!(apply(None, &other.into()), Err(ApplyError::UnknownTask(..))));
+    let other = TaskStarted {
+        meta: sample_meta(),
+        task_id: Uuid::new_v4(),
+        attempt: 1,
+        instance: "a".into(),
+    };
+    assert!(matches!(
+        apply(Some(task.clone()), &other.clone().into()),
+        Err(ApplyError::WrongStream { .. })
+    ));
+    assert!(matches!(
+        apply(None, &other.into()),
+        Err(ApplyError::UnknownTask(..))
+    ));
     let again = created_with_id(task.id);
-    assert_eq!(apply(Some(task.clone()), &again.into()), Err(ApplyError::AlreadyExists(task.id)));
+    assert_eq!(
+        apply(Some(task.clone()), &again.into()),
+        Err(ApplyError::AlreadyExists(task.id))
+    );
 }
 
 #[test]
 fn cancelling_is_recorded_once_and_refused_after_the_end() {
     let id = Uuid::new_v4();
     let pending = fold(&[created_with_id(id).into()]);
-    let request = decide_cancel(&pending, sample_meta(), Some("why".into())).expect("allowed").expect("new");
+    let request = decide_cancel(&pending, sample_meta(), Some("why".into()))
+        .expect("allowed")
+        .expect("new");
     let requested = apply(Some(pending), &request.into()).expect("applies");
     assert!(requested.cancel_requested);
     assert_eq!(decide_cancel(&requested, sample_meta(), None), Ok(None));
     let cancelled = apply(
         Some(requested),
-        &TaskCancelled { meta: sample_meta(), task_id: id, attempt: None, reason: None }.into(),
+        &TaskCancelled {
+            meta: sample_meta(),
+            task_id: id,
+            attempt: None,
+            reason: None,
+        }
+        .into(),
     )
     .expect("applies");
     assert_eq!(

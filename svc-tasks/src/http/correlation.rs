@@ -1,0 +1,71 @@
+//! `X-Correlation-Id`: taken from the request when it is sane, generated otherwise, echoed in
+//! the response, put on the request's span and into every event the request causes.
+
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use tracing::Instrument;
+use uuid::Uuid;
+
+pub const HEADER: &str = "x-correlation-id";
+
+#[derive(Debug, Clone)]
+pub struct CorrelationId(pub String);
+
+fn acceptable(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | ':'))
+}
+
+/// For `App::wrap_fn`.
+pub fn middleware<S>(
+    req: ServiceRequest,
+    service: &S,
+) -> impl std::future::Future<Output = Result<ServiceResponse, actix_web::Error>> + use<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse, Error = actix_web::Error>,
+{
+    let id = req
+        .headers()
+        .get(HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| acceptable(v))
+        .map(str::to_owned)
+        .unwrap_or_else(|| Uuid::now_v7().to_string());
+    req.extensions_mut().insert(CorrelationId(id.clone()));
+    let span = tracing::info_span!(
+        "http_request",
+        method = %req.method(),
+        path = %req.path(),
+        correlation_id = %id,
+        status = tracing::field::Empty,
+    );
+    let response = service.call(req);
+    async move {
+        let mut response = response.instrument(span.clone()).await?;
+        span.record("status", response.status().as_u16());
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(HEADER), value);
+        }
+        Ok(response)
+    }
+}
+
+impl FromRequest for CorrelationId {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, actix_web::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let id = req
+            .extensions()
+            .get::<CorrelationId>()
+            .cloned()
+            .unwrap_or_else(|| CorrelationId(Uuid::now_v7().to_string()));
+        std::future::ready(Ok(id))
+    }
+}

@@ -1,0 +1,291 @@
+//! Request and response bodies of the public API.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::domain::submission::{Submission, priority_name};
+use crate::domain::{TaskStatus, TaskView};
+use crate::store::{StoredEvent, TenantRow};
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+/// A task to run.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitTask {
+    /// Task type from the catalogue: `http`, `sleep`, `noop`, `fail`.
+    #[serde(rename = "type")]
+    pub task_type: String,
+    /// Input of the task, checked against the type's JSON Schema (`schemas/tasks/`).
+    #[serde(default = "empty_object")]
+    pub payload: Value,
+    /// `low`, `normal` (default), `high` or `critical`.
+    pub priority: Option<String>,
+    /// Attempts before the task fails for good; default 3.
+    pub max_attempts: Option<i32>,
+    /// Per-attempt timeout in milliseconds; default 30000.
+    pub timeout_ms: Option<i64>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+}
+
+impl SubmitTask {
+    pub fn into_submission(self) -> Submission {
+        Submission {
+            task_type: self.task_type,
+            payload: self.payload,
+            priority: self.priority,
+            max_attempts: self.max_attempts,
+            timeout_ms: self.timeout_ms,
+            labels: self.labels,
+        }
+    }
+}
+
+/// One item of a batch: the fields of a single submission plus its own idempotency key.
+/// (Spelled out rather than flattened: serde cannot refuse unknown fields through a flatten.)
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchItem {
+    #[serde(rename = "type")]
+    pub task_type: String,
+    #[serde(default = "empty_object")]
+    pub payload: Value,
+    pub priority: Option<String>,
+    pub max_attempts: Option<i32>,
+    pub timeout_ms: Option<i64>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    pub idempotency_key: Option<String>,
+}
+
+impl BatchItem {
+    pub fn into_parts(self) -> (Submission, Option<String>) {
+        let task = SubmitTask {
+            task_type: self.task_type,
+            payload: self.payload,
+            priority: self.priority,
+            max_attempts: self.max_attempts,
+            timeout_ms: self.timeout_ms,
+            labels: self.labels,
+        };
+        (task.into_submission(), self.idempotency_key)
+    }
+}
+
+/// All tasks are created, or none.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBatch {
+    pub tasks: Vec<BatchItem>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct CancelTask {
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Progress {
+    pub percent: Option<i32>,
+    pub message: Option<String>,
+}
+
+/// A task as it stands now.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TaskDto {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub task_type: String,
+    pub status: TaskStatus,
+    pub priority: String,
+    pub payload: Value,
+    pub labels: BTreeMap<String, String>,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub timeout_ms: i64,
+    pub progress: Option<Progress>,
+    pub result: Option<Value>,
+    pub error: Option<String>,
+    pub cancel_requested: bool,
+    pub idempotency_key: Option<String>,
+    pub correlation_id: String,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+impl From<TaskView> for TaskDto {
+    fn from(t: TaskView) -> Self {
+        let progress =
+            (t.progress_percent.is_some() || t.progress_message.is_some()).then(|| Progress {
+                percent: t.progress_percent,
+                message: t.progress_message,
+            });
+        Self {
+            id: t.id,
+            task_type: t.task_type,
+            status: t.status,
+            priority: priority_name(t.priority).to_owned(),
+            payload: t.payload,
+            labels: t.labels,
+            attempts: t.attempts,
+            max_attempts: t.max_attempts,
+            timeout_ms: t.timeout_ms,
+            progress,
+            result: t.result,
+            error: t.error,
+            cancel_requested: t.cancel_requested,
+            idempotency_key: t.idempotency_key,
+            correlation_id: t.correlation_id,
+            next_attempt_at: t.next_attempt_at,
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+            started_at: t.started_at,
+            finished_at: t.finished_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TaskList {
+    pub tasks: Vec<TaskDto>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct BatchCreated {
+    pub tasks: Vec<TaskDto>,
+}
+
+/// One recorded fact about a task.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventDto {
+    pub version: i32,
+    pub event_id: Uuid,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub correlation_id: String,
+    pub occurred_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+    /// The event's fields as in its Avro contract.
+    pub data: Value,
+}
+
+impl From<StoredEvent> for EventDto {
+    fn from(e: StoredEvent) -> Self {
+        Self {
+            version: e.version,
+            event_id: e.event_id,
+            event_type: e.event_type,
+            correlation_id: e.correlation_id,
+            occurred_at: e.occurred_at,
+            recorded_at: e.recorded_at,
+            data: e.body,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EventList {
+    pub task_id: Uuid,
+    pub events: Vec<EventDto>,
+}
+
+// ---- admin -------------------------------------------------------------------------------
+
+/// Absent: leave as is; `null`: remove the limit.
+fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Quotas {
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>)]
+    pub max_active_tasks: Option<Option<i32>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<i32>)]
+    pub submissions_per_minute: Option<Option<i32>>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTenant {
+    pub name: String,
+    #[serde(default)]
+    pub quotas: Quotas,
+    /// Priorities the tenant may use; absent or null: all.
+    pub allowed_priorities: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTenant {
+    #[serde(default)]
+    pub quotas: Quotas,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub allowed_priorities: Option<Option<Vec<String>>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct QuotasDto {
+    pub max_active_tasks: Option<i32>,
+    pub submissions_per_minute: Option<i32>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TenantDto {
+    pub tenant_id: Uuid,
+    pub name: String,
+    pub quotas: QuotasDto,
+    pub allowed_priorities: Option<Vec<String>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<TenantRow> for TenantDto {
+    fn from(t: TenantRow) -> Self {
+        Self {
+            tenant_id: t.id,
+            name: t.name,
+            quotas: QuotasDto {
+                max_active_tasks: t.max_active_tasks,
+                submissions_per_minute: t.submissions_per_minute,
+            },
+            allowed_priorities: t.allowed_priorities,
+            created_at: t.created_at,
+        }
+    }
+}
+
+/// The key is shown here once and cannot be retrieved again.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct KeyIssued {
+    pub tenant_id: Uuid,
+    pub key_id: Uuid,
+    pub api_key: String,
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct TenantCreated {
+    #[serde(flatten)]
+    pub tenant: TenantDto,
+    pub key_id: Uuid,
+    pub api_key: String,
+}

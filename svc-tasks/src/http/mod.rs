@@ -1,0 +1,69 @@
+//! The HTTP API: routes, extractors and the mapping of errors to problem documents.
+
+pub mod admin;
+pub mod auth;
+pub mod correlation;
+pub mod docs;
+pub mod dto;
+pub mod errors;
+pub mod health;
+pub mod tasks;
+
+use actix_web::http::StatusCode;
+use actix_web::web;
+use taskflow_platform::EventProducer;
+use taskflow_platform::problem::Problem;
+use taskflow_platform::registry::RegistryClient;
+
+use crate::service::Services;
+
+pub struct AppState {
+    pub services: Services,
+    pub admin_token: String,
+    pub producer: EventProducer,
+    pub registry: RegistryClient,
+}
+
+/// Registers every route and the body/path/query error handlers.
+pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
+    cfg.app_data(
+        web::JsonConfig::default()
+            .limit(max_body_bytes)
+            .error_handler(errors::json_error),
+    )
+    .app_data(web::PayloadConfig::default().limit(max_body_bytes))
+    .app_data(web::PathConfig::default().error_handler(errors::path_error))
+    .app_data(web::QueryConfig::default().error_handler(errors::query_error))
+    .service(tasks::submit_batch)
+    .service(tasks::submit_task)
+    .service(tasks::list_tasks)
+    .service(tasks::get_task)
+    .service(tasks::task_events)
+    .service(tasks::cancel_task)
+    .service(admin::create_tenant)
+    .service(admin::get_tenant)
+    .service(admin::update_tenant)
+    .service(admin::add_key)
+    .service(admin::revoke_key)
+    .service(admin::rebuild)
+    .service(admin::outbox)
+    .service(health::live)
+    .service(health::ready)
+    .service(docs::openapi_json)
+    .service(docs::docs_page)
+    .default_service(web::to(|| async {
+        errors::ApiError(Problem::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            "no such endpoint; see /docs",
+        ))
+        .into_result()
+    }));
+}
+
+impl errors::ApiError {
+    fn into_result(self) -> Result<actix_web::HttpResponse, errors::ApiError> {
+        Err(self)
+    }
+}

@@ -1,0 +1,202 @@
+//! Submitting tasks, alone or in an all-or-nothing batch, with per-tenant idempotency keys.
+
+use chrono::Utc;
+use diesel_async::AsyncConnection;
+use sha2::{Digest, Sha256};
+use taskflow_schemas::{Event, EventMeta};
+use uuid::Uuid;
+
+use super::{ServiceError, Services};
+use crate::domain::catalog::PayloadProblem;
+use crate::domain::quota::{self, Limits};
+use crate::domain::submission::{self, Submission, SubmissionRefused, ValidSubmission};
+use crate::domain::{TaskView, apply};
+use crate::store::{self, Conn, TenantRow};
+
+/// One task to create, with the optional key the client gave it.
+#[derive(Debug, Clone)]
+pub struct SubmitItem {
+    pub submission: Submission,
+    pub idempotency_key: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    pub task: TaskView,
+    /// True when the idempotency key matched an earlier identical request.
+    pub replayed: bool,
+}
+
+/// Validates every item, then creates all of them in one transaction or none.
+pub async fn submit(
+    services: &Services,
+    tenant: &TenantRow,
+    items: Vec<SubmitItem>,
+    correlation_id: &str,
+) -> Result<Vec<Submitted>, ServiceError> {
+    let allowed = allowed_priorities(tenant);
+    let single = items.len() == 1;
+    let mut prepared = Vec::with_capacity(items.len());
+    let mut keys = std::collections::HashSet::new();
+    for (index, item) in items.iter().enumerate() {
+        if let Some(key) = &item.idempotency_key
+            && !keys.insert(key)
+        {
+            let source = SubmissionRefused::Invalid(vec![PayloadProblem {
+                pointer: format!("/items/{index}/idempotency_key"),
+                message: format!("{key:?} is used by an earlier item of this batch"),
+            }]);
+            return Err(ServiceError::BatchItemRefused { index, source });
+        }
+    }
+    for (index, item) in items.into_iter().enumerate() {
+        let request_hash = request_hash(&item.submission);
+        let valid = submission::validate(
+            item.submission,
+            &services.catalog,
+            &services.policy,
+            allowed.as_deref(),
+        )
+        .map_err(|source| {
+            if single {
+                source.into()
+            } else {
+                ServiceError::BatchItemRefused { index, source }
+            }
+        })?;
+        prepared.push((valid, item.idempotency_key, request_hash));
+    }
+    let limits = Limits {
+        max_active_tasks: tenant.max_active_tasks,
+        submissions_per_minute: tenant.submissions_per_minute,
+    };
+    let mut conn = services.db.get().await?;
+    let tenant_id = tenant.id;
+    let producer = services.producer_name.clone();
+    let correlation_id = correlation_id.to_owned();
+    let submitted = conn
+        .transaction::<_, ServiceError, _>(async move |conn| {
+            create_all(
+                conn,
+                tenant_id,
+                limits,
+                &prepared,
+                &producer,
+                &correlation_id,
+            )
+            .await
+        })
+        .await?;
+    if submitted.iter().any(|s| !s.replayed) {
+        services.outbox_ready.notify_one();
+    }
+    Ok(submitted)
+}
+
+async fn create_all(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    limits: Limits,
+    prepared: &[(ValidSubmission, Option<String>, Vec<u8>)],
+    producer: &str,
+    correlation_id: &str,
+) -> Result<Vec<Submitted>, ServiceError> {
+    // Replays first: they return what exists and count against no quota.
+    let mut replays = Vec::with_capacity(prepared.len());
+    for (_, key, hash) in prepared {
+        let replay = match key {
+            None => None,
+            Some(key) => {
+                if !store::try_lock_idempotency_key(conn, lock_id(tenant_id, key)).await? {
+                    return Err(ServiceError::KeyInFlight(key.clone()));
+                }
+                match store::find_idempotency_key(conn, tenant_id, key).await? {
+                    None => None,
+                    Some((stored, _)) if stored != *hash => {
+                        return Err(ServiceError::KeyReused(key.clone()));
+                    }
+                    Some((_, task_id)) => Some(task_id),
+                }
+            }
+        };
+        replays.push(replay);
+    }
+    let new_count = replays.iter().filter(|r| r.is_none()).count() as i32;
+    if new_count > 0 {
+        let usage = store::lock_usage(conn, tenant_id).await?;
+        let admitted = quota::admit(limits, usage, Utc::now(), new_count)?;
+        store::save_usage(conn, tenant_id, admitted).await?;
+    }
+    let mut submitted = Vec::with_capacity(prepared.len());
+    for ((valid, key, hash), replay) in prepared.iter().zip(replays) {
+        if let Some(task_id) = replay {
+            let task = store::get_task(conn, tenant_id, task_id)
+                .await?
+                .ok_or(ServiceError::TaskNotFound)?;
+            submitted.push(Submitted {
+                task,
+                replayed: true,
+            });
+            continue;
+        }
+        let task_id = Uuid::now_v7();
+        let meta = EventMeta::new(
+            Utc::now().timestamp_millis(),
+            correlation_id,
+            tenant_id,
+            producer,
+        );
+        let event: Event = submission::task_created(valid, meta, task_id, key.clone()).into();
+        let task = apply(None, &event).map_err(|e| {
+            ServiceError::Store(store::StoreError::Corrupt {
+                what: "new task",
+                reason: e.to_string(),
+            })
+        })?;
+        store::append_event(conn, task_id, task.version, &event).await?;
+        store::insert_task(conn, &task).await?;
+        store::enqueue(conn, &event).await?;
+        if let Some(key) = key {
+            store::insert_idempotency_key(conn, tenant_id, key, hash, task_id).await?;
+        }
+        submitted.push(Submitted {
+            task,
+            replayed: false,
+        });
+    }
+    Ok(submitted)
+}
+
+fn allowed_priorities(tenant: &TenantRow) -> Option<Vec<taskflow_schemas::Priority>> {
+    tenant.allowed_priorities.as_ref().map(|names| {
+        names
+            .iter()
+            .filter_map(|n| submission::parse_priority(n))
+            .collect()
+    })
+}
+
+/// Fingerprint of what the client asked for; equal requests hash equal whatever their JSON
+/// key order or whitespace.
+pub fn request_hash(s: &Submission) -> Vec<u8> {
+    let canonical = serde_json::json!({
+        "type": s.task_type,
+        "payload": s.payload,
+        "priority": s.priority,
+        "max_attempts": s.max_attempts,
+        "timeout_ms": s.timeout_ms,
+        "labels": s.labels,
+    });
+    Sha256::digest(canonical.to_string().as_bytes()).to_vec()
+}
+
+/// Advisory-lock id of (tenant, key): 64 bits of their SHA-256.
+fn lock_id(tenant_id: Uuid, key: &str) -> i64 {
+    let digest = Sha256::new()
+        .chain_update(tenant_id.as_bytes())
+        .chain_update(key.as_bytes())
+        .finalize();
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(first)
+}

@@ -1,0 +1,149 @@
+//! Wires the HTTP API, the outbox relay and the execution-event projector into one process.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use taskflow_platform::codec::EventCodec;
+use taskflow_platform::dead_letter::DeadLetters;
+use taskflow_platform::registry::RegistryClient;
+use taskflow_platform::topic_admin::ensure_topics;
+use taskflow_platform::{ConsumerSettings, EventConsumer, EventProducer, db};
+use taskflow_schemas::Stream;
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::TasksConfig;
+use crate::domain::catalog::TaskCatalog;
+use crate::http::{self, AppState, correlation};
+use crate::projector::Projector;
+use crate::relay::Relay;
+use crate::service::Services;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    services: Services,
+    stop: watch::Sender<bool>,
+    background: Vec<JoinHandle<()>>,
+}
+
+fn stopped(mut rx: watch::Receiver<bool>) -> impl Future<Output = ()> + Send {
+    async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    }
+}
+
+impl Application {
+    pub async fn build(config: TasksConfig) -> anyhow::Result<Self> {
+        let pool = db::pool(&config.database_url, config.db_pool_size)?;
+        db::migrate(&pool, MIGRATIONS)
+            .await
+            .context("migrating the tasks database")?;
+        let dead_letter_topic = config.kafka.topics.dead_letter(&config.consumer_group);
+        ensure_topics(&config.kafka, std::slice::from_ref(&dead_letter_topic))
+            .await
+            .context("creating topics")?;
+        let codec = Arc::new(EventCodec::new(
+            &config.registry,
+            config.kafka.topics.clone(),
+        ));
+        let producer = EventProducer::new(&config.kafka, codec.clone())?;
+        let instance = format!(
+            "{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
+            std::process::id()
+        );
+        let services = Services {
+            db: pool.clone(),
+            catalog: Arc::new(TaskCatalog::load()?),
+            policy: config.policy,
+            outbox_ready: Arc::new(Notify::new()),
+            producer_name: format!("svc-tasks/{}@{instance}", env!("CARGO_PKG_VERSION")),
+        };
+        let (stop, stop_rx) = watch::channel(false);
+
+        let relay = Relay {
+            db: pool.clone(),
+            producer: producer.clone(),
+            ready: services.outbox_ready.clone(),
+            idle_poll: config.relay_idle_poll,
+        };
+        let relay_task = tokio::spawn(relay.run(stopped(stop_rx.clone())));
+
+        let consumer = EventConsumer::new(
+            &config.kafka,
+            codec,
+            ConsumerSettings::new(
+                &config.consumer_group,
+                vec![config.kafka.topics.name(Stream::TaskExecution)],
+            ),
+        )?;
+        let projector = Projector {
+            db: pool.clone(),
+            dead_letters: DeadLetters::new(
+                producer.clone(),
+                dead_letter_topic,
+                config.consumer_group.clone(),
+            ),
+        };
+        let projector_rx = stop_rx.clone();
+        let projector_task = tokio::spawn(async move {
+            if let Err(error) = consumer.run(projector, stopped(projector_rx)).await {
+                tracing::error!(%error, "execution-event consumer stopped");
+            }
+        });
+
+        let state = web::Data::new(AppState {
+            services: services.clone(),
+            admin_token: config.admin_token.clone(),
+            producer,
+            registry: RegistryClient::new(&config.registry),
+        });
+        let listener =
+            TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let max_body = config.max_body_bytes;
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap_fn(correlation::middleware)
+                .configure(|cfg| http::configure(cfg, max_body))
+        })
+        .workers(config.workers)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, ?config, "svc-tasks listening");
+        Ok(Self {
+            port,
+            server,
+            services,
+            stop,
+            background: vec![relay_task, projector_task],
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.services
+    }
+
+    /// Serves until SIGTERM/SIGINT (actix handles them gracefully), then stops the relay and
+    /// the consumer, which commits what it has stored.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let result = self.server.await;
+        let _ = self.stop.send(true);
+        for task in self.background {
+            let _ = task.await;
+        }
+        Ok(result?)
+    }
+}

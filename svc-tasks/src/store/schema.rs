@@ -1,0 +1,97 @@
+// Mirrors migrations/; keep in step with them.
+
+diesel::table! {
+    tenants (id) {
+        id -> Uuid,
+        name -> Text,
+        max_active_tasks -> Nullable<Int4>,
+        submissions_per_minute -> Nullable<Int4>,
+        allowed_priorities -> Nullable<Array<Text>>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        key_hash -> Bytea,
+        key_prefix -> Text,
+        created_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    tenant_usage (tenant_id) {
+        tenant_id -> Uuid,
+        active_tasks -> Int4,
+        window_start -> Timestamptz,
+        window_count -> Int4,
+    }
+}
+
+diesel::table! {
+    task_events (stream_id, version) {
+        stream_id -> Uuid,
+        version -> Int4,
+        event_id -> Uuid,
+        event_type -> Text,
+        tenant_id -> Uuid,
+        correlation_id -> Text,
+        occurred_at -> Timestamptz,
+        recorded_at -> Timestamptz,
+        body -> Jsonb,
+    }
+}
+
+diesel::table! {
+    tasks (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        task_type -> Text,
+        priority -> Text,
+        status -> Text,
+        payload -> Jsonb,
+        labels -> Jsonb,
+        max_attempts -> Int4,
+        timeout_ms -> Int8,
+        attempts -> Int4,
+        progress_percent -> Nullable<Int4>,
+        progress_message -> Nullable<Text>,
+        result -> Nullable<Jsonb>,
+        error -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        correlation_id -> Text,
+        cancel_requested -> Bool,
+        next_attempt_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        version -> Int4,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (tenant_id, key) {
+        tenant_id -> Uuid,
+        key -> Text,
+        request_hash -> Bytea,
+        task_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        event_id -> Uuid,
+        event_type -> Text,
+        body -> Jsonb,
+        created_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(tenants, api_keys, tenant_usage);
