@@ -12,6 +12,8 @@ pub mod producer;
 pub mod registry;
 pub mod schema_check;
 pub mod telemetry;
+#[cfg(feature = "test-support")]
+pub mod testing;
 pub mod topic_admin;
 
 pub use codec::{DecodeError, EncodeError, EventCodec};

@@ -31,6 +31,8 @@ pub struct TasksConfig {
     pub registry: RegistrySettings,
     pub policy: Policy,
     pub relay_idle_poll: Duration,
+    /// Tests that play the relay themselves turn it off.
+    pub run_relay: bool,
 }
 
 impl std::fmt::Debug for TasksConfig {
@@ -88,6 +90,7 @@ impl TasksConfig {
             registry: RegistrySettings::from_env()?,
             policy: Policy::default(),
             relay_idle_poll: Duration::from_millis(200),
+            run_relay: true,
         })
     }
 }

@@ -74,7 +74,10 @@ impl Application {
             ready: services.outbox_ready.clone(),
             idle_poll: config.relay_idle_poll,
         };
-        let relay_task = tokio::spawn(relay.run(stopped(stop_rx.clone())));
+        let mut background = Vec::new();
+        if config.run_relay {
+            background.push(tokio::spawn(relay.run(stopped(stop_rx.clone()))));
+        }
 
         let consumer = EventConsumer::new(
             &config.kafka,
@@ -93,11 +96,11 @@ impl Application {
             ),
         };
         let projector_rx = stop_rx.clone();
-        let projector_task = tokio::spawn(async move {
+        background.push(tokio::spawn(async move {
             if let Err(error) = consumer.run(projector, stopped(projector_rx)).await {
                 tracing::error!(%error, "execution-event consumer stopped");
             }
-        });
+        }));
 
         let state = web::Data::new(AppState {
             services: services.clone(),
@@ -124,7 +127,7 @@ impl Application {
             server,
             services,
             stop,
-            background: vec![relay_task, projector_task],
+            background,
         })
     }
 

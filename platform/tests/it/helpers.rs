@@ -1,11 +1,8 @@
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
 use taskflow_platform::codec::EventCodec;
+pub use taskflow_platform::testing::{RawRecord, read_topic};
 use taskflow_platform::topic_admin::ensure_topics;
 use taskflow_platform::{EventProducer, KafkaSettings, RegistrySettings};
 use taskflow_schemas::Topics;
@@ -45,75 +42,8 @@ impl TestBus {
     }
 
     /// Every record on `topic` from the beginning, until `count` have been read.
-    pub async fn read_raw(&self, topic: &str, count: usize) -> Vec<RawRead> {
-        let consumer: BaseConsumer = ClientConfig::new()
-            .set("bootstrap.servers", &self.kafka.bootstrap_servers)
-            .set(
-                "group.id",
-                self.group(&format!("raw-{}", Uuid::new_v4().simple())),
-            )
-            .set("auto.offset.reset", "earliest")
-            .set("enable.auto.commit", "false")
-            .create()
-            .expect("raw consumer");
-        consumer.subscribe(&[topic]).expect("subscribe");
-        let mut read = Vec::new();
-        wait_until(Duration::from_secs(30), "records on the topic", || {
-            while let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-                read.push(RawRead {
-                    key: m.key().map(<[u8]>::to_vec),
-                    payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                    headers: m
-                        .headers()
-                        .map(|h| {
-                            h.iter()
-                                .map(|h| {
-                                    let value = h.value.map(String::from_utf8_lossy);
-                                    (h.key.to_owned(), value.unwrap_or_default().into_owned())
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                });
-            }
-            std::future::ready((read.len() >= count).then_some(()))
-        })
-        .await;
-        read
-    }
-}
-
-pub struct RawRead {
-    pub key: Option<Vec<u8>>,
-    pub payload: Vec<u8>,
-    pub headers: Vec<(String, String)>,
-}
-
-impl RawRead {
-    pub fn header(&self, key: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Polls `check` until it yields a value; panics naming `what` after `timeout`.
-pub async fn wait_until<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    pub async fn read_raw(&self, topic: &str, count: usize) -> Vec<RawRecord> {
+        read_topic(&self.kafka.bootstrap_servers, topic, count).await
     }
 }
 

@@ -191,7 +191,7 @@ pub fn request_hash(s: &Submission) -> Vec<u8> {
 }
 
 /// Advisory-lock id of (tenant, key): 64 bits of their SHA-256.
-fn lock_id(tenant_id: Uuid, key: &str) -> i64 {
+pub fn lock_id(tenant_id: Uuid, key: &str) -> i64 {
     let digest = Sha256::new()
         .chain_update(tenant_id.as_bytes())
         .chain_update(key.as_bytes())

@@ -1,0 +1,80 @@
+//! Helpers for integration tests of every service (feature `test-support`).
+
+use std::future::Future;
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use uuid::Uuid;
+
+/// Polls `check` until it yields a value; panics naming `what` after `timeout`.
+pub async fn wait_until<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {timeout:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A record as it sits on the topic.
+#[derive(Debug, Clone)]
+pub struct RawRecord {
+    pub key: Option<Vec<u8>>,
+    pub payload: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+}
+
+impl RawRecord {
+    pub fn header(&self, key: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Reads `topic` from the beginning with a throwaway group until `count` records arrived.
+pub async fn read_topic(bootstrap: &str, topic: &str, count: usize) -> Vec<RawRecord> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("it-raw-{}", Uuid::new_v4().simple()))
+        .set("auto.offset.reset", "earliest")
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("raw consumer");
+    consumer.subscribe(&[topic]).expect("subscribe");
+    let mut read = Vec::new();
+    wait_until(Duration::from_secs(30), &format!("{count} records on {topic}"), || {
+        while let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+            read.push(RawRecord {
+                key: m.key().map(<[u8]>::to_vec),
+                payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                headers: m
+                    .headers()
+                    .map(|h| {
+                        h.iter()
+                            .map(|h| {
+                                let value = h.value.map(String::from_utf8_lossy);
+                                (h.key.to_owned(), value.unwrap_or_default().into_owned())
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            });
+        }
+        std::future::ready((read.len() >= count).then_some(()))
+    })
+    .await;
+    read
+}

@@ -1,0 +1,178 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel::dsl::sql;
+use diesel::sql_types::BigInt;
+use diesel_async::RunQueryDsl;
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+use svc_tasks::config::TasksConfig;
+use svc_tasks::domain::submission::Policy;
+use svc_tasks::service::Services;
+use svc_tasks::startup::Application;
+use taskflow_platform::codec::EventCodec;
+use taskflow_platform::{EventProducer, KafkaSettings, RegistrySettings, db};
+use taskflow_schemas::{Stream, Topics};
+use uuid::Uuid;
+
+pub use taskflow_platform::testing::{read_topic, wait_until};
+
+pub struct TestApp {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub admin_token: String,
+    pub services: Services,
+    pub kafka: KafkaSettings,
+    pub registry: RegistrySettings,
+    pub config: TasksConfig,
+}
+
+pub struct TestTenant {
+    pub id: Uuid,
+    pub key: String,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut TasksConfig)) -> Self {
+        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let admin_url = std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
+        let database_url = db::create_database(&admin_url, &format!("it_tasks_{id}"))
+            .await
+            .expect("test database");
+        let mut kafka = KafkaSettings::from_env().expect("kafka settings");
+        kafka.topics = Topics::new(format!("it-{id}."));
+        kafka.task_partitions = 3;
+        let admin_token = format!("admin-{}", Uuid::new_v4().simple());
+        let mut config = TasksConfig {
+            bind: "127.0.0.1:0".into(),
+            workers: 1,
+            database_url,
+            db_pool_size: 12,
+            admin_token: admin_token.clone(),
+            max_body_bytes: 64 * 1024,
+            consumer_group: format!("it-{id}-svc-tasks"),
+            kafka: kafka.clone(),
+            registry: RegistrySettings::from_env().expect("registry settings"),
+            policy: Policy::default(),
+            relay_idle_poll: Duration::from_millis(50),
+            run_relay: true,
+        };
+        adjust(&mut config);
+        let app = Application::build(config.clone()).await.expect("app builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let services = app.services().clone();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            admin_token,
+            services,
+            registry: config.registry.clone(),
+            kafka,
+            config,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn create_tenant(&self, body: Value) -> TestTenant {
+        let response = self
+            .http
+            .post(self.url("/v1/admin/tenants"))
+            .bearer_auth(&self.admin_token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let created: Value = response.json().await.expect("json");
+        TestTenant {
+            id: created["tenant_id"].as_str().expect("id").parse().expect("uuid"),
+            key: created["api_key"].as_str().expect("key").to_owned(),
+        }
+    }
+
+    pub async fn tenant(&self) -> TestTenant {
+        self.create_tenant(json!({"name": format!("t-{}", Uuid::new_v4().simple())}))
+            .await
+    }
+
+    pub async fn submit(&self, tenant: &TestTenant, body: &Value, key: Option<&str>) -> Response {
+        let mut request = self
+            .http
+            .post(self.url("/v1/tasks"))
+            .bearer_auth(&tenant.key)
+            .json(body);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn get(&self, tenant: &TestTenant, path: &str) -> Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(&tenant.key)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Row count of `table` in this app's database.
+    pub async fn count(&self, table: &str) -> i64 {
+        let mut conn = self.services.db.get().await.expect("connection");
+        diesel::select(sql::<BigInt>(&format!("(SELECT count(*) FROM {table})")))
+            .get_result(&mut conn)
+            .await
+            .expect("count")
+    }
+
+    pub fn topic(&self, stream: Stream) -> String {
+        self.kafka.topics.name(stream)
+    }
+
+    /// A producer on this app's topics, to play the executor.
+    pub fn producer(&self) -> EventProducer {
+        let codec = Arc::new(EventCodec::new(&self.registry, self.kafka.topics.clone()));
+        EventProducer::new(&self.kafka, codec).expect("producer")
+    }
+
+    pub async fn outbox_unpublished(&self) -> i64 {
+        let mut conn = self.services.db.get().await.expect("connection");
+        diesel::select(sql::<BigInt>("(SELECT count(*) FROM outbox WHERE published_at IS NULL)"))
+            .get_result(&mut conn)
+            .await
+            .expect("count")
+    }
+}
+
+pub fn noop() -> Value {
+    json!({"type": "noop", "payload": {}})
+}
+
+pub async fn json_of(response: Response) -> Value {
+    response.json().await.expect("json body")
+}
+
+/// Asserts an RFC 9457 problem with this status and type slug; returns the document.
+pub async fn assert_problem(response: Response, status: StatusCode, slug: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem json");
+    assert_eq!(body["type"], format!("urn:taskflow:problem:{slug}"), "{body}");
+    assert_eq!(body["status"], status.as_u16());
+    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    body
+}

@@ -1,0 +1,12 @@
+//! svc-tasks against the real PostgreSQL, Kafka and schema registry (`make test`). Every test
+//! gets its own database, topic prefix and consumer group.
+
+mod cancel;
+mod helpers;
+mod idempotency;
+mod isolation;
+mod projection;
+mod quotas;
+mod refusals;
+mod relay;
+mod submit;
