@@ -71,11 +71,14 @@ svc_tasks_ready() { curl -fsS -o /dev/null --max-time 3 "$SVC_TASKS_URL/health/r
 # Why the running process PID should be restarted (prints a reason), or nothing if it is current.
 svc_tasks_stale_reason() {
   local pid="$1" running current environ
-  # Cargo writes a rebuilt binary as a new file (a running executable cannot be overwritten), so
-  # a different inode means a different build. Fallback: binary modified after the process start.
-  if running="$(stat -Lc '%d:%i' "/proc/$pid/exe" 2>/dev/null)"; then
-    current="$(stat -Lc '%d:%i' "$SVC_TASKS_BIN")"
-    if [[ "$running" != "$current" ]]; then
+  # Compare modification times (ns) of the file it runs and of the binary just built, not file
+  # identity: debug/svc-tasks is a hard link cargo re-points at whichever build ran last, and
+  # `cargo build -p svc-tasks`, `cargo build --workspace` and `cargo nextest` unify features
+  # differently, so each keeps its own copy in deps/. Our build re-links ours, unchanged unless
+  # rebuilt. Fallback: binary modified after the process start (second precision).
+  if running="$(stat -Lc '%.9Y' "/proc/$pid/exe" 2>/dev/null)"; then
+    current="$(stat -Lc '%.9Y' "$SVC_TASKS_BIN")"
+    if ((${current/./} > ${running/./})); then
       printf 'its binary was rebuilt'
       return 0
     fi

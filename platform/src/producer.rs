@@ -1,5 +1,6 @@
 //! Publishing events: idempotent producer, acks from all in-sync replicas, key = entity id.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -7,7 +8,8 @@ use futures::future::join_all;
 use rdkafka::ClientConfig;
 use rdkafka::error::KafkaError;
 use rdkafka::message::OwnedHeaders;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
+use rdkafka::types::RDKafkaErrorCode;
 use rdkafka::util::Timeout;
 use taskflow_schemas::Event;
 
@@ -19,6 +21,8 @@ use crate::headers;
 pub enum PublishError {
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    #[error("not sent: an earlier event of key {key} failed in the same batch")]
+    HeldBack { key: String },
     #[error("broker did not acknowledge the record on {topic}: {source}")]
     Kafka {
         topic: String,
@@ -73,9 +77,77 @@ impl EventProducer {
         .await
     }
 
-    /// Publishes many events concurrently; results come back in input order.
+    /// Publishes many events, keeping their order per key: each is encoded and handed to the
+    /// producer queue in input order (encoding awaits the registry, so concurrent encodes would
+    /// reorder them), then all acknowledgements are awaited together. Once an event of a key
+    /// fails before reaching the queue, later events of that key are not sent either, so the
+    /// caller can retry them in order. Results come back in input order.
     pub async fn publish_all(&self, events: &[Event]) -> Vec<Result<Delivered, PublishError>> {
-        join_all(events.iter().map(|e| self.publish(e))).await
+        let mut failed_keys = HashSet::new();
+        let mut pending = Vec::with_capacity(events.len());
+        for event in events {
+            let key = event.key();
+            if failed_keys.contains(&key) {
+                pending.push(Err(PublishError::HeldBack {
+                    key: key.to_string(),
+                }));
+                continue;
+            }
+            let queued = match self.codec.encode(event).await {
+                Ok((topic, payload)) => {
+                    let key_text = key.to_string();
+                    let record = FutureRecord::to(&topic)
+                        .key(key_text.as_bytes())
+                        .payload(payload.as_slice())
+                        .headers(headers::for_event(event));
+                    self.enqueue(record)
+                        .await
+                        .map(|future| (topic.clone(), future))
+                }
+                Err(e) => Err(e.into()),
+            };
+            if queued.is_err() {
+                failed_keys.insert(key);
+            }
+            pending.push(queued);
+        }
+        join_all(pending.into_iter().map(|queued| async move {
+            let (topic, delivery) = queued?;
+            match delivery.await {
+                Ok(Ok(d)) => Ok(Delivered {
+                    partition: d.partition,
+                    offset: d.offset,
+                }),
+                Ok(Err((source, _))) => Err(PublishError::Kafka { topic, source }),
+                Err(_cancelled) => Err(PublishError::Kafka {
+                    topic,
+                    source: KafkaError::Canceled,
+                }),
+            }
+        }))
+        .await
+    }
+
+    /// Puts a record on the producer's queue, waiting while the queue is full.
+    async fn enqueue(
+        &self,
+        mut record: FutureRecord<'_, [u8], [u8]>,
+    ) -> Result<DeliveryFuture, PublishError> {
+        loop {
+            match self.producer.send_result(record) {
+                Ok(future) => return Ok(future),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+                Err((source, back)) => {
+                    return Err(PublishError::Kafka {
+                        topic: back.topic.to_owned(),
+                        source,
+                    });
+                }
+            }
+        }
     }
 
     /// Sends bytes as they are (dead letters, tests).

@@ -55,26 +55,30 @@ pub async fn read_topic(bootstrap: &str, topic: &str, count: usize) -> Vec<RawRe
         .expect("raw consumer");
     consumer.subscribe(&[topic]).expect("subscribe");
     let mut read = Vec::new();
-    wait_until(Duration::from_secs(30), &format!("{count} records on {topic}"), || {
-        while let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
-            read.push(RawRecord {
-                key: m.key().map(<[u8]>::to_vec),
-                payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
-                headers: m
-                    .headers()
-                    .map(|h| {
-                        h.iter()
-                            .map(|h| {
-                                let value = h.value.map(String::from_utf8_lossy);
-                                (h.key.to_owned(), value.unwrap_or_default().into_owned())
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            });
-        }
-        std::future::ready((read.len() >= count).then_some(()))
-    })
+    wait_until(
+        Duration::from_secs(30),
+        &format!("{count} records on {topic}"),
+        || {
+            while let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                read.push(RawRecord {
+                    key: m.key().map(<[u8]>::to_vec),
+                    payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                    headers: m
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| {
+                                    let value = h.value.map(String::from_utf8_lossy);
+                                    (h.key.to_owned(), value.unwrap_or_default().into_owned())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            std::future::ready((read.len() >= count).then_some(()))
+        },
+    )
     .await;
     read
 }

@@ -128,7 +128,7 @@ pub struct TaskDto {
 impl From<TaskView> for TaskDto {
     fn from(t: TaskView) -> Self {
         let progress =
-            (t.progress_percent.is_some() || t.progress_message.is_some()).then(|| Progress {
+            (t.progress_percent.is_some() || t.progress_message.is_some()).then_some(Progress {
                 percent: t.progress_percent,
                 message: t.progress_message,
             });

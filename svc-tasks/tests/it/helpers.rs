@@ -39,7 +39,8 @@ impl TestApp {
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut TasksConfig)) -> Self {
         let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let admin_url = std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
+        let admin_url =
+            std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
         let database_url = db::create_database(&admin_url, &format!("it_tasks_{id}"))
             .await
             .expect("test database");
@@ -62,7 +63,9 @@ impl TestApp {
             run_relay: true,
         };
         adjust(&mut config);
-        let app = Application::build(config.clone()).await.expect("app builds");
+        let app = Application::build(config.clone())
+            .await
+            .expect("app builds");
         let base = format!("http://127.0.0.1:{}", app.port());
         let services = app.services().clone();
         tokio::spawn(app.run_until_stopped());
@@ -93,7 +96,11 @@ impl TestApp {
         assert_eq!(response.status(), StatusCode::CREATED);
         let created: Value = response.json().await.expect("json");
         TestTenant {
-            id: created["tenant_id"].as_str().expect("id").parse().expect("uuid"),
+            id: created["tenant_id"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("uuid"),
             key: created["api_key"].as_str().expect("key").to_owned(),
         }
     }
@@ -145,10 +152,12 @@ impl TestApp {
 
     pub async fn outbox_unpublished(&self) -> i64 {
         let mut conn = self.services.db.get().await.expect("connection");
-        diesel::select(sql::<BigInt>("(SELECT count(*) FROM outbox WHERE published_at IS NULL)"))
-            .get_result(&mut conn)
-            .await
-            .expect("count")
+        diesel::select(sql::<BigInt>(
+            "(SELECT count(*) FROM outbox WHERE published_at IS NULL)",
+        ))
+        .get_result(&mut conn)
+        .await
+        .expect("count")
     }
 }
 
@@ -171,8 +180,15 @@ pub async fn assert_problem(response: Response, status: StatusCode, slug: &str) 
         .to_owned();
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.expect("problem json");
-    assert_eq!(body["type"], format!("urn:taskflow:problem:{slug}"), "{body}");
+    assert_eq!(
+        body["type"],
+        format!("urn:taskflow:problem:{slug}"),
+        "{body}"
+    );
     assert_eq!(body["status"], status.as_u16());
-    assert!(body["detail"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
     body
 }

@@ -29,7 +29,12 @@ async fn the_idempotency_matrix() {
 
     // Same key, other body: refused, nothing written.
     let other = json!({"type": "sleep", "payload": {"duration_ms": 2}});
-    assert_problem(app.submit(&a, &other, Some("order-42")).await, StatusCode::UNPROCESSABLE_ENTITY, "idempotency-key-reused").await;
+    assert_problem(
+        app.submit(&a, &other, Some("order-42")).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency-key-reused",
+    )
+    .await;
     assert_eq!(app.count("tasks").await, 1);
 
     // Keys are per tenant: B's "order-42" is B's own.
@@ -38,22 +43,30 @@ async fn the_idempotency_matrix() {
     assert_ne!(json_of(theirs).await["id"], first["id"]);
 
     // While a request with the key is in flight (its transaction holds the key's lock): 409.
-    let mut holder = diesel_async::AsyncPgConnection::establish(&app.config.database_url).await.expect("connection");
+    let mut holder = diesel_async::AsyncPgConnection::establish(&app.config.database_url)
+        .await
+        .expect("connection");
     let in_flight_key = "order-43";
     holder
         .transaction::<_, diesel::result::Error, _>(async |conn| {
             let locked: bool = diesel::select(
-                sql::<Bool>("pg_try_advisory_xact_lock(").bind::<BigInt, _>(lock_id(a.id, in_flight_key)).sql(")"),
+                sql::<Bool>("pg_try_advisory_xact_lock(")
+                    .bind::<BigInt, _>(lock_id(a.id, in_flight_key))
+                    .sql(")"),
             )
             .get_result(conn)
             .await?;
             assert!(locked);
             let response = app.submit(&a, &body, Some(in_flight_key)).await;
-            let problem = assert_problem(response, StatusCode::CONFLICT, "idempotency-key-in-flight").await;
+            let problem =
+                assert_problem(response, StatusCode::CONFLICT, "idempotency-key-in-flight").await;
             assert!(problem["retry_after_secs"].is_number());
             Ok(())
         })
         .await
         .expect("held the lock");
-    assert_eq!(app.submit(&a, &body, Some(in_flight_key)).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.submit(&a, &body, Some(in_flight_key)).await.status(),
+        StatusCode::CREATED
+    );
 }

@@ -12,7 +12,12 @@ async fn tenants_cannot_see_or_touch_each_others_tasks() {
     let id = task["id"].as_str().expect("id");
 
     for path in [format!("/v1/tasks/{id}"), format!("/v1/tasks/{id}/events")] {
-        assert_problem(app.get(&a, &path).await, StatusCode::NOT_FOUND, "task-not-found").await;
+        assert_problem(
+            app.get(&a, &path).await,
+            StatusCode::NOT_FOUND,
+            "task-not-found",
+        )
+        .await;
         assert_eq!(app.get(&b, &path).await.status(), StatusCode::OK);
     }
     let listed = json_of(app.get(&a, "/v1/tasks").await).await;
@@ -25,7 +30,11 @@ async fn tenants_cannot_see_or_touch_each_others_tasks() {
         .await
         .expect("cancel");
     assert_problem(cancel, StatusCode::NOT_FOUND, "task-not-found").await;
-    assert_eq!(app.count("task_events").await, 1, "the refused cancel wrote nothing");
+    assert_eq!(
+        app.count("task_events").await,
+        1,
+        "the refused cancel wrote nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -44,7 +53,15 @@ async fn keys_rotate_and_revoked_keys_stop_working() {
     let new_key = issued["api_key"].as_str().expect("key").to_owned();
     let list = |key: String| {
         let app = &app;
-        async move { app.http.get(app.url("/v1/tasks")).bearer_auth(key).send().await.expect("list").status() }
+        async move {
+            app.http
+                .get(app.url("/v1/tasks"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .expect("list")
+                .status()
+        }
     };
     assert_eq!(list(new_key.clone()).await, StatusCode::OK);
     assert_eq!(list(tenant.key.clone()).await, StatusCode::OK);
@@ -61,6 +78,13 @@ async fn keys_rotate_and_revoked_keys_stop_working() {
     assert_eq!(list(new_key).await, StatusCode::UNAUTHORIZED);
     assert_eq!(list(tenant.key.clone()).await, StatusCode::OK);
 
-    let not_admin = app.http.post(app.url("/v1/admin/tenants")).bearer_auth(&tenant.key).json(&json!({"name": "x"})).send().await.expect("req");
+    let not_admin = app
+        .http
+        .post(app.url("/v1/admin/tenants"))
+        .bearer_auth(&tenant.key)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .expect("req");
     assert_problem(not_admin, StatusCode::UNAUTHORIZED, "unauthorized").await;
 }

@@ -7,17 +7,29 @@ use crate::helpers::{TestApp, assert_problem, noop};
 #[tokio::test(flavor = "multi_thread")]
 async fn fifty_concurrent_submissions_for_one_free_slot_accept_exactly_one() {
     let app = TestApp::spawn().await;
-    let tenant = app.create_tenant(json!({"name": "crowded", "quotas": {"max_active_tasks": 3}})).await;
+    let tenant = app
+        .create_tenant(json!({"name": "crowded", "quotas": {"max_active_tasks": 3}}))
+        .await;
     for _ in 0..2 {
-        assert_eq!(app.submit(&tenant, &noop(), None).await.status(), StatusCode::CREATED);
+        assert_eq!(
+            app.submit(&tenant, &noop(), None).await.status(),
+            StatusCode::CREATED
+        );
     }
     let body = noop();
     let responses = join_all((0..50).map(|_| app.submit(&tenant, &body, None))).await;
-    let accepted = responses.iter().filter(|r| r.status() == StatusCode::CREATED).count();
+    let accepted = responses
+        .iter()
+        .filter(|r| r.status() == StatusCode::CREATED)
+        .count();
     assert_eq!(accepted, 1);
-    for response in responses.into_iter().filter(|r| r.status() != StatusCode::CREATED) {
+    for response in responses
+        .into_iter()
+        .filter(|r| r.status() != StatusCode::CREATED)
+    {
         assert!(response.headers().contains_key("retry-after"));
-        let problem = assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "quota-exceeded").await;
+        let problem =
+            assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "quota-exceeded").await;
         assert_eq!(problem["reason"], "max_active_tasks");
     }
     assert_eq!(app.count("tasks").await, 3);
@@ -31,13 +43,28 @@ async fn the_submission_rate_and_allowed_priorities_are_enforced() {
         .create_tenant(json!({"name": "metered", "quotas": {"submissions_per_minute": 2}, "allowed_priorities": ["low", "normal"]}))
         .await;
     let urgent = json!({"type": "noop", "priority": "critical"});
-    let problem = assert_problem(app.submit(&tenant, &urgent, None).await, StatusCode::UNPROCESSABLE_ENTITY, "priority-not-allowed").await;
+    let problem = assert_problem(
+        app.submit(&tenant, &urgent, None).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "priority-not-allowed",
+    )
+    .await;
     assert_eq!(problem["allowed_priorities"], json!(["low", "normal"]));
 
-    assert_eq!(app.submit(&tenant, &noop(), None).await.status(), StatusCode::CREATED);
-    assert_eq!(app.submit(&tenant, &noop(), None).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.submit(&tenant, &noop(), None).await.status(),
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.submit(&tenant, &noop(), None).await.status(),
+        StatusCode::CREATED
+    );
     let response = app.submit(&tenant, &noop(), None).await;
-    let retry_after: u64 = response.headers()["retry-after"].to_str().expect("ascii").parse().expect("seconds");
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
     assert!((1..=60).contains(&retry_after));
     let problem = assert_problem(response, StatusCode::TOO_MANY_REQUESTS, "quota-exceeded").await;
     assert_eq!(problem["reason"], "submissions_per_minute");
@@ -52,6 +79,9 @@ async fn the_submission_rate_and_allowed_priorities_are_enforced() {
         .await
         .expect("patch");
     assert_eq!(lifted.status(), StatusCode::OK);
-    assert_eq!(app.submit(&tenant, &noop(), None).await.status(), StatusCode::CREATED);
+    assert_eq!(
+        app.submit(&tenant, &noop(), None).await.status(),
+        StatusCode::CREATED
+    );
     assert_eq!(app.count("tasks").await, 3);
 }

@@ -44,7 +44,10 @@ async fn a_relay_killed_between_publish_and_mark_loses_nothing() {
     assert_eq!(app.outbox_unpublished().await, 0);
 
     let records = read_topic(&app.kafka.bootstrap_servers, &topic, 6).await;
-    let ids: BTreeSet<_> = records.iter().filter_map(|r| r.header("event_id")).collect();
+    let ids: BTreeSet<_> = records
+        .iter()
+        .filter_map(|r| r.header("event_id"))
+        .collect();
     assert_eq!(records.len(), 6, "each event twice");
     assert_eq!(ids.len(), 3, "the copies carry the same event ids");
 }

@@ -21,9 +21,15 @@ async fn a_submitted_task_is_readable_recorded_and_published() {
         .expect("request");
     assert_eq!(response.status(), StatusCode::CREATED);
     assert_eq!(response.headers()["x-correlation-id"], "corr-abc-1");
-    let location = response.headers()["location"].to_str().expect("ascii").to_owned();
+    let location = response.headers()["location"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
     let created = json_of(response).await;
-    assert_eq!(location, format!("/v1/tasks/{}", created["id"].as_str().expect("id")));
+    assert_eq!(
+        location,
+        format!("/v1/tasks/{}", created["id"].as_str().expect("id"))
+    );
     assert_eq!(created["status"], "pending");
     assert_eq!(created["priority"], "high");
     assert_eq!(created["attempts"], 0);
@@ -41,11 +47,22 @@ async fn a_submitted_task_is_readable_recorded_and_published() {
     assert_eq!(events[0]["version"], 1);
     assert_eq!(events[0]["correlation_id"], "corr-abc-1");
 
-    let records = read_topic(&app.kafka.bootstrap_servers, &app.topic(Stream::TaskRequests), 1).await;
+    let records = read_topic(
+        &app.kafka.bootstrap_servers,
+        &app.topic(Stream::TaskRequests),
+        1,
+    )
+    .await;
     assert_eq!(records[0].header("event_type"), Some("TaskCreated"));
-    assert_eq!(records[0].header("event_id"), events[0]["event_id"].as_str());
+    assert_eq!(
+        records[0].header("event_id"),
+        events[0]["event_id"].as_str()
+    );
     assert_eq!(records[0].header("correlation_id"), Some("corr-abc-1"));
-    assert_eq!(records[0].key.as_deref(), created["id"].as_str().map(str::as_bytes));
+    assert_eq!(
+        records[0].key.as_deref(),
+        created["id"].as_str().map(str::as_bytes)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -61,12 +78,19 @@ async fn a_batch_is_all_or_nothing() {
         .send()
         .await
         .expect("request");
-    let problem = crate::helpers::assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid-submission").await;
+    let problem = crate::helpers::assert_problem(
+        response,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid-submission",
+    )
+    .await;
     assert_eq!(problem["index"], 2);
     assert_eq!(app.count("tasks").await, 0);
     assert_eq!(app.count("outbox").await, 0);
 
-    let items: Vec<Value> = (0..25).map(|i| json!({"type": "noop", "idempotency_key": format!("k{i}")})).collect();
+    let items: Vec<Value> = (0..25)
+        .map(|i| json!({"type": "noop", "idempotency_key": format!("k{i}")}))
+        .collect();
     let response = app
         .http
         .post(app.url("/v1/tasks:batch"))
@@ -79,7 +103,12 @@ async fn a_batch_is_all_or_nothing() {
     let created = json_of(response).await;
     assert_eq!(created["tasks"].as_array().map(Vec::len), Some(25));
     assert_eq!(app.count("tasks").await, 25);
-    read_topic(&app.kafka.bootstrap_servers, &app.topic(Stream::TaskRequests), 25).await;
+    read_topic(
+        &app.kafka.bootstrap_servers,
+        &app.topic(Stream::TaskRequests),
+        25,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -89,7 +118,15 @@ async fn listing_filters_and_pages_newest_first() {
     let mut ids = Vec::new();
     for i in 0..5 {
         let priority = if i % 2 == 0 { "low" } else { "high" };
-        let task = json_of(app.submit(&tenant, &json!({"type": "noop", "priority": priority}), None).await).await;
+        let task = json_of(
+            app.submit(
+                &tenant,
+                &json!({"type": "noop", "priority": priority}),
+                None,
+            )
+            .await,
+        )
+        .await;
         ids.push(task["id"].as_str().expect("id").to_owned());
     }
     ids.reverse();
@@ -98,7 +135,13 @@ async fn listing_filters_and_pages_newest_first() {
     let mut path = "/v1/tasks?limit=2".to_owned();
     loop {
         let page = json_of(app.get(&tenant, &path).await).await;
-        seen.extend(page["tasks"].as_array().expect("tasks").iter().map(|t| t["id"].as_str().expect("id").to_owned()));
+        seen.extend(
+            page["tasks"]
+                .as_array()
+                .expect("tasks")
+                .iter()
+                .map(|t| t["id"].as_str().expect("id").to_owned()),
+        );
         match page["next_cursor"].as_str() {
             Some(cursor) => path = format!("/v1/tasks?limit=2&cursor={cursor}"),
             None => break,
@@ -106,30 +149,70 @@ async fn listing_filters_and_pages_newest_first() {
     }
     assert_eq!(seen, ids, "every task once, newest first");
 
-    let high = json_of(app.get(&tenant, "/v1/tasks?priority=high&status=pending&type=noop").await).await;
+    let high = json_of(
+        app.get(&tenant, "/v1/tasks?priority=high&status=pending&type=noop")
+            .await,
+    )
+    .await;
     assert_eq!(high["tasks"].as_array().map(Vec::len), Some(2));
     let none = json_of(app.get(&tenant, "/v1/tasks?status=completed").await).await;
     assert_eq!(none["tasks"].as_array().map(Vec::len), Some(0));
-    let future = json_of(app.get(&tenant, "/v1/tasks?created_after=2999-01-01T00:00:00Z").await).await;
+    let future = json_of(
+        app.get(&tenant, "/v1/tasks?created_after=2999-01-01T00:00:00Z")
+            .await,
+    )
+    .await;
     assert_eq!(future["tasks"].as_array().map(Vec::len), Some(0));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn health_and_docs_answer() {
     let app = TestApp::spawn().await;
-    let live = app.http.get(app.url("/health/live")).send().await.expect("live");
+    let live = app
+        .http
+        .get(app.url("/health/live"))
+        .send()
+        .await
+        .expect("live");
     assert_eq!(live.status(), StatusCode::OK);
-    let ready = app.http.get(app.url("/health/ready")).send().await.expect("ready");
+    let ready = app
+        .http
+        .get(app.url("/health/ready"))
+        .send()
+        .await
+        .expect("ready");
     assert_eq!(ready.status(), StatusCode::OK);
     let ready = json_of(ready).await;
     for check in ["database", "kafka", "schema_registry"] {
         assert_eq!(ready["checks"][check]["status"], "up", "{ready}");
     }
-    let spec = json_of(app.http.get(app.url("/openapi.json")).send().await.expect("spec")).await;
-    for path in ["/v1/tasks", "/v1/tasks/{id}", "/v1/tasks:batch", "/v1/tasks/{id}/cancel", "/v1/tasks/{id}/events", "/v1/admin/tenants"] {
-        assert!(spec["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    let spec = json_of(
+        app.http
+            .get(app.url("/openapi.json"))
+            .send()
+            .await
+            .expect("spec"),
+    )
+    .await;
+    for path in [
+        "/v1/tasks",
+        "/v1/tasks/{id}",
+        "/v1/tasks:batch",
+        "/v1/tasks/{id}/cancel",
+        "/v1/tasks/{id}/events",
+        "/v1/admin/tenants",
+    ] {
+        assert!(
+            spec["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
     }
     let docs = app.http.get(app.url("/docs")).send().await.expect("docs");
     assert_eq!(docs.status(), StatusCode::OK);
-    assert!(docs.text().await.expect("html").contains("/v1/tasks/{id}/cancel"));
+    assert!(
+        docs.text()
+            .await
+            .expect("html")
+            .contains("/v1/tasks/{id}/cancel")
+    );
 }
