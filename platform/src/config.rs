@@ -17,11 +17,13 @@ pub enum ConfigError {
     },
 }
 
-fn required(name: &'static str) -> Result<String, ConfigError> {
+/// The variable `name`, or a `Missing` error that says how to get it.
+pub fn required(name: &'static str) -> Result<String, ConfigError> {
     std::env::var(name).map_err(|_| ConfigError::Missing { name })
 }
 
-fn parsed_or<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
+/// The variable `name` parsed, or `default` when unset.
+pub fn parsed_or<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {

@@ -13,7 +13,7 @@
 
 use std::time::Duration;
 
-use taskflow_platform::config::ConfigError;
+use taskflow_platform::config::{ConfigError, parsed_or as parsed, required as var};
 use taskflow_platform::{KafkaSettings, RegistrySettings};
 
 use crate::domain::submission::Policy;
@@ -46,24 +46,6 @@ impl std::fmt::Debug for TasksConfig {
             .field("consumer_group", &self.consumer_group)
             .field("topic_prefix", &self.kafka.topics.prefix())
             .finish_non_exhaustive()
-    }
-}
-
-fn var(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name).map_err(|_| ConfigError::Missing { name })
-}
-
-fn parsed<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid {
-            name,
-            reason: e.to_string(),
-            value,
-        }),
     }
 }
 
