@@ -5,6 +5,7 @@ mod cancel;
 mod helpers;
 mod idempotency;
 mod isolation;
+mod outage;
 mod projection;
 mod quotas;
 mod refusals;
