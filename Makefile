@@ -43,3 +43,6 @@ schemas-check: up ## register every Avro contract; fail on a change the registry
 test: up tools lint ## start what the tests need, then lint and run every test against the real servers
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast
 	@source .taskflow/dev.env && deploy/foreign-client-check.sh
+
+bench: ## submission throughput and latency of svc-tasks (release build, own database and topics, ~3 min)
+	@deploy/bench.sh
