@@ -66,25 +66,13 @@ pub async fn submit(
         })?;
         prepared.push((valid, item.idempotency_key, request_hash));
     }
-    let limits = Limits {
-        max_active_tasks: tenant.max_active_tasks,
-        submissions_per_minute: tenant.submissions_per_minute,
-    };
     let mut conn = services.db.get().await?;
     let tenant_id = tenant.id;
     let producer = services.producer_name.clone();
     let correlation_id = correlation_id.to_owned();
     let submitted = conn
         .transaction::<_, ServiceError, _>(async move |conn| {
-            create_all(
-                conn,
-                tenant_id,
-                limits,
-                &prepared,
-                &producer,
-                &correlation_id,
-            )
-            .await
+            create_all(conn, tenant_id, &prepared, &producer, &correlation_id).await
         })
         .await?;
     if submitted.iter().any(|s| !s.replayed) {
@@ -96,7 +84,6 @@ pub async fn submit(
 async fn create_all(
     conn: &mut Conn,
     tenant_id: Uuid,
-    limits: Limits,
     prepared: &[(ValidSubmission, Option<String>, Vec<u8>)],
     producer: &str,
     correlation_id: &str,
@@ -121,8 +108,19 @@ async fn create_all(
         };
         replays.push(replay);
     }
+    // Limits as of now, read under a share lock that a concurrent limit change waits for.
+    let tenant = store::lock_tenant_shared(conn, tenant_id)
+        .await?
+        .ok_or(ServiceError::TenantNotFound)?;
+    let limits = Limits {
+        max_active_tasks: tenant.max_active_tasks,
+        submissions_per_minute: tenant.submissions_per_minute,
+    };
     let new_count = replays.iter().filter(|r| r.is_none()).count() as i32;
-    if new_count > 0 {
+    // Counters exist for the limits; an unlimited tenant skips the row lock that would
+    // otherwise make all its submissions queue behind one another. Setting a limit recounts.
+    let limited = limits.max_active_tasks.is_some() || limits.submissions_per_minute.is_some();
+    if new_count > 0 && limited {
         let usage = store::lock_usage(conn, tenant_id).await?;
         let admitted = quota::admit(limits, usage, Utc::now(), new_count)?;
         store::save_usage(conn, tenant_id, admitted).await?;

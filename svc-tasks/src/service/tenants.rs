@@ -88,12 +88,19 @@ pub async fn update_limits(
     patch: LimitsPatch,
 ) -> Result<TenantRow, ServiceError> {
     let mut conn = services.db.get().await?;
-    let mut tenant = store::get_tenant(&mut conn, tenant_id)
-        .await?
-        .ok_or(ServiceError::TenantNotFound)?;
-    patch.apply_to(&mut tenant);
-    store::update_tenant(&mut conn, &tenant).await?;
-    Ok(tenant)
+    conn.transaction::<_, ServiceError, _>(async move |conn| {
+        // Exclusive: in-flight submissions finish first, new ones wait, so the recount below
+        // sees every task they create.
+        let mut tenant = store::lock_tenant_exclusive(conn, tenant_id)
+            .await?
+            .ok_or(ServiceError::TenantNotFound)?;
+        patch.apply_to(&mut tenant);
+        store::update_tenant(conn, &tenant).await?;
+        // Unlimited tenants' submissions do not maintain the counter; make it true again.
+        store::recount_tenant_active_tasks(conn, tenant_id).await?;
+        Ok(tenant)
+    })
+    .await
 }
 
 pub async fn tenant_for_key(

@@ -69,6 +69,34 @@ pub async fn get_tenant(conn: &mut Conn, id: Uuid) -> Result<Option<TenantRow>, 
         .optional()?)
 }
 
+/// The tenant row, share-locked: submissions of one tenant proceed side by side, while a
+/// change of its limits (which takes the row exclusively) waits for them and they for it.
+pub async fn lock_tenant_shared(
+    conn: &mut Conn,
+    id: Uuid,
+) -> Result<Option<TenantRow>, StoreError> {
+    Ok(tenants::table
+        .find(id)
+        .select(TenantRow::as_select())
+        .for_share()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
+pub async fn lock_tenant_exclusive(
+    conn: &mut Conn,
+    id: Uuid,
+) -> Result<Option<TenantRow>, StoreError> {
+    Ok(tenants::table
+        .find(id)
+        .select(TenantRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?)
+}
+
 pub async fn update_tenant(conn: &mut Conn, tenant: &TenantRow) -> Result<(), StoreError> {
     diesel::update(tenants::table.find(tenant.id))
         .set((
@@ -505,6 +533,22 @@ pub fn event_kind(name: &str) -> Result<EventKind, StoreError> {
         what: "event type",
         reason: name.to_owned(),
     })
+}
+
+/// Recomputes one tenant's active-task counter from the projection.
+pub async fn recount_tenant_active_tasks(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+) -> Result<(), StoreError> {
+    diesel::sql_query(
+        "UPDATE tenant_usage SET active_tasks = (SELECT count(*) FROM tasks t \
+         WHERE t.tenant_id = $1 AND t.status NOT IN ('completed', 'failed', 'cancelled')) \
+         WHERE tenant_id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(tenant_id)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Recomputes every tenant's active-task counter from the projection.

@@ -85,3 +85,33 @@ async fn the_submission_rate_and_allowed_priorities_are_enforced() {
     );
     assert_eq!(app.count("tasks").await, 3);
 }
+
+/// Unlimited tenants do not keep counters (so their submissions run side by side); setting a
+/// limit later recounts their active tasks, so the limit holds from its first moment.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_limit_set_later_counts_the_tasks_already_active() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    for _ in 0..3 {
+        assert_eq!(
+            app.submit(&tenant, &noop(), None).await.status(),
+            StatusCode::CREATED
+        );
+    }
+    let limited = app
+        .http
+        .patch(app.url(&format!("/v1/admin/tenants/{}", tenant.id)))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"quotas": {"max_active_tasks": 3}}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(limited.status(), StatusCode::OK);
+    let problem = assert_problem(
+        app.submit(&tenant, &noop(), None).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "quota-exceeded",
+    )
+    .await;
+    assert_eq!(problem["reason"], "max_active_tasks");
+}
