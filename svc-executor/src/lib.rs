@@ -1,0 +1,3 @@
+//! svc-executor: runs tasks. Only the handlers exist so far (issue 4 is in progress).
+
+pub mod handlers;
