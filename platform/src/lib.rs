@@ -7,6 +7,7 @@ pub mod consumer;
 pub mod db;
 pub mod dead_letter;
 pub mod headers;
+pub mod outbox;
 pub mod problem;
 pub mod producer;
 pub mod registry;

@@ -6,7 +6,6 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod projector;
-pub mod relay;
 pub mod service;
 pub mod startup;
 pub mod store;

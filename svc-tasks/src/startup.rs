@@ -9,6 +9,7 @@ use anyhow::Context;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use taskflow_platform::codec::EventCodec;
 use taskflow_platform::dead_letter::DeadLetters;
+use taskflow_platform::outbox::Relay;
 use taskflow_platform::registry::RegistryClient;
 use taskflow_platform::topic_admin::ensure_topics;
 use taskflow_platform::{ConsumerSettings, EventConsumer, EventProducer, db};
@@ -20,7 +21,6 @@ use crate::config::TasksConfig;
 use crate::domain::catalog::TaskCatalog;
 use crate::http::{self, AppState, correlation};
 use crate::projector::Projector;
-use crate::relay::Relay;
 use crate::service::Services;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");

@@ -5,6 +5,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde_json::json;
+use taskflow_platform::outbox::OutboxError;
 use taskflow_platform::problem::Problem;
 
 use crate::domain::quota::QuotaRefusal;
@@ -129,6 +130,10 @@ pub fn problem_for(e: ServiceError) -> Problem {
             detail,
         ),
         ServiceError::Store(StoreError::Db(db)) if is_transient(&db) => unavailable(detail),
+        ServiceError::Store(StoreError::Outbox(OutboxError::Db(db))) if is_transient(&db) => {
+            unavailable(detail)
+        }
+        ServiceError::Store(StoreError::Outbox(OutboxError::Pool(_))) => unavailable(detail),
         ServiceError::Store(_) => {
             tracing::error!(error = %detail, "request failed on a store error");
             Problem::new(

@@ -61,6 +61,12 @@ pub enum ServiceError {
     Unavailable(String),
 }
 
+impl From<taskflow_platform::outbox::OutboxError> for ServiceError {
+    fn from(e: taskflow_platform::outbox::OutboxError) -> Self {
+        ServiceError::Store(StoreError::Outbox(e))
+    }
+}
+
 impl From<diesel::result::Error> for ServiceError {
     fn from(e: diesel::result::Error) -> Self {
         ServiceError::Store(StoreError::Db(e))

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use crate::domain::TaskView;
 use crate::domain::quota::Usage;
-pub use rows::{ListFilter, OutboxRow, StoredEvent, TenantRow};
-use schema::{api_keys, idempotency_keys, outbox, task_events, tasks, tenant_usage, tenants};
+pub use rows::{ListFilter, StoredEvent, TenantRow};
+use schema::{api_keys, idempotency_keys, task_events, tasks, tenant_usage, tenants};
 
 pub type Conn = AsyncPgConnection;
 
@@ -28,6 +28,8 @@ pub enum StoreError {
     Corrupt { what: &'static str, reason: String },
     #[error("task {task} changed concurrently (expected version {expected})")]
     Conflict { task: Uuid, expected: i32 },
+    #[error(transparent)]
+    Outbox(#[from] taskflow_platform::outbox::OutboxError),
     #[error("tenant name {0:?} is taken")]
     NameTaken(String),
 }
@@ -467,58 +469,9 @@ pub async fn list_tasks(
         .collect()
 }
 
-// ---- outbox ------------------------------------------------------------------------------
+// ---- outbox: the table and its statements are shared by every service (taskflow-platform) --
 
-pub async fn enqueue(conn: &mut Conn, event: &Event) -> Result<(), StoreError> {
-    let body = event.to_json().map_err(|e| StoreError::Corrupt {
-        what: "event",
-        reason: e.to_string(),
-    })?;
-    diesel::insert_into(outbox::table)
-        .values((
-            outbox::event_id.eq(event.meta().event_id),
-            outbox::event_type.eq(event.kind().name()),
-            outbox::body.eq(body),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Oldest unpublished rows, locked so that other relays skip them.
-pub async fn claim_unpublished(conn: &mut Conn, limit: i64) -> Result<Vec<OutboxRow>, StoreError> {
-    Ok(outbox::table
-        .filter(outbox::published_at.is_null())
-        .order(outbox::id.asc())
-        .limit(limit)
-        .select(OutboxRow::as_select())
-        .for_update()
-        .skip_locked()
-        .load(conn)
-        .await?)
-}
-
-pub async fn mark_published(conn: &mut Conn, ids: &[i64]) -> Result<(), StoreError> {
-    diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
-        .set(outbox::published_at.eq(now))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Unpublished rows and the age of the oldest, in seconds.
-pub async fn outbox_backlog(conn: &mut Conn) -> Result<(i64, f64), StoreError> {
-    Ok(outbox::table
-        .filter(outbox::published_at.is_null())
-        .select((
-            sql::<BigInt>("count(*)"),
-            sql::<diesel::sql_types::Double>(
-                "COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0)",
-            ),
-        ))
-        .first(conn)
-        .await?)
-}
+pub use taskflow_platform::outbox::{backlog as outbox_backlog, enqueue};
 
 /// `SELECT 1`, for readiness.
 pub async fn ping(conn: &mut Conn) -> Result<(), StoreError> {

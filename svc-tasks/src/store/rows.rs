@@ -8,7 +8,7 @@ use taskflow_schemas::Event;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::schema::{outbox, task_events, tasks, tenants};
+use super::schema::{task_events, tasks, tenants};
 use crate::domain::submission::{parse_priority, priority_name};
 use crate::domain::{TaskStatus, TaskView};
 
@@ -40,25 +40,6 @@ impl StoredEvent {
         let kind = super::event_kind(&self.event_type)?;
         Event::from_json(kind, self.body).map_err(|e| StoreError::Corrupt {
             what: "event body",
-            reason: e.to_string(),
-        })
-    }
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
-pub struct OutboxRow {
-    pub id: i64,
-    pub event_id: Uuid,
-    pub event_type: String,
-    pub body: serde_json::Value,
-}
-
-impl OutboxRow {
-    pub fn to_event(&self) -> Result<Event, StoreError> {
-        let kind = super::event_kind(&self.event_type)?;
-        Event::from_json(kind, self.body.clone()).map_err(|e| StoreError::Corrupt {
-            what: "outbox body",
             reason: e.to_string(),
         })
     }

@@ -83,15 +83,4 @@ diesel::table! {
     }
 }
 
-diesel::table! {
-    outbox (id) {
-        id -> Int8,
-        event_id -> Uuid,
-        event_type -> Text,
-        body -> Jsonb,
-        created_at -> Timestamptz,
-        published_at -> Nullable<Timestamptz>,
-    }
-}
-
 diesel::allow_tables_to_appear_in_same_query!(tenants, api_keys, tenant_usage);

@@ -3,8 +3,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel_async::AsyncConnection;
-use svc_tasks::relay::{Relay, publish_without_marking};
-use svc_tasks::service::ServiceError;
+use taskflow_platform::outbox::{OutboxError, Relay, publish_without_marking};
 use taskflow_schemas::Stream;
 use tokio::sync::Notify;
 
@@ -22,10 +21,13 @@ async fn a_relay_killed_between_publish_and_mark_loses_nothing() {
     let producer = app.producer();
     let mut conn = app.services.db.get().await.expect("connection");
     let crashed = conn
-        .transaction::<(), ServiceError, _>(async |conn| {
+        .transaction::<(), OutboxError, _>(async |conn| {
             assert_eq!(publish_without_marking(conn, &producer).await?, 3);
             // The process dies here: its transaction never commits.
-            Err(ServiceError::Unavailable("killed".into()))
+            Err(OutboxError::Corrupt {
+                id: 0,
+                reason: "killed".into(),
+            })
         })
         .await;
     assert!(crashed.is_err());
