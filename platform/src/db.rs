@@ -4,7 +4,7 @@
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 use diesel_async::pooled_connection::deadpool::{BuildError, Pool, PoolError};
 use diesel_async::{
-    AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, SimpleAsyncConnection,
+    AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
 
@@ -29,14 +29,27 @@ pub fn pool(url: &str, max_size: usize) -> Result<DbPool, DbError> {
     Ok(Pool::builder(manager).max_size(max_size).build()?)
 }
 
-/// Applies pending migrations. Needs a multi-thread tokio runtime (the harness blocks in place).
+/// Any fixed number; instances of one service agree on it, so only one migrates at a time.
+const MIGRATION_LOCK: i64 = 0x7461_736b_666c_6f77;
+
+/// Applies pending migrations. Instances starting together take turns (a session advisory
+/// lock), otherwise the second would fail on tables the first just created. Needs a
+/// multi-thread tokio runtime (the harness blocks in place).
 pub async fn migrate(pool: &DbPool, migrations: EmbeddedMigrations) -> Result<(), DbError> {
-    let connection = pool.get().await?;
+    let mut connection = pool.get().await?;
+    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+        .execute(&mut connection)
+        .await?;
     let mut harness = AsyncMigrationHarness::new(connection);
-    harness
+    let result = harness
         .run_pending_migrations(migrations)
-        .map_err(|e| DbError::Migrate(e.to_string()))?;
-    Ok(())
+        .map(|_| ())
+        .map_err(|e| DbError::Migrate(e.to_string()));
+    let mut connection = harness.into_inner();
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+        .execute(&mut connection)
+        .await?;
+    result
 }
 
 /// Creates database `name` (if missing) through the maintenance database at `admin_url`, and

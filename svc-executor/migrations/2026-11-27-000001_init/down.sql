@@ -1,0 +1,5 @@
+DROP TABLE outbox;
+DROP TABLE attempts;
+DROP TABLE tenant_turns;
+DROP TABLE executions;
+DROP TABLE consumed_events;

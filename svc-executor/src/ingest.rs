@@ -1,0 +1,131 @@
+//! Takes TaskCreated and TaskCancelRequested off Kafka into the executions table: one
+//! transaction per batch, each event recorded once by its id in that same transaction, so
+//! redelivery after a crash or a rebalance changes nothing.
+
+use std::sync::Arc;
+
+use diesel_async::AsyncConnection;
+use taskflow_platform::db::DbPool;
+use taskflow_platform::dead_letter::DeadLetters;
+use taskflow_platform::{BatchHandler, ConsumedRecord, PoisonRecord};
+use taskflow_schemas::{Event, Priority};
+use tokio::sync::Notify;
+
+use crate::events::AttemptRef;
+use crate::store::{self, CancelFound, NewExecution};
+
+pub struct Ingest {
+    pub db: DbPool,
+    pub dead_letters: DeadLetters,
+    pub work_ready: Arc<Notify>,
+    pub outbox_ready: Arc<Notify>,
+    pub producer: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("database: {0}")]
+    Db(#[from] diesel::result::Error),
+    #[error("no database connection: {0}")]
+    Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
+    #[error(transparent)]
+    Outbox(#[from] taskflow_platform::outbox::OutboxError),
+    #[error("dead-letter publish failed: {0}")]
+    DeadLetter(String),
+}
+
+pub fn priority_rank(p: Priority) -> i16 {
+    match p {
+        Priority::Low => 0,
+        Priority::Normal => 1,
+        Priority::High => 2,
+        Priority::Critical => 3,
+    }
+}
+
+impl BatchHandler for Ingest {
+    type Error = IngestError;
+
+    async fn handle(&mut self, batch: &[ConsumedRecord]) -> Result<(), IngestError> {
+        let mut conn = self.db.get().await?;
+        let producer = self.producer.clone();
+        let announced = conn
+            .transaction::<_, IngestError, _>(async move |conn| {
+                let mut announced = false;
+                for record in batch {
+                    announced |= ingest(conn, &record.event, &producer).await?;
+                }
+                Ok(announced)
+            })
+            .await?;
+        self.work_ready.notify_waiters();
+        if announced {
+            self.outbox_ready.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn poisoned(&mut self, record: &PoisonRecord) -> Result<(), IngestError> {
+        self.dead_letters
+            .park(record, &record.error.to_string())
+            .await
+            .map(|_| ())
+            .map_err(|e| IngestError::DeadLetter(e.to_string()))
+    }
+}
+
+/// Applies one event; true when it enqueued an event to publish.
+async fn ingest(
+    conn: &mut store::Conn,
+    event: &Event,
+    producer: &str,
+) -> Result<bool, IngestError> {
+    let relevant = matches!(event, Event::TaskCreated(_) | Event::TaskCancelRequested(_));
+    if !relevant || !store::record_consumed(conn, event.meta().event_id).await? {
+        return Ok(false);
+    }
+    match event {
+        Event::TaskCreated(created) => {
+            let payload =
+                serde_json::from_str(&created.payload_json).unwrap_or(serde_json::Value::Null);
+            store::insert_execution(
+                conn,
+                &NewExecution {
+                    task_id: created.task_id,
+                    tenant_id: created.meta.tenant_id,
+                    task_type: created.task_type.clone(),
+                    priority: priority_rank(created.priority),
+                    payload,
+                    max_attempts: created.max_attempts.max(1),
+                    timeout_ms: created.timeout_ms.max(1),
+                    correlation_id: created.meta.correlation_id.clone(),
+                    created_event_id: created.meta.event_id,
+                },
+            )
+            .await?;
+            Ok(false)
+        }
+        Event::TaskCancelRequested(request) => {
+            match store::request_cancel(conn, request.task_id).await? {
+                CancelFound::StoppedWaiting {
+                    attempt,
+                    tenant_id,
+                    correlation_id,
+                } => {
+                    let attempt_ref = AttemptRef {
+                        task_id: request.task_id,
+                        tenant_id,
+                        correlation_id,
+                        cause: request.meta.event_id,
+                        attempt,
+                        producer: producer.to_owned(),
+                    };
+                    store::enqueue(conn, &attempt_ref.cancelled(request.reason.clone())).await?;
+                    Ok(true)
+                }
+                CancelFound::Flagged | CancelFound::Nothing => Ok(false),
+            }
+        }
+        _ => Ok(false),
+    }
+}

@@ -1,0 +1,7 @@
+//! svc-executor end to end: the real svc-tasks API in front, real Kafka, registry and
+//! PostgreSQL. Each test gets its own databases, topic prefix and consumer groups.
+
+mod crashes;
+mod helpers;
+mod lifecycle;
+mod scheduling;
