@@ -21,8 +21,13 @@ impl Drop for Process {
 
 /// Starts the real binary as a separate process, so it can be killed with SIGKILL.
 fn spawn_executor(system: &System, instance: &str) -> Process {
+    spawn_executor_with(system, instance, &[])
+}
+
+fn spawn_executor_with(system: &System, instance: &str, extra: &[(&str, &str)]) -> Process {
     let config = system.executor_config(instance, 4);
     Command::new(env!("CARGO_BIN_EXE_svc-executor"))
+        .envs(extra.iter().copied())
         .env("DATABASE_URL_EXECUTOR", &config.database_url)
         .env("TASKFLOW_EXECUTOR_BIND", "127.0.0.1:0")
         .env("TASKFLOW_EXECUTOR_CONCURRENCY", "4")
@@ -129,4 +134,42 @@ async fn a_poison_record_is_dead_lettered_and_the_partition_keeps_flowing() {
         r.header("taskflow.dlq.reason")
             .is_some_and(|r| r.contains("not registry-framed"))
     }));
+}
+
+/// SIGTERM: the executor stops taking work, gives the running attempt back when the drain time
+/// is up, and exits; another instance runs the task to its end.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_releases_unfinished_attempts_to_other_instances() {
+    let system = System::start().await;
+    let mut first = spawn_executor_with(&system, "ex-a", &[("TASKFLOW_DRAIN_MS", "300")]);
+    let tenant = system.tenant().await;
+    let id = system
+        .submit(
+            &tenant,
+            json!({"type": "sleep", "payload": {"duration_ms": 4000, "steps": 4}}),
+        )
+        .await;
+    system
+        .wait_status(&tenant, &id, "running", Duration::from_secs(60))
+        .await;
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(first.0.id().to_string())
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let exited = wait_until(Duration::from_secs(20), "the executor to exit", || {
+        std::future::ready(first.0.try_wait().ok().flatten())
+    })
+    .await;
+    assert!(exited.success(), "graceful exit: {exited:?}");
+    let attempts = system.attempts().await;
+    assert_eq!(attempts[0].outcome, "released");
+
+    let _second = spawn_executor(&system, "ex-b");
+    let done = system
+        .wait_status(&tenant, &id, "completed", Duration::from_secs(60))
+        .await;
+    assert_eq!(done["attempts"], 2);
+    assert_eq!(system.endings_per_task().await.len(), 1);
 }

@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{System, types};
+use crate::helpers::{System, read_topic, types};
 
 const WAIT: Duration = Duration::from_secs(60);
 
@@ -40,6 +40,22 @@ async fn submitted_tasks_run_to_completion_with_progress() {
     assert_eq!(history[1]["data"]["instance"], "ex-1");
     assert_eq!(history[5]["data"]["causation_id"], history[0]["event_id"]);
     assert_eq!(history[5]["correlation_id"], history[0]["correlation_id"]);
+
+    let topic = system
+        .kafka
+        .topics
+        .name(taskflow_schemas::Stream::TaskExecution);
+    let records = read_topic(&system.kafka.bootstrap_servers, &topic, 7).await;
+    let completed: Vec<_> = records
+        .iter()
+        .filter(|r| r.header("event_type") == Some("TaskCompleted"))
+        .collect();
+    assert_eq!(completed.len(), 2);
+    assert!(
+        completed
+            .iter()
+            .any(|r| r.key.as_deref() == Some(noop.as_bytes()))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
