@@ -83,23 +83,28 @@ impl EventCodec {
     /// The topic `event` belongs on and its framed bytes. Registers the schema under the
     /// topic's subject on first use; the registry refuses it when incompatible.
     pub async fn encode(&self, event: &Event) -> Result<(String, Vec<u8>), EncodeError> {
+        let topic = self.topics.name(event.kind().stream());
+        let bytes = self.encode_to(&topic, event).await?;
+        Ok((topic, bytes))
+    }
+
+    /// Framed bytes of `event` for `topic` (its subject is `<topic>-<record full name>`), for
+    /// topics other than the event's own stream, such as a dead-letter topic.
+    pub async fn encode_to(&self, topic: &str, event: &Event) -> Result<Vec<u8>, EncodeError> {
         let kind = event.kind();
-        let topic = self.topics.name(kind.stream());
         let value = event.to_avro().map_err(|source| EncodeError::Shape {
             kind,
             source: Box::new(source),
         })?;
-        let strategy = subject_strategy(&topic, kind);
-        let bytes = self
-            .encoder
+        let strategy = subject_strategy(topic, kind);
+        self.encoder
             .encode_value(value, &strategy)
             .await
             .map_err(|e| EncodeError::Registry {
                 subject: format!("{topic}-{}", kind.full_name()),
                 retryable: e.retriable,
                 message: describe(&e),
-            })?;
-        Ok((topic, bytes))
+            })
     }
 
     pub async fn decode(&self, payload: Option<&[u8]>) -> Result<Event, DecodeError> {

@@ -7,7 +7,9 @@
 //! ```sql
 //! CREATE TABLE outbox (
 //!     id bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE, event_type text NOT NULL,
-//!     body jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), published_at timestamptz);
+//!     body jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), published_at timestamptz,
+//!     -- set for dead letters: the topic to park the event on instead of its stream, and why
+//!     destination text, reason text);
 //! CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
 //! ```
 
@@ -34,6 +36,8 @@ diesel::table! {
         body -> Jsonb,
         created_at -> Timestamptz,
         published_at -> Nullable<Timestamptz>,
+        destination -> Nullable<Text>,
+        reason -> Nullable<Text>,
     }
 }
 
@@ -58,6 +62,8 @@ pub struct OutboxRow {
     pub event_id: uuid::Uuid,
     pub event_type: String,
     pub body: serde_json::Value,
+    pub destination: Option<String>,
+    pub reason: Option<String>,
 }
 
 impl OutboxRow {
@@ -79,6 +85,28 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, event: &Event) -> Result<(), 
             outbox::event_id.eq(event.meta().event_id),
             outbox::event_type.eq(event.kind().name()),
             outbox::body.eq(event.to_json()?),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Adds a dead letter to the outbox of the caller's transaction: `event` is parked on
+/// `topic` with `reason` once the transaction commits.
+pub async fn enqueue_dead_letter(
+    conn: &mut AsyncPgConnection,
+    event: &Event,
+    topic: &str,
+    reason: &str,
+) -> Result<(), OutboxError> {
+    diesel::insert_into(outbox::table)
+        .values((
+            // A fresh row id; the parked event keeps its own event_id inside the body.
+            outbox::event_id.eq(uuid::Uuid::now_v7()),
+            outbox::event_type.eq(event.kind().name()),
+            outbox::body.eq(event.to_json()?),
+            outbox::destination.eq(topic),
+            outbox::reason.eq(reason),
         ))
         .execute(conn)
         .await?;
@@ -181,8 +209,22 @@ impl Relay {
 pub async fn publish(producer: &EventProducer, rows: &[OutboxRow]) -> Vec<i64> {
     let mut events = Vec::with_capacity(rows.len());
     let mut ids = Vec::with_capacity(rows.len());
+    let mut parked = Vec::new();
     for row in rows {
         match row.to_event() {
+            Ok(event) if row.destination.is_some() => {
+                let destination = row.destination.as_deref().unwrap_or_default();
+                let reason = row.reason.as_deref().unwrap_or("dead-lettered");
+                match producer
+                    .publish_dead_letter(destination, &event, reason)
+                    .await
+                {
+                    Ok(_) => parked.push(row.id),
+                    Err(error) => {
+                        tracing::warn!(%error, outbox_id = row.id, "dead letter not parked, will retry")
+                    }
+                }
+            }
             Ok(event) => {
                 events.push(event);
                 ids.push(row.id);
@@ -202,6 +244,7 @@ pub async fn publish(producer: &EventProducer, rows: &[OutboxRow]) -> Vec<i64> {
                 None
             }
         })
+        .chain(parked)
         .collect()
 }
 

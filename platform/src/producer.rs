@@ -150,6 +150,23 @@ impl EventProducer {
         }
     }
 
+    /// Parks `event` on the dead-letter `topic` with `reason` in the `taskflow.dlq.reason` header.
+    pub async fn publish_dead_letter(
+        &self,
+        topic: &str,
+        event: &Event,
+        reason: &str,
+    ) -> Result<Delivered, PublishError> {
+        let payload = self.codec.encode_to(topic, event).await?;
+        let key = event.key().to_string();
+        let headers = headers::for_event(event).insert(rdkafka::message::Header {
+            key: crate::dead_letter::REASON,
+            value: Some(reason),
+        });
+        self.send_raw(topic, Some(key.as_bytes()), &payload, headers)
+            .await
+    }
+
     /// Sends bytes as they are (dead letters, tests).
     pub async fn send_raw(
         &self,

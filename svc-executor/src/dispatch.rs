@@ -46,6 +46,8 @@ pub struct DispatchSettings {
     pub drain: Duration,
     /// `svc-executor/<version>@<instance>`
     pub producer: String,
+    /// Where tasks that fail for good are parked (their TaskCreated, with the reason).
+    pub dead_letter_topic: String,
 }
 
 struct Shared {

@@ -86,6 +86,9 @@ async fn ingest(
     }
     match event {
         Event::TaskCreated(created) => {
+            let created_event = event
+                .to_json()
+                .map_err(taskflow_platform::outbox::OutboxError::from)?;
             let payload =
                 serde_json::from_str(&created.payload_json).unwrap_or(serde_json::Value::Null);
             store::insert_execution(
@@ -100,6 +103,7 @@ async fn ingest(
                     timeout_ms: created.timeout_ms.max(1),
                     correlation_id: created.meta.correlation_id.clone(),
                     created_event_id: created.meta.event_id,
+                    created_event,
                 },
             )
             .await?;

@@ -115,7 +115,7 @@ impl Application {
             db: pool.clone(),
             dead_letters: DeadLetters::new(
                 producer.clone(),
-                dead_letter_topic,
+                dead_letter_topic.clone(),
                 config.consumer_group.clone(),
             ),
             work_ready: work_ready.clone(),
@@ -147,6 +147,7 @@ impl Application {
                 backoff: config.backoff,
                 drain: config.drain,
                 producer: producer_name,
+                dead_letter_topic,
             },
             handlers,
             work_ready,

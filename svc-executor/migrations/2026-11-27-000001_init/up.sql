@@ -17,6 +17,9 @@ CREATE TABLE executions (
     timeout_ms        bigint NOT NULL,
     correlation_id    text NOT NULL,
     created_event_id  uuid NOT NULL,
+    -- The TaskCreated as received (its contract's fields), parked as a dead letter if the task
+    -- fails for good.
+    created_event     jsonb NOT NULL,
     -- queued | running | completed | failed | cancelled
     state             text NOT NULL,
     attempt           integer NOT NULL DEFAULT 0,
@@ -56,6 +59,9 @@ CREATE TABLE outbox (
     event_type    text NOT NULL,
     body          jsonb NOT NULL,
     created_at    timestamptz NOT NULL DEFAULT now(),
-    published_at  timestamptz
+    published_at  timestamptz,
+    -- Dead letters: parked on this topic instead of the event's stream, with this reason.
+    destination   text,
+    reason        text
 );
 CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;

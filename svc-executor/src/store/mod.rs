@@ -25,6 +25,7 @@ pub struct NewExecution {
     pub timeout_ms: i64,
     pub correlation_id: String,
     pub created_event_id: Uuid,
+    pub created_event: serde_json::Value,
 }
 
 /// An execution this instance just leased for its next attempt.
@@ -85,8 +86,8 @@ pub async fn record_consumed(conn: &mut Conn, event_id: Uuid) -> Result<bool, St
 pub async fn insert_execution(conn: &mut Conn, e: &NewExecution) -> Result<bool, StoreError> {
     let inserted = sql_query(
         "INSERT INTO executions (task_id, tenant_id, task_type, priority, payload, max_attempts, \
-         timeout_ms, correlation_id, created_event_id, state, due_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', now()) ON CONFLICT DO NOTHING",
+         timeout_ms, correlation_id, created_event_id, created_event, state, due_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', now()) ON CONFLICT DO NOTHING",
     )
     .bind::<SqlUuid, _>(e.task_id)
     .bind::<SqlUuid, _>(e.tenant_id)
@@ -97,6 +98,7 @@ pub async fn insert_execution(conn: &mut Conn, e: &NewExecution) -> Result<bool,
     .bind::<BigInt, _>(e.timeout_ms)
     .bind::<Text, _>(&e.correlation_id)
     .bind::<SqlUuid, _>(e.created_event_id)
+    .bind::<Jsonb, _>(&e.created_event)
     .execute(conn)
     .await?;
     Ok(inserted == 1)
@@ -312,6 +314,26 @@ pub async fn release_owned(conn: &mut Conn, owner: &str) -> Result<usize, StoreE
     .bind::<Text, _>(owner)
     .execute(conn)
     .await
+}
+
+/// Parks the task's original TaskCreated on the dead-letter `topic` (through the outbox, in
+/// the caller's transaction) with `reason`.
+pub async fn dead_letter_task(
+    conn: &mut Conn,
+    task_id: Uuid,
+    topic: &str,
+    reason: &str,
+) -> Result<(), StoreError> {
+    sql_query(
+        "INSERT INTO outbox (event_id, event_type, body, destination, reason) \
+         SELECT gen_random_uuid(), 'TaskCreated', created_event, $2, $3 FROM executions WHERE task_id = $1",
+    )
+    .bind::<SqlUuid, _>(task_id)
+    .bind::<Text, _>(topic)
+    .bind::<Text, _>(reason)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// `SELECT true`, for readiness.

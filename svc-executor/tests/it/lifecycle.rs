@@ -106,6 +106,27 @@ async fn retryable_failures_are_retried_with_backoff_then_fail_for_good() {
 
     let failed = system.wait_status(&tenant, &broken, "failed", WAIT).await;
     assert_eq!(failed["attempts"], 1, "a permanent error is not retried");
+
+    // Both tasks are parked, as their original TaskCreated, with the reason.
+    let dead_letters = system
+        .kafka
+        .topics
+        .dead_letter(&format!("it-{}-svc-executor", system.id));
+    let parked = read_topic(&system.kafka.bootstrap_servers, &dead_letters, 2).await;
+    let parked_flaky = parked
+        .iter()
+        .find(|r| r.key.as_deref() == Some(flaky.as_bytes()))
+        .expect("flaky task parked");
+    assert_eq!(parked_flaky.header("event_type"), Some("TaskCreated"));
+    assert_eq!(
+        parked_flaky.header("event_id"),
+        history[0]["event_id"].as_str()
+    );
+    let reason = parked_flaky.header("taskflow.dlq.reason").expect("reason");
+    assert!(
+        reason.contains("after 3 attempt(s): upstream 503"),
+        "{reason}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,0 +1,2 @@
+-- The shared outbox (taskflow-platform) can park events on a dead-letter topic.
+ALTER TABLE outbox ADD COLUMN destination text, ADD COLUMN reason text;
