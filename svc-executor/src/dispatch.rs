@@ -237,6 +237,12 @@ impl Shared {
                 store::end_attempt(conn, task.task_id, task.attempt, outcome, error.as_deref())
                     .await?;
                 store::enqueue(conn, &event).await?;
+                if let Next::Fail { error, .. } = &next {
+                    let reason =
+                        format!("failed for good after {} attempt(s): {error}", task.attempt);
+                    let topic = &self.settings.dead_letter_topic;
+                    store::dead_letter_task(conn, task.task_id, topic, &reason).await?;
+                }
                 Ok(true)
             })
             .await?;
