@@ -6,6 +6,8 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/taskflow/target
 # Partition count of TaskFlow's task topics (created by the services and the tests).
 export TASKFLOW_TASK_PARTITIONS ?= 12
+# How many svc-executor instances `make up` runs (make up EXECUTORS=3).
+EXECUTORS ?= 1
 
 .PHONY: help up down status logs test build lint fmt schemas-check bench tools
 
@@ -13,7 +15,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 up: ## install what is missing, start PostgreSQL, Kafka and the schema registry, print where to look
-	@deploy/up.sh
+	@EXECUTORS=$(EXECUTORS) deploy/up.sh
 
 down: ## stop what `make up` started
 	@deploy/down.sh
