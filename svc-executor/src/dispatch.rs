@@ -145,6 +145,12 @@ impl Shared {
             .await?;
         if !claimed.is_empty() {
             self.outbox_ready.notify_one();
+            let mut tenants: Vec<Uuid> = claimed.iter().map(|c| c.tenant_id).collect();
+            tenants.sort_unstable();
+            tenants.dedup();
+            if let Err(error) = store::note_turns(&mut conn, &tenants).await {
+                tracing::debug!(%error, "tenant turns not noted");
+            }
         }
         Ok(claimed)
     }

@@ -82,8 +82,13 @@ pub async fn record_consumed(conn: &mut Conn, event_id: Uuid) -> Result<bool, St
     Ok(inserted == 1)
 }
 
-/// Queues the execution; false when the task is already known.
+/// Queues the execution (and gives its tenant a turn row); false when the task is known.
 pub async fn insert_execution(conn: &mut Conn, e: &NewExecution) -> Result<bool, StoreError> {
+    // DO NOTHING takes no lock on an existing row, so concurrent ingests never wait here.
+    sql_query("INSERT INTO tenant_turns (tenant_id, last_claimed_at) VALUES ($1, '-infinity') ON CONFLICT DO NOTHING")
+        .bind::<SqlUuid, _>(e.tenant_id)
+        .execute(conn)
+        .await?;
     let inserted = sql_query(
         "INSERT INTO executions (task_id, tenant_id, task_type, priority, payload, max_attempts, \
          timeout_ms, correlation_id, created_event_id, created_event, state, due_at) \
@@ -157,21 +162,30 @@ pub async fn request_cancel(conn: &mut Conn, task_id: Uuid) -> Result<CancelFoun
 /// Leases up to `limit` executions for `owner`: due queued ones, and running ones whose lease
 /// expired (their instance died or stalled). Most urgent priority first; within a priority the
 /// tenant that got a slot longest ago goes first, and tenants alternate inside one claim, so
-/// one tenant's backlog cannot starve another's.
+/// one tenant's backlog cannot starve another's. Only each tenant's first few ready tasks are
+/// considered, which keeps a claim cheap however long the queue is.
 pub async fn claim(
     conn: &mut Conn,
     owner: &str,
     limit: i64,
     grace_ms: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
-    let claimed: Vec<Claimed> = sql_query(
+    sql_query(
         "WITH ready AS ( \
-           SELECT x.task_id, x.priority, x.due_at, t.last_claimed_at, \
-                  row_number() OVER (PARTITION BY x.tenant_id, x.priority ORDER BY x.due_at, x.task_id) AS turn \
-           FROM executions x LEFT JOIN tenant_turns t USING (tenant_id) \
-           WHERE (x.state = 'queued' AND x.due_at <= now()) OR (x.state = 'running' AND x.lease_until < now()) \
+           SELECT x.task_id, x.tenant_id, x.priority, x.due_at, t.last_claimed_at \
+           FROM tenant_turns t CROSS JOIN LATERAL ( \
+             SELECT task_id, tenant_id, priority, due_at FROM executions q \
+             WHERE q.tenant_id = t.tenant_id AND q.state = 'queued' AND q.due_at <= now() \
+             ORDER BY q.priority DESC, q.due_at LIMIT $1) x \
+           UNION ALL \
+           (SELECT task_id, tenant_id, priority, due_at, NULL::timestamptz FROM executions \
+            WHERE state = 'running' AND lease_until < now() ORDER BY lease_until LIMIT $1) \
+         ), ranked AS ( \
+           SELECT task_id, priority, due_at, last_claimed_at, \
+                  row_number() OVER (PARTITION BY tenant_id, priority ORDER BY due_at, task_id) AS turn \
+           FROM ready \
          ), picked AS ( \
-           SELECT e.task_id FROM executions e JOIN ready r USING (task_id) \
+           SELECT e.task_id FROM executions e JOIN ranked r USING (task_id) \
            WHERE (e.state = 'queued' AND e.due_at <= now()) OR (e.state = 'running' AND e.lease_until < now()) \
            ORDER BY r.priority DESC, r.turn, r.last_claimed_at ASC NULLS FIRST, r.due_at \
            LIMIT $1 FOR UPDATE OF e SKIP LOCKED \
@@ -186,20 +200,20 @@ pub async fn claim(
     .bind::<Text, _>(owner)
     .bind::<BigInt, _>(grace_ms)
     .load(conn)
+    .await
+}
+
+/// Remembers when these tenants last got a slot. Outside the claiming transaction on purpose:
+/// it is a fairness hint, and holding these rows locked would make instances claim in turn.
+pub async fn note_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), StoreError> {
+    sql_query(
+        "INSERT INTO tenant_turns (tenant_id, last_claimed_at) SELECT unnest($1::uuid[]), clock_timestamp() \
+         ON CONFLICT (tenant_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at",
+    )
+    .bind::<diesel::sql_types::Array<SqlUuid>, _>(tenants)
+    .execute(conn)
     .await?;
-    let mut tenants: Vec<Uuid> = claimed.iter().map(|c| c.tenant_id).collect();
-    tenants.sort_unstable();
-    tenants.dedup();
-    if !tenants.is_empty() {
-        sql_query(
-            "INSERT INTO tenant_turns (tenant_id, last_claimed_at) SELECT unnest($1::uuid[]), clock_timestamp() \
-             ON CONFLICT (tenant_id) DO UPDATE SET last_claimed_at = excluded.last_claimed_at",
-        )
-        .bind::<diesel::sql_types::Array<SqlUuid>, _>(&tenants)
-        .execute(conn)
-        .await?;
-    }
-    Ok(claimed)
+    Ok(())
 }
 
 /// Logs the start of an attempt; an earlier attempt that never ended is marked lost.
