@@ -46,5 +46,5 @@ test: up tools lint ## start what the tests need, then lint and run every test a
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast
 	@source .taskflow/dev.env && deploy/foreign-client-check.sh
 
-bench: ## submission throughput and latency of svc-tasks (release build, own database and topics, ~3 min)
+bench: ## submission and end-to-end execution throughput and latency (release builds, own databases and topics, ~3 min)
 	@deploy/bench.sh
