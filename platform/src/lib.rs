@@ -16,6 +16,7 @@ pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
 pub mod topic_admin;
+pub mod wiring;
 
 pub use codec::{DecodeError, EncodeError, EventCodec};
 pub use config::{ConfigError, KafkaSettings, RegistrySettings};

@@ -8,11 +8,10 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use anyhow::Context;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use taskflow_platform::codec::EventCodec;
-use taskflow_platform::db::{self, DbPool};
+use taskflow_platform::db::DbPool;
 use taskflow_platform::dead_letter::DeadLetters;
 use taskflow_platform::outbox::Relay;
-use taskflow_platform::topic_admin::ensure_topics;
+use taskflow_platform::wiring::{self, Wired, stopped};
 use taskflow_platform::{ConsumerSettings, EventConsumer, EventProducer};
 use taskflow_schemas::Stream;
 use tokio::sync::{Notify, watch};
@@ -33,10 +32,6 @@ pub struct Application {
     db: DbPool,
     stop: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
-}
-
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
 }
 
 struct Health {
@@ -72,19 +67,20 @@ async fn ready(health: web::Data<Health>) -> HttpResponse {
 
 impl Application {
     pub async fn build(config: ExecutorConfig) -> anyhow::Result<Self> {
-        let pool = db::pool(&config.database_url, config.db_pool_size)?;
-        db::migrate(&pool, MIGRATIONS)
-            .await
-            .context("migrating the executor database")?;
-        let dead_letter_topic = config.kafka.topics.dead_letter(&config.consumer_group);
-        ensure_topics(&config.kafka, std::slice::from_ref(&dead_letter_topic))
-            .await
-            .context("creating topics")?;
-        let codec = Arc::new(EventCodec::new(
+        let Wired {
+            pool,
+            codec,
+            producer,
+            dead_letter_topic,
+        } = wiring::connect(
+            &config.kafka,
             &config.registry,
-            config.kafka.topics.clone(),
-        ));
-        let producer = EventProducer::new(&config.kafka, codec.clone())?;
+            &config.database_url,
+            config.db_pool_size,
+            MIGRATIONS,
+            &config.consumer_group,
+        )
+        .await?;
         let producer_name = format!(
             "svc-executor/{}@{}",
             env!("CARGO_PKG_VERSION"),

@@ -7,12 +7,11 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use taskflow_platform::codec::EventCodec;
 use taskflow_platform::dead_letter::DeadLetters;
 use taskflow_platform::outbox::Relay;
 use taskflow_platform::registry::RegistryClient;
-use taskflow_platform::topic_admin::ensure_topics;
-use taskflow_platform::{ConsumerSettings, EventConsumer, EventProducer, db};
+use taskflow_platform::wiring::{self, Wired, stopped};
+use taskflow_platform::{ConsumerSettings, EventConsumer};
 use taskflow_schemas::Stream;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
@@ -33,25 +32,22 @@ pub struct Application {
     background: Vec<JoinHandle<()>>,
 }
 
-async fn stopped(mut rx: watch::Receiver<bool>) {
-    let _ = rx.wait_for(|stop| *stop).await;
-}
-
 impl Application {
     pub async fn build(config: TasksConfig) -> anyhow::Result<Self> {
-        let pool = db::pool(&config.database_url, config.db_pool_size)?;
-        db::migrate(&pool, MIGRATIONS)
-            .await
-            .context("migrating the tasks database")?;
-        let dead_letter_topic = config.kafka.topics.dead_letter(&config.consumer_group);
-        ensure_topics(&config.kafka, std::slice::from_ref(&dead_letter_topic))
-            .await
-            .context("creating topics")?;
-        let codec = Arc::new(EventCodec::new(
+        let Wired {
+            pool,
+            codec,
+            producer,
+            dead_letter_topic,
+        } = wiring::connect(
+            &config.kafka,
             &config.registry,
-            config.kafka.topics.clone(),
-        ));
-        let producer = EventProducer::new(&config.kafka, codec.clone())?;
+            &config.database_url,
+            config.db_pool_size,
+            MIGRATIONS,
+            &config.consumer_group,
+        )
+        .await?;
         let instance = format!(
             "{}-{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
