@@ -380,3 +380,28 @@ registry_compat() {
   curl -fsS --max-time 5 "$REGISTRY_CCOMPAT/config" |
     sed -n 's/.*"compatibilityLevel" *: *"\([A-Z_]*\)".*/\1/p'
 }
+
+# Prints why process PID runs an older build than BIN (and returns 0), or nothing (returns 1).
+# Compares modification times (ns) of the file it runs and of BIN, not file identity: debug/<bin>
+# is a hard link cargo re-points at whichever build ran last, and `cargo build -p`,
+# `cargo build --workspace` and `cargo nextest` unify features differently, so each keeps its own
+# copy in deps/. Fallback when /proc/PID/exe is unreadable: BIN modified after the process start.
+binary_rebuilt_reason() {
+  local pid="$1" bin="$2" running current btime ticks start
+  if running="$(stat -Lc '%.9Y' "/proc/$pid/exe" 2>/dev/null)"; then
+    current="$(stat -Lc '%.9Y' "$bin")"
+    if ((${current/./} > ${running/./})); then
+      printf 'its binary was rebuilt'
+      return 0
+    fi
+  else
+    btime="$(awk '/^btime /{print $2}' /proc/stat)"
+    ticks="$(pid_starttime "$pid")" || ticks=0
+    start=$((btime + ticks / $(getconf CLK_TCK)))
+    if (($(stat -c %Y "$bin") > start)); then
+      printf 'its binary is newer than the process'
+      return 0
+    fi
+  fi
+  return 1
+}

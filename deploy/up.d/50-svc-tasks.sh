@@ -70,28 +70,8 @@ svc_tasks_ready() { curl -fsS -o /dev/null --max-time 3 "$SVC_TASKS_URL/health/r
 
 # Why the running process PID should be restarted (prints a reason), or nothing if it is current.
 svc_tasks_stale_reason() {
-  local pid="$1" running current environ
-  # Compare modification times (ns) of the file it runs and of the binary just built, not file
-  # identity: debug/svc-tasks is a hard link cargo re-points at whichever build ran last, and
-  # `cargo build -p svc-tasks`, `cargo build --workspace` and `cargo nextest` unify features
-  # differently, so each keeps its own copy in deps/. Our build re-links ours, unchanged unless
-  # rebuilt. Fallback: binary modified after the process start (second precision).
-  if running="$(stat -Lc '%.9Y' "/proc/$pid/exe" 2>/dev/null)"; then
-    current="$(stat -Lc '%.9Y' "$SVC_TASKS_BIN")"
-    if ((${current/./} > ${running/./})); then
-      printf 'its binary was rebuilt'
-      return 0
-    fi
-  else
-    local btime ticks start
-    btime="$(awk '/^btime /{print $2}' /proc/stat)"
-    ticks="$(pid_starttime "$pid")" || ticks=0
-    start=$((btime + ticks / $(getconf CLK_TCK)))
-    if (($(stat -c %Y "$SVC_TASKS_BIN") > start)); then
-      printf 'its binary is newer than the process'
-      return 0
-    fi
-  fi
+  local pid="$1" environ
+  binary_rebuilt_reason "$pid" "$SVC_TASKS_BIN" && return 0
   # The admin token it runs with (its environment is readable: it is our process).
   if environ="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null)" &&
     [[ $'\n'"$environ"$'\n' != *$'\n'"TASKFLOW_ADMIN_TOKEN=$SVC_TASKS_ADMIN_TOKEN"$'\n'* ]]; then

@@ -91,25 +91,8 @@ svc_executor_settings() {
 
 # Why the running instance N (process PID) should be restarted (prints a reason), or nothing.
 svc_executor_stale_reason() {
-  local n="$1" pid="$2" running current environ setting
-  # Modification times of the file it runs and of the binary just built, not file identity:
-  # see svc_tasks_stale_reason in 50-svc-tasks.sh (cargo re-points debug/ hard links).
-  if running="$(stat -Lc '%.9Y' "/proc/$pid/exe" 2>/dev/null)"; then
-    current="$(stat -Lc '%.9Y' "$SVC_EXECUTOR_BIN")"
-    if ((${current/./} > ${running/./})); then
-      printf 'its binary was rebuilt'
-      return 0
-    fi
-  else
-    local btime ticks start
-    btime="$(awk '/^btime /{print $2}' /proc/stat)"
-    ticks="$(pid_starttime "$pid")" || ticks=0
-    start=$((btime + ticks / $(getconf CLK_TCK)))
-    if (($(stat -c %Y "$SVC_EXECUTOR_BIN") > start)); then
-      printf 'its binary is newer than the process'
-      return 0
-    fi
-  fi
+  local n="$1" pid="$2" environ setting
+  binary_rebuilt_reason "$pid" "$SVC_EXECUTOR_BIN" && return 0
   # The settings it runs with (its environment is readable: it is our process).
   if environ="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null)"; then
     while IFS= read -r setting; do

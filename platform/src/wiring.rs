@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
+use actix_web::dev::Server;
 use anyhow::Context;
 use diesel_migrations::EmbeddedMigrations;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 use crate::codec::EventCodec;
 use crate::config::{KafkaSettings, RegistrySettings};
@@ -50,4 +52,19 @@ pub async fn connect(
 /// Resolves once `true` is sent on the channel's sender (or the sender is dropped).
 pub async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
+}
+
+/// Serves HTTP until SIGTERM/SIGINT (actix handles them gracefully), then tells the background
+/// loops to stop and waits for them to finish their own shutdown (drain, offset commit).
+pub async fn serve_until_stopped(
+    server: Server,
+    stop: watch::Sender<bool>,
+    background: Vec<JoinHandle<()>>,
+) -> anyhow::Result<()> {
+    let result = server.await;
+    let _ = stop.send(true);
+    for task in background {
+        let _ = task.await;
+    }
+    Ok(result?)
 }

@@ -188,11 +188,6 @@ impl Application {
     /// Runs until SIGTERM/SIGINT: then stops taking work, lets running attempts finish within
     /// the drain time (releasing the rest), and commits consumed offsets.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let result = self.server.await;
-        let _ = self.stop.send(true);
-        for task in self.background {
-            let _ = task.await;
-        }
-        Ok(result?)
+        wiring::serve_until_stopped(self.server, self.stop, self.background).await
     }
 }

@@ -136,11 +136,6 @@ impl Application {
     /// Serves until SIGTERM/SIGINT (actix handles them gracefully), then stops the relay and
     /// the consumer, which commits what it has stored.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        let result = self.server.await;
-        let _ = self.stop.send(true);
-        for task in self.background {
-            let _ = task.await;
-        }
-        Ok(result?)
+        wiring::serve_until_stopped(self.server, self.stop, self.background).await
     }
 }
