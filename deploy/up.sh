@@ -167,7 +167,8 @@ kafka_start() {
     local cluster_id
     cluster_id="$(python3 -c 'import base64,uuid; print(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))')"
     info "formatting Kafka storage (cluster id $cluster_id)"
-    "${jvm[@]}" kafka.tools.StorageTool format --standalone -t "$cluster_id" \
+    # `--cluster-id=ID`, not `-t ID`: a base64url id may start with '-' and would be read as an option.
+    "${jvm[@]}" kafka.tools.StorageTool format --standalone --cluster-id="$cluster_id" \
       -c "$KAFKA_DIR/server.properties" >>"$KAFKA_LOG" 2>&1 ||
       die_with_log kafka "formatting the storage failed" "$KAFKA_LOG"
   fi
