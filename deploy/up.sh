@@ -320,7 +320,21 @@ check_ports() {
   fi
 }
 
+# `deploy/up.sh kafka`: (re)start only the broker, e.g. after a fault-injection test killed it.
+kafka_only() {
+  lock_state
+  mkdir -p "$RUN_DIR" "$LOG_DIR"
+  preflight
+  if ! our_pid kafka >/dev/null; then require_port_free kafka "$KAFKA_PORT"; fi
+  kafka_start
+  kafka_wait
+}
+
 main() {
+  if [[ "${1:-}" == kafka ]]; then
+    kafka_only
+    return
+  fi
   lock_state
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   preflight

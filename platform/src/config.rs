@@ -47,11 +47,17 @@ pub struct KafkaSettings {
     pub replication_factor: i32,
     /// How long the producer keeps retrying one record before reporting failure.
     pub delivery_timeout: Duration,
+    /// How long a consumer may go silent before the group coordinator declares it dead and
+    /// hands its partitions to the others. Kafka's default (45 s) stalled a killed executor's
+    /// partitions for that long; 6 s is the lowest a stock broker allows
+    /// (`group.min.session.timeout.ms`). Heartbeats go every sixth of it.
+    pub session_timeout: Duration,
 }
 
 impl KafkaSettings {
     /// `KAFKA_BOOTSTRAP_SERVERS` (required), `TASKFLOW_TOPIC_PREFIX` (default empty),
-    /// `TASKFLOW_TASK_PARTITIONS` (default 12), `TASKFLOW_REPLICATION_FACTOR` (default 1).
+    /// `TASKFLOW_TASK_PARTITIONS` (default 12), `TASKFLOW_REPLICATION_FACTOR` (default 1),
+    /// `KAFKA_DELIVERY_TIMEOUT_MS` (default 30000), `KAFKA_SESSION_TIMEOUT_MS` (default 6000).
     pub fn from_env() -> Result<Self, ConfigError> {
         let task_partitions = parsed_or("TASKFLOW_TASK_PARTITIONS", 12)?;
         if task_partitions < 1 {
@@ -66,7 +72,8 @@ impl KafkaSettings {
             topics: Topics::new(std::env::var("TASKFLOW_TOPIC_PREFIX").unwrap_or_default()),
             task_partitions,
             replication_factor: parsed_or("TASKFLOW_REPLICATION_FACTOR", 1)?,
-            delivery_timeout: Duration::from_secs(30),
+            delivery_timeout: Duration::from_millis(parsed_or("KAFKA_DELIVERY_TIMEOUT_MS", 30_000)?),
+            session_timeout: Duration::from_millis(parsed_or("KAFKA_SESSION_TIMEOUT_MS", 6_000)?),
         })
     }
 }

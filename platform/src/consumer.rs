@@ -135,6 +135,15 @@ impl EventConsumer {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("partition.assignment.strategy", "cooperative-sticky")
+            // A member killed with -9 says no goodbye: detect it within the session timeout.
+            .set(
+                "session.timeout.ms",
+                kafka.session_timeout.as_millis().to_string(),
+            )
+            .set(
+                "heartbeat.interval.ms",
+                (kafka.session_timeout.as_millis() / 6).max(100).to_string(),
+            )
             .set("enable.partition.eof", "false")
             .create()?;
         let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();

@@ -6,7 +6,7 @@ use diesel_async::pooled_connection::deadpool::{BuildError, Pool, PoolError};
 use diesel_async::{
     AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
 };
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 pub type DbPool = Pool<AsyncPgConnection>;
 
@@ -32,7 +32,10 @@ pub fn pool(url: &str, max_size: usize) -> Result<DbPool, DbError> {
 /// Any fixed number; instances of one service agree on it, so only one migrates at a time.
 const MIGRATION_LOCK: i64 = 0x7461_736b_666c_6f77;
 
-/// Applies pending migrations. Instances starting together take turns (a session advisory
+/// Tables every service has, owned by the platform (the outbox): applied before a service's own.
+pub const PLATFORM_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Applies pending platform migrations, then the service's own. Instances starting together take turns (a session advisory
 /// lock), otherwise the second would fail on tables the first just created. Needs a
 /// multi-thread tokio runtime (the harness blocks in place).
 pub async fn migrate(pool: &DbPool, migrations: EmbeddedMigrations) -> Result<(), DbError> {
@@ -41,10 +44,13 @@ pub async fn migrate(pool: &DbPool, migrations: EmbeddedMigrations) -> Result<()
         .execute(&mut connection)
         .await?;
     let mut harness = AsyncMigrationHarness::new(connection);
-    let result = harness
-        .run_pending_migrations(migrations)
-        .map(|_| ())
-        .map_err(|e| DbError::Migrate(e.to_string()));
+    let mut run = |set: EmbeddedMigrations| {
+        harness
+            .run_pending_migrations(set)
+            .map(|_| ())
+            .map_err(|e| DbError::Migrate(e.to_string()))
+    };
+    let result = run(PLATFORM_MIGRATIONS).and_then(|()| run(migrations));
     let mut connection = harness.into_inner();
     diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
         .execute(&mut connection)

@@ -13,8 +13,20 @@ pub const CORRELATION_ID: &str = "correlation_id";
 pub const TRACEPARENT: &str = "traceparent";
 pub const TRACESTATE: &str = "tracestate";
 
+/// W3C trace context as carried in `traceparent`/`tracestate` headers (and outbox rows).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceContext {
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
 /// Headers for `event`, with the current span's trace context when tracing exports spans.
 pub fn for_event(event: &Event) -> OwnedHeaders {
+    for_event_in(event, &current_trace())
+}
+
+/// Headers for `event` carrying `trace` (the context stored with an outbox row).
+pub fn for_event_in(event: &Event, trace: &TraceContext) -> OwnedHeaders {
     let meta = event.meta();
     let event_id = meta.event_id.to_string();
     let mut headers = OwnedHeaders::new_with_capacity(5)
@@ -30,13 +42,24 @@ pub fn for_event(event: &Event) -> OwnedHeaders {
             key: CORRELATION_ID,
             value: Some(&meta.correlation_id),
         });
-    for (key, value) in current_trace_context() {
-        headers = headers.insert(Header {
-            key: &key,
-            value: Some(&value),
-        });
+    for (key, value) in [(TRACEPARENT, &trace.traceparent), (TRACESTATE, &trace.tracestate)] {
+        if let Some(value) = value {
+            headers = headers.insert(Header {
+                key,
+                value: Some(value.as_str()),
+            });
+        }
     }
     headers
+}
+
+/// The current span's trace context (empty fields when there is no valid trace).
+pub fn current_trace() -> TraceContext {
+    let mut carrier = current_trace_context();
+    TraceContext {
+        traceparent: carrier.remove(TRACEPARENT),
+        tracestate: carrier.remove(TRACESTATE).filter(|s| !s.is_empty()),
+    }
 }
 
 /// `traceparent`/`tracestate` of the current span, empty when there is no sampled trace.

@@ -1,6 +1,7 @@
 //! Plumbing every TaskFlow service shares: settings, telemetry, the schema registry, and Kafka
 //! producing/consuming of [`taskflow_schemas::Event`]s in their Avro contracts.
 
+pub mod backoff;
 pub mod codec;
 pub mod config;
 pub mod consumer;

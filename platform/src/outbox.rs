@@ -3,29 +3,47 @@
 //! marking each row after the broker acknowledged it. A crash in between re-publishes the same
 //! event (same event id) on the next pass; consumers drop the copy. Nothing committed is skipped.
 //!
-//! Each service's migrations create the table:
-//! ```sql
-//! CREATE TABLE outbox (
-//!     id bigserial PRIMARY KEY, event_id uuid NOT NULL UNIQUE, event_type text NOT NULL,
-//!     body jsonb NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), published_at timestamptz,
-//!     -- set for dead letters: the topic to park the event on instead of its stream, and why
-//!     destination text, reason text);
-//! CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
-//! ```
+//! The table is the platform's own migration (`platform/migrations`), applied before a
+//! service's migrations.
+//!
+//! ## Order per key, with any number of instances
+//! Every instance of a service runs a relay over the one outbox table. If two relays published
+//! at once, one task's rows could reach Kafka through two producers in either order. So a pass
+//! is exclusive: it runs in a transaction that first takes a transaction-scoped advisory lock
+//! (`pg_try_advisory_xact_lock`); a relay that does not get it does nothing this time. Inside a
+//! pass one producer sends the oldest unpublished rows in id order (for one key, id order is
+//! commit order: every writer of a task's events holds that task's row lock), waits for every
+//! acknowledgement, and marks only each key's leading run of acknowledged rows: once a row of a
+//! key failed, that key's later rows stay unpublished even if they were acknowledged, and are
+//! sent again after it. The lock ends with the transaction, so a relay that crashes or whose
+//! connection dies hands over at once; `idle_in_transaction_session_timeout` makes PostgreSQL
+//! end the pass of a relay that stalls (SIGSTOP) so that another can take over. Whoever
+//! publishes always starts from the oldest unmarked row, so the *first* copy of every event
+//! reaches the topic in commit order; later copies are duplicates that consumers drop by event id.
+//!
+//! Why this design rather than relays owning key ranges: passes are short (one batch, bounded
+//! by the producer's delivery timeout) and pipelined inside, so a single publisher at a time
+//! costs little, needs no membership protocol, and stays correct with 1 or n instances.
+//!
+//! Relays wake on `LISTEN taskflow_outbox` (a statement trigger notifies on insert, delivered
+//! at commit) instead of polling; the idle poll is a safety net only.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::dsl::{now, sql};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Double};
-use diesel_async::pooled_connection::deadpool::PoolError;
+use diesel::sql_types::{BigInt, Bool, Double};
+use diesel_async::pooled_connection::deadpool::{Object, PoolError};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use futures::StreamExt;
 use taskflow_schemas::{Event, EventKind};
 use tokio::sync::Notify;
 
 use crate::db::DbPool;
+use crate::headers::{self, TraceContext};
 use crate::producer::EventProducer;
 
 diesel::table! {
@@ -38,10 +56,18 @@ diesel::table! {
         published_at -> Nullable<Timestamptz>,
         destination -> Nullable<Text>,
         reason -> Nullable<Text>,
+        traceparent -> Nullable<Text>,
+        tracestate -> Nullable<Text>,
     }
 }
 
 pub const BATCH: i64 = 500;
+
+/// The channel the outbox trigger notifies (platform/migrations).
+pub const WAKE_CHANNEL: &str = "taskflow_outbox";
+
+/// Any fixed number; every relay of one database agrees on it (one pass at a time).
+const RELAY_LOCK: i64 = 0x6f75_7462_6f78_0001;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutboxError {
@@ -64,6 +90,8 @@ pub struct OutboxRow {
     pub body: serde_json::Value,
     pub destination: Option<String>,
     pub reason: Option<String>,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
 }
 
 impl OutboxRow {
@@ -76,15 +104,26 @@ impl OutboxRow {
             .ok_or_else(|| corrupt(format!("unknown event type {}", self.event_type)))?;
         Event::from_json(kind, self.body.clone()).map_err(|e| corrupt(e.to_string()))
     }
+
+    fn trace(&self) -> TraceContext {
+        TraceContext {
+            traceparent: self.traceparent.clone(),
+            tracestate: self.tracestate.clone(),
+        }
+    }
 }
 
-/// Adds `event` to the outbox of the caller's transaction.
+/// Adds `event` to the outbox of the caller's transaction, with the trace context of the
+/// current span (the request, consumed record or attempt that caused it).
 pub async fn enqueue(conn: &mut AsyncPgConnection, event: &Event) -> Result<(), OutboxError> {
+    let trace = headers::current_trace();
     diesel::insert_into(outbox::table)
         .values((
             outbox::event_id.eq(event.meta().event_id),
             outbox::event_type.eq(event.kind().name()),
             outbox::body.eq(event.to_json()?),
+            outbox::traceparent.eq(trace.traceparent),
+            outbox::tracestate.eq(trace.tracestate),
         ))
         .execute(conn)
         .await?;
@@ -99,6 +138,7 @@ pub async fn enqueue_dead_letter(
     topic: &str,
     reason: &str,
 ) -> Result<(), OutboxError> {
+    let trace = headers::current_trace();
     diesel::insert_into(outbox::table)
         .values((
             // A fresh row id; the parked event keeps its own event_id inside the body.
@@ -107,13 +147,34 @@ pub async fn enqueue_dead_letter(
             outbox::body.eq(event.to_json()?),
             outbox::destination.eq(topic),
             outbox::reason.eq(reason),
+            outbox::traceparent.eq(trace.traceparent),
+            outbox::tracestate.eq(trace.tracestate),
         ))
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// Oldest unpublished rows, locked so that other relays skip them.
+/// Takes this database's relay turn for the caller's transaction; `false` when another relay
+/// is in a pass. Also bounds how long a stalled holder keeps it.
+pub async fn take_relay_turn(
+    conn: &mut AsyncPgConnection,
+    stall_limit: Duration,
+) -> Result<bool, OutboxError> {
+    diesel::sql_query(format!(
+        "SET LOCAL idle_in_transaction_session_timeout = {}",
+        stall_limit.as_millis().max(1000)
+    ))
+    .execute(conn)
+    .await?;
+    Ok(diesel::select(sql::<Bool>(&format!(
+        "pg_try_advisory_xact_lock({RELAY_LOCK})"
+    )))
+    .get_result(conn)
+    .await?)
+}
+
+/// Oldest unpublished rows, in commit order per key.
 pub async fn claim_unpublished(
     conn: &mut AsyncPgConnection,
     limit: i64,
@@ -124,12 +185,14 @@ pub async fn claim_unpublished(
         .limit(limit)
         .select(OutboxRow::as_select())
         .for_update()
-        .skip_locked()
         .load(conn)
         .await?)
 }
 
 pub async fn mark_published(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<(), OutboxError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
     diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
         .set(outbox::published_at.eq(now))
         .execute(conn)
@@ -149,12 +212,23 @@ pub async fn backlog(conn: &mut AsyncPgConnection) -> Result<(i64, f64), OutboxE
         .await?)
 }
 
+/// What one pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// This relay had the turn and marked this many rows published.
+    Published(usize),
+    /// Another relay was in a pass; this one did nothing.
+    NotMyTurn,
+}
+
 #[derive(Clone)]
 pub struct Relay {
     pub db: DbPool,
     pub producer: EventProducer,
+    /// Wakes the relay after a commit in this process (notifications cover the others).
     pub ready: Arc<Notify>,
-    /// Longest wait between passes when nothing wakes the relay (other instances' commits).
+    /// Longest wait between passes when nothing wakes the relay: the safety net under LISTEN,
+    /// and how soon a relay takes over from one that stopped.
     pub idle_poll: Duration,
 }
 
@@ -163,49 +237,108 @@ impl Relay {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut failures = 0u32;
+        let mut listener: Option<AsyncPgConnection> = None;
         loop {
-            let published = match self.pass().await {
-                Ok(n) => {
+            if listener.is_none() {
+                listener = self.listen().await;
+            }
+            let pass = match self.run_pass().await {
+                Ok(pass) => {
                     failures = 0;
-                    n
+                    pass
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     tracing::warn!(%error, failures, "outbox relay pass failed");
-                    0
+                    Pass::Published(0)
                 }
             };
-            if published as i64 == BATCH {
+            if pass == Pass::Published(BATCH as usize) {
                 continue;
             }
             let wait = if failures > 0 {
-                Duration::from_millis(100 * u64::from(failures.min(50)))
+                crate::backoff::step(Duration::from_millis(100), Duration::from_secs(5), failures)
             } else {
                 self.idle_poll
             };
+            // Another relay has the turn: wake on the poll only, so that n instances do not all
+            // answer every notification; the holder publishes what they would have.
+            let listen = pass != Pass::NotMyTurn && failures == 0;
             tokio::select! {
                 () = &mut shutdown => return,
                 () = self.ready.notified() => {}
+                woke = wait_notified(&mut listener), if listen => {
+                    if !woke {
+                        listener = None;
+                    }
+                }
                 () = tokio::time::sleep(wait) => {}
             }
         }
     }
 
-    /// Publishes up to one batch; returns how many rows were marked published.
+    /// A connection of its own that LISTENs for outbox inserts; `None` (poll only) when the
+    /// database is unreachable, retried on the next loop.
+    async fn listen(&self) -> Option<AsyncPgConnection> {
+        let mut conn = self.db.get().await.ok()?;
+        diesel::sql_query(format!("LISTEN {WAKE_CHANNEL}"))
+            .execute(&mut *conn)
+            .await
+            .ok()?;
+        // Out of the pool for good: a LISTENing connection must not serve other queries.
+        Some(Object::take(conn))
+    }
+
+    async fn run_pass(&self) -> Result<Pass, OutboxError> {
+        let span = tracing::debug_span!("outbox relay pass");
+        tracing::Instrument::instrument(self.pass_with_turn(), span).await
+    }
+
+    /// Publishes up to one batch; returns how many rows were marked published (0 when another
+    /// relay had the turn).
     pub async fn pass(&self) -> Result<usize, OutboxError> {
+        Ok(match self.pass_with_turn().await? {
+            Pass::Published(n) => n,
+            Pass::NotMyTurn => 0,
+        })
+    }
+
+    pub async fn pass_with_turn(&self) -> Result<Pass, OutboxError> {
         let mut conn = self.db.get().await?;
         let producer = self.producer.clone();
+        let stall_limit = producer.delivery_timeout() * 2;
         conn.transaction::<_, OutboxError, _>(async move |conn| {
+            if !take_relay_turn(conn, stall_limit).await? {
+                return Ok(Pass::NotMyTurn);
+            }
             let rows = claim_unpublished(conn, BATCH).await?;
             let sent = publish(&producer, &rows).await;
             mark_published(conn, &sent).await?;
-            Ok(sent.len())
+            Ok(Pass::Published(sent.len()))
         })
         .await
     }
 }
 
-/// Sends `rows`; returns the ids the broker acknowledged. Rows that fail stay unpublished.
+/// Waits for the next notification and takes all that queued up behind it; `false` when the
+/// listening connection is gone.
+async fn wait_notified(listener: &mut Option<AsyncPgConnection>) -> bool {
+    let Some(conn) = listener.as_mut() else {
+        return std::future::pending().await;
+    };
+    let mut stream = std::pin::pin!(conn.notifications_stream());
+    match stream.next().await {
+        Some(Ok(_)) => {
+            while let Some(Some(Ok(_))) = futures::FutureExt::now_or_never(stream.next()) {}
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Sends `rows`; returns the ids to mark published: per key, the acknowledged rows before the
+/// key's first failure. Rows that fail (and their key's later rows) stay unpublished and are
+/// sent again, in order, by a later pass.
 pub async fn publish(producer: &EventProducer, rows: &[OutboxRow]) -> Vec<i64> {
     let mut events = Vec::with_capacity(rows.len());
     let mut ids = Vec::with_capacity(rows.len());
@@ -216,7 +349,7 @@ pub async fn publish(producer: &EventProducer, rows: &[OutboxRow]) -> Vec<i64> {
                 let destination = row.destination.as_deref().unwrap_or_default();
                 let reason = row.reason.as_deref().unwrap_or("dead-lettered");
                 match producer
-                    .publish_dead_letter(destination, &event, reason)
+                    .publish_dead_letter(destination, &event, reason, &row.trace())
                     .await
                 {
                     Ok(_) => parked.push(row.id),
@@ -226,7 +359,7 @@ pub async fn publish(producer: &EventProducer, rows: &[OutboxRow]) -> Vec<i64> {
                 }
             }
             Ok(event) => {
-                events.push(event);
+                events.push((event, row.trace()));
                 ids.push(row.id);
             }
             Err(error) => {
@@ -234,18 +367,24 @@ pub async fn publish(producer: &EventProducer, rows: &[OutboxRow]) -> Vec<i64> {
             }
         }
     }
-    let results = producer.publish_all(&events).await;
-    ids.into_iter()
-        .zip(results)
-        .filter_map(|(id, result)| match result {
-            Ok(_) => Some(id),
+    let results = producer.publish_all_traced(&events).await;
+    let mut failed_keys = HashSet::new();
+    let mut marked = Vec::with_capacity(ids.len() + parked.len());
+    for ((id, (event, _)), result) in ids.into_iter().zip(&events).zip(results) {
+        let key = event.key();
+        if failed_keys.contains(&key) {
+            continue;
+        }
+        match result {
+            Ok(_) => marked.push(id),
             Err(error) => {
-                tracing::warn!(%error, outbox_id = id, "publish failed, will retry");
-                None
+                tracing::warn!(%error, outbox_id = id, "publish failed, will retry in order");
+                failed_keys.insert(key);
             }
-        })
-        .chain(parked)
-        .collect()
+        }
+    }
+    marked.extend(parked);
+    marked
 }
 
 /// Claims and publishes a batch but never marks it: what a relay that crashed right after the

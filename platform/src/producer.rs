@@ -15,7 +15,7 @@ use taskflow_schemas::Event;
 
 use crate::codec::{EncodeError, EventCodec};
 use crate::config::KafkaSettings;
-use crate::headers;
+use crate::headers::{self, TraceContext};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PublishError {
@@ -42,6 +42,7 @@ pub struct Delivered {
 pub struct EventProducer {
     producer: FutureProducer,
     codec: Arc<EventCodec>,
+    delivery_timeout: Duration,
 }
 
 impl EventProducer {
@@ -58,7 +59,16 @@ impl EventProducer {
                 kafka.delivery_timeout.as_millis().to_string(),
             )
             .create()?;
-        Ok(Self { producer, codec })
+        Ok(Self {
+            producer,
+            codec,
+            delivery_timeout: kafka.delivery_timeout,
+        })
+    }
+
+    /// How long a record may take to be acknowledged before it is reported failed.
+    pub fn delivery_timeout(&self) -> Duration {
+        self.delivery_timeout
     }
 
     /// Encodes `event`, sends it keyed by its task (or schedule) id, and waits for the broker's
@@ -83,9 +93,20 @@ impl EventProducer {
     /// fails before reaching the queue, later events of that key are not sent either, so the
     /// caller can retry them in order. Results come back in input order.
     pub async fn publish_all(&self, events: &[Event]) -> Vec<Result<Delivered, PublishError>> {
+        let trace = headers::current_trace();
+        let events: Vec<(Event, TraceContext)> =
+            events.iter().map(|e| (e.clone(), trace.clone())).collect();
+        self.publish_all_traced(&events).await
+    }
+
+    /// [`publish_all`](Self::publish_all) with each event's own trace context (outbox rows).
+    pub async fn publish_all_traced(
+        &self,
+        events: &[(Event, TraceContext)],
+    ) -> Vec<Result<Delivered, PublishError>> {
         let mut failed_keys = HashSet::new();
         let mut pending = Vec::with_capacity(events.len());
-        for event in events {
+        for (event, trace) in events {
             let key = event.key();
             if failed_keys.contains(&key) {
                 pending.push(Err(PublishError::HeldBack {
@@ -99,7 +120,7 @@ impl EventProducer {
                     let record = FutureRecord::to(&topic)
                         .key(key_text.as_bytes())
                         .payload(payload.as_slice())
-                        .headers(headers::for_event(event));
+                        .headers(headers::for_event_in(event, trace));
                     self.enqueue(record)
                         .await
                         .map(|future| (topic.clone(), future))
@@ -156,10 +177,11 @@ impl EventProducer {
         topic: &str,
         event: &Event,
         reason: &str,
+        trace: &TraceContext,
     ) -> Result<Delivered, PublishError> {
         let payload = self.codec.encode_to(topic, event).await?;
         let key = event.key().to_string();
-        let headers = headers::for_event(event).insert(rdkafka::message::Header {
+        let headers = headers::for_event_in(event, trace).insert(rdkafka::message::Header {
             key: crate::dead_letter::REASON,
             value: Some(reason),
         });

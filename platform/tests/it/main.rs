@@ -4,4 +4,5 @@
 mod compatibility;
 mod helpers;
 mod poison;
+mod relay;
 mod round_trip;

@@ -1,4 +1,3 @@
-DROP TABLE outbox;
 DROP TABLE attempts;
 DROP TABLE tenant_turns;
 DROP TABLE executions;

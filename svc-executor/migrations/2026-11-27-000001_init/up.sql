@@ -53,15 +53,4 @@ CREATE TABLE attempts (
     PRIMARY KEY (task_id, attempt)
 );
 
-CREATE TABLE outbox (
-    id            bigserial PRIMARY KEY,
-    event_id      uuid NOT NULL UNIQUE,
-    event_type    text NOT NULL,
-    body          jsonb NOT NULL,
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    published_at  timestamptz,
-    -- Dead letters: parked on this topic instead of the event's stream, with this reason.
-    destination   text,
-    reason        text
-);
-CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+-- The outbox is the platform's (platform/migrations), created before these migrations run.

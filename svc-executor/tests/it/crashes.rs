@@ -10,7 +10,7 @@ use taskflow_schemas::Stream;
 use crate::helpers::{System, read_topic, wait_until};
 
 /// Kills the process when the test ends, whatever happened.
-struct Process(Child);
+pub struct Process(pub Child);
 
 impl Drop for Process {
     fn drop(&mut self) {
@@ -20,11 +20,11 @@ impl Drop for Process {
 }
 
 /// Starts the real binary as a separate process, so it can be killed with SIGKILL.
-fn spawn_executor(system: &System, instance: &str) -> Process {
+pub fn spawn_executor(system: &System, instance: &str) -> Process {
     spawn_executor_with(system, instance, &[])
 }
 
-fn spawn_executor_with(system: &System, instance: &str, extra: &[(&str, &str)]) -> Process {
+pub fn spawn_executor_with(system: &System, instance: &str, extra: &[(&str, &str)]) -> Process {
     let config = system.executor_config(instance, 4);
     Command::new(env!("CARGO_BIN_EXE_svc-executor"))
         .envs(extra.iter().copied())

@@ -4,4 +4,5 @@
 mod crashes;
 mod helpers;
 mod lifecycle;
+mod ordering;
 mod scheduling;

@@ -1,4 +1,3 @@
-DROP TABLE outbox;
 DROP TABLE idempotency_keys;
 DROP TABLE tasks;
 DROP TABLE task_events;

@@ -1,5 +1,5 @@
 -- svc-tasks owns this database. The event log is the truth; `tasks` is a projection of it that
--- can be rebuilt; `outbox` carries events to Kafka; `idempotency_keys` remembers submissions.
+-- can be rebuilt; `idempotency_keys` remembers submissions.
 
 CREATE TABLE tenants (
     id                      uuid PRIMARY KEY,
@@ -83,12 +83,4 @@ CREATE TABLE idempotency_keys (
     PRIMARY KEY (tenant_id, key)
 );
 
-CREATE TABLE outbox (
-    id            bigserial PRIMARY KEY,
-    event_id      uuid NOT NULL UNIQUE,
-    event_type    text NOT NULL,
-    body          jsonb NOT NULL,
-    created_at    timestamptz NOT NULL DEFAULT now(),
-    published_at  timestamptz
-);
-CREATE INDEX outbox_unpublished ON outbox (id) WHERE published_at IS NULL;
+-- The outbox is the platform's (platform/migrations), created before these migrations run.

@@ -1,1 +1,1 @@
-ALTER TABLE outbox DROP COLUMN destination, DROP COLUMN reason;
+SELECT 1;

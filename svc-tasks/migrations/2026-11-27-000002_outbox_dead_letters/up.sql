@@ -1,2 +1,3 @@
--- The shared outbox (taskflow-platform) can park events on a dead-letter topic.
-ALTER TABLE outbox ADD COLUMN destination text, ADD COLUMN reason text;
+-- Kept for databases migrated before the platform owned the outbox: there it adds the dead-letter
+-- columns; on newer databases the platform's outbox already has them.
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS destination text, ADD COLUMN IF NOT EXISTS reason text;

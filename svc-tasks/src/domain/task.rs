@@ -120,6 +120,11 @@ pub fn apply(state: Option<TaskView>, event: &Event) -> Result<TaskView, ApplyEr
     if task.status.is_terminal() {
         return Ok(task);
     }
+    // An event that arrives after a later step of the execution is history, not news: kept in
+    // the log (the version counts it), but it does not move the state back.
+    if is_stale(&task, event) {
+        return Ok(task);
+    }
     match event {
         Event::TaskCreated(_) => return Err(ApplyError::AlreadyExists(task.id)),
         Event::ScheduledTaskTriggered(_) => {
@@ -133,6 +138,11 @@ pub fn apply(state: Option<TaskView>, event: &Event) -> Result<TaskView, ApplyEr
             task.started_at.get_or_insert(at);
         }
         Event::TaskProgressUpdated(e) => {
+            // Progress of an attempt whose start has not arrived yet still means it runs.
+            task.status = TaskStatus::Running;
+            task.attempts = task.attempts.max(e.attempt);
+            task.next_attempt_at = None;
+            task.started_at.get_or_insert(at);
             task.progress_percent = Some(e.percent.clamp(0, 100));
             task.progress_message.clone_from(&e.message);
         }
@@ -166,6 +176,21 @@ pub fn apply(state: Option<TaskView>, event: &Event) -> Result<TaskView, ApplyEr
         }
     }
     Ok(task)
+}
+
+/// Whether `event` is an older step of the execution than the one `task` already shows, judged
+/// by the event's attempt number and phase (start/progress before the attempt's end), never by
+/// arrival order. Endings of the whole task (completed, final failure, cancelled) are never
+/// stale: nothing follows them.
+fn is_stale(task: &TaskView, event: &Event) -> bool {
+    let (attempt, ends_attempt) = match event {
+        Event::TaskStarted(e) => (e.attempt, false),
+        Event::TaskProgressUpdated(e) => (e.attempt, false),
+        Event::TaskFailed(e) if !e.is_final => (e.attempt, true),
+        _ => return false,
+    };
+    let attempt_already_ended = task.status == TaskStatus::Retrying && !ends_attempt;
+    attempt < task.attempts || (attempt == task.attempts && attempt_already_ended)
 }
 
 fn created_view(e: &taskflow_schemas::TaskCreated, at: DateTime<Utc>) -> TaskView {

@@ -192,3 +192,88 @@ fn cancelling_is_recorded_once_and_refused_after_the_end() {
         Err(CancelRefused::AlreadyFinished(TaskStatus::Cancelled))
     );
 }
+
+fn started(id: Uuid, attempt: i32) -> Event {
+    TaskStarted {
+        meta: sample_meta(),
+        task_id: id,
+        attempt,
+        instance: "a".into(),
+    }
+    .into()
+}
+
+fn progress(id: Uuid, attempt: i32, percent: i32) -> Event {
+    TaskProgressUpdated {
+        meta: sample_meta(),
+        task_id: id,
+        attempt,
+        percent,
+        message: None,
+    }
+    .into()
+}
+
+fn retrying(id: Uuid, attempt: i32) -> Event {
+    TaskFailed {
+        meta: sample_meta(),
+        task_id: id,
+        attempt,
+        error: format!("attempt {attempt} failed"),
+        retryable: true,
+        is_final: false,
+        next_attempt_at: Some(1_790_000_005_000),
+    }
+    .into()
+}
+
+#[test]
+fn a_late_start_of_an_attempt_that_already_failed_does_not_show_it_running() {
+    let c = created();
+    let id = c.task_id;
+    let task = fold(&[c.into(), retrying(id, 1), started(id, 1), progress(id, 1, 50)]);
+    assert_eq!(task.status, TaskStatus::Retrying);
+    assert_eq!(task.attempts, 1);
+    assert_eq!(task.progress_percent, None);
+    assert!(task.next_attempt_at.is_some());
+    assert_eq!(task.version, 4, "the late events are still in the log");
+}
+
+#[test]
+fn an_earlier_attempts_failure_arriving_after_the_next_start_keeps_the_task_running() {
+    let c = created();
+    let id = c.task_id;
+    let task = fold(&[c.into(), started(id, 2), retrying(id, 1), progress(id, 1, 90)]);
+    assert_eq!(task.status, TaskStatus::Running);
+    assert_eq!(task.attempts, 2);
+    assert_eq!(task.error, None);
+    assert_eq!(task.progress_percent, None);
+    assert_eq!(task.next_attempt_at, None);
+}
+
+#[test]
+fn progress_before_its_start_means_the_attempt_runs() {
+    let c = created();
+    let id = c.task_id;
+    let task = fold(&[c.into(), retrying(id, 1), progress(id, 2, 30), started(id, 2)]);
+    assert_eq!(task.status, TaskStatus::Running);
+    assert_eq!(task.attempts, 2);
+    assert_eq!(task.progress_percent, Some(30));
+    assert_eq!(task.next_attempt_at, None);
+}
+
+#[test]
+fn an_ending_is_never_stale() {
+    let c = created();
+    let id = c.task_id;
+    let completed: Event = TaskCompleted {
+        meta: sample_meta(),
+        task_id: id,
+        attempt: 1,
+        result_json: None,
+        duration_ms: 5,
+    }
+    .into();
+    let task = fold(&[c.into(), started(id, 2), completed]);
+    assert_eq!(task.status, TaskStatus::Completed);
+}
