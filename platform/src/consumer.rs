@@ -56,6 +56,43 @@ pub struct ConsumedRecord {
     pub offset: i64,
     pub traceparent: Option<String>,
     pub tracestate: Option<String>,
+    /// The consumer group that read it.
+    pub group: Arc<str>,
+}
+
+impl ConsumedRecord {
+    /// The span a handler processes this record in: a child of the trace the record carries
+    /// (its `traceparent` header), named and attributed per the OpenTelemetry messaging
+    /// semantic conventions (v1.27: `messaging.system`, `messaging.destination.name`, ...), with
+    /// `trace_id` as a field so every log line written inside it names the trace.
+    pub fn span(&self) -> tracing::Span {
+        let meta = self.event.meta();
+        let span = tracing::info_span!(
+            "process",
+            otel.name = %format!("process {}", self.topic),
+            otel.kind = "consumer",
+            messaging.system = "kafka",
+            messaging.operation.type = "process",
+            messaging.destination.name = %self.topic,
+            messaging.destination.partition.id = %self.partition,
+            messaging.kafka.offset = self.offset,
+            messaging.consumer.group.name = %self.group,
+            messaging.message.id = %meta.event_id,
+            messaging.kafka.message.key = %self.event.key(),
+            event_type = self.event.kind().name(),
+            correlation_id = %meta.correlation_id,
+            trace_id = tracing::field::Empty,
+        );
+        headers::adopt_trace_context(
+            &span,
+            self.traceparent.as_deref(),
+            self.tracestate.as_deref(),
+        );
+        if let Some(trace_id) = self.traceparent.as_deref().and_then(headers::trace_id_of) {
+            span.record("trace_id", trace_id);
+        }
+        span
+    }
 }
 
 /// A record that can never be decoded, with its bytes intact for a dead-letter topic.
@@ -91,6 +128,7 @@ pub trait BatchHandler: Send {
 pub struct EventConsumer {
     consumer: StreamConsumer,
     codec: Arc<EventCodec>,
+    group: Arc<str>,
     settings: ConsumerSettings,
 }
 
@@ -151,6 +189,7 @@ impl EventConsumer {
         Ok(Self {
             consumer,
             codec,
+            group: settings.group_id.as_str().into(),
             settings,
         })
     }
@@ -253,6 +292,7 @@ impl EventConsumer {
                         offset: raw.offset,
                         traceparent: raw.traceparent.clone(),
                         tracestate: raw.tracestate.clone(),
+                        group: self.group.clone(),
                     }));
                 }
                 Err(error) if error.is_retryable() => {

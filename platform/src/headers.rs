@@ -55,7 +55,12 @@ pub fn for_event_in(event: &Event, trace: &TraceContext) -> OwnedHeaders {
 
 /// The current span's trace context (empty fields when there is no valid trace).
 pub fn current_trace() -> TraceContext {
-    let mut carrier = current_trace_context();
+    current_trace_in(&tracing::Span::current())
+}
+
+/// The trace context of `span` (empty fields when there is no valid trace).
+pub fn current_trace_in(span: &tracing::Span) -> TraceContext {
+    let mut carrier = trace_context_of(span);
     TraceContext {
         traceparent: carrier.remove(TRACEPARENT),
         tracestate: carrier.remove(TRACESTATE).filter(|s| !s.is_empty()),
@@ -64,10 +69,24 @@ pub fn current_trace() -> TraceContext {
 
 /// `traceparent`/`tracestate` of the current span, empty when there is no sampled trace.
 pub fn current_trace_context() -> HashMap<String, String> {
-    let context = tracing::Span::current().context();
+    trace_context_of(&tracing::Span::current())
+}
+
+fn trace_context_of(span: &tracing::Span) -> HashMap<String, String> {
+    let context = span.context();
     let mut carrier = MapCarrier::default();
     opentelemetry::global::get_text_map_propagator(|p| p.inject_context(&context, &mut carrier));
     carrier.0
+}
+
+/// The trace id of a W3C `traceparent` (`00-<trace id>-<span id>-<flags>`), if well formed.
+pub fn trace_id_of(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.split('-');
+    let (_version, trace_id) = (parts.next()?, parts.next()?);
+    let valid = trace_id.len() == 32
+        && trace_id.bytes().all(|b| b.is_ascii_hexdigit())
+        && trace_id.bytes().any(|b| b != b'0');
+    valid.then_some(trace_id)
 }
 
 /// Reads header `key` as UTF-8.

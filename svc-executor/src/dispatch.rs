@@ -13,6 +13,7 @@ use diesel_async::AsyncConnection;
 use taskflow_platform::db::DbPool;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::domain::backoff::Backoff;
@@ -106,9 +107,9 @@ impl Dispatcher {
             match shared.claim(free).await {
                 Ok(claimed) => {
                     failures = 0;
-                    for task in claimed {
+                    for (task, span) in claimed {
                         let shared = shared.clone();
-                        running.spawn(async move { shared.run_attempt(task).await });
+                        running.spawn(async move { shared.run_attempt(task).await }.instrument(span));
                     }
                 }
                 Err(error) => {
@@ -124,28 +125,33 @@ impl Dispatcher {
 }
 
 impl Shared {
-    async fn claim(&self, free: usize) -> Result<Vec<Claimed>, DispatchError> {
+    /// Leases up to `free` due executions; each comes with the span its attempt runs in.
+    async fn claim(&self, free: usize) -> Result<Vec<(Claimed, tracing::Span)>, DispatchError> {
         let mut conn = self.db.get().await?;
         let settings = &self.settings;
         let claimed = conn
             .transaction::<_, DispatchError, _>(async |conn| {
                 let grace = settings.lease_grace.as_millis() as i64;
                 let claimed = store::claim(conn, &settings.instance, free as i64, grace).await?;
-                for task in &claimed {
+                let mut spanned = Vec::with_capacity(claimed.len());
+                for task in claimed {
+                    let span = attempt_span(&task);
                     store::start_attempt(conn, task.task_id, task.attempt, &settings.instance)
                         .await?;
                     store::enqueue(
                         conn,
-                        &attempt_ref(task, settings).started(&settings.instance),
+                        &attempt_ref(&task, settings).started(&settings.instance),
                     )
+                    .instrument(span.clone())
                     .await?;
+                    spanned.push((task, span));
                 }
-                Ok(claimed)
+                Ok(spanned)
             })
             .await?;
         if !claimed.is_empty() {
             self.outbox_ready.notify_one();
-            let mut tenants: Vec<Uuid> = claimed.iter().map(|c| c.tenant_id).collect();
+            let mut tenants: Vec<Uuid> = claimed.iter().map(|(c, _)| c.tenant_id).collect();
             tenants.sort_unstable();
             tenants.dedup();
             if let Err(error) = store::note_turns(&mut conn, &tenants).await {
@@ -288,6 +294,32 @@ impl Shared {
             }
         }
     }
+}
+
+/// The span of one attempt: a child of the task's trace (the context its TaskCreated was
+/// ingested in), so the attempt's events and log lines belong to the submitting request's trace.
+fn attempt_span(task: &Claimed) -> tracing::Span {
+    let span = tracing::info_span!(
+        "attempt",
+        task_id = %task.task_id,
+        task_type = %task.task_type,
+        attempt = task.attempt,
+        correlation_id = %task.correlation_id,
+        trace_id = tracing::field::Empty,
+    );
+    taskflow_platform::headers::adopt_trace_context(
+        &span,
+        task.traceparent.as_deref(),
+        task.tracestate.as_deref(),
+    );
+    if let Some(trace_id) = task
+        .traceparent
+        .as_deref()
+        .and_then(taskflow_platform::headers::trace_id_of)
+    {
+        span.record("trace_id", trace_id);
+    }
+    span
 }
 
 fn attempt_ref(task: &Claimed, settings: &DispatchSettings) -> AttemptRef {

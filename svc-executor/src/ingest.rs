@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use diesel_async::AsyncConnection;
+use tracing::Instrument;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::dead_letter::DeadLetters;
 use taskflow_platform::{BatchHandler, ConsumedRecord, PoisonRecord};
@@ -53,12 +54,15 @@ impl BatchHandler for Ingest {
             .transaction::<_, IngestError, _>(async move |conn| {
                 let mut announced = false;
                 for record in batch {
-                    announced |= ingest(conn, &record.event, &producer).await?;
+                    announced |= ingest(conn, &record.event, &producer)
+                        .instrument(record.span())
+                        .await?;
                 }
                 Ok(announced)
             })
             .await?;
-        self.work_ready.notify_waiters();
+        // notify_one keeps a permit when the dispatcher is busy, so this wake-up is never lost.
+        self.work_ready.notify_one();
         if announced {
             self.outbox_ready.notify_one();
         }
@@ -104,6 +108,7 @@ async fn ingest(
                     correlation_id: created.meta.correlation_id.clone(),
                     created_event_id: created.meta.event_id,
                     created_event,
+                    trace: taskflow_platform::headers::current_trace(),
                 },
             )
             .await?;

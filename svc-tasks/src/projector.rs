@@ -3,6 +3,7 @@
 //! event is recognised by its event id inside that transaction and changes nothing.
 
 use diesel_async::AsyncConnection;
+use tracing::Instrument;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::dead_letter::DeadLetters;
 use taskflow_platform::{BatchHandler, ConsumedRecord, PoisonRecord};
@@ -26,7 +27,9 @@ impl BatchHandler for Projector {
         let mut conn = self.db.get().await?;
         conn.transaction::<_, ServiceError, _>(async move |conn| {
             for record in batch {
-                project(conn, &record.event).await?;
+                project(conn, &record.event)
+                    .instrument(record.span())
+                    .await?;
             }
             Ok(())
         })
@@ -72,6 +75,7 @@ pub async fn project(conn: &mut Conn, event: &Event) -> Result<bool, ServiceErro
         return Ok(false);
     }
     store::update_task(conn, &next, task.version).await?;
+    tracing::debug!(%task_id, event_type = event.kind().name(), status = next.status.as_str(), "task projected");
     if !task.status.is_terminal() && next.status.is_terminal() {
         store::release_active_slot(conn, task.tenant_id).await?;
     }

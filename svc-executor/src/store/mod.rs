@@ -26,6 +26,7 @@ pub struct NewExecution {
     pub correlation_id: String,
     pub created_event_id: Uuid,
     pub created_event: serde_json::Value,
+    pub trace: taskflow_platform::headers::TraceContext,
 }
 
 /// An execution this instance just leased for its next attempt.
@@ -52,6 +53,10 @@ pub struct Claimed {
     /// The attempt starting now (1-based).
     #[diesel(sql_type = Integer)]
     pub attempt: i32,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub traceparent: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub tracestate: Option<String>,
 }
 
 #[derive(QueryableByName)]
@@ -91,8 +96,8 @@ pub async fn insert_execution(conn: &mut Conn, e: &NewExecution) -> Result<bool,
         .await?;
     let inserted = sql_query(
         "INSERT INTO executions (task_id, tenant_id, task_type, priority, payload, max_attempts, \
-         timeout_ms, correlation_id, created_event_id, created_event, state, due_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', now()) ON CONFLICT DO NOTHING",
+         timeout_ms, correlation_id, created_event_id, created_event, traceparent, tracestate, state, due_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'queued', now()) ON CONFLICT DO NOTHING",
     )
     .bind::<SqlUuid, _>(e.task_id)
     .bind::<SqlUuid, _>(e.tenant_id)
@@ -104,6 +109,8 @@ pub async fn insert_execution(conn: &mut Conn, e: &NewExecution) -> Result<bool,
     .bind::<Text, _>(&e.correlation_id)
     .bind::<SqlUuid, _>(e.created_event_id)
     .bind::<Jsonb, _>(&e.created_event)
+    .bind::<diesel::sql_types::Nullable<Text>, _>(&e.trace.traceparent)
+    .bind::<diesel::sql_types::Nullable<Text>, _>(&e.trace.tracestate)
     .execute(conn)
     .await?;
     Ok(inserted == 1)
@@ -194,7 +201,7 @@ pub async fn claim(
            lease_until = now() + (e.timeout_ms + $3) * interval '1 millisecond', updated_at = now() \
          FROM picked WHERE e.task_id = picked.task_id \
          RETURNING e.task_id, e.tenant_id, e.task_type, e.priority, e.payload, e.max_attempts, \
-           e.timeout_ms, e.correlation_id, e.created_event_id, e.attempt",
+           e.timeout_ms, e.correlation_id, e.created_event_id, e.attempt, e.traceparent, e.tracestate",
     )
     .bind::<BigInt, _>(limit)
     .bind::<Text, _>(owner)

@@ -6,3 +6,4 @@ mod helpers;
 mod lifecycle;
 mod ordering;
 mod scheduling;
+mod tracing_e2e;

@@ -202,6 +202,19 @@ async fn each_tasks_events_reach_the_topic_in_commit_order_under_a_broker_restar
     assert!(out_of_order.is_empty(), "out of order: {out_of_order:#?}");
 }
 
+/// Members of `group` once it is stable (no rebalance under way).
+fn group_members(system: &System, group: &str) -> Option<usize> {
+    let client: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", &system.kafka.bootstrap_servers)
+        .create()
+        .expect("client");
+    let groups = client
+        .fetch_group_list(Some(group), Duration::from_secs(5))
+        .ok()?;
+    let info = groups.groups().first()?;
+    (info.state() == "Stable").then(|| info.members().len())
+}
+
 /// An executor killed with -9 keeps its partitions only until the group notices it is gone
 /// (the session timeout, 6 s): tasks submitted right after the kill all run within seconds,
 /// not after Kafka's default 45 s.
@@ -211,23 +224,16 @@ async fn a_killed_executor_stalls_new_work_only_for_seconds() {
     let mut doomed = spawn_executor(&system, "stall-a");
     let _survivor = spawn_executor(&system, "stall-b");
     let tenant = system.tenant().await;
-    // Enough keys that both members own partitions with work before the kill.
-    let mut warmup = Vec::new();
-    for _ in 0..12 {
-        warmup.push(system.submit(&tenant, json!({"type": "noop"})).await);
-    }
-    wait_until(Duration::from_secs(60), "both executors to take work", || async {
-        let attempts = system.attempts().await;
-        let a = attempts.iter().any(|a| a.instance == "stall-a");
-        let b = attempts.iter().any(|a| a.instance == "stall-b");
-        (a && b).then_some(())
+    let group = format!("it-{}-svc-executor", system.id);
+    wait_until(Duration::from_secs(60), "both executors in the group", || {
+        std::future::ready((group_members(&system, &group) == Some(2)).then_some(()))
     })
     .await;
-    for id in &warmup {
-        system
-            .wait_status(&tenant, id, "completed", Duration::from_secs(60))
-            .await;
-    }
+    // Work flows before the kill.
+    let warmup = system.submit(&tenant, json!({"type": "noop"})).await;
+    system
+        .wait_status(&tenant, &warmup, "completed", Duration::from_secs(60))
+        .await;
     doomed.0.kill().expect("SIGKILL");
     let _ = doomed.0.wait();
     let killed_at = Instant::now();

@@ -4,6 +4,7 @@
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use taskflow_platform::headers;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -38,11 +39,26 @@ where
     req.extensions_mut().insert(CorrelationId(id.clone()));
     let span = tracing::info_span!(
         "http_request",
+        otel.kind = "server",
         method = %req.method(),
         path = %req.path(),
         correlation_id = %id,
         status = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
     );
+    // A caller's W3C `traceparent` makes this request part of its trace; without one the
+    // request's own span is the root of a new trace. Either way every event the request writes
+    // carries that trace (the outbox stores it) and log lines name it.
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let traceparent = header(headers::TRACEPARENT).filter(|tp| headers::trace_id_of(tp).is_some());
+    headers::adopt_trace_context(&span, traceparent, header(headers::TRACESTATE));
+    if let Some(trace_id) = headers::current_trace_in(&span)
+        .traceparent
+        .as_deref()
+        .and_then(headers::trace_id_of)
+    {
+        span.record("trace_id", trace_id);
+    }
     let response = service.call(req);
     async move {
         let mut response = response.instrument(span.clone()).await?;
