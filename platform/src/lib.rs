@@ -2,12 +2,14 @@
 //! producing/consuming of [`taskflow_schemas::Event`]s in their Avro contracts.
 
 pub mod backoff;
+pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod consumer;
 pub mod db;
 pub mod dead_letter;
 pub mod headers;
+pub mod inbox;
 pub mod outbox;
 pub mod problem;
 pub mod producer;

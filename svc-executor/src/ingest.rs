@@ -85,7 +85,7 @@ async fn ingest(
     producer: &str,
 ) -> Result<bool, IngestError> {
     let relevant = matches!(event, Event::TaskCreated(_) | Event::TaskCancelRequested(_));
-    if !relevant || !store::record_consumed(conn, event.meta().event_id).await? {
+    if !relevant || !taskflow_platform::inbox::record(conn, event.meta().event_id).await? {
         return Ok(false);
     }
     match event {

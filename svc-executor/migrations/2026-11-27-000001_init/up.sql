@@ -1,10 +1,7 @@
 -- svc-executor owns this database. `executions` is the durable work queue (and the retry
--- timers); `attempts` is the execution log; `consumed_events` dedupes what Kafka delivers.
+-- timers); `attempts` is the execution log.
 
-CREATE TABLE consumed_events (
-    event_id     uuid PRIMARY KEY,
-    consumed_at  timestamptz NOT NULL DEFAULT now()
-);
+-- `consumed_events` (the inbox) is the platform's (platform/migrations).
 
 CREATE TABLE executions (
     task_id           uuid PRIMARY KEY,

@@ -77,16 +77,6 @@ struct StateRow {
     correlation_id: String,
 }
 
-/// True the first time `event_id` is seen; false for a redelivery.
-pub async fn record_consumed(conn: &mut Conn, event_id: Uuid) -> Result<bool, StoreError> {
-    let inserted =
-        sql_query("INSERT INTO consumed_events (event_id) VALUES ($1) ON CONFLICT DO NOTHING")
-            .bind::<SqlUuid, _>(event_id)
-            .execute(conn)
-            .await?;
-    Ok(inserted == 1)
-}
-
 /// Queues the execution (and gives its tenant a turn row); false when the task is known.
 pub async fn insert_execution(conn: &mut Conn, e: &NewExecution) -> Result<bool, StoreError> {
     // DO NOTHING takes no lock on an existing row, so concurrent ingests never wait here.
