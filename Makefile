@@ -6,8 +6,9 @@ SHELL := /bin/bash
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/taskflow/target
 # Partition count of TaskFlow's task topics (created by the services and the tests).
 export TASKFLOW_TASK_PARTITIONS ?= 12
-# How many svc-executor instances `make up` runs (make up EXECUTORS=3).
-EXECUTORS ?= 1
+# How many svc-executor instances `make up` runs (make up EXECUTORS=3). Empty: as many as run
+# now (1 when none does), so `make test` or `make bench` keep an EXECUTORS=3 setup as it is.
+EXECUTORS ?=
 
 .PHONY: help up down status logs test build lint fmt schemas-check bench tools
 
@@ -45,6 +46,7 @@ schemas-check: up ## register every Avro contract; fail on a change the registry
 test: up tools lint ## start what the tests need, then lint and run every test against the real servers
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast
 	@source .taskflow/dev.env && deploy/foreign-client-check.sh
+	@source .taskflow/dev.env && deploy/schemathesis-check.sh
 
 bench: ## submission and end-to-end execution throughput and latency (release builds, own databases and topics, ~3 min)
 	@deploy/bench.sh

@@ -319,7 +319,11 @@ devenv_export() {
 
 # Lines of the summary that up.sh prints at the end: NAME ADDRESS LOG.
 SUMMARY=()
-summary_add() { SUMMARY+=("$(printf '  %-10s %-46s %s' "$1" "$2" "$(rel "$3")")"); }
+# The name column fits `svc-executor-10`.
+summary_add() { SUMMARY+=("$(printf '  %-16s %-52s %s' "$1" "$2" "$(rel "$3")")"); }
+
+# A hook-started service's readiness URL, so `make status` can ask it (run/NAME.url).
+record_health_url() { mkdir -p "$RUN_DIR" && printf '%s\n' "$2" >"$RUN_DIR/$1.url"; }
 
 # --- prerequisites -------------------------------------------------------------------------------
 # need_cmd CMD DEBIAN_PACKAGE: install the package when CMD is missing (root), else explain.

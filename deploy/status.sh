@@ -8,7 +8,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 all_ok=1
-row() { printf '  %-10s %-8s %-8s %-42s %-7s %s\n' "$@"; }
+# The name column fits `svc-executor-10`.
+row() { printf '  %-16s %-8s %-8s %-46s %-7s %s\n' "$@"; }
 
 # show NAME PID_OR_EMPTY ADDRESS LOG probe-cmd...
 show() {
@@ -26,16 +27,21 @@ show postgres "$(pg_pid || true)" "$HOST:$PG_PORT" "$PG_LOG" pg_answers
 show kafka "$(our_pid kafka || true)" "$HOST:$KAFKA_PORT" "$KAFKA_LOG" kafka_answers
 show registry "$(our_pid registry || true)" "$REGISTRY_CCOMPAT" "$REGISTRY_LOG" registry_answers
 
-# Pieces started by deploy/up.d hooks: only running/stopped is known here.
+# Pieces started by deploy/up.d hooks, asked at the readiness URL they recorded (run/NAME.url).
+url_answers() { curl -fsS -o /dev/null --max-time 3 "$1"; }
 for f in "$RUN_DIR"/*.pid; do
   [[ -f "$f" ]] || continue
   name="$(basename "$f" .pid)"
   case "$name" in kafka | registry) continue ;; esac
-  if pid="$(our_pid "$name")"; then
-    row "$name" running "$pid" "-" "?" "$(rel "$LOG_DIR/$name.log")"
+  url="-"
+  if [[ -f "$RUN_DIR/$name.url" ]]; then url="$(<"$RUN_DIR/$name.url")"; fi
+  pid="$(our_pid "$name" || true)"
+  if [[ "$url" == - ]]; then
+    # Nothing to ask: running or not is all that is known.
+    if [[ -n "$pid" ]]; then answers="?"; else answers=no; all_ok=0; fi
+    row "$name" "$([[ -n "$pid" ]] && echo running || echo stopped)" "${pid:--}" "-" "$answers" "$(rel "$LOG_DIR/$name.log")"
   else
-    row "$name" stopped "-" "-" "no" "$(rel "$LOG_DIR/$name.log")"
-    all_ok=0
+    show "$name" "$pid" "$url" "$LOG_DIR/$name.log" url_answers "$url"
   fi
 done
 

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # `make up` hook (sourced by deploy/up.sh after PostgreSQL, Kafka and the registry are up, dev.env
 # is written and svc-tasks runs; deploy/lib.sh is loaded): build svc-executor and run EXECUTORS
-# instances of it (default 1, `make up EXECUTORS=n`), and add TASKFLOW_EXECUTORS to dev.env.
+# instances of it (`make up EXECUTORS=n`; without it, as many as run now, or 1), and add
+# TASKFLOW_EXECUTORS to dev.env.
 #
 #   binary    $CARGO_TARGET_DIR/debug/svc-executor (cargo build -p svc-executor --bin svc-executor;
 #             a no-op when up to date; only the service, not the package's other binaries)
@@ -35,9 +36,19 @@ svc_executor_url() { printf 'http://%s:%s' "$HOST" "$(svc_executor_port "$1")"; 
 
 svc_executor_ready() { curl -fsS -o /dev/null --max-time 3 "$(svc_executor_url "$1")/health/ready"; }
 
-# The instance count from EXECUTORS (the Makefile passes it; default 1).
+# The instance count: EXECUTORS when given (`make up EXECUTORS=n`); otherwise as many as run now
+# (so `make test`, `make bench` and `make schemas-check`, which run `make up` first, keep an
+# EXECUTORS=n setup as it is), and 1 when none runs.
 svc_executor_count() {
-  local n="${EXECUTORS:-1}"
+  local n="${EXECUTORS:-}"
+  if [[ -z "$n" ]]; then
+    n=0
+    local slot
+    while IFS= read -r slot; do
+      if our_pid "$(svc_executor_name "$slot")" >/dev/null; then n=$((n + 1)); fi
+    done < <(svc_executor_slots)
+    ((n > 0)) || n=1
+  fi
   [[ "$n" =~ ^[0-9]+$ ]] || die "EXECUTORS must be a whole number (0-$SVC_EXECUTOR_MAX), got '$n'"
   n=$((10#$n))
   ((n <= SVC_EXECUTOR_MAX)) || die "EXECUTORS=$n is more than $SVC_EXECUTOR_MAX (each instance holds up to 20 PostgreSQL connections; max_connections is 300)"
@@ -113,6 +124,7 @@ svc_executor_start() {
     cd "$STATE_DIR" || exit 1 # where a core dump would land, not the source tree
     start_detached "$(svc_executor_name "$n")" "$(svc_executor_log "$n")" "${settings[@]}" "$SVC_EXECUTOR_BIN"
   )
+  record_health_url "$(svc_executor_name "$n")" "$(svc_executor_url "$n")/health/ready"
 }
 
 svc_executor_up() {

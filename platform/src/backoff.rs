@@ -18,8 +18,14 @@ mod tests {
     fn doubles_from_initial_up_to_the_cap() {
         let ms = Duration::from_millis;
         let waits: Vec<_> = (1..=6).map(|n| step(ms(100), ms(1000), n)).collect();
-        assert_eq!(waits, [ms(100), ms(200), ms(400), ms(800), ms(1000), ms(1000)]);
+        assert_eq!(
+            waits,
+            [ms(100), ms(200), ms(400), ms(800), ms(1000), ms(1000)]
+        );
         assert_eq!(step(ms(100), ms(1000), 0), ms(100));
-        assert_eq!(step(ms(100), Duration::from_secs(10), u32::MAX), Duration::from_secs(10));
+        assert_eq!(
+            step(ms(100), Duration::from_secs(10), u32::MAX),
+            Duration::from_secs(10)
+        );
     }
 }

@@ -72,7 +72,10 @@ impl KafkaSettings {
             topics: Topics::new(std::env::var("TASKFLOW_TOPIC_PREFIX").unwrap_or_default()),
             task_partitions,
             replication_factor: parsed_or("TASKFLOW_REPLICATION_FACTOR", 1)?,
-            delivery_timeout: Duration::from_millis(parsed_or("KAFKA_DELIVERY_TIMEOUT_MS", 30_000)?),
+            delivery_timeout: Duration::from_millis(parsed_or(
+                "KAFKA_DELIVERY_TIMEOUT_MS",
+                30_000,
+            )?),
             session_timeout: Duration::from_millis(parsed_or("KAFKA_SESSION_TIMEOUT_MS", 6_000)?),
         })
     }

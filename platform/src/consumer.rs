@@ -19,6 +19,7 @@ use tracing::Instrument;
 
 use crate::codec::{DecodeError, EventCodec};
 use crate::config::KafkaSettings;
+use crate::dead_letter::DeadLetters;
 use crate::headers;
 
 #[derive(Debug, Clone)]
@@ -116,13 +117,6 @@ pub trait BatchHandler: Send {
         &mut self,
         batch: &[ConsumedRecord],
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
-
-    /// Deals with a record that cannot be decoded (typically: dead-letter it). `Ok` lets the
-    /// consumer move past it; `Err` retries.
-    fn poisoned(
-        &mut self,
-        record: &PoisonRecord,
-    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
 pub struct EventConsumer {
@@ -130,6 +124,8 @@ pub struct EventConsumer {
     codec: Arc<EventCodec>,
     group: Arc<str>,
     settings: ConsumerSettings,
+    /// Where records that can never be decoded are parked, so the partition moves on.
+    dead_letters: DeadLetters,
 }
 
 /// A record copied out of librdkafka's buffer, before decoding.
@@ -159,11 +155,13 @@ impl RawRecord {
 }
 
 impl EventConsumer {
-    /// Joins `settings.group_id` and subscribes to `settings.topics`.
+    /// Joins `settings.group_id` and subscribes to `settings.topics`; undecodable records are
+    /// parked on `dead_letters` with the reason.
     pub fn new(
         kafka: &KafkaSettings,
         codec: Arc<EventCodec>,
         settings: ConsumerSettings,
+        dead_letters: DeadLetters,
     ) -> Result<Self, KafkaError> {
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", &kafka.bootstrap_servers)
@@ -191,6 +189,7 @@ impl EventConsumer {
             codec,
             group: settings.group_id.as_str().into(),
             settings,
+            dead_letters,
         })
     }
 
@@ -226,11 +225,12 @@ impl EventConsumer {
                             partition = poison.partition,
                             offset = poison.offset,
                             error = %poison.error,
-                            "undecodable record, handing it to the poison handler"
+                            "undecodable record, parking it on the dead-letter topic"
                         );
                         let mut backoff = self.backoff();
-                        while let Err(error) = handler.poisoned(&poison).await {
-                            if !backoff.pause(&mut shutdown, "poison handler", &error).await {
+                        let reason = poison.error.to_string();
+                        while let Err(error) = self.dead_letters.park(&poison, &reason).await {
+                            if !backoff.pause(&mut shutdown, "dead-lettering", &error).await {
                                 return self.close();
                             }
                         }
@@ -316,8 +316,9 @@ impl EventConsumer {
 
     fn backoff(&self) -> Backoff {
         Backoff {
-            next: self.settings.retry_initial,
+            initial: self.settings.retry_initial,
             max: self.settings.retry_max,
+            failures: 0,
         }
     }
 
@@ -332,8 +333,9 @@ impl EventConsumer {
 
 /// Doubling waits between retries that give way to shutdown.
 struct Backoff {
-    next: Duration,
+    initial: Duration,
     max: Duration,
+    failures: u32,
 }
 
 impl Backoff {
@@ -344,9 +346,9 @@ impl Backoff {
         what: &str,
         error: &(dyn std::error::Error + Send + Sync),
     ) -> bool {
-        tracing::warn!(%error, what, retry_in_ms = self.next.as_millis() as u64, "failed, retrying");
-        let wait = self.next;
-        self.next = (self.next * 2).min(self.max);
+        self.failures = self.failures.saturating_add(1);
+        let wait = crate::backoff::step(self.initial, self.max, self.failures);
+        tracing::warn!(%error, what, retry_in_ms = wait.as_millis() as u64, "failed, retrying");
         tokio::select! {
             biased;
             () = &mut *shutdown => false,

@@ -42,7 +42,10 @@ pub fn for_event_in(event: &Event, trace: &TraceContext) -> OwnedHeaders {
             key: CORRELATION_ID,
             value: Some(&meta.correlation_id),
         });
-    for (key, value) in [(TRACEPARENT, &trace.traceparent), (TRACESTATE, &trace.tracestate)] {
+    for (key, value) in [
+        (TRACEPARENT, &trace.traceparent),
+        (TRACESTATE, &trace.tracestate),
+    ] {
         if let Some(value) = value {
             headers = headers.insert(Header {
                 key,

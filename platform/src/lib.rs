@@ -9,6 +9,7 @@ pub mod consumer;
 pub mod db;
 pub mod dead_letter;
 pub mod headers;
+pub mod http;
 pub mod inbox;
 pub mod outbox;
 pub mod problem;

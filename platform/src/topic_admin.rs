@@ -36,7 +36,9 @@ pub async fn ensure_topics(kafka: &KafkaSettings, extra: &[String]) -> Result<()
             NewTopic::new(name, kafka.task_partitions, replication)
         })
         .collect();
-    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(30)));
+    let options = AdminOptions::new()
+        .operation_timeout(Some(Duration::from_secs(30)))
+        .request_timeout(Some(Duration::from_secs(10)));
     for result in admin.create_topics(&new_topics, &options).await? {
         match result {
             Ok(_) => {}

@@ -11,6 +11,7 @@ mod meta;
 pub mod samples;
 mod topics;
 mod uuid_text;
+mod vocabulary;
 
 pub use catalog::{DecodeEventError, Event, EventKind};
 pub use events::{
@@ -19,6 +20,7 @@ pub use events::{
 };
 pub use meta::EventMeta;
 pub use topics::{Stream, Topics};
+pub use vocabulary::TASK_TYPES;
 
 /// Avro namespace shared by every TaskFlow record.
 pub const NAMESPACE: &str = "io.taskflow.events";

@@ -7,9 +7,8 @@ use std::sync::Arc;
 use diesel_async::AsyncConnection;
 use tracing::Instrument;
 use taskflow_platform::db::DbPool;
-use taskflow_platform::dead_letter::DeadLetters;
-use taskflow_platform::{BatchHandler, ConsumedRecord, PoisonRecord};
-use taskflow_schemas::{Event, Priority};
+use taskflow_platform::{BatchHandler, ConsumedRecord};
+use taskflow_schemas::Event;
 use tokio::sync::Notify;
 
 use crate::events::AttemptRef;
@@ -17,7 +16,6 @@ use crate::store::{self, CancelFound, NewExecution};
 
 pub struct Ingest {
     pub db: DbPool,
-    pub dead_letters: DeadLetters,
     pub work_ready: Arc<Notify>,
     pub outbox_ready: Arc<Notify>,
     pub producer: String,
@@ -31,17 +29,6 @@ pub enum IngestError {
     Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
     #[error(transparent)]
     Outbox(#[from] taskflow_platform::outbox::OutboxError),
-    #[error("dead-letter publish failed: {0}")]
-    DeadLetter(String),
-}
-
-pub fn priority_rank(p: Priority) -> i16 {
-    match p {
-        Priority::Low => 0,
-        Priority::Normal => 1,
-        Priority::High => 2,
-        Priority::Critical => 3,
-    }
 }
 
 impl BatchHandler for Ingest {
@@ -68,14 +55,6 @@ impl BatchHandler for Ingest {
         }
         Ok(())
     }
-
-    async fn poisoned(&mut self, record: &PoisonRecord) -> Result<(), IngestError> {
-        self.dead_letters
-            .park(record, &record.error.to_string())
-            .await
-            .map(|_| ())
-            .map_err(|e| IngestError::DeadLetter(e.to_string()))
-    }
 }
 
 /// Applies one event; true when it enqueued an event to publish.
@@ -101,7 +80,7 @@ async fn ingest(
                     task_id: created.task_id,
                     tenant_id: created.meta.tenant_id,
                     task_type: created.task_type.clone(),
-                    priority: priority_rank(created.priority),
+                    priority: created.priority.rank(),
                     payload,
                     max_attempts: created.max_attempts.max(1),
                     timeout_ms: created.timeout_ms.max(1),

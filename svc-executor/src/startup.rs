@@ -106,14 +106,14 @@ impl Application {
                 &config.consumer_group,
                 vec![config.kafka.topics.name(Stream::TaskRequests)],
             ),
-        )?;
-        let ingest = Ingest {
-            db: pool.clone(),
-            dead_letters: DeadLetters::new(
+            DeadLetters::new(
                 producer.clone(),
                 dead_letter_topic.clone(),
                 config.consumer_group.clone(),
             ),
+        )?;
+        let ingest = Ingest {
+            db: pool.clone(),
             work_ready: work_ready.clone(),
             outbox_ready: outbox_ready.clone(),
             producer: producer_name.clone(),
@@ -148,6 +148,7 @@ impl Application {
             handlers,
             work_ready,
             outbox_ready,
+            taskflow_platform::clock::system(),
         );
         background.push(tokio::spawn(dispatcher.run(stopped(stop_rx))));
 

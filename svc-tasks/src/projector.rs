@@ -3,11 +3,10 @@
 //! event is recognised by its event id inside that transaction and changes nothing.
 
 use diesel_async::AsyncConnection;
-use tracing::Instrument;
 use taskflow_platform::db::DbPool;
-use taskflow_platform::dead_letter::DeadLetters;
-use taskflow_platform::{BatchHandler, ConsumedRecord, PoisonRecord};
+use taskflow_platform::{BatchHandler, ConsumedRecord};
 use taskflow_schemas::Event;
+use tracing::Instrument;
 
 use crate::domain::apply;
 use crate::service::ServiceError;
@@ -17,7 +16,6 @@ pub const CONSUMER_GROUP: &str = "svc-tasks";
 
 pub struct Projector {
     pub db: DbPool,
-    pub dead_letters: DeadLetters,
 }
 
 impl BatchHandler for Projector {
@@ -34,14 +32,6 @@ impl BatchHandler for Projector {
             Ok(())
         })
         .await
-    }
-
-    async fn poisoned(&mut self, record: &PoisonRecord) -> Result<(), ServiceError> {
-        self.dead_letters
-            .park(record, &record.error.to_string())
-            .await
-            .map(|_| ())
-            .map_err(|e| ServiceError::Unavailable(e.to_string()))
     }
 }
 

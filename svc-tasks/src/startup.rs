@@ -59,7 +59,10 @@ impl Application {
             policy: config.policy,
             outbox_ready: Arc::new(Notify::new()),
             producer_name: format!("svc-tasks/{}@{instance}", env!("CARGO_PKG_VERSION")),
+            runtime: tokio::runtime::Handle::current(),
         };
+        // A rebuild that was running when the previous process stopped shows as interrupted.
+        crate::service::rebuild::fail_interrupted(&services).await?;
         let (stop, stop_rx) = watch::channel(false);
 
         let relay = Relay {
@@ -80,15 +83,13 @@ impl Application {
                 &config.consumer_group,
                 vec![config.kafka.topics.name(Stream::TaskExecution)],
             ),
-        )?;
-        let projector = Projector {
-            db: pool.clone(),
-            dead_letters: DeadLetters::new(
+            DeadLetters::new(
                 producer.clone(),
                 dead_letter_topic,
                 config.consumer_group.clone(),
             ),
-        };
+        )?;
+        let projector = Projector { db: pool.clone() };
         let projector_rx = stop_rx.clone();
         background.push(tokio::spawn(async move {
             if let Err(error) = consumer.run(projector, stopped(projector_rx)).await {
@@ -101,6 +102,7 @@ impl Application {
             admin_token: config.admin_token.clone(),
             producer,
             registry: RegistryClient::new(&config.registry),
+            max_body_bytes: config.max_body_bytes,
         });
         let listener =
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
@@ -109,6 +111,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap_fn(http::problems::middleware)
                 .wrap_fn(correlation::middleware)
                 .configure(|cfg| http::configure(cfg, max_body))
         })

@@ -41,20 +41,33 @@ impl TestBus {
         format!("it-{}-{name}", self.id)
     }
 
+    /// A consumer in `group` that parks poison on the group's dead-letter topic.
+    pub fn consumer(&self, group: &str, topics: Vec<String>) -> taskflow_platform::EventConsumer {
+        let dead_letters = taskflow_platform::dead_letter::DeadLetters::new(
+            self.producer.clone(),
+            self.kafka.topics.dead_letter(group),
+            group.to_owned(),
+        );
+        taskflow_platform::EventConsumer::new(
+            &self.kafka,
+            self.codec.clone(),
+            taskflow_platform::ConsumerSettings::new(group, topics),
+            dead_letters,
+        )
+        .expect("consumer")
+    }
+
     /// Every record on `topic` from the beginning, until `count` have been read.
     pub async fn read_raw(&self, topic: &str, count: usize) -> Vec<RawRecord> {
         read_topic(&self.kafka.bootstrap_servers, topic, count).await
     }
 }
 
-/// A handler that forwards what it gets to the test, optionally failing its first calls and
-/// dead-lettering poison.
+/// A handler that forwards what it gets to the test, optionally failing its first calls.
 pub struct Recorder {
     pub records: tokio::sync::mpsc::UnboundedSender<taskflow_platform::ConsumedRecord>,
-    pub poison: tokio::sync::mpsc::UnboundedSender<String>,
     pub batches: tokio::sync::mpsc::UnboundedSender<Vec<Uuid>>,
     pub fail_first: usize,
-    pub dead_letters: Option<taskflow_platform::dead_letter::DeadLetters>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,44 +93,23 @@ impl taskflow_platform::BatchHandler for Recorder {
         }
         Ok(())
     }
-
-    async fn poisoned(
-        &mut self,
-        record: &taskflow_platform::PoisonRecord,
-    ) -> Result<(), TestFailure> {
-        if let Some(dlq) = &self.dead_letters {
-            dlq.park(record, &record.error.to_string())
-                .await
-                .map_err(|e| TestFailure(e.to_string()))?;
-        }
-        let _ = self.poison.send(format!("{:?}", record.error));
-        Ok(())
-    }
 }
 
 pub struct Recording {
     pub records: tokio::sync::mpsc::UnboundedReceiver<taskflow_platform::ConsumedRecord>,
-    pub poison: tokio::sync::mpsc::UnboundedReceiver<String>,
     pub batches: tokio::sync::mpsc::UnboundedReceiver<Vec<Uuid>>,
 }
 
 pub fn recorder() -> (Recorder, Recording) {
     let (records_tx, records) = tokio::sync::mpsc::unbounded_channel();
-    let (poison_tx, poison) = tokio::sync::mpsc::unbounded_channel();
     let (batches_tx, batches) = tokio::sync::mpsc::unbounded_channel();
     (
         Recorder {
             records: records_tx,
-            poison: poison_tx,
             batches: batches_tx,
             fail_first: 0,
-            dead_letters: None,
         },
-        Recording {
-            records,
-            poison,
-            batches,
-        },
+        Recording { records, batches },
     )
 }
 

@@ -20,7 +20,9 @@ async fn outbox_db() -> DbPool {
     let name = format!("it_outbox_{}", &Uuid::new_v4().simple().to_string()[..12]);
     let url = db::create_database(&admin, &name).await.expect("database");
     let pool = db::pool(&url, 4).expect("pool");
-    db::migrate(&pool, PLATFORM_MIGRATIONS).await.expect("migrated");
+    db::migrate(&pool, PLATFORM_MIGRATIONS)
+        .await
+        .expect("migrated");
     pool
 }
 
@@ -91,9 +93,11 @@ async fn a_relay_wakes_on_another_instances_commit() {
     let bus = TestBus::start().await;
     let pool = outbox_db().await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let running = tokio::spawn(relay(&pool, &bus, Duration::from_secs(3600)).run(async move {
-        let _ = stopped.await;
-    }));
+    let running = tokio::spawn(
+        relay(&pool, &bus, Duration::from_secs(3600)).run(async move {
+            let _ = stopped.await;
+        }),
+    );
     // The relay's first pass finds nothing; then it listens.
     wait_until(Duration::from_secs(10), "the relay to listen", || async {
         let mut conn = pool.get().await.expect("conn");

@@ -1,7 +1,6 @@
 use std::collections::HashMap;
 
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
-use taskflow_platform::{ConsumerSettings, EventConsumer};
 use taskflow_schemas::samples::one_of_each;
 use taskflow_schemas::{Event, EventKind, Stream};
 use tracing::Instrument;
@@ -25,12 +24,7 @@ async fn every_event_type_round_trips_through_kafka_and_the_registry() {
         bus.producer.publish(event).await.expect("published");
     }
 
-    let consumer = EventConsumer::new(
-        &bus.kafka,
-        bus.codec.clone(),
-        ConsumerSettings::new(bus.group("round-trip"), all_topics(&bus)),
-    )
-    .expect("consumer");
+    let consumer = bus.consumer(&bus.group("round-trip"), all_topics(&bus));
     let (handler, mut recording) = recorder();
     let (stop, task) = spawn_consumer(consumer, handler);
     let received = receive(&mut recording.records, sent.len(), "events").await;
@@ -130,12 +124,7 @@ async fn a_failing_handler_is_retried_with_the_same_batch_before_offsets_move() 
 
     let group = bus.group("retry");
     let topics = vec![bus.kafka.topics.name(Stream::TaskRequests)];
-    let consumer = EventConsumer::new(
-        &bus.kafka,
-        bus.codec.clone(),
-        ConsumerSettings::new(&group, topics.clone()),
-    )
-    .expect("consumer");
+    let consumer = bus.consumer(&group, topics.clone());
     let (mut handler, mut recording) = recorder();
     handler.fail_first = 2;
     let (stop, task) = spawn_consumer(consumer, handler);
@@ -151,12 +140,7 @@ async fn a_failing_handler_is_retried_with_the_same_batch_before_offsets_move() 
     assert_eq!(delivered[0].event, event);
 
     // A new member of the group starts after the record: its offset was committed.
-    let consumer = EventConsumer::new(
-        &bus.kafka,
-        bus.codec.clone(),
-        ConsumerSettings::new(&group, topics),
-    )
-    .expect("consumer");
+    let consumer = bus.consumer(&group, topics);
     let next = one_of_each().remove(1);
     bus.producer.publish(&next).await.expect("published");
     let (handler, mut recording) = recorder();

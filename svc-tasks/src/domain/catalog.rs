@@ -30,6 +30,13 @@ pub struct TaskCatalog {
     validators: BTreeMap<&'static str, jsonschema::Validator>,
 }
 
+/// Every task type's payload schema (name, JSON Schema), for documentation.
+pub fn payload_schemas() -> impl Iterator<Item = (&'static str, Value)> {
+    TYPES
+        .into_iter()
+        .filter_map(|(name, text)| Some((name, serde_json::from_str(text).ok()?)))
+}
+
 impl TaskCatalog {
     pub fn load() -> Result<Self, CatalogError> {
         let mut validators = BTreeMap::new();

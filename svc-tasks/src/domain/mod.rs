@@ -4,5 +4,6 @@ pub mod catalog;
 pub mod quota;
 pub mod submission;
 pub mod task;
+pub mod text;
 
 pub use task::{ApplyError, CancelRefused, TaskStatus, TaskView, apply, decide_cancel};

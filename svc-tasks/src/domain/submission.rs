@@ -7,6 +7,7 @@ use taskflow_schemas::{EventMeta, Priority, TaskCreated};
 use uuid::Uuid;
 
 use crate::domain::catalog::{PayloadProblem, TaskCatalog};
+use crate::domain::text::{NUL_MESSAGE, pointer_token, storable, unstorable_in};
 
 /// A submission as the client sent it, already known to be well-formed JSON of the right shape.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,6 +29,8 @@ pub struct Policy {
     pub min_timeout_ms: i64,
     pub max_timeout_ms: i64,
     pub max_labels: usize,
+    /// Characters (not bytes) of a label value.
+    pub max_label_value_chars: usize,
 }
 
 impl Default for Policy {
@@ -39,6 +42,7 @@ impl Default for Policy {
             min_timeout_ms: 100,
             max_timeout_ms: 3_600_000,
             max_labels: 20,
+            max_label_value_chars: 256,
         }
     }
 }
@@ -89,6 +93,22 @@ pub fn parse_priority(name: &str) -> Option<Priority> {
     .find(|p| priority_name(*p) == name)
 }
 
+/// Longest Idempotency-Key, in characters.
+pub const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// An Idempotency-Key (header or batch item): 1-255 printable ASCII characters (space allowed,
+/// but not first or last, where HTTP would strip it). The OpenAPI document states the same rule
+/// as `^[!-~]([ -~]{0,253}[!-~])?$`.
+pub fn valid_idempotency_key(key: &str) -> bool {
+    let bytes = key.as_bytes();
+    let printable = |b: &u8| (b' '..=b'~').contains(b);
+    !bytes.is_empty()
+        && bytes.len() <= MAX_IDEMPOTENCY_KEY
+        && bytes.iter().all(printable)
+        && bytes.first() != Some(&b' ')
+        && bytes.last() != Some(&b' ')
+}
+
 /// Checks everything about `submission` that does not need the database.
 pub fn validate(
     submission: Submission,
@@ -96,12 +116,22 @@ pub fn validate(
     policy: &Policy,
     allowed_priorities: Option<&[Priority]>,
 ) -> Result<ValidSubmission, SubmissionRefused> {
+    if !storable(&submission.task_type) {
+        let mut problems = vec![PayloadProblem {
+            pointer: "/type".into(),
+            message: NUL_MESSAGE.into(),
+        }];
+        problems.extend(unstorable_in(&submission.payload, "/payload"));
+        return Err(SubmissionRefused::Invalid(problems));
+    }
     let Some(mut problems) = catalog.check(&submission.task_type, &submission.payload) else {
         return Err(SubmissionRefused::UnknownType {
             task_type: submission.task_type,
             known: catalog.type_names().map(str::to_owned).collect(),
         });
     };
+    // The type's schema may accept a string the database cannot store (say, a `fail` message).
+    problems.extend(unstorable_in(&submission.payload, "/payload"));
     let mut problem = |pointer: &str, message: String| {
         problems.push(PayloadProblem {
             pointer: pointer.to_owned(),
@@ -154,6 +184,7 @@ pub fn validate(
         );
     }
     for (key, value) in &submission.labels {
+        let at = format!("/labels/{}", pointer_token(key));
         let key_ok = !key.is_empty()
             && key.len() <= 63
             && key
@@ -161,15 +192,21 @@ pub fn validate(
                 .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
         if !key_ok {
             problem(
-                &format!("/labels/{key}"),
+                &at,
                 "label keys are 1-63 characters of [A-Za-z0-9-_./]".into(),
             );
         }
-        if value.len() > 256 {
+        if value.chars().count() > policy.max_label_value_chars {
             problem(
-                &format!("/labels/{key}"),
-                "label values are at most 256 bytes".into(),
+                &at,
+                format!(
+                    "label values are at most {} characters",
+                    policy.max_label_value_chars
+                ),
             );
+        }
+        if !storable(value) {
+            problem(&at, NUL_MESSAGE.into());
         }
     }
     if !problems.is_empty() {
@@ -299,5 +336,47 @@ mod tests {
             refused,
             Err(SubmissionRefused::PriorityNotAllowed { .. })
         ));
+    }
+
+    #[test]
+    fn nul_anywhere_is_refused_at_its_pointer() {
+        let mut s = submission("fail", json!({"message": "x\u{0}y", "retryable": false}));
+        s.labels.insert("a".into(), "x\u{0}y".into());
+        s.labels.insert("a/b".into(), "ok".into());
+        let Err(SubmissionRefused::Invalid(problems)) =
+            validate(s, &catalog(), &Policy::default(), None)
+        else {
+            panic!("expected problems");
+        };
+        let pointers: Vec<_> = problems.iter().map(|p| p.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/payload/message", "/labels/a"]);
+
+        let s = submission("no\u{0}op", json!({"k": "v\u{0}"}));
+        let Err(SubmissionRefused::Invalid(problems)) =
+            validate(s, &catalog(), &Policy::default(), None)
+        else {
+            panic!("expected problems");
+        };
+        let pointers: Vec<_> = problems.iter().map(|p| p.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/type", "/payload/k"]);
+    }
+
+    #[test]
+    fn idempotency_keys_are_printable_ascii_without_edge_spaces() {
+        for good in ["a", "order-42", "a b", &"k".repeat(255), "~!"] {
+            assert!(valid_idempotency_key(good), "{good:?}");
+        }
+        for bad in ["", " a", "a ", "x\u{0}", "tab\t", "é", &"k".repeat(256)] {
+            assert!(!valid_idempotency_key(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn label_values_are_bounded_in_characters_not_bytes() {
+        let mut s = submission("noop", json!({}));
+        s.labels.insert("k".into(), "é".repeat(256));
+        assert!(validate(s.clone(), &catalog(), &Policy::default(), None).is_ok());
+        s.labels.insert("k".into(), "é".repeat(257));
+        assert!(validate(s, &catalog(), &Policy::default(), None).is_err());
     }
 }

@@ -231,7 +231,12 @@ fn retrying(id: Uuid, attempt: i32) -> Event {
 fn a_late_start_of_an_attempt_that_already_failed_does_not_show_it_running() {
     let c = created();
     let id = c.task_id;
-    let task = fold(&[c.into(), retrying(id, 1), started(id, 1), progress(id, 1, 50)]);
+    let task = fold(&[
+        c.into(),
+        retrying(id, 1),
+        started(id, 1),
+        progress(id, 1, 50),
+    ]);
     assert_eq!(task.status, TaskStatus::Retrying);
     assert_eq!(task.attempts, 1);
     assert_eq!(task.progress_percent, None);
@@ -243,7 +248,12 @@ fn a_late_start_of_an_attempt_that_already_failed_does_not_show_it_running() {
 fn an_earlier_attempts_failure_arriving_after_the_next_start_keeps_the_task_running() {
     let c = created();
     let id = c.task_id;
-    let task = fold(&[c.into(), started(id, 2), retrying(id, 1), progress(id, 1, 90)]);
+    let task = fold(&[
+        c.into(),
+        started(id, 2),
+        retrying(id, 1),
+        progress(id, 1, 90),
+    ]);
     assert_eq!(task.status, TaskStatus::Running);
     assert_eq!(task.attempts, 2);
     assert_eq!(task.error, None);
@@ -255,7 +265,12 @@ fn an_earlier_attempts_failure_arriving_after_the_next_start_keeps_the_task_runn
 fn progress_before_its_start_means_the_attempt_runs() {
     let c = created();
     let id = c.task_id;
-    let task = fold(&[c.into(), retrying(id, 1), progress(id, 2, 30), started(id, 2)]);
+    let task = fold(&[
+        c.into(),
+        retrying(id, 1),
+        progress(id, 2, 30),
+        started(id, 2),
+    ]);
     assert_eq!(task.status, TaskStatus::Running);
     assert_eq!(task.attempts, 2);
     assert_eq!(task.progress_percent, Some(30));

@@ -1,38 +1,71 @@
 //! `/v1/admin`: tenants, their keys and limits, projection rebuilds. Admin token only.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::json;
 use taskflow_platform::problem::Problem;
 use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Admin;
-use super::dto::{CreateTenant, KeyIssued, TenantCreated, TenantDto, UpdateTenant};
+use super::dto::{CreateTenant, KeyIssued, Obj, TenantCreated, TenantDto, UpdateTenant};
 use super::errors::ApiError;
 use crate::domain::submission::parse_priority;
+use crate::domain::text::{NUL_MESSAGE, storable};
 use crate::service::ServiceError;
-use crate::service::rebuild::rebuild_projections;
+use crate::service::rebuild as rebuilds;
 use crate::service::tenants::{self, LimitsPatch};
 use crate::store;
+use crate::store::rebuild_jobs::RebuildJobRow;
 
-fn invalid(field: &str, detail: String) -> ApiError {
+/// 422 for an invalid admin input at `pointer` (a JSON pointer into the request body).
+fn invalid(pointer: &str, detail: String) -> ApiError {
+    let field = pointer
+        .rsplit('/')
+        .find(|t| !t.is_empty() && t.parse::<usize>().is_err());
     ApiError(
         Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid-tenant",
             "Invalid tenant settings",
-            detail,
+            detail.clone(),
         )
-        .with("field", field),
+        .with("field", field.unwrap_or_default())
+        .with("errors", json!([{"pointer": pointer, "message": detail}])),
     )
 }
 
-fn check_limit(field: &str, value: Option<Option<i32>>) -> Result<Option<Option<i32>>, ApiError> {
+/// Longest tenant name, in characters.
+pub const MAX_TENANT_NAME: usize = 100;
+
+/// 1-100 characters, none of them a control character (so no NUL, which the database cannot
+/// store), not starting or ending with a space. The OpenAPI document states the same rule as a
+/// pattern.
+fn check_name(name: &str) -> Result<(), ApiError> {
+    let count = name.chars().count();
+    let problem = if !(1..=MAX_TENANT_NAME).contains(&count) {
+        format!("name must be 1-{MAX_TENANT_NAME} characters, got {count}")
+    } else if !storable(name) {
+        format!("name {NUL_MESSAGE}")
+    } else if name.chars().any(char::is_control) {
+        "name must not contain control characters".into()
+    } else if name.starts_with(' ') || name.ends_with(' ') {
+        "name must not start or end with a space".into()
+    } else {
+        return Ok(());
+    };
+    Err(invalid("/name", problem))
+}
+
+fn check_limit(pointer: &str, value: Option<Option<i32>>) -> Result<Option<Option<i32>>, ApiError> {
     if let Some(Some(v)) = value
         && v < 0
     {
-        return Err(invalid(field, format!("{field} must be >= 0, got {v}")));
+        let field = pointer.rsplit('/').next().unwrap_or(pointer);
+        return Err(invalid(pointer, format!("{field} must be >= 0, got {v}")));
     }
     Ok(value)
 }
@@ -41,10 +74,13 @@ fn check_priorities(
     value: Option<Option<Vec<String>>>,
 ) -> Result<Option<Option<Vec<String>>>, ApiError> {
     if let Some(Some(names)) = &value
-        && let Some(bad) = names.iter().find(|n| parse_priority(n).is_none())
+        && let Some((i, bad)) = names
+            .iter()
+            .enumerate()
+            .find(|(_, n)| parse_priority(n).is_none())
     {
         return Err(invalid(
-            "allowed_priorities",
+            &format!("/allowed_priorities/{i}"),
             format!("{bad:?} is not one of low, normal, high, critical"),
         ));
     }
@@ -57,17 +93,15 @@ fn check_priorities(
 pub async fn create_tenant(
     state: web::Data<AppState>,
     _admin: Admin,
-    body: web::Json<CreateTenant>,
+    body: web::Json<Obj<CreateTenant>>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let name = body.name.trim().to_owned();
-    if name.is_empty() || name.len() > 100 {
-        return Err(invalid("name", "name must be 1-100 characters".into()));
-    }
+    let body = body.into_inner().0;
+    check_name(&body.name)?;
+    let name = body.name;
     let patch = LimitsPatch {
-        max_active_tasks: check_limit("max_active_tasks", body.quotas.max_active_tasks)?,
+        max_active_tasks: check_limit("/quotas/max_active_tasks", body.quotas.max_active_tasks)?,
         submissions_per_minute: check_limit(
-            "submissions_per_minute",
+            "/quotas/submissions_per_minute",
             body.quotas.submissions_per_minute,
         )?,
         allowed_priorities: check_priorities(Some(body.allowed_priorities))?,
@@ -103,13 +137,13 @@ pub async fn update_tenant(
     state: web::Data<AppState>,
     _admin: Admin,
     id: web::Path<Uuid>,
-    body: web::Json<UpdateTenant>,
+    body: web::Json<Obj<UpdateTenant>>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let body = body.into_inner().0;
     let patch = LimitsPatch {
-        max_active_tasks: check_limit("max_active_tasks", body.quotas.max_active_tasks)?,
+        max_active_tasks: check_limit("/quotas/max_active_tasks", body.quotas.max_active_tasks)?,
         submissions_per_minute: check_limit(
-            "submissions_per_minute",
+            "/quotas/submissions_per_minute",
             body.quotas.submissions_per_minute,
         )?,
         allowed_priorities: check_priorities(body.allowed_priorities)?,
@@ -148,17 +182,93 @@ pub async fn revoke_key(
     Ok(HttpResponse::NoContent().finish())
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Rebuilt {
-    pub rebuilt_tasks: u64,
+/// Where a rebuild job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RebuildState {
+    Running,
+    Succeeded,
+    /// See `error`; an interrupted job (its svc-tasks instance stopped) is not resumed.
+    Failed,
 }
 
-/// Rebuild the task projection from the event log.
-#[utoipa::path(tag = "admin", responses((status = 200, body = Rebuilt)), security(("admin_token" = [])))]
+/// A projection rebuild job.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RebuildJob {
+    pub job_id: Uuid,
+    pub state: RebuildState,
+    /// Task streams this job refolds (the tasks that existed when it started); `null` until
+    /// counted. Tasks created later are projected live and need no refold.
+    pub total_tasks: Option<i64>,
+    /// Task streams refolded so far.
+    pub done_tasks: i64,
+    pub started_at: DateTime<Utc>,
+    /// Last progress.
+    pub updated_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+impl From<RebuildJobRow> for RebuildJob {
+    fn from(job: RebuildJobRow) -> Self {
+        let state = match job.state.as_str() {
+            "succeeded" => RebuildState::Succeeded,
+            "failed" => RebuildState::Failed,
+            _ => RebuildState::Running,
+        };
+        Self {
+            job_id: job.id,
+            state,
+            total_tasks: job.total_tasks,
+            done_tasks: job.done_tasks,
+            started_at: job.started_at,
+            updated_at: job.updated_at,
+            finished_at: job.finished_at,
+            error: job.error,
+        }
+    }
+}
+
+fn job_location(id: Uuid) -> String {
+    format!("/v1/admin/projections/rebuild/{id}")
+}
+
+/// Start rebuilding the task projection from the event log, as a job. Answers at once with the
+/// job (follow `Location`); while a job runs, starting another returns the running one (also
+/// 202, same `job_id`).
+#[utoipa::path(
+    tag = "admin",
+    responses(
+        (status = 202, description = "The job (new, or the one already running); poll `Location`", body = RebuildJob,
+         headers(("Location" = String, description = "The job's status resource"))),
+    ),
+    security(("admin_token" = []))
+)]
 #[post("/v1/admin/projections/rebuild")]
 pub async fn rebuild(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
-    let rebuilt_tasks = rebuild_projections(&state.services).await?;
-    Ok(HttpResponse::Ok().json(Rebuilt { rebuilt_tasks }))
+    let started = rebuilds::start(&state.services).await?;
+    let job = started.job().clone();
+    Ok(HttpResponse::Accepted()
+        .insert_header((LOCATION, job_location(job.id)))
+        .json(RebuildJob::from(job)))
+}
+
+/// A rebuild job's state and progress.
+#[utoipa::path(
+    tag = "admin",
+    params(("job_id" = Uuid, Path)),
+    responses((status = 200, body = RebuildJob), (status = 404, description = "No such job")),
+    security(("admin_token" = []))
+)]
+#[get("/v1/admin/projections/rebuild/{job_id}")]
+pub async fn rebuild_status(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    job_id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let job = rebuilds::status(&state.services, *job_id).await?;
+    Ok(HttpResponse::Ok().json(RebuildJob::from(job)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

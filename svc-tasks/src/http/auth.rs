@@ -16,13 +16,16 @@ use crate::service::credentials::token_matches;
 use crate::service::tenants::tenant_for_key;
 use crate::store::TenantRow;
 
-fn bearer(req: &HttpRequest) -> Option<&str> {
-    req.headers()
-        .get(AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+/// The token of `Authorization: Bearer <token>`. The scheme name is case-insensitive (RFC 9110
+/// section 11.1), and any amount of whitespace may separate it from the token.
+pub fn bearer(req: &HttpRequest) -> Option<&str> {
+    bearer_token(req.headers().get(AUTHORIZATION)?.to_str().ok()?)
+}
+
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 fn unauthorized(detail: &str) -> ApiError {
@@ -83,5 +86,26 @@ impl FromRequest for Admin {
             )),
         });
         std::future::ready(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_scheme_is_case_insensitive() {
+        for header in [
+            "Bearer abc",
+            "bearer abc",
+            "BEARER abc",
+            "bEaReR   abc ",
+            "Bearer\tabc",
+        ] {
+            assert_eq!(bearer_token(header), Some("abc"), "{header:?}");
+        }
+        for header in ["Basic abc", "Bearer", "Bearer  ", "Bearerabc", "abc"] {
+            assert_eq!(bearer_token(header), None, "{header:?}");
+        }
     }
 }

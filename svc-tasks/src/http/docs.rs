@@ -1,19 +1,43 @@
-//! `GET /openapi.json` (generated from the handlers) and `GET /docs`, a page for people.
+//! `GET /openapi.json` and `GET /docs`, a page for people.
+//!
+//! The document starts from what utoipa derives from the handlers and is then completed so that
+//! it states what the server really does (schemathesis checks the two against each other in
+//! `make test`, deploy/schemathesis-check.sh):
+//! - every status an operation can answer, with the problem document (`application/problem+json`)
+//!   for every error: 401 where credentials are needed, 400/413/415/422 where a body is read,
+//!   404 where a path names a resource, 400 for query and header parameters, 503 (+ Retry-After)
+//!   where the database is used, 500 everywhere;
+//! - the exact rules of the submission body (one variant per task type with its payload schema
+//!   from `schemas/tasks/`), of query parameters (`limit` bounds, cursor shape) and of the
+//!   Idempotency-Key header;
+//! - that no string may hold U+0000, which the database cannot store.
+
+use std::sync::OnceLock;
 
 use actix_web::{HttpResponse, get};
+use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 use super::{admin, dto, health, tasks};
+use crate::domain::catalog::payload_schemas;
+use crate::domain::submission::{MAX_IDEMPOTENCY_KEY, Policy};
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "TaskFlow tasks API", description = "Submit, watch and cancel background tasks. Errors are RFC 9457 application/problem+json."),
+    info(
+        title = "TaskFlow tasks API",
+        description = "Submit, watch and cancel background tasks. Every error is an RFC 9457 \
+            application/problem+json document with a stable `type` (urn:taskflow:problem:<slug>). \
+            A method a path does not support is answered 405 with `Allow`; an unknown path 404. \
+            No string anywhere may contain U+0000 (NUL): the database cannot store it, so such \
+            input is refused as invalid (422 for bodies, 400 for query parameters)."
+    ),
     paths(
         tasks::submit_task, tasks::submit_batch, tasks::get_task, tasks::list_tasks,
         tasks::task_events, tasks::cancel_task,
         admin::create_tenant, admin::get_tenant, admin::update_tenant, admin::add_key,
-        admin::revoke_key, admin::rebuild, admin::outbox,
+        admin::revoke_key, admin::rebuild, admin::rebuild_status, admin::outbox,
         health::live, health::ready,
     ),
     components(schemas(dto::SubmitTask, dto::BatchItem, dto::SubmitBatch, dto::CancelTask, dto::TaskDto, dto::TaskList, dto::EventList)),
@@ -37,9 +61,478 @@ impl utoipa::Modify for Security {
     }
 }
 
+/// No U+0000 anywhere in the string.
+pub const NO_NUL: &str = "^[^\\u0000]*$";
+/// `valid_idempotency_key`.
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]([ -~]{0,253}[!-~])?$";
+/// The label key rule of `submission::validate`.
+pub const LABEL_KEY_PATTERN: &str = "^[A-Za-z0-9._/-]{1,63}$";
+/// `admin::check_name`: no control characters, no space first or last.
+pub const TENANT_NAME_PATTERN: &str = "^[^\\u0000-\\u0020\\u007f-\\u009f]([^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u009f])?$";
+
+const PROBLEM: &str = "application/problem+json";
+const METHODS: [&str; 8] = [
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
+
+/// The served document (built once).
+pub fn document() -> &'static Value {
+    static DOCUMENT: OnceLock<Value> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let derived = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
+        complete(derived)
+    })
+}
+
+/// (path template, methods in upper case) of every operation, plus the two documentation
+/// routes, for the 405 answer's `Allow`.
+pub fn routes() -> &'static [(String, Vec<String>)] {
+    static ROUTES: OnceLock<Vec<(String, Vec<String>)>> = OnceLock::new();
+    ROUTES.get_or_init(|| {
+        let mut routes: Vec<(String, Vec<String>)> = document()["paths"]
+            .as_object()
+            .map(|paths| {
+                paths
+                    .iter()
+                    .map(|(path, item)| {
+                        let methods = METHODS
+                            .iter()
+                            .filter(|m| item.get(**m).is_some())
+                            .map(|m| m.to_uppercase())
+                            .collect();
+                        (path.clone(), methods)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        routes.push(("/openapi.json".into(), vec!["GET".into()]));
+        routes.push(("/docs".into(), vec!["GET".into()]));
+        routes
+    })
+}
+
+fn complete(mut doc: Value) -> Value {
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["Problem"] = problem_schema();
+    for (name, schema) in submission_schemas() {
+        schemas[name] = schema;
+    }
+    for (name, schema) in tenant_schemas() {
+        schemas[name] = schema;
+    }
+    schemas["CancelTask"] = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "reason": {"type": ["string", "null"], "pattern": NO_NUL, "description": "Recorded with the request"}
+        }
+    });
+    add_links(&mut doc);
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            for method in METHODS {
+                if let Some(op) = item.get_mut(method) {
+                    complete_operation(path, op);
+                }
+            }
+        }
+    }
+    doc
+}
+
+/// What a created resource leads to (OpenAPI links; schemathesis follows them statefully).
+fn add_links(doc: &mut Value) {
+    let link = |operation: &str, parameters: Value| json!({"operationId": operation, "parameters": parameters});
+    let task = json!({"id": "$response.body#/id"});
+    let tenant = json!({"id": "$response.body#/tenant_id"});
+    let key = json!({"id": "$response.body#/tenant_id", "key_id": "$response.body#/key_id"});
+    let links = [
+        (
+            "/v1/tasks",
+            "post",
+            "201",
+            json!({
+                "GetTask": link("get_task", task.clone()),
+                "TaskEvents": link("task_events", task.clone()),
+                "CancelTask": link("cancel_task", task),
+            }),
+        ),
+        (
+            "/v1/admin/tenants",
+            "post",
+            "201",
+            json!({
+                "GetTenant": link("get_tenant", tenant.clone()),
+                "UpdateTenant": link("update_tenant", tenant.clone()),
+                "AddKey": link("add_key", tenant),
+                "RevokeKey": link("revoke_key", key.clone()),
+            }),
+        ),
+        (
+            "/v1/admin/tenants/{id}/keys",
+            "post",
+            "201",
+            json!({"RevokeKey": link("revoke_key", key)}),
+        ),
+        (
+            "/v1/admin/projections/rebuild",
+            "post",
+            "202",
+            json!({"RebuildStatus": link("rebuild_status", json!({"job_id": "$response.body#/job_id"}))}),
+        ),
+    ];
+    for (path, method, status, links) in links {
+        let response = &mut doc["paths"][path][method]["responses"][status];
+        if response.is_object() {
+            response["links"] = links;
+        }
+    }
+}
+
+fn problem_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "RFC 9457 problem details; `type` is urn:taskflow:problem:<slug>, stable and machine-readable",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer"},
+            "detail": {"type": "string"},
+            "errors": {
+                "type": "array",
+                "description": "Each problem, located by a JSON pointer into the request body",
+                "items": {
+                    "type": "object",
+                    "required": ["pointer", "message"],
+                    "properties": {"pointer": {"type": "string"}, "message": {"type": "string"}}
+                }
+            },
+            "retry_after_secs": {"type": "integer", "description": "Also sent as Retry-After"}
+        },
+        "additionalProperties": true
+    })
+}
+
+/// A payload schema from `schemas/tasks/`, with "no U+0000" added to every string and every
+/// free-form member name (the server refuses those; see `domain::text`).
+fn storable_schema(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    object.remove("$schema");
+    if object.get("type").and_then(Value::as_str) == Some("string") {
+        let pattern = match object.get("pattern").and_then(Value::as_str) {
+            None => NO_NUL.to_owned(),
+            // A prefix rule ("^https?://"): the rest of the string must not hold NUL either.
+            Some(p) if p.starts_with('^') && !p.ends_with('$') => format!("{p}[^\\u0000]*$"),
+            Some(p) => p.to_owned(),
+        };
+        object.insert("pattern".into(), Value::String(pattern));
+    }
+    if object.get("type").and_then(Value::as_str) == Some("object")
+        && object.get("additionalProperties") != Some(&Value::Bool(false))
+    {
+        object.insert("propertyNames".into(), json!({"pattern": NO_NUL}));
+    }
+    for key in ["properties"] {
+        if let Some(Value::Object(members)) = object.get_mut(key) {
+            members.values_mut().for_each(storable_schema);
+        }
+    }
+    for key in ["additionalProperties", "items"] {
+        if let Some(inner) = object.get_mut(key) {
+            storable_schema(inner);
+        }
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        if let Some(Value::Array(branches)) = object.get_mut(key) {
+            branches.iter_mut().for_each(storable_schema);
+        }
+    }
+}
+
+fn type_title(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// `SubmitTask` and `BatchItem` as one variant per task type (discriminated by `type`), each
+/// with its payload schema, and the rules `submission::validate` applies.
+fn submission_schemas() -> Vec<(String, Value)> {
+    let policy = Policy::default();
+    let common = json!({
+        "priority": {
+            "enum": ["low", "normal", "high", "critical", null],
+            "description": "`normal` when absent or null; a tenant may be limited to some priorities"
+        },
+        "max_attempts": {
+            "type": ["integer", "null"], "minimum": 1, "maximum": policy.max_attempts_limit,
+            "description": format!("Attempts before the task fails for good; default {}", policy.default_max_attempts)
+        },
+        "timeout_ms": {
+            "type": ["integer", "null"], "minimum": policy.min_timeout_ms, "maximum": policy.max_timeout_ms,
+            "description": format!("Per-attempt timeout; default {}", policy.default_timeout_ms)
+        },
+        "labels": {
+            "type": "object",
+            "maxProperties": policy.max_labels,
+            "propertyNames": {"pattern": LABEL_KEY_PATTERN},
+            "additionalProperties": {"type": "string", "maxLength": policy.max_label_value_chars, "pattern": NO_NUL}
+        }
+    });
+    let key = json!({
+        "type": ["string", "null"], "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY,
+        "pattern": IDEMPOTENCY_KEY_PATTERN,
+        "description": "This item's own Idempotency-Key (same rules as the header)"
+    });
+    let mut out = Vec::new();
+    let mut single = Vec::new();
+    let mut batch = Vec::new();
+    let mut single_map = Map::new();
+    let mut batch_map = Map::new();
+    for (name, mut payload) in payload_schemas() {
+        storable_schema(&mut payload);
+        let title = type_title(name);
+        let payload_name = format!("{title}Payload");
+        // A payload with a required member cannot be left out (absent means `{}`).
+        let payload_required = payload
+            .get("required")
+            .and_then(Value::as_array)
+            .is_some_and(|r| !r.is_empty());
+        out.push((payload_name.clone(), payload));
+        let mut properties = common.clone();
+        properties["type"] = json!({"type": "string", "enum": [name]});
+        properties["payload"] = json!({"$ref": format!("#/components/schemas/{payload_name}")});
+        let mut required = vec![json!("type")];
+        if payload_required {
+            required.push(json!("payload"));
+        }
+        let variant = json!({
+            "type": "object",
+            "title": format!("{name} task"),
+            "additionalProperties": false,
+            "required": required,
+            "properties": properties,
+        });
+        let mut batch_variant = variant.clone();
+        batch_variant["properties"]["idempotency_key"] = key.clone();
+        let single_name = format!("Submit{title}Task");
+        let batch_name = format!("Batch{title}Item");
+        single.push(json!({"$ref": format!("#/components/schemas/{single_name}")}));
+        batch.push(json!({"$ref": format!("#/components/schemas/{batch_name}")}));
+        single_map.insert(
+            name.into(),
+            json!(format!("#/components/schemas/{single_name}")),
+        );
+        batch_map.insert(
+            name.into(),
+            json!(format!("#/components/schemas/{batch_name}")),
+        );
+        out.push((single_name, variant));
+        out.push((batch_name, batch_variant));
+    }
+    out.push((
+        "SubmitTask".into(),
+        json!({
+            "description": "A task to run: `type` picks the variant, whose `payload` is checked against the type's JSON Schema (schemas/tasks/).",
+            "oneOf": single,
+            "discriminator": {"propertyName": "type", "mapping": single_map}
+        }),
+    ));
+    out.push((
+        "BatchItem".into(),
+        json!({
+            "description": "One item of a batch: a submission plus its own idempotency key.",
+            "oneOf": batch,
+            "discriminator": {"propertyName": "type", "mapping": batch_map}
+        }),
+    ));
+    out.push((
+        "SubmitBatch".into(),
+        json!({
+            "type": "object",
+            "description": "All tasks are created, or none. Idempotency keys must differ between items.",
+            "additionalProperties": false,
+            "required": ["tasks"],
+            "properties": {
+                "tasks": {
+                    "type": "array", "minItems": 1, "maxItems": 1000,
+                    "items": {"$ref": "#/components/schemas/BatchItem"}
+                }
+            }
+        }),
+    ));
+    out
+}
+
+/// Tenant administration bodies, as `admin` checks them.
+fn tenant_schemas() -> Vec<(&'static str, Value)> {
+    let limit = json!({"type": ["integer", "null"], "minimum": 0, "maximum": i32::MAX});
+    let priorities = json!({
+        "type": ["array", "null"],
+        "items": {"type": "string", "enum": ["low", "normal", "high", "critical"]},
+        "description": "Priorities the tenant may use; null: all"
+    });
+    vec![
+        (
+            "Quotas",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "description": "Absent: leave as is (no limit for a new tenant); null: remove the limit",
+                "properties": {"max_active_tasks": limit, "submissions_per_minute": limit}
+            }),
+        ),
+        (
+            "CreateTenant",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "required": ["name"],
+                "properties": {
+                    "name": {
+                        "type": "string", "minLength": 1, "maxLength": admin::MAX_TENANT_NAME,
+                        "pattern": TENANT_NAME_PATTERN,
+                        "description": "Unique; no control characters, no space first or last"
+                    },
+                    "quotas": {"$ref": "#/components/schemas/Quotas"},
+                    "allowed_priorities": priorities
+                }
+            }),
+        ),
+        (
+            "UpdateTenant",
+            json!({
+                "type": "object",
+                "additionalProperties": false,
+                "properties": {
+                    "quotas": {"$ref": "#/components/schemas/Quotas"},
+                    "allowed_priorities": priorities
+                }
+            }),
+        ),
+    ]
+}
+
+/// The schema of a query or header parameter, as the handlers check it.
+fn parameter_schema(name: &str, location: &str) -> Option<Value> {
+    Some(match (location, name) {
+        ("query", "limit") => {
+            json!({"type": "integer", "minimum": 1, "maximum": 500, "default": 50})
+        }
+        ("query", "status") => json!({"type": "string", "enum": [
+            "pending", "running", "retrying", "completed", "failed", "cancelled"
+        ]}),
+        ("query", "priority") => {
+            json!({"type": "string", "enum": ["low", "normal", "high", "critical"]})
+        }
+        ("query", "type") => json!({"type": "string", "pattern": NO_NUL}),
+        ("query", "created_after") => json!({"type": "string", "format": "date-time"}),
+        ("query", "cursor") => json!({
+            "type": "string", "pattern": tasks::CURSOR_PATTERN,
+            "description": "`next_cursor` of the previous page, unchanged"
+        }),
+        ("header", "Idempotency-Key") => json!({
+            "type": "string", "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY,
+            "pattern": IDEMPOTENCY_KEY_PATTERN
+        }),
+        _ => return None,
+    })
+}
+
+fn problem_response(description: &str) -> Value {
+    json!({
+        "description": description,
+        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    })
+}
+
+fn retry_after() -> Value {
+    json!({"Retry-After": {
+        "description": "Seconds to wait before retrying",
+        "required": true,
+        "schema": {"type": "integer", "minimum": 0}
+    }})
+}
+
+fn complete_operation(path: &str, op: &mut Value) {
+    let mut locations = Vec::new();
+    if let Some(parameters) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+        for parameter in parameters.iter_mut() {
+            let name = parameter["name"].as_str().unwrap_or_default().to_owned();
+            let location = parameter["in"].as_str().unwrap_or_default().to_owned();
+            if let Some(schema) = parameter_schema(&name, &location) {
+                parameter["schema"] = schema;
+            }
+            locations.push(location);
+        }
+    }
+    let secured = op.get("security").is_some();
+    let has_body = op.get("requestBody").is_some();
+    let uses_database = !matches!(path, "/health/live");
+    if path == "/v1/tasks/{id}/cancel" {
+        op["requestBody"] = json!({
+            "description": "Optional: no body, an empty one, `null`, `{}` and `{\"reason\": null}` all mean no reason",
+            "required": false,
+            "content": {"application/json": {"schema": {
+                "oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/CancelTask"}]
+            }}}
+        });
+    }
+    let responses = op["responses"].as_object_mut();
+    let Some(responses) = responses else {
+        return;
+    };
+    let mut add = |status: &str, description: &str| {
+        responses
+            .entry(status.to_owned())
+            .or_insert_with(|| problem_response(description));
+    };
+    if secured {
+        add("401", "Missing, unknown or revoked credentials");
+    }
+    if has_body {
+        add("400", "Body is not valid JSON");
+        add(
+            "413",
+            "Body larger than the limit (TASKFLOW_MAX_BODY_BYTES)",
+        );
+        add("415", "Body is not JSON (Content-Type)");
+        add("422", "Body has unknown fields or invalid values");
+    }
+    if locations.iter().any(|l| l == "path") {
+        add("404", "No such resource (also: a malformed id)");
+    }
+    if locations.iter().any(|l| l == "query" || l == "header") {
+        add("400", "Invalid query or header parameter");
+    }
+    if uses_database {
+        add(
+            "503",
+            "The database cannot serve now; nothing was recorded; retry after Retry-After",
+        );
+    }
+    add("500", "Internal error; nothing was recorded");
+    // Every error answer is a problem document.
+    for (status, response) in responses.iter_mut() {
+        let error = status.starts_with('4') || status.starts_with('5');
+        if error && response.get("content").is_none() {
+            response["content"] =
+                json!({PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}});
+        }
+        if status == "429" || status == "503" {
+            response["headers"] = retry_after();
+        }
+    }
+}
+
 #[get("/openapi.json")]
 pub async fn openapi_json() -> HttpResponse {
-    HttpResponse::Ok().json(ApiDoc::openapi())
+    HttpResponse::Ok().json(document())
 }
 
 fn escape(s: &str) -> String {
@@ -51,26 +544,23 @@ fn escape(s: &str) -> String {
 /// A self-contained page (no scripts, no CDN) listing every operation.
 #[get("/docs")]
 pub async fn docs_page() -> HttpResponse {
-    let api = ApiDoc::openapi();
+    let api = document();
     let mut rows = String::new();
-    for (path, item) in &api.paths.paths {
-        let operations = [
-            ("GET", &item.get),
-            ("POST", &item.post),
-            ("PATCH", &item.patch),
-            ("DELETE", &item.delete),
-        ];
-        for (method, op) in operations {
-            if let Some(op) = op {
-                let summary = op
-                    .summary
-                    .clone()
-                    .or_else(|| op.description.clone())
+    if let Some(paths) = api["paths"].as_object() {
+        for (path, item) in paths {
+            for method in METHODS {
+                let Some(op) = item.get(method) else {
+                    continue;
+                };
+                let summary = op["summary"]
+                    .as_str()
+                    .or(op["description"].as_str())
                     .unwrap_or_default();
                 rows.push_str(&format!(
-                    "<tr><td><code>{method}</code></td><td><code>{}</code></td><td>{}</td></tr>\n",
+                    "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td></tr>\n",
+                    method.to_uppercase(),
                     escape(path),
-                    escape(&summary)
+                    escape(summary)
                 ));
             }
         }
@@ -80,10 +570,149 @@ pub async fn docs_page() -> HttpResponse {
          <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto}}td{{padding:.3rem .8rem;border-bottom:1px solid #ddd}}</style></head>\
          <body><h1>{}</h1><p>{}</p><p>Machine-readable: <a href=\"/openapi.json\">/openapi.json</a>. \
          Authenticate with <code>Authorization: Bearer &lt;api key&gt;</code>.</p><table>{rows}</table></body></html>",
-        escape(&api.info.title),
-        escape(api.info.description.as_deref().unwrap_or_default()),
+        escape(api["info"]["title"].as_str().unwrap_or_default()),
+        escape(api["info"]["description"].as_str().unwrap_or_default()),
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operations() -> Vec<(String, String, Value)> {
+        let mut out = Vec::new();
+        for (path, item) in document()["paths"].as_object().expect("paths") {
+            for method in METHODS {
+                if let Some(op) = item.get(method) {
+                    out.push((path.clone(), method.to_owned(), op.clone()));
+                }
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn every_error_is_a_documented_problem() {
+        for (path, method, op) in operations() {
+            let responses = op["responses"].as_object().expect("responses");
+            if op.get("security").is_some() {
+                assert!(responses.contains_key("401"), "{method} {path}: 401");
+            }
+            if op.get("requestBody").is_some() {
+                for status in ["400", "413", "415", "422"] {
+                    assert!(responses.contains_key(status), "{method} {path}: {status}");
+                }
+            }
+            assert!(responses.contains_key("500"), "{method} {path}: 500");
+            for (status, response) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    assert!(
+                        response["content"][PROBLEM].is_object(),
+                        "{method} {path} {status} is not a problem document"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn bounds_are_in_the_schema_not_only_in_prose() {
+        let list = &document()["paths"]["/v1/tasks"]["get"]["parameters"];
+        let limit = list
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .expect("limit");
+        assert_eq!(limit["schema"]["minimum"], 1);
+        assert_eq!(limit["schema"]["maximum"], 500);
+        let submit = &document()["paths"]["/v1/tasks"]["post"]["parameters"];
+        let key = submit
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == "Idempotency-Key")
+            .expect("key");
+        assert_eq!(key["schema"]["maxLength"], 255);
+        assert_eq!(key["schema"]["minLength"], 1);
+    }
+
+    /// Every string a client sends (in a body) is declared free of U+0000.
+    #[test]
+    fn request_strings_exclude_nul() {
+        fn walk(schema: &Value, at: &str, schemas: &Value, seen: &mut Vec<String>) {
+            if let Some(reference) = schema["$ref"].as_str() {
+                let name = reference.rsplit('/').next().unwrap_or_default().to_owned();
+                if !seen.contains(&name) {
+                    seen.push(name.clone());
+                    walk(&schemas[&name], &name, schemas, seen);
+                }
+                return;
+            }
+            let types = match &schema["type"] {
+                Value::String(t) => vec![t.clone()],
+                Value::Array(ts) => ts
+                    .iter()
+                    .filter_map(|t| t.as_str().map(str::to_owned))
+                    .collect(),
+                _ => vec![],
+            };
+            if types.iter().any(|t| t == "string") && schema.get("enum").is_none() {
+                let pattern = schema["pattern"].as_str().unwrap_or_default();
+                assert!(
+                    pattern.contains("\\u0000")
+                        || pattern == IDEMPOTENCY_KEY_PATTERN
+                        || pattern == LABEL_KEY_PATTERN,
+                    "{at}: string without a NUL-free pattern: {schema}"
+                );
+            }
+            if types.iter().any(|t| t == "object")
+                && schema
+                    .get("additionalProperties")
+                    .is_some_and(|a| a != &Value::Bool(false))
+            {
+                assert!(
+                    schema["propertyNames"]["pattern"].is_string(),
+                    "{at}: free member names"
+                );
+            }
+            for key in ["properties"] {
+                if let Some(members) = schema[key].as_object() {
+                    for (name, member) in members {
+                        walk(member, &format!("{at}.{name}"), schemas, seen);
+                    }
+                }
+            }
+            for key in ["additionalProperties", "items"] {
+                if schema[key].is_object() {
+                    walk(&schema[key], &format!("{at}[]"), schemas, seen);
+                }
+            }
+            for key in ["oneOf", "anyOf", "allOf"] {
+                if let Some(branches) = schema[key].as_array() {
+                    for branch in branches {
+                        walk(branch, at, schemas, seen);
+                    }
+                }
+            }
+        }
+        let schemas = &document()["components"]["schemas"];
+        for name in [
+            "SubmitTask",
+            "SubmitBatch",
+            "CancelTask",
+            "CreateTenant",
+            "UpdateTenant",
+        ] {
+            walk(
+                &json!({"$ref": format!("#/components/schemas/{name}")}),
+                name,
+                schemas,
+                &mut Vec::new(),
+            );
+        }
+    }
 }

@@ -3,8 +3,9 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::Value;
+use serde_json::{Number, Value};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -14,6 +15,71 @@ use crate::store::{StoredEvent, TenantRow};
 
 fn empty_object() -> Value {
     Value::Object(serde_json::Map::new())
+}
+
+// ---- how request bodies are read ---------------------------------------------------------
+//
+// serde's derived structs also accept a JSON array of the fields in order, and integer fields
+// refuse `30000.0`; JSON (and the OpenAPI document) say the opposite: an object is an object,
+// and 30000.0 is the integer 30000. These helpers make the server read bodies as documented.
+
+/// A request body or member that must be a JSON object.
+#[derive(Debug, Clone, Default)]
+pub struct Obj<T>(pub T);
+
+impl<'de, T: DeserializeOwned> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        object(d).map(Obj)
+    }
+}
+
+fn object<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<T, D::Error> {
+    let map = serde_json::Map::<String, Value>::deserialize(d)?;
+    T::deserialize(Value::Object(map)).map_err(D::Error::custom)
+}
+
+fn objects<'de, D: Deserializer<'de>, T: DeserializeOwned>(d: D) -> Result<Vec<T>, D::Error> {
+    Vec::<Obj<T>>::deserialize(d).map(|items| items.into_iter().map(|o| o.0).collect())
+}
+
+/// The integer a JSON number stands for (`5` and `5.0` alike), if it is one.
+pub fn whole_number(n: &Number) -> Option<i64> {
+    n.as_i64().or_else(|| {
+        n.as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0)
+            .map(|f| f as i64)
+    })
+}
+
+fn integer<E: serde::de::Error, T: TryFrom<i64>>(n: &Number) -> Result<T, E> {
+    let whole = whole_number(n).ok_or_else(|| E::custom(format!("{n} is not an integer")))?;
+    T::try_from(whole).map_err(|_| E::custom(format!("{n} is out of range")))
+}
+
+fn opt_int<'de, D: Deserializer<'de>, T: TryFrom<i64>>(d: D) -> Result<Option<T>, D::Error> {
+    Option::<Number>::deserialize(d)?
+        .map(|n| integer(&n))
+        .transpose()
+}
+
+/// Absent: leave as is (`None`); `null`: remove the limit (`Some(None)`).
+fn present_int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<i32>>, D::Error> {
+    opt_int(d).map(Some)
+}
+
+/// `5.0` becomes `5` anywhere in a payload: the same JSON number, and what a handler reading
+/// an integer field expects.
+pub fn normalize_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.as_i64().is_none() && n.as_u64().is_none() => {
+            if let Some(whole) = whole_number(n) {
+                *n = Number::from(whole);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(normalize_integers),
+        Value::Object(map) => map.values_mut().for_each(normalize_integers),
+        _ => {}
+    }
 }
 
 /// A task to run.
@@ -29,15 +95,18 @@ pub struct SubmitTask {
     /// `low`, `normal` (default), `high` or `critical`.
     pub priority: Option<String>,
     /// Attempts before the task fails for good; default 3.
+    #[serde(default, deserialize_with = "opt_int")]
     pub max_attempts: Option<i32>,
     /// Per-attempt timeout in milliseconds; default 30000.
+    #[serde(default, deserialize_with = "opt_int")]
     pub timeout_ms: Option<i64>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
 }
 
 impl SubmitTask {
-    pub fn into_submission(self) -> Submission {
+    pub fn into_submission(mut self) -> Submission {
+        normalize_integers(&mut self.payload);
         Submission {
             task_type: self.task_type,
             payload: self.payload,
@@ -59,7 +128,9 @@ pub struct BatchItem {
     #[serde(default = "empty_object")]
     pub payload: Value,
     pub priority: Option<String>,
+    #[serde(default, deserialize_with = "opt_int")]
     pub max_attempts: Option<i32>,
+    #[serde(default, deserialize_with = "opt_int")]
     pub timeout_ms: Option<i64>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
@@ -84,6 +155,7 @@ impl BatchItem {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitBatch {
+    #[serde(deserialize_with = "objects")]
     pub tasks: Vec<BatchItem>,
 }
 
@@ -215,10 +287,10 @@ fn present<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
 #[derive(Debug, Clone, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Quotas {
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_int")]
     #[schema(value_type = Option<i32>)]
     pub max_active_tasks: Option<Option<i32>>,
-    #[serde(default, deserialize_with = "present")]
+    #[serde(default, deserialize_with = "present_int")]
     #[schema(value_type = Option<i32>)]
     pub submissions_per_minute: Option<Option<i32>>,
 }
@@ -227,7 +299,7 @@ pub struct Quotas {
 #[serde(deny_unknown_fields)]
 pub struct CreateTenant {
     pub name: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub quotas: Quotas,
     /// Priorities the tenant may use; absent or null: all.
     pub allowed_priorities: Option<Vec<String>>,
@@ -236,7 +308,7 @@ pub struct CreateTenant {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTenant {
-    #[serde(default)]
+    #[serde(default, deserialize_with = "object")]
     pub quotas: Quotas,
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<Vec<String>>)]

@@ -8,6 +8,7 @@ use serde_json::json;
 use taskflow_platform::outbox::OutboxError;
 use taskflow_platform::problem::Problem;
 
+use crate::domain::catalog::PayloadProblem;
 use crate::domain::quota::QuotaRefusal;
 use crate::domain::submission::SubmissionRefused;
 use crate::service::ServiceError;
@@ -44,43 +45,58 @@ impl From<Problem> for ApiError {
     }
 }
 
-fn refused(e: SubmissionRefused) -> Problem {
+/// A refused submission; `at` is where the submission sits in the request body (`""` for
+/// `POST /v1/tasks`, `/tasks/{index}` for a batch item), so every `errors[].pointer` is a JSON
+/// pointer into the request body.
+fn refused(e: SubmissionRefused, at: &str) -> Problem {
     let detail = e.to_string();
+    let located = |pointer: &str, message: String| json!([{"pointer": format!("{at}{pointer}"), "message": message}]);
     match e {
         SubmissionRefused::UnknownType { known, .. } => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "unknown-task-type",
             "Unknown task type",
-            detail,
+            detail.clone(),
         )
-        .with("known_types", known),
+        .with("known_types", known)
+        .with("errors", located("/type", detail)),
         SubmissionRefused::PriorityNotAllowed { allowed, .. } => Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "priority-not-allowed",
             "Priority not allowed for this tenant",
-            detail,
+            detail.clone(),
         )
-        .with("allowed_priorities", allowed),
-        SubmissionRefused::Invalid(problems) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-submission",
-            "The submission breaks the task type's rules",
-            problems
-                .iter()
-                .map(|p| format!("{}: {}", p.pointer, p.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-        .with("errors", json!(problems)),
+        .with("allowed_priorities", allowed)
+        .with("errors", located("/priority", detail)),
+        SubmissionRefused::Invalid(problems) => {
+            let problems: Vec<PayloadProblem> = problems
+                .into_iter()
+                .map(|p| PayloadProblem {
+                    pointer: format!("{at}{}", p.pointer),
+                    message: p.message,
+                })
+                .collect();
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-submission",
+                "The submission breaks the task type's rules",
+                problems
+                    .iter()
+                    .map(|p| format!("{}: {}", p.pointer.escape_default(), p.message))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+            .with("errors", json!(problems))
+        }
     }
 }
 
 pub fn problem_for(e: ServiceError) -> Problem {
     let detail = e.to_string();
     match e {
-        ServiceError::Refused(r) => refused(r),
+        ServiceError::Refused(r) => refused(r, ""),
         ServiceError::BatchItemRefused { index, source } => {
-            let inner = refused(source);
+            let inner = refused(source, &format!("/tasks/{index}"));
             Problem {
                 detail: format!("item {index}: {}", inner.detail),
                 ..inner
@@ -109,6 +125,9 @@ pub fn problem_for(e: ServiceError) -> Problem {
             "api-key",
             "No active key with this id exists for this tenant",
         ),
+        ServiceError::RebuildNotFound => {
+            not_found("rebuild-job", "No projection rebuild with this id exists")
+        }
         ServiceError::CancelRefused(_) => Problem::new(
             StatusCode::CONFLICT,
             "task-already-finished",
@@ -129,21 +148,25 @@ pub fn problem_for(e: ServiceError) -> Problem {
             "A tenant with this name exists",
             detail,
         ),
-        ServiceError::Store(StoreError::Db(db)) if is_transient(&db) => unavailable(detail),
-        ServiceError::Store(StoreError::Outbox(OutboxError::Db(db))) if is_transient(&db) => {
+        ServiceError::Store(StoreError::Db(db)) if is_unavailable(&db) => unavailable(detail),
+        ServiceError::Store(StoreError::Outbox(OutboxError::Db(db))) if is_unavailable(&db) => {
             unavailable(detail)
         }
         ServiceError::Store(StoreError::Outbox(OutboxError::Pool(_))) => unavailable(detail),
-        ServiceError::Store(_) => {
-            tracing::error!(error = %detail, "request failed on a store error");
-            Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-                "the request failed inside svc-tasks; nothing was recorded",
-            )
-        }
+        ServiceError::Store(_) | ServiceError::RebuildInterrupted => internal(&detail),
     }
+}
+
+/// 500: a failure that retrying will not cure. Logged with its cause; the client gets no
+/// internals and no Retry-After.
+pub fn internal(cause: &str) -> Problem {
+    tracing::error!(error = %cause, "request failed inside svc-tasks");
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        "the request failed inside svc-tasks; nothing was recorded",
+    )
 }
 
 fn quota(q: QuotaRefusal) -> Problem {
@@ -173,26 +196,63 @@ fn unavailable(detail: String) -> Problem {
         StatusCode::SERVICE_UNAVAILABLE,
         "unavailable",
         "Temporarily unavailable",
-        "the task database is unreachable; nothing was recorded, retry later",
+        "the task database cannot serve this request now; nothing was recorded, retry later",
     )
     .retry_after(2)
 }
 
-/// Errors that say the database went away rather than that the request was wrong.
-fn is_transient(e: &DieselError) -> bool {
+/// PostgreSQL messages (the cluster runs with English messages, `lc_messages` C) of errors that
+/// diesel reports as `Unknown` but that say the server cannot serve right now rather than that
+/// the request is wrong: SQLSTATE 57P01/57P02/57P05/25P03 (the server ended the session:
+/// administrator command, crash of another backend, idle timeouts), 57P03 (starting up,
+/// shutting down, in recovery), 53300 (too many connections), 53200/53100 (out of memory, disk
+/// full), 40P01 (deadlock: retrying succeeds), 57014 (statement cancelled: timeout, operator,
+/// conflict with recovery on a standby).
+const UNAVAILABLE_MESSAGES: [&str; 9] = [
+    "terminating connection",
+    "the database system is",
+    "sorry, too many clients",
+    "remaining connection slots are reserved",
+    "out of memory",
+    "could not extend file",
+    "deadlock detected",
+    "canceling statement due to",
+    "could not connect",
+];
+
+/// Whether a database error says the database is (for now) unable to serve, so the same request
+/// may succeed later: 503 with Retry-After. Everything else is a 500 that retrying would not
+/// cure: a value the database refuses (e.g. 22021, 22P05: NUL in text or jsonb, which
+/// validation should have caught), a constraint violation that slipped past the domain rules,
+/// a bug in a statement.
+///
+/// diesel's kinds for PostgreSQL (through diesel-async/tokio-postgres):
+/// - `ClosedConnection`, `UnableToSendCommand`: no SQLSTATE at all, i.e. the connection broke
+///   under the query (I/O error, server gone, socket closed) -> unavailable;
+/// - `SerializationFailure` (40001): lost a race with a concurrent transaction -> retryable;
+/// - `ReadOnlyTransaction` (25006): the server is a read-only standby, e.g. mid-failover;
+/// - `UniqueViolation`, `ForeignKeyViolation`, `NotNullViolation`, `CheckViolation`,
+///   `RestrictViolation`, `ExclusionViolation`: the request (or our code) is wrong -> 500;
+/// - `Unknown`: every other SQLSTATE; only the messages above mean unavailable.
+pub fn is_unavailable(e: &DieselError) -> bool {
     match e {
-        DieselError::DatabaseError(kind, _) => {
-            matches!(
-                kind,
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::SerializationFailure
-            ) || !matches!(
-                kind,
-                DatabaseErrorKind::UniqueViolation
-                    | DatabaseErrorKind::ForeignKeyViolation
-                    | DatabaseErrorKind::NotNullViolation
-                    | DatabaseErrorKind::CheckViolation
-            )
-        }
+        DieselError::DatabaseError(kind, info) => match kind {
+            DatabaseErrorKind::ClosedConnection
+            | DatabaseErrorKind::UnableToSendCommand
+            | DatabaseErrorKind::SerializationFailure
+            | DatabaseErrorKind::ReadOnlyTransaction => true,
+            DatabaseErrorKind::UniqueViolation
+            | DatabaseErrorKind::ForeignKeyViolation
+            | DatabaseErrorKind::NotNullViolation
+            | DatabaseErrorKind::CheckViolation
+            | DatabaseErrorKind::RestrictViolation
+            | DatabaseErrorKind::ExclusionViolation => false,
+            _ => {
+                let message = info.message();
+                UNAVAILABLE_MESSAGES.iter().any(|m| message.contains(m))
+            }
+        },
+        // A transaction whose connection broke mid-way (rollback failed).
         DieselError::BrokenTransactionManager => true,
         _ => false,
     }
@@ -200,20 +260,11 @@ fn is_transient(e: &DieselError) -> bool {
 
 pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
     let problem = match &err {
-        JsonPayloadError::OverflowKnownLength { length, limit } => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "Request body too large",
-            format!("body of {length} bytes exceeds the limit of {limit} bytes"),
-        )
-        .with("limit_bytes", *limit),
-        JsonPayloadError::Overflow { limit } => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "Request body too large",
-            format!("body exceeds the limit of {limit} bytes"),
-        )
-        .with("limit_bytes", *limit),
+        JsonPayloadError::OverflowKnownLength { length, limit } => Problem {
+            detail: format!("body of {length} bytes exceeds the limit of {limit} bytes"),
+            ..body_too_large(*limit)
+        },
+        JsonPayloadError::Overflow { limit } => body_too_large(*limit),
         JsonPayloadError::ContentType => Problem::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -229,6 +280,17 @@ pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error
         ),
     };
     ApiError(problem).into()
+}
+
+/// 413 for a body over `limit` bytes.
+pub fn body_too_large(limit: usize) -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body-too-large",
+        "Request body too large",
+        format!("body exceeds the limit of {limit} bytes"),
+    )
+    .with("limit_bytes", limit)
 }
 
 /// A body that is not JSON (400) or not the expected fields (422).
@@ -268,4 +330,112 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
         err.to_string(),
     ))
     .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(kind: DatabaseErrorKind, message: &str) -> ServiceError {
+        ServiceError::Store(StoreError::Db(DieselError::DatabaseError(
+            kind,
+            Box::new(message.to_owned()),
+        )))
+    }
+
+    fn status_and_retry(e: ServiceError) -> (u16, Option<u64>) {
+        let p = problem_for(e);
+        (p.status, p.retry_after_secs)
+    }
+
+    #[test]
+    fn only_availability_errors_are_retryable_503s() {
+        let unavailable = [
+            db(DatabaseErrorKind::ClosedConnection, "connection closed"),
+            db(
+                DatabaseErrorKind::UnableToSendCommand,
+                "error communicating with the server",
+            ),
+            db(
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize access due to concurrent update",
+            ),
+            db(
+                DatabaseErrorKind::ReadOnlyTransaction,
+                "cannot execute INSERT in a read-only transaction",
+            ),
+            db(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            db(
+                DatabaseErrorKind::Unknown,
+                "the database system is shutting down",
+            ),
+            db(DatabaseErrorKind::Unknown, "deadlock detected"),
+            ServiceError::Store(StoreError::Db(DieselError::BrokenTransactionManager)),
+            ServiceError::Unavailable("pool timed out".into()),
+        ];
+        for e in unavailable {
+            let shown = e.to_string();
+            assert_eq!(status_and_retry(e), (503, Some(2)), "{shown}");
+        }
+        let internal = [
+            db(
+                DatabaseErrorKind::Unknown,
+                "invalid byte sequence for encoding \"UTF8\": 0x00",
+            ),
+            db(
+                DatabaseErrorKind::Unknown,
+                "unsupported Unicode escape sequence",
+            ),
+            db(
+                DatabaseErrorKind::Unknown,
+                "syntax error at or near \"FORM\"",
+            ),
+            db(
+                DatabaseErrorKind::CheckViolation,
+                "new row violates check constraint",
+            ),
+            db(
+                DatabaseErrorKind::UniqueViolation,
+                "duplicate key value violates unique constraint",
+            ),
+            db(DatabaseErrorKind::NotNullViolation, "null value in column"),
+            db(
+                DatabaseErrorKind::ForeignKeyViolation,
+                "violates foreign key",
+            ),
+            ServiceError::Store(StoreError::Db(DieselError::NotFound)),
+            ServiceError::Store(StoreError::Corrupt {
+                what: "task stream",
+                reason: "bad".into(),
+            }),
+        ];
+        for e in internal {
+            let shown = e.to_string();
+            assert_eq!(status_and_retry(e), (500, None), "{shown}");
+        }
+    }
+
+    #[test]
+    fn batch_item_pointers_point_into_the_request_body() {
+        let problem = problem_for(ServiceError::BatchItemRefused {
+            index: 3,
+            source: SubmissionRefused::Invalid(vec![PayloadProblem {
+                pointer: "/labels/a".into(),
+                message: "bad".into(),
+            }]),
+        });
+        assert_eq!(
+            problem.extensions["errors"][0]["pointer"],
+            "/tasks/3/labels/a"
+        );
+        assert_eq!(problem.extensions["index"], 3);
+        let problem = problem_for(ServiceError::Refused(SubmissionRefused::UnknownType {
+            task_type: "x".into(),
+            known: vec!["noop".into()],
+        }));
+        assert_eq!(problem.extensions["errors"][0]["pointer"], "/type");
+    }
 }

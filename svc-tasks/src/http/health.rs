@@ -3,21 +3,26 @@
 
 use std::time::Duration;
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError, get, web};
 use serde_json::json;
+use taskflow_platform::problem::Problem;
 
 use super::AppState;
 use crate::store;
 
 /// The process is up.
-#[utoipa::path(tag = "health", responses((status = 200)))]
+#[utoipa::path(tag = "health", responses((status = 200, description = "`{\"status\": \"ok\"}`", body = Object)))]
 #[get("/health/live")]
 pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
 /// Database, Kafka and the schema registry answer.
-#[utoipa::path(tag = "health", responses((status = 200), (status = 503, description = "A dependency does not answer")))]
+#[utoipa::path(tag = "health", responses(
+    (status = 200, description = "`{\"status\": \"ready\", \"checks\": {...}}`", body = Object),
+    (status = 503, description = "A dependency does not answer; `checks` says which"),
+))]
 #[get("/health/ready")]
 pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let timeout = Duration::from_secs(2);
@@ -59,11 +64,22 @@ pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
             (name.to_owned(), v)
         })
         .collect();
-    let status = if ok { "ready" } else { "not_ready" };
-    let payload = json!({"status": status, "checks": body});
     if ok {
-        HttpResponse::Ok().json(payload)
+        HttpResponse::Ok().json(json!({"status": "ready", "checks": body}))
     } else {
-        HttpResponse::ServiceUnavailable().json(payload)
+        let down: Vec<&str> = body
+            .iter()
+            .filter(|(_, v)| v["status"] == "down")
+            .map(|(k, _)| k.as_str())
+            .collect();
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Not ready",
+            format!("not answering: {}", down.join(", ")),
+        )
+        .with("checks", body)
+        .retry_after(2)
+        .error_response()
     }
 }

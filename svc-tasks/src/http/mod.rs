@@ -7,12 +7,11 @@ pub mod docs;
 pub mod dto;
 pub mod errors;
 pub mod health;
+pub mod problems;
 pub mod tasks;
 
-use actix_web::http::StatusCode;
 use actix_web::web;
 use taskflow_platform::EventProducer;
-use taskflow_platform::problem::Problem;
 use taskflow_platform::registry::RegistryClient;
 
 use crate::service::Services;
@@ -22,6 +21,8 @@ pub struct AppState {
     pub admin_token: String,
     pub producer: EventProducer,
     pub registry: RegistryClient,
+    /// `TASKFLOW_MAX_BODY_BYTES`, for handlers that read their body themselves.
+    pub max_body_bytes: usize,
 }
 
 /// Registers every route and the body/path/query error handlers.
@@ -46,24 +47,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     .service(admin::add_key)
     .service(admin::revoke_key)
     .service(admin::rebuild)
+    .service(admin::rebuild_status)
     .service(admin::outbox)
     .service(health::live)
     .service(health::ready)
     .service(docs::openapi_json)
     .service(docs::docs_page)
-    .default_service(web::to(|| async {
-        errors::ApiError(Problem::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            "no such endpoint; see /docs",
-        ))
-        .into_result()
-    }));
-}
-
-impl errors::ApiError {
-    fn into_result(self) -> Result<actix_web::HttpResponse, errors::ApiError> {
-        Err(self)
-    }
+    .default_service(web::to(problems::no_route));
 }

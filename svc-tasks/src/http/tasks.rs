@@ -2,21 +2,23 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use serde_json::json;
 use taskflow_platform::problem::Problem;
 use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Tenant;
 use super::correlation::CorrelationId;
-use super::dto::{BatchCreated, CancelTask, EventList, SubmitBatch, SubmitTask, TaskDto, TaskList};
+use super::dto::{
+    BatchCreated, CancelTask, EventList, Obj, SubmitBatch, SubmitTask, TaskDto, TaskList,
+};
 use super::errors::ApiError;
 use crate::domain::TaskStatus;
-use crate::domain::submission::parse_priority;
+use crate::domain::submission::{MAX_IDEMPOTENCY_KEY, parse_priority, valid_idempotency_key};
+use crate::domain::text::{NUL_MESSAGE, storable};
 use crate::service::submit::{SubmitItem, submit};
 use crate::service::{ServiceError, cancel};
 use crate::store::{self, ListFilter};
@@ -29,13 +31,18 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         return Ok(None);
     };
     match value.to_str() {
-        Ok(key) if !key.is_empty() && key.len() <= 255 => Ok(Some(key.to_owned())),
-        _ => Err(ApiError(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-idempotency-key",
-            "Invalid Idempotency-Key",
-            "the key must be 1-255 visible ASCII characters",
-        ))),
+        Ok(key) if valid_idempotency_key(key) => Ok(Some(key.to_owned())),
+        _ => Err(ApiError(
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-idempotency-key",
+                "Invalid Idempotency-Key",
+                format!(
+                    "the key must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters, not starting or ending with a space"
+                ),
+            )
+            .with("header", "Idempotency-Key"),
+        )),
     }
 }
 
@@ -45,7 +52,8 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     request_body = SubmitTask,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe: same key and body return the same task")),
     responses(
-        (status = 201, description = "Created (or replayed: header Idempotent-Replayed)", body = TaskDto),
+        (status = 201, description = "Created (or replayed: header Idempotent-Replayed)", body = TaskDto,
+         headers(("Location" = String, description = "The task"), ("Idempotent-Replayed" = Option<String>, description = "`true` when an earlier request with this key created the task"))),
         (status = 400, description = "Malformed JSON"),
         (status = 409, description = "Same key still in flight"),
         (status = 413, description = "Body too large"),
@@ -60,14 +68,21 @@ pub async fn submit_task(
     tenant: Tenant,
     correlation: CorrelationId,
     req: HttpRequest,
-    body: web::Json<SubmitTask>,
+    body: web::Json<Obj<SubmitTask>>,
 ) -> Result<HttpResponse, ApiError> {
     let key = idempotency_key(&req)?;
     let item = SubmitItem {
-        submission: body.into_inner().into_submission(),
+        submission: body.into_inner().0.into_submission(),
         idempotency_key: key,
     };
-    let mut submitted = submit(&state.services, &tenant.0, vec![item], &correlation.0).await?;
+    let mut submitted = submit(
+        &state.services,
+        &tenant.0,
+        vec![item],
+        false,
+        &correlation.0,
+    )
+    .await?;
     let Some(first) = submitted.pop() else {
         return Err(ServiceError::TaskNotFound.into());
     };
@@ -84,8 +99,9 @@ pub async fn submit_task(
     tag = "tasks",
     request_body = SubmitBatch,
     responses(
-        (status = 201, description = "All created", body = BatchCreated),
-        (status = 422, description = "An item is invalid (`index` says which); nothing created"),
+        (status = 201, description = "All created (or replayed, item by item)", body = BatchCreated),
+        (status = 409, description = "An item's idempotency key is in flight in another request; see Retry-After"),
+        (status = 422, description = "An item is invalid (`index` says which; `errors[].pointer` into the body), or reuses a key with another body; nothing created"),
         (status = 429, description = "The batch would exceed a quota; nothing created"),
     ),
     security(("api_key" = []))
@@ -95,9 +111,9 @@ pub async fn submit_batch(
     state: web::Data<AppState>,
     tenant: Tenant,
     correlation: CorrelationId,
-    body: web::Json<SubmitBatch>,
+    body: web::Json<Obj<SubmitBatch>>,
 ) -> Result<HttpResponse, ApiError> {
-    let items = body.into_inner().tasks;
+    let items = body.into_inner().0.tasks;
     if items.is_empty() || items.len() > MAX_BATCH {
         return Err(ApiError(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -116,7 +132,7 @@ pub async fn submit_batch(
             }
         })
         .collect();
-    let submitted = submit(&state.services, &tenant.0, items, &correlation.0).await?;
+    let submitted = submit(&state.services, &tenant.0, items, true, &correlation.0).await?;
     Ok(HttpResponse::Created().json(BatchCreated {
         tasks: submitted.into_iter().map(|s| s.task.into()).collect(),
     }))
@@ -170,25 +186,41 @@ fn bad_query(parameter: &str, detail: String) -> ApiError {
     )
 }
 
+/// `<created_at in microseconds since 1970>-<id as 32 hex digits>`: the keyset position after
+/// `task`. Opaque to clients, but its shape is in the OpenAPI document (`CURSOR_PATTERN`), so
+/// that every string of that shape is a cursor this API accepts.
 fn encode_cursor(task: &TaskDto) -> String {
-    URL_SAFE_NO_PAD.encode(format!(
-        "{}|{}",
-        task.created_at.timestamp_micros(),
-        task.id
-    ))
+    format!(
+        "{}-{}",
+        task.created_at.timestamp_micros().max(0),
+        task.id.simple()
+    )
 }
 
+pub const CURSOR_PATTERN: &str = "^[0-9]{1,16}-[0-9a-f]{32}$";
+
 fn decode_cursor(cursor: &str) -> Option<(DateTime<Utc>, Uuid)> {
-    let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(cursor).ok()?).ok()?;
-    let (micros, id) = raw.split_once('|')?;
+    let (micros, id) = cursor.split_once('-')?;
+    let shaped = (1..=16).contains(&micros.len())
+        && micros.bytes().all(|b| b.is_ascii_digit())
+        && id.len() == 32
+        && id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !shaped {
+        return None;
+    }
     Some((
         DateTime::from_timestamp_micros(micros.parse().ok()?)?,
-        id.parse().ok()?,
+        Uuid::try_parse(id).ok()?,
     ))
 }
 
 impl ListQuery {
     fn into_filter(self) -> Result<ListFilter, ApiError> {
+        if let Some(t) = &self.task_type
+            && !storable(t)
+        {
+            return Err(bad_query("type", format!("type {NUL_MESSAGE}")));
+        }
         if let Some(s) = &self.status
             && TaskStatus::parse(s).is_none()
         {
@@ -224,8 +256,12 @@ impl ListQuery {
             .cursor
             .as_deref()
             .map(|c| {
-                decode_cursor(c)
-                    .ok_or_else(|| bad_query("cursor", "not a cursor this API issued".into()))
+                decode_cursor(c).ok_or_else(|| {
+                    bad_query(
+                        "cursor",
+                        "not a cursor this API issued (pass next_cursor unchanged)".into(),
+                    )
+                })
             })
             .transpose()?;
         Ok(ListFilter {
@@ -294,15 +330,70 @@ pub async fn task_events(
     }))
 }
 
+/// The reason of a cancellation request: no body, an empty one, `null`, `{}` or
+/// `{"reason": null}` mean "no reason". A non-empty body must be JSON.
+fn cancel_reason(req: &HttpRequest, body: &[u8]) -> Result<Option<String>, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let json = req
+        .mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
+    if !json {
+        return Err(ApiError(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Body must be JSON",
+            "send Content-Type: application/json (or no body at all)",
+        )));
+    }
+    let cancel = serde_json::from_slice::<Option<Obj<CancelTask>>>(body)
+        .map_err(|e| super::errors::body_problem(&e))?
+        .unwrap_or_default()
+        .0;
+    if let Some(reason) = &cancel.reason
+        && !storable(reason)
+    {
+        let detail = format!("reason {NUL_MESSAGE}");
+        return Err(ApiError(
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-cancellation",
+                "Invalid cancellation request",
+                detail.clone(),
+            )
+            .with("errors", json!([{"pointer": "/reason", "message": detail}])),
+        ));
+    }
+    Ok(cancel.reason)
+}
+
+/// Reads the whole body, refusing one over the configured limit with a 413 problem.
+pub async fn read_body(payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    match payload.to_bytes_limited(limit).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(e)) => Err(ApiError(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "unreadable-body",
+            "Body could not be read",
+            e.to_string(),
+        ))),
+        Err(_) => Err(ApiError(super::errors::body_too_large(limit))),
+    }
+}
+
 /// Ask for a task to stop. Recorded once; the executor ends the task as `cancelled`.
 #[utoipa::path(
     tag = "tasks",
     params(("id" = Uuid, Path)),
-    request_body(content = Option<CancelTask>),
+    request_body(content = Option<CancelTask>, description = "Optional: no body, `null` and `{}` all mean no reason"),
     responses(
         (status = 202, description = "Cancellation recorded", body = TaskDto),
         (status = 404, description = "No such task for this tenant"),
-        (status = 409, description = "The task has already ended"),
+        (status = 409, description = "The task has already ended, or changed meanwhile (retry)"),
+        (status = 422, description = "Invalid body or reason"),
     ),
     security(("api_key" = []))
 )]
@@ -312,15 +403,11 @@ pub async fn cancel_task(
     tenant: Tenant,
     correlation: CorrelationId,
     id: web::Path<Uuid>,
-    body: web::Bytes,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let reason = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        serde_json::from_slice::<CancelTask>(&body)
-            .map_err(|e| super::errors::body_problem(&e))?
-            .reason
-    };
+    let body = read_body(payload, state.max_body_bytes).await?;
+    let reason = cancel_reason(&req, &body)?;
     let task = cancel::cancel(&state.services, tenant.0.id, *id, reason, &correlation.0).await?;
     Ok(HttpResponse::Accepted().json(TaskDto::from(task)))
 }

@@ -29,6 +29,9 @@ pub struct Services {
     pub outbox_ready: Arc<Notify>,
     /// `svc-tasks/<version>@<instance>`, the `producer` of events written here.
     pub producer_name: String,
+    /// Where background jobs (projection rebuilds) run: the process's runtime, not an HTTP
+    /// worker's.
+    pub runtime: tokio::runtime::Handle,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +58,10 @@ pub enum ServiceError {
     TenantNotFound,
     #[error("no such active key")]
     KeyNotFound,
+    #[error("no such projection rebuild")]
+    RebuildNotFound,
+    #[error("{}", rebuild::INTERRUPTED)]
+    RebuildInterrupted,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("database unavailable: {0}")]

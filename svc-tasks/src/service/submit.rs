@@ -27,27 +27,43 @@ pub struct Submitted {
     pub replayed: bool,
 }
 
-/// Validates every item, then creates all of them in one transaction or none.
+/// Validates every item, then creates all of them in one transaction or none. `batch`: the items
+/// came as `POST /v1/tasks:batch`, so a refusal names the item (`BatchItemRefused`).
 pub async fn submit(
     services: &Services,
     tenant: &TenantRow,
     items: Vec<SubmitItem>,
+    batch: bool,
     correlation_id: &str,
 ) -> Result<Vec<Submitted>, ServiceError> {
     let allowed = allowed_priorities(tenant);
-    let single = items.len() == 1;
+    let single = !batch;
     let mut prepared = Vec::with_capacity(items.len());
     let mut keys = std::collections::HashSet::new();
     for (index, item) in items.iter().enumerate() {
-        if let Some(key) = &item.idempotency_key
-            && !keys.insert(key)
-        {
-            let source = SubmissionRefused::Invalid(vec![PayloadProblem {
-                pointer: format!("/items/{index}/idempotency_key"),
-                message: format!("{key:?} is used by an earlier item of this batch"),
-            }]);
-            return Err(ServiceError::BatchItemRefused { index, source });
-        }
+        let Some(key) = &item.idempotency_key else {
+            continue;
+        };
+        let message = if !submission::valid_idempotency_key(key) {
+            format!(
+                "an idempotency key is 1-{} printable ASCII characters, not starting or ending with a space",
+                submission::MAX_IDEMPOTENCY_KEY
+            )
+        } else if !keys.insert(key) {
+            format!("{key:?} is used by an earlier item of this batch")
+        } else {
+            continue;
+        };
+        // Pointers are relative to the item; the problem document says which item.
+        let source = SubmissionRefused::Invalid(vec![PayloadProblem {
+            pointer: "/idempotency_key".into(),
+            message,
+        }]);
+        return Err(if single {
+            source.into()
+        } else {
+            ServiceError::BatchItemRefused { index, source }
+        });
     }
     for (index, item) in items.into_iter().enumerate() {
         let request_hash = request_hash(&item.submission);

@@ -1,6 +1,7 @@
 //! Every SQL statement of svc-tasks, as small functions over one connection. Callers own the
 //! transaction; nothing here commits on its own.
 
+pub mod rebuild_jobs;
 mod rows;
 pub mod schema;
 
@@ -318,14 +319,16 @@ pub async fn stream_events(conn: &mut Conn, task_id: Uuid) -> Result<Vec<Event>,
         .collect()
 }
 
-/// Ids of every task stream, in creation order, `limit` at a time after `after`.
+/// Ids of the task streams up to `upto`, in creation order, `limit` at a time after `after`.
 pub async fn stream_ids(
     conn: &mut Conn,
     after: Option<Uuid>,
+    upto: Uuid,
     limit: i64,
 ) -> Result<Vec<Uuid>, StoreError> {
     let mut query = task_events::table
         .filter(task_events::version.eq(1))
+        .filter(task_events::stream_id.le(upto))
         .select(task_events::stream_id)
         .order(task_events::stream_id.asc())
         .limit(limit)

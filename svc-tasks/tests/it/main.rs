@@ -2,6 +2,7 @@
 //! gets its own database, topic prefix and consumer group.
 
 mod cancel;
+mod contract;
 mod helpers;
 mod idempotency;
 mod isolation;
@@ -11,3 +12,4 @@ mod quotas;
 mod refusals;
 mod relay;
 mod submit;
+mod unstorable;

@@ -9,7 +9,7 @@ use taskflow_schemas::{
 };
 use uuid::Uuid;
 
-use crate::helpers::{TestApp, TestTenant, json_of, noop, wait_until};
+use crate::helpers::{TestApp, TestTenant, assert_problem, json_of, noop, wait_until};
 
 fn meta(tenant: &TestTenant) -> EventMeta {
     EventMeta {
@@ -25,6 +25,58 @@ async fn wait_for_status(app: &TestApp, tenant: &TestTenant, id: &str, status: &
         || async {
             let task = json_of(app.get(tenant, &format!("/v1/tasks/{id}")).await).await;
             (task["status"] == status).then_some(task)
+        },
+    )
+    .await
+}
+
+/// Starts a rebuild (202 + Location), then polls its status resource until it has ended.
+async fn rebuild_and_wait(app: &TestApp) -> Value {
+    let job = start_rebuild(app).await;
+    wait_for_job(app, job["job_id"].as_str().expect("job id")).await
+}
+
+/// `POST /v1/admin/projections/rebuild`: the job, checked to be where `Location` says.
+async fn start_rebuild(app: &TestApp) -> Value {
+    let response = app
+        .http
+        .post(app.url("/v1/admin/projections/rebuild"))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .expect("rebuild");
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let location = response
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("Location")
+        .to_owned();
+    let job = json_of(response).await;
+    let id = job["job_id"].as_str().expect("job id");
+    assert_eq!(location, format!("/v1/admin/projections/rebuild/{id}"));
+    job
+}
+
+async fn job_status(app: &TestApp, id: &str) -> Value {
+    let response = app
+        .http
+        .get(app.url(&format!("/v1/admin/projections/rebuild/{id}")))
+        .bearer_auth(&app.admin_token)
+        .send()
+        .await
+        .expect("status");
+    assert_eq!(response.status(), StatusCode::OK);
+    json_of(response).await
+}
+
+async fn wait_for_job(app: &TestApp, id: &str) -> Value {
+    wait_until(
+        Duration::from_secs(60),
+        &format!("rebuild {id} to end"),
+        || async {
+            let job = job_status(app, id).await;
+            (job["state"] != "running").then_some(job)
         },
     )
     .await
@@ -185,16 +237,11 @@ async fn a_rebuilt_projection_equals_the_live_one() {
         .execute(&mut conn)
         .await
         .expect("counters damaged");
-    let rebuilt = json_of(
-        app.http
-            .post(app.url("/v1/admin/projections/rebuild"))
-            .bearer_auth(&app.admin_token)
-            .send()
-            .await
-            .expect("rebuild"),
-    )
-    .await;
-    assert_eq!(rebuilt["rebuilt_tasks"], 3);
+    let rebuilt = rebuild_and_wait(&app).await;
+    assert_eq!(rebuilt["state"], "succeeded", "{rebuilt}");
+    assert_eq!(rebuilt["total_tasks"], 3);
+    assert_eq!(rebuilt["done_tasks"], 3);
+    assert!(rebuilt["finished_at"].is_string());
     assert_eq!(json_of(app.get(&tenant, "/v1/tasks").await).await, live);
     let active: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
         "(SELECT active_tasks FROM tenant_usage LIMIT 1)",
@@ -203,4 +250,156 @@ async fn a_rebuilt_projection_equals_the_live_one() {
     .await
     .expect("active");
     assert_eq!(active, 1, "one task is still pending");
+}
+
+/// A large rebuild answers at once, reports growing progress page by page, lets submissions
+/// through meanwhile, and repairs every row that existed when it started.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuild_is_a_job_with_progress_while_traffic_flows() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    for _ in 0..3 {
+        let items: Vec<Value> = (0..400).map(|_| noop()).collect();
+        let response = app
+            .http
+            .post(app.url("/v1/tasks:batch"))
+            .bearer_auth(&tenant.key)
+            .json(&json!({"tasks": items}))
+            .send()
+            .await
+            .expect("batch");
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let mut conn = app.services.db.get().await.expect("connection");
+    diesel::sql_query("UPDATE tasks SET status = 'failed', attempts = 7")
+        .execute(&mut conn)
+        .await
+        .expect("projection damaged");
+
+    let job = start_rebuild(&app).await;
+    let id = job["job_id"].as_str().expect("job id").to_owned();
+    assert_eq!(job["state"], "running");
+    assert_eq!(job["done_tasks"], 0);
+    let seen = std::sync::Mutex::new(Vec::new());
+    let submitted = std::sync::atomic::AtomicUsize::new(0);
+    let done = wait_until(Duration::from_secs(120), "the rebuild to end", || async {
+        if submitted.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < 20 {
+            assert_eq!(
+                app.submit(&tenant, &noop(), None).await.status(),
+                StatusCode::CREATED,
+                "submissions go on during a rebuild"
+            );
+        }
+        let job = job_status(&app, &id).await;
+        seen.lock()
+            .expect("progress")
+            .push(job["done_tasks"].as_i64().expect("done"));
+        (job["state"] != "running").then_some(job)
+    })
+    .await;
+    let seen = seen.into_inner().expect("progress");
+    assert!(
+        seen.windows(2).all(|w| w[0] <= w[1]),
+        "progress went back: {seen:?}"
+    );
+    assert_eq!(done["state"], "succeeded", "{done}");
+    assert_eq!(done["done_tasks"], done["total_tasks"], "{done}");
+    assert!(
+        done["total_tasks"].as_i64().expect("total") >= 1200,
+        "{done}"
+    );
+    assert!(done["error"].is_null());
+    let damaged: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM tasks WHERE status = 'failed' OR attempts = 7)",
+    ))
+    .get_result(&mut conn)
+    .await
+    .expect("count");
+    assert_eq!(
+        damaged, 0,
+        "every task that existed when the job started was refolded"
+    );
+}
+
+/// One job at a time: a second start while one runs (here on "another instance": its row and
+/// its session holding the runner lock) returns that job. When its runner goes away the job
+/// shows as failed (interrupted), and a new one can start. An instance starting up marks such
+/// a job too.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_rebuild_at_a_time_and_a_lost_runner_shows_as_interrupted() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection};
+
+    let app = TestApp::spawn().await;
+    let running = Uuid::now_v7();
+    let mut other = AsyncPgConnection::establish(&app.config.database_url)
+        .await
+        .expect("connection");
+    diesel::sql_query("SELECT pg_advisory_lock(29798, 1)")
+        .execute(&mut other)
+        .await
+        .expect("runner lock");
+    diesel::sql_query(
+        "INSERT INTO rebuild_jobs (id, state, done_tasks, started_at, updated_at, owner) \
+         VALUES ($1, 'running', 0, now(), now(), 'svc-tasks@elsewhere')",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(running)
+    .execute(&mut other)
+    .await
+    .expect("running job");
+
+    let joined = start_rebuild(&app).await;
+    assert_eq!(joined["job_id"], running.to_string(), "{joined}");
+    assert_eq!(joined["state"], "running");
+    assert_eq!(
+        job_status(&app, &running.to_string()).await["state"],
+        "running"
+    );
+
+    drop(other);
+    let failed = wait_for_job(&app, &running.to_string()).await;
+    assert_eq!(failed["state"], "failed");
+    assert!(
+        failed["error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("interrupted")),
+        "{failed}"
+    );
+    let next = rebuild_and_wait(&app).await;
+    assert_ne!(next["job_id"], running.to_string());
+    assert_eq!(next["state"], "succeeded", "{next}");
+
+    assert_problem(
+        app.http
+            .get(app.url(&format!("/v1/admin/projections/rebuild/{}", Uuid::now_v7())))
+            .bearer_auth(&app.admin_token)
+            .send()
+            .await
+            .expect("status"),
+        StatusCode::NOT_FOUND,
+        "rebuild-job-not-found",
+    )
+    .await;
+
+    // A job left running by a process that died is failed by the next one to start.
+    let orphan = Uuid::now_v7();
+    let mut conn = app.services.db.get().await.expect("connection");
+    diesel::sql_query(
+        "INSERT INTO rebuild_jobs (id, state, done_tasks, started_at, updated_at, owner) \
+         VALUES ($1, 'running', 10, now(), now(), 'svc-tasks@gone')",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(orphan)
+    .execute(&mut conn)
+    .await
+    .expect("orphan job");
+    let database_url = app.config.database_url.clone();
+    let _restarted = TestApp::spawn_with(|c| c.database_url = database_url).await;
+    let state: String = diesel::select(
+        diesel::dsl::sql::<diesel::sql_types::Text>("(SELECT state FROM rebuild_jobs WHERE id = ")
+            .bind::<diesel::sql_types::Uuid, _>(orphan)
+            .sql(")"),
+    )
+    .get_result(&mut conn)
+    .await
+    .expect("state");
+    assert_eq!(state, "failed");
 }
