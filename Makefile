@@ -43,10 +43,14 @@ fmt: ## format the code
 schemas-check: up ## register every Avro contract; fail on a change the registry calls incompatible
 	@source .taskflow/dev.env && cargo run --quiet -p taskflow-platform --bin schemas-check -- schemas/avro
 
+# Tests that restart the shared broker run last and alone (nextest filter `broker_restart`).
+ALONE := test(/under_a_broker_restart/)
+
 test: up tools lint ## start what the tests need, then lint and run every test against the real servers
-	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast
+	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E 'not $(ALONE)'
 	@source .taskflow/dev.env && deploy/foreign-client-check.sh
 	@source .taskflow/dev.env && deploy/schemathesis-check.sh
+	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E '$(ALONE)' --success-output final
 
 bench: ## submission and end-to-end execution throughput and latency (release builds, own databases and topics, ~3 min)
 	@deploy/bench.sh

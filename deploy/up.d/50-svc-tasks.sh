@@ -92,7 +92,8 @@ svc_tasks_start() {
     cd "$STATE_DIR" || exit 1 # where a core dump would land, not the source tree
     start_detached svc-tasks "$SVC_TASKS_LOG" RUST_LOG=info TASKFLOW_TASKS_BIND="$HOST:$SVC_TASKS_PORT" \
       "$SVC_TASKS_BIN"
-  )  record_health_url svc-tasks "$SVC_TASKS_URL/health/ready"
+  )
+  record_health_url svc-tasks "$SVC_TASKS_URL/health/ready"
 }
 
 svc_tasks_run() {

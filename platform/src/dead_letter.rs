@@ -1,8 +1,16 @@
-//! Parking records a consumer cannot process, with the reason, so the partition keeps flowing.
+//! Dead letters, one module for both kinds: records a consumer can never decode (parked by the
+//! consumer itself, bytes unchanged, so the partition keeps flowing) and events a service gives
+//! up on (a task that failed for good), which go through the outbox
+//! ([`crate::outbox::enqueue_dead_letter`]) and are parked here by the relay. Either way the
+//! record lands on `taskflow.deadletter.<consumer group>.v1` with the reason in
+//! `taskflow.dlq.reason`.
 
 use rdkafka::message::{Header, OwnedHeaders};
 
+use taskflow_schemas::Event;
+
 use crate::consumer::PoisonRecord;
+use crate::headers::{self, TraceContext};
 use crate::producer::{Delivered, EventProducer, PublishError};
 
 pub const REASON: &str = "taskflow.dlq.reason";
@@ -69,4 +77,24 @@ impl DeadLetters {
             )
             .await
     }
+}
+
+/// Parks `event` on the dead-letter `topic` in its own contract, keyed by its task, with its
+/// usual headers (and the trace it belongs to) plus the reason.
+pub async fn park_event(
+    producer: &EventProducer,
+    topic: &str,
+    event: &Event,
+    reason: &str,
+    trace: &TraceContext,
+) -> Result<Delivered, PublishError> {
+    let payload = producer.encode_for(topic, event).await?;
+    let key = event.key().to_string();
+    let headers = headers::for_event_in(event, trace).insert(Header {
+        key: REASON,
+        value: Some(reason),
+    });
+    producer
+        .send_raw(topic, Some(key.as_bytes()), &payload, headers)
+        .await
 }

@@ -15,12 +15,13 @@ pub mod outbox;
 pub mod problem;
 pub mod producer;
 pub mod registry;
+pub mod runtime;
 pub mod schema_check;
 pub mod telemetry;
 #[cfg(feature = "test-support")]
 pub mod testing;
+pub mod text;
 pub mod topic_admin;
-pub mod wiring;
 
 pub use codec::{DecodeError, EncodeError, EventCodec};
 pub use config::{ConfigError, KafkaSettings, RegistrySettings};

@@ -348,9 +348,14 @@ pub async fn publish(producer: &EventProducer, rows: &[OutboxRow]) -> Vec<i64> {
             Ok(event) if row.destination.is_some() => {
                 let destination = row.destination.as_deref().unwrap_or_default();
                 let reason = row.reason.as_deref().unwrap_or("dead-lettered");
-                match producer
-                    .publish_dead_letter(destination, &event, reason, &row.trace())
-                    .await
+                match crate::dead_letter::park_event(
+                    producer,
+                    destination,
+                    &event,
+                    reason,
+                    &row.trace(),
+                )
+                .await
                 {
                     Ok(_) => parked.push(row.id),
                     Err(error) => {

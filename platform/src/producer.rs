@@ -171,22 +171,9 @@ impl EventProducer {
         }
     }
 
-    /// Parks `event` on the dead-letter `topic` with `reason` in the `taskflow.dlq.reason` header.
-    pub async fn publish_dead_letter(
-        &self,
-        topic: &str,
-        event: &Event,
-        reason: &str,
-        trace: &TraceContext,
-    ) -> Result<Delivered, PublishError> {
-        let payload = self.codec.encode_to(topic, event).await?;
-        let key = event.key().to_string();
-        let headers = headers::for_event_in(event, trace).insert(rdkafka::message::Header {
-            key: crate::dead_letter::REASON,
-            value: Some(reason),
-        });
-        self.send_raw(topic, Some(key.as_bytes()), &payload, headers)
-            .await
+    /// Encodes `event` for `topic` (a dead-letter topic carries the event's own contract).
+    pub async fn encode_for(&self, topic: &str, event: &Event) -> Result<Vec<u8>, PublishError> {
+        Ok(self.codec.encode_to(topic, event).await?)
     }
 
     /// Sends bytes as they are (dead letters, tests).

@@ -100,13 +100,12 @@ impl Runtime {
         );
         let (stop, stop_rx) = watch::channel(false);
         let (topics_tx, topics_ready) = watch::channel(false);
-        let mut background = Vec::new();
-        background.push(tokio::spawn(create_topics(
+        let background = vec![tokio::spawn(create_topics(
             c.kafka.clone(),
             dead_letter_topic,
             topics_tx,
             stopped(stop_rx),
-        )));
+        ))];
         Ok(Self {
             identity: c.identity,
             kafka: c.kafka.clone(),
@@ -268,7 +267,11 @@ async fn create_topics(
                 tracing::warn!(%error, failures, "topics not created yet (is Kafka up?); retrying");
             }
         }
-        let wait = backoff::step(Duration::from_millis(500), Duration::from_secs(10), failures);
+        let wait = backoff::step(
+            Duration::from_millis(500),
+            Duration::from_secs(10),
+            failures,
+        );
         tokio::select! {
             () = &mut stop => return,
             () = tokio::time::sleep(wait) => {}

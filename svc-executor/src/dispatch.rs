@@ -8,18 +8,20 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use diesel_async::AsyncConnection;
+use taskflow_platform::clock::SharedClock;
 use taskflow_platform::db::DbPool;
 use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::domain::HandlerError;
 use crate::domain::backoff::Backoff;
+use crate::domain::execution::{Due, after_attempt};
 use crate::domain::outcome::{AttemptResult, Next, decide};
 use crate::events::AttemptRef;
-use crate::handlers::{HandlerError, Handlers, Progress};
+use crate::handlers::{Handlers, Progress};
 use crate::store::{self, Claimed};
 
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +59,8 @@ struct Shared {
     handlers: Handlers,
     outbox_ready: Arc<Notify>,
     cancels: Mutex<HashMap<Uuid, watch::Sender<bool>>>,
+    /// Stamps events and times retries (leases and due work are judged by the database's clock).
+    clock: SharedClock,
 }
 
 pub struct Dispatcher {
@@ -71,6 +75,7 @@ impl Dispatcher {
         handlers: Handlers,
         work_ready: Arc<Notify>,
         outbox_ready: Arc<Notify>,
+        clock: SharedClock,
     ) -> Self {
         Self {
             shared: Arc::new(Shared {
@@ -79,6 +84,7 @@ impl Dispatcher {
                 handlers,
                 outbox_ready,
                 cancels: Mutex::new(HashMap::new()),
+                clock,
             }),
             work_ready,
         }
@@ -109,14 +115,19 @@ impl Dispatcher {
                     failures = 0;
                     for (task, span) in claimed {
                         let shared = shared.clone();
-                        running.spawn(async move { shared.run_attempt(task).await }.instrument(span));
+                        running
+                            .spawn(async move { shared.run_attempt(task).await }.instrument(span));
                     }
                 }
                 Err(error) => {
                     failures = failures.saturating_add(1);
                     tracing::warn!(%error, failures, "claiming work failed");
-                    tokio::time::sleep(Duration::from_millis(100 * u64::from(failures.min(20))))
-                        .await;
+                    tokio::time::sleep(taskflow_platform::backoff::step(
+                        Duration::from_millis(100),
+                        Duration::from_secs(5),
+                        failures,
+                    ))
+                    .await;
                 }
             }
         }
@@ -129,6 +140,7 @@ impl Shared {
     async fn claim(&self, free: usize) -> Result<Vec<(Claimed, tracing::Span)>, DispatchError> {
         let mut conn = self.db.get().await?;
         let settings = &self.settings;
+        let clock = &*self.clock;
         let claimed = conn
             .transaction::<_, DispatchError, _>(async |conn| {
                 let grace = settings.lease_grace.as_millis() as i64;
@@ -140,7 +152,7 @@ impl Shared {
                         .await?;
                     store::enqueue(
                         conn,
-                        &attempt_ref(&task, settings).started(&settings.instance),
+                        &attempt_ref(&task, settings).started(clock, &settings.instance),
                     )
                     .instrument(span.clone())
                     .await?;
@@ -225,25 +237,25 @@ impl Shared {
         result: AttemptResult,
         duration_ms: i64,
     ) -> Result<(), DispatchError> {
-        let outcome = result.outcome_name();
+        let outcome = result.outcome();
         let delay = self.settings.backoff.delay(task.attempt, rand_unit());
         let next = decide(result, task.attempt, task.max_attempts, delay);
-        let (state, due) = match &next {
-            Next::Complete { .. } => ("completed", None),
-            Next::Retry { delay, .. } => ("queued", Some(Utc::now() + *delay)),
-            Next::Fail { .. } => ("failed", None),
-            Next::Cancel => ("cancelled", None),
+        let change = after_attempt(&next, self.clock.now());
+        let retry_at = match change.due {
+            Due::At(at) => Some(at),
+            Due::Unchanged | Due::Now => None,
         };
         let error = match &next {
             Next::Retry { error, .. } | Next::Fail { error, .. } => Some(error.clone()),
             _ => None,
         };
-        let event = attempt_ref(task, &self.settings).ending(&next, duration_ms, due);
+        let event =
+            attempt_ref(task, &self.settings).ending(&*self.clock, &next, duration_ms, retry_at);
         let mut conn = self.db.get().await?;
         let owner = &self.settings.instance;
         let recorded = conn
             .transaction::<_, DispatchError, _>(async |conn| {
-                if !store::finish(conn, task.task_id, task.attempt, owner, state, due).await? {
+                if !store::finish(conn, task.task_id, task.attempt, owner, change).await? {
                     return Ok(false);
                 }
                 store::end_attempt(conn, task.task_id, task.attempt, outcome, error.as_deref())
@@ -259,7 +271,7 @@ impl Shared {
             })
             .await?;
         if recorded {
-            tracing::info!(task_id = %task.task_id, attempt = task.attempt, outcome, next_state = state, "attempt ended");
+            tracing::info!(task_id = %task.task_id, attempt = task.attempt, outcome = outcome.as_str(), next_state = change.to.as_str(), "attempt ended");
             self.outbox_ready.notify_one();
         } else {
             tracing::warn!(task_id = %task.task_id, attempt = task.attempt, "lease lost before the outcome was recorded; outcome dropped");
@@ -280,7 +292,12 @@ impl Shared {
             }
         }
         match self.db.get().await {
-            Ok(mut conn) => match store::release_owned(&mut conn, &self.settings.instance).await {
+            Ok(mut conn) => match conn
+                .transaction::<_, DispatchError, _>(async |conn| {
+                    Ok(store::release_owned(conn, &self.settings.instance).await?)
+                })
+                .await
+            {
                 Ok(released) if released > 0 => {
                     tracing::info!(released, "released unfinished attempts")
                 }
@@ -350,7 +367,7 @@ impl Progress for AttemptProgress {
         message: String,
     ) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(async move {
-            let event = self.attempt.progress(percent, message);
+            let event = self.attempt.progress(&*self.shared.clock, percent, message);
             let owner = &self.shared.settings.instance;
             let Ok(mut conn) = self.shared.db.get().await else {
                 return;

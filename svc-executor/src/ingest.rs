@@ -5,17 +5,18 @@
 use std::sync::Arc;
 
 use diesel_async::AsyncConnection;
-use tracing::Instrument;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::{BatchHandler, ConsumedRecord};
 use taskflow_schemas::Event;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::events::AttemptRef;
 use crate::store::{self, CancelFound, NewExecution};
 
 pub struct Ingest {
     pub db: DbPool,
+    pub clock: taskflow_platform::clock::SharedClock,
     pub work_ready: Arc<Notify>,
     pub outbox_ready: Arc<Notify>,
     pub producer: String,
@@ -37,11 +38,12 @@ impl BatchHandler for Ingest {
     async fn handle(&mut self, batch: &[ConsumedRecord]) -> Result<(), IngestError> {
         let mut conn = self.db.get().await?;
         let producer = self.producer.clone();
+        let clock = self.clock.clone();
         let announced = conn
             .transaction::<_, IngestError, _>(async move |conn| {
                 let mut announced = false;
                 for record in batch {
-                    announced |= ingest(conn, &record.event, &producer)
+                    announced |= ingest(conn, &record.event, &producer, &*clock)
                         .instrument(record.span())
                         .await?;
                 }
@@ -62,6 +64,7 @@ async fn ingest(
     conn: &mut store::Conn,
     event: &Event,
     producer: &str,
+    clock: &dyn taskflow_platform::clock::Clock,
 ) -> Result<bool, IngestError> {
     let relevant = matches!(event, Event::TaskCreated(_) | Event::TaskCancelRequested(_));
     if !relevant || !taskflow_platform::inbox::record(conn, event.meta().event_id).await? {
@@ -108,7 +111,11 @@ async fn ingest(
                         attempt,
                         producer: producer.to_owned(),
                     };
-                    store::enqueue(conn, &attempt_ref.cancelled(request.reason.clone())).await?;
+                    store::enqueue(
+                        conn,
+                        &attempt_ref.cancelled_at(clock, request.reason.clone()),
+                    )
+                    .await?;
                     Ok(true)
                 }
                 CancelFound::Flagged | CancelFound::Nothing => Ok(false),

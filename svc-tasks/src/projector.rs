@@ -8,9 +8,9 @@ use taskflow_platform::{BatchHandler, ConsumedRecord};
 use taskflow_schemas::Event;
 use tracing::Instrument;
 
-use crate::domain::apply;
 use crate::service::ServiceError;
-use crate::store::{self, Conn, StoreError};
+use crate::service::record::{Announce, record};
+use crate::store::{self, Conn};
 
 pub const CONSUMER_GROUP: &str = "svc-tasks";
 
@@ -45,7 +45,7 @@ pub async fn project(conn: &mut Conn, event: &Event) -> Result<bool, ServiceErro
             | Event::TaskFailed(_)
             | Event::TaskCancelled(_)
     );
-    if !relevant {
+    if !relevant || !taskflow_platform::inbox::record(conn, event.meta().event_id).await? {
         return Ok(false);
     }
     let task_id = event.key();
@@ -57,14 +57,9 @@ pub async fn project(conn: &mut Conn, event: &Event) -> Result<bool, ServiceErro
         tracing::warn!(%task_id, "event names another tenant than its task, ignored");
         return Ok(false);
     }
-    let next = apply(Some(task.clone()), event).map_err(|e| StoreError::Corrupt {
-        what: "task stream",
-        reason: e.to_string(),
-    })?;
-    if !store::append_event(conn, task_id, next.version, event).await? {
+    let Some(next) = record(conn, Some(&task), event, Announce::No).await? else {
         return Ok(false);
-    }
-    store::update_task(conn, &next, task.version).await?;
+    };
     tracing::debug!(%task_id, event_type = event.kind().name(), status = next.status.as_str(), "task projected");
     if !task.status.is_terminal() && next.status.is_terminal() {
         store::release_active_slot(conn, task.tenant_id).await?;

@@ -7,14 +7,8 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
-use taskflow_platform::dead_letter::DeadLetters;
-use taskflow_platform::outbox::Relay;
-use taskflow_platform::registry::RegistryClient;
-use taskflow_platform::wiring::{self, Wired, stopped};
-use taskflow_platform::{ConsumerSettings, EventConsumer};
+use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
-use tokio::sync::{Notify, watch};
-use tokio::task::JoinHandle;
 
 use crate::config::TasksConfig;
 use crate::domain::catalog::TaskCatalog;
@@ -28,80 +22,56 @@ pub struct Application {
     port: u16,
     server: Server,
     services: Services,
-    stop: watch::Sender<bool>,
-    background: Vec<JoinHandle<()>>,
+    running: Running,
 }
 
 impl Application {
+    /// Starts even while Kafka is down: submissions go to the outbox, and the relay and the
+    /// projector begin once the broker answers (`/health/ready` says not ready until then).
     pub async fn build(config: TasksConfig) -> anyhow::Result<Self> {
-        let Wired {
-            pool,
-            codec,
-            producer,
-            dead_letter_topic,
-        } = wiring::connect(
-            &config.kafka,
-            &config.registry,
-            &config.database_url,
-            config.db_pool_size,
-            MIGRATIONS,
-            &config.consumer_group,
-        )
-        .await?;
         let instance = format!(
             "{}-{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
             std::process::id()
         );
+        let mut runtime = Runtime::connect(Connect {
+            identity: Identity {
+                service: "svc-tasks",
+                version: env!("CARGO_PKG_VERSION"),
+                instance,
+            },
+            kafka: &config.kafka,
+            registry: &config.registry,
+            database_url: &config.database_url,
+            pool_size: config.db_pool_size,
+            migrations: MIGRATIONS,
+            consumer_group: &config.consumer_group,
+        })
+        .await?;
         let services = Services {
-            db: pool.clone(),
+            db: runtime.pool.clone(),
             catalog: Arc::new(TaskCatalog::load()?),
             policy: config.policy,
-            outbox_ready: Arc::new(Notify::new()),
-            producer_name: format!("svc-tasks/{}@{instance}", env!("CARGO_PKG_VERSION")),
+            outbox_ready: runtime.outbox_ready.clone(),
+            producer_name: runtime.identity.producer_name(),
+            clock: runtime.clock.clone(),
             runtime: tokio::runtime::Handle::current(),
         };
         // A rebuild that was running when the previous process stopped shows as interrupted.
         crate::service::rebuild::fail_interrupted(&services).await?;
-        let (stop, stop_rx) = watch::channel(false);
 
-        let relay = Relay {
-            db: pool.clone(),
-            producer: producer.clone(),
-            ready: services.outbox_ready.clone(),
-            idle_poll: config.relay_idle_poll,
-        };
-        let mut background = Vec::new();
         if config.run_relay {
-            background.push(tokio::spawn(relay.run(stopped(stop_rx.clone()))));
+            runtime.spawn_relay(config.relay_idle_poll);
         }
-
-        let consumer = EventConsumer::new(
-            &config.kafka,
-            codec,
-            ConsumerSettings::new(
-                &config.consumer_group,
-                vec![config.kafka.topics.name(Stream::TaskExecution)],
-            ),
-            DeadLetters::new(
-                producer.clone(),
-                dead_letter_topic,
-                config.consumer_group.clone(),
-            ),
-        )?;
-        let projector = Projector { db: pool.clone() };
-        let projector_rx = stop_rx.clone();
-        background.push(tokio::spawn(async move {
-            if let Err(error) = consumer.run(projector, stopped(projector_rx)).await {
-                tracing::error!(%error, "execution-event consumer stopped");
-            }
-        }));
+        let projector = Projector {
+            db: runtime.pool.clone(),
+        };
+        runtime.spawn_consumer(&[Stream::TaskExecution], projector, |_| {})?;
 
         let state = web::Data::new(AppState {
             services: services.clone(),
             admin_token: config.admin_token.clone(),
-            producer,
-            registry: RegistryClient::new(&config.registry),
+            readiness: runtime.readiness(),
             max_body_bytes: config.max_body_bytes,
         });
         let listener =
@@ -123,8 +93,7 @@ impl Application {
             port,
             server,
             services,
-            stop,
-            background,
+            running: runtime.into_running(),
         })
     }
 
@@ -139,6 +108,6 @@ impl Application {
     /// Serves until SIGTERM/SIGINT (actix handles them gracefully), then stops the relay and
     /// the consumer, which commits what it has stored.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        wiring::serve_until_stopped(self.server, self.stop, self.background).await
+        self.running.serve_until_stopped(self.server).await
     }
 }

@@ -90,6 +90,11 @@ pub async fn live() -> HttpResponse {
 
 /// Every declared dependency answers.
 pub async fn ready(readiness: web::Data<Readiness>) -> HttpResponse {
+    ready_response(&readiness).await
+}
+
+/// The `/health/ready` answer for `readiness`, for services that document the route themselves.
+pub async fn ready_response(readiness: &Readiness) -> HttpResponse {
     let checks = readiness.check().await;
     let ok = checks.iter().all(|(_, r)| r.is_ok());
     let down: Vec<&str> = checks

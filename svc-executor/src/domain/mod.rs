@@ -1,4 +1,11 @@
-//! Pure rules of the executor: backoff and what an attempt's outcome leads to.
+//! Pure rules of the executor: an execution's states and the moves between them, what an
+//! attempt's outcome leads to, backoff, and the handler error. Nothing here does I/O: no
+//! database, no network, no clock (callers pass the instant).
 
 pub mod backoff;
+pub mod execution;
+pub mod handler_error;
 pub mod outcome;
+
+pub use execution::{AttemptOutcome, ExecutionState};
+pub use handler_error::HandlerError;

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::handlers::HandlerError;
+use super::execution::AttemptOutcome;
+use super::handler_error::HandlerError;
 
 /// How an attempt ended, as the runner saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -34,12 +35,12 @@ pub enum Next {
 
 impl AttemptResult {
     /// The attempt's entry in the execution log.
-    pub fn outcome_name(&self) -> &'static str {
+    pub fn outcome(&self) -> AttemptOutcome {
         match self {
-            AttemptResult::Succeeded(_) => "completed",
-            AttemptResult::Failed(_) => "failed",
-            AttemptResult::TimedOut { .. } => "timed_out",
-            AttemptResult::Cancelled => "cancelled",
+            AttemptResult::Succeeded(_) => AttemptOutcome::Completed,
+            AttemptResult::Failed(_) => AttemptOutcome::Failed,
+            AttemptResult::TimedOut { .. } => AttemptOutcome::TimedOut,
+            AttemptResult::Cancelled => AttemptOutcome::Cancelled,
         }
     }
 }

@@ -9,22 +9,9 @@ use std::pin::Pin;
 
 use serde_json::Value;
 
-/// Why an attempt failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HandlerError {
-    /// Another attempt may succeed (timeouts, 5xx, 429, connection errors).
-    #[error("{0}")]
-    Retryable(String),
-    /// Retrying cannot help (bad input, refused target, 4xx).
-    #[error("{0}")]
-    Permanent(String),
-}
-
-impl HandlerError {
-    pub fn is_retryable(&self) -> bool {
-        matches!(self, HandlerError::Retryable(_))
-    }
-}
+/// Why an attempt failed: a domain type (the rules decide what it leads to), re-exported here
+/// for the handlers that return it.
+pub use crate::domain::HandlerError;
 
 /// Where a running handler reports how far it got.
 pub trait Progress: Send + Sync {

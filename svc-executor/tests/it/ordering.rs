@@ -118,7 +118,10 @@ fn restart_broker() {
     let pidfile = repo_root().join(".taskflow/run/kafka.pid");
     let text = std::fs::read_to_string(&pidfile).expect("kafka pidfile (run under `make test`)");
     let pid = text.split_whitespace().next().expect("pid").to_owned();
-    let killed = Command::new("kill").args(["-9", &pid]).status().expect("kill");
+    let killed = Command::new("kill")
+        .args(["-9", &pid])
+        .status()
+        .expect("kill");
     assert!(killed.success(), "kill -9 kafka ({pid})");
     let proc_dir = std::path::Path::new("/proc").join(&pid);
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -171,7 +174,12 @@ async fn each_tasks_events_reach_the_topic_in_commit_order_under_a_broker_restar
     })
     .await;
     wait_until(Duration::from_secs(120), "the outbox to drain", || async {
-        (count(&system, "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL").await == 0)
+        (count(
+            &system,
+            "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL",
+        )
+        .await
+            == 0)
             .then_some(())
     })
     .await;
@@ -225,9 +233,11 @@ async fn a_killed_executor_stalls_new_work_only_for_seconds() {
     let _survivor = spawn_executor(&system, "stall-b");
     let tenant = system.tenant().await;
     let group = format!("it-{}-svc-executor", system.id);
-    wait_until(Duration::from_secs(60), "both executors in the group", || {
-        std::future::ready((group_members(&system, &group) == Some(2)).then_some(()))
-    })
+    wait_until(
+        Duration::from_secs(60),
+        "both executors in the group",
+        || std::future::ready((group_members(&system, &group) == Some(2)).then_some(())),
+    )
     .await;
     // Work flows before the kill.
     let warmup = system.submit(&tenant, json!({"type": "noop"})).await;

@@ -91,16 +91,30 @@ async fn a_callers_trace_reaches_every_event_and_log_line_of_its_task() {
         .await;
 
     let bootstrap = &system.kafka.bootstrap_servers;
-    let created = read_topic(bootstrap, &system.kafka.topics.name(Stream::TaskRequests), 1).await;
-    let lifecycle =
-        read_topic(bootstrap, &system.kafka.topics.name(Stream::TaskExecution), 4).await;
+    let created = read_topic(
+        bootstrap,
+        &system.kafka.topics.name(Stream::TaskRequests),
+        1,
+    )
+    .await;
+    let lifecycle = read_topic(
+        bootstrap,
+        &system.kafka.topics.name(Stream::TaskExecution),
+        4,
+    )
+    .await;
     let types: Vec<&str> = lifecycle
         .iter()
         .filter_map(|r| r.header("event_type"))
         .collect();
     assert_eq!(
         types,
-        ["TaskStarted", "TaskProgressUpdated", "TaskProgressUpdated", "TaskCompleted"]
+        [
+            "TaskStarted",
+            "TaskProgressUpdated",
+            "TaskProgressUpdated",
+            "TaskCompleted"
+        ]
     );
     for record in created.iter().chain(&lifecycle) {
         assert!(

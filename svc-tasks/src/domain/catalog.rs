@@ -1,17 +1,13 @@
 //! The task-type catalogue: which types exist and what their payloads must look like. The JSON
-//! Schemas under `schemas/tasks/` are the contract; a type not listed there is refused.
+//! Schemas under `schemas/tasks/` (embedded by taskflow-schemas) are the contract; a type not
+//! listed there is refused.
 
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 /// (type name, JSON Schema text)
-const TYPES: [(&str, &str); 4] = [
-    ("http", include_str!("../../../schemas/tasks/http.json")),
-    ("sleep", include_str!("../../../schemas/tasks/sleep.json")),
-    ("noop", include_str!("../../../schemas/tasks/noop.json")),
-    ("fail", include_str!("../../../schemas/tasks/fail.json")),
-];
+const TYPES: [(&str, &str); 4] = taskflow_schemas::TASK_TYPES;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {

@@ -73,24 +73,13 @@ pub enum SubmissionRefused {
     Invalid(Vec<PayloadProblem>),
 }
 
+/// The API name of `priority` (the vocabulary lives in taskflow-schemas).
 pub fn priority_name(priority: Priority) -> &'static str {
-    match priority {
-        Priority::Low => "low",
-        Priority::Normal => "normal",
-        Priority::High => "high",
-        Priority::Critical => "critical",
-    }
+    priority.as_str()
 }
 
 pub fn parse_priority(name: &str) -> Option<Priority> {
-    [
-        Priority::Low,
-        Priority::Normal,
-        Priority::High,
-        Priority::Critical,
-    ]
-    .into_iter()
-    .find(|p| priority_name(*p) == name)
+    Priority::parse(name)
 }
 
 /// Longest Idempotency-Key, in characters.

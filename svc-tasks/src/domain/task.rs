@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
+use taskflow_platform::text::{scrub, scrub_json};
 use taskflow_schemas::{Event, EventMeta, Priority, TaskCancelRequested};
 use uuid::Uuid;
 
@@ -144,22 +145,23 @@ pub fn apply(state: Option<TaskView>, event: &Event) -> Result<TaskView, ApplyEr
             task.next_attempt_at = None;
             task.started_at.get_or_insert(at);
             task.progress_percent = Some(e.percent.clamp(0, 100));
-            task.progress_message.clone_from(&e.message);
+            task.progress_message = e.message.as_deref().map(|m| scrub(m).into_owned());
         }
         Event::TaskCompleted(e) => {
             task.status = TaskStatus::Completed;
             task.attempts = task.attempts.max(e.attempt);
             task.progress_percent = Some(100);
+            // Scrubbed: a result may carry NUL (as `\u0000`), which jsonb cannot store.
             task.result = e
                 .result_json
                 .as_deref()
-                .map(|r| serde_json::from_str(r).unwrap_or_else(|_| r.into()));
+                .map(|r| scrub_json(serde_json::from_str(r).unwrap_or_else(|_| r.into())));
             task.error = None;
             task.finished_at = Some(at);
         }
         Event::TaskFailed(e) => {
             task.attempts = task.attempts.max(e.attempt);
-            task.error = Some(e.error.clone());
+            task.error = Some(scrub(&e.error).into_owned());
             if e.is_final {
                 task.status = TaskStatus::Failed;
                 task.next_attempt_at = None;

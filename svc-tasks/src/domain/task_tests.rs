@@ -292,3 +292,34 @@ fn an_ending_is_never_stale() {
     let task = fold(&[c.into(), started(id, 2), completed]);
     assert_eq!(task.status, TaskStatus::Completed);
 }
+
+#[test]
+fn nul_in_an_executors_result_error_or_progress_is_scrubbed_not_stored() {
+    let c = created();
+    let id = c.task_id;
+    let task = fold(&[
+        c.into(),
+        TaskProgressUpdated {
+            meta: sample_meta(),
+            task_id: id,
+            attempt: 1,
+            percent: 10,
+            message: Some("half\u{0}way".into()),
+        }
+        .into(),
+        retrying(id, 1),
+    ]);
+    assert_eq!(task.progress_message.as_deref(), Some("half\u{FFFD}way"));
+    let done = fold(&[
+        created_with_id(id).into(),
+        TaskCompleted {
+            meta: sample_meta(),
+            task_id: id,
+            attempt: 1,
+            result_json: Some(r#"{"body":"a\u0000b"}"#.into()),
+            duration_ms: 1,
+        }
+        .into(),
+    ]);
+    assert_eq!(done.result, Some(serde_json::json!({"body": "a\u{FFFD}b"})));
+}

@@ -11,16 +11,15 @@ pub mod problems;
 pub mod tasks;
 
 use actix_web::web;
-use taskflow_platform::EventProducer;
-use taskflow_platform::registry::RegistryClient;
+use taskflow_platform::http::Readiness;
 
 use crate::service::Services;
 
 pub struct AppState {
     pub services: Services,
     pub admin_token: String,
-    pub producer: EventProducer,
-    pub registry: RegistryClient,
+    /// Database, Kafka and the registry, for `/health/ready`.
+    pub readiness: Readiness,
     /// `TASKFLOW_MAX_BODY_BYTES`, for handlers that read their body themselves.
     pub max_body_bytes: usize,
 }

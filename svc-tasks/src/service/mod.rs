@@ -5,6 +5,7 @@
 pub mod cancel;
 pub mod credentials;
 pub mod rebuild;
+pub mod record;
 pub mod submit;
 pub mod tenants;
 
@@ -29,6 +30,8 @@ pub struct Services {
     pub outbox_ready: Arc<Notify>,
     /// `svc-tasks/<version>@<instance>`, the `producer` of events written here.
     pub producer_name: String,
+    /// Where "now" comes from (a manual clock in tests).
+    pub clock: taskflow_platform::clock::SharedClock,
     /// Where background jobs (projection rebuilds) run: the process's runtime, not an HTTP
     /// worker's.
     pub runtime: tokio::runtime::Handle,

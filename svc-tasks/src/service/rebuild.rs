@@ -8,7 +8,6 @@
 //! its database session lost) is marked `failed` as interrupted the next time anyone asks, and
 //! at start-up; it is not resumed: start a new one. See `store::rebuild_jobs` for the locks.
 
-use chrono::Utc;
 use diesel_async::AsyncConnection;
 use diesel_async::pooled_connection::deadpool::Object;
 use uuid::Uuid;
@@ -43,6 +42,7 @@ impl Started {
 pub async fn start(services: &Services) -> Result<Started, ServiceError> {
     let mut pooled = services.db.get().await?;
     let owner = services.producer_name.clone();
+    let started_at = services.clock.now();
     let outcome = pooled
         .transaction::<_, ServiceError, _>(async move |conn| {
             jobs::lock_rebuild_control(conn).await?;
@@ -58,7 +58,7 @@ pub async fn start(services: &Services) -> Result<Started, ServiceError> {
             }
             // We hold the runner lock: any `running` row is a leftover of a dead runner.
             jobs::fail_running_rebuilds(conn, INTERRUPTED).await?;
-            let now = Utc::now();
+            let now = started_at;
             let job = RebuildJobRow {
                 id: Uuid::now_v7(),
                 state: jobs::RUNNING.into(),

@@ -1,16 +1,17 @@
 //! Submitting tasks, alone or in an all-or-nothing batch, with per-tenant idempotency keys.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use sha2::{Digest, Sha256};
 use taskflow_schemas::{Event, EventMeta};
 use uuid::Uuid;
 
+use super::record::{Announce, record};
 use super::{ServiceError, Services};
+use crate::domain::TaskView;
 use crate::domain::catalog::PayloadProblem;
 use crate::domain::quota::{self, Limits};
 use crate::domain::submission::{self, Submission, SubmissionRefused, ValidSubmission};
-use crate::domain::{TaskView, apply};
 use crate::store::{self, Conn, TenantRow};
 
 /// One task to create, with the optional key the client gave it.
@@ -86,9 +87,10 @@ pub async fn submit(
     let tenant_id = tenant.id;
     let producer = services.producer_name.clone();
     let correlation_id = correlation_id.to_owned();
+    let now = services.clock.now();
     let submitted = conn
         .transaction::<_, ServiceError, _>(async move |conn| {
-            create_all(conn, tenant_id, &prepared, &producer, &correlation_id).await
+            create_all(conn, tenant_id, &prepared, &producer, &correlation_id, now).await
         })
         .await?;
     if submitted.iter().any(|s| !s.replayed) {
@@ -103,6 +105,7 @@ async fn create_all(
     prepared: &[(ValidSubmission, Option<String>, Vec<u8>)],
     producer: &str,
     correlation_id: &str,
+    now: DateTime<Utc>,
 ) -> Result<Vec<Submitted>, ServiceError> {
     // Replays first: they return what exists and count against no quota.
     let mut replays = Vec::with_capacity(prepared.len());
@@ -138,7 +141,7 @@ async fn create_all(
     let limited = limits.max_active_tasks.is_some() || limits.submissions_per_minute.is_some();
     if new_count > 0 && limited {
         let usage = store::lock_usage(conn, tenant_id).await?;
-        let admitted = quota::admit(limits, usage, Utc::now(), new_count)?;
+        let admitted = quota::admit(limits, usage, now, new_count)?;
         store::save_usage(conn, tenant_id, admitted).await?;
     }
     let mut submitted = Vec::with_capacity(prepared.len());
@@ -154,22 +157,14 @@ async fn create_all(
             continue;
         }
         let task_id = Uuid::now_v7();
-        let meta = EventMeta::new(
-            Utc::now().timestamp_millis(),
-            correlation_id,
-            tenant_id,
-            producer,
-        );
+        let meta = EventMeta::new(now.timestamp_millis(), correlation_id, tenant_id, producer);
         let event: Event = submission::task_created(valid, meta, task_id, key.clone()).into();
-        let task = apply(None, &event).map_err(|e| {
-            ServiceError::Store(store::StoreError::Corrupt {
+        let task = record(conn, None, &event, Announce::Yes)
+            .await?
+            .ok_or(ServiceError::Store(store::StoreError::Corrupt {
                 what: "new task",
-                reason: e.to_string(),
-            })
-        })?;
-        store::append_event(conn, task_id, task.version, &event).await?;
-        store::insert_task(conn, &task).await?;
-        store::enqueue(conn, &event).await?;
+                reason: format!("task {task_id} was already in the log"),
+            }))?;
         if let Some(key) = key {
             store::insert_idempotency_key(conn, tenant_id, key, hash, task_id).await?;
         }

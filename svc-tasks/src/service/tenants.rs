@@ -1,6 +1,5 @@
 //! Tenant administration: creation with a first key, key rotation and revocation, limits.
 
-use chrono::Utc;
 use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
@@ -49,7 +48,7 @@ pub async fn create_tenant(
         max_active_tasks: None,
         submissions_per_minute: None,
         allowed_priorities: None,
-        created_at: Utc::now(),
+        created_at: services.clock.now(),
     };
     limits.apply_to(&mut tenant);
     let mut conn = services.db.get().await?;

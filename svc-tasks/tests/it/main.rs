@@ -6,6 +6,7 @@ mod contract;
 mod helpers;
 mod idempotency;
 mod isolation;
+mod kafka_down;
 mod outage;
 mod projection;
 mod quotas;

@@ -1,0 +1,137 @@
+//! Claiming due work: the one statement of this service written as SQL text.
+//!
+//! Why raw: the claim is a single statement that ranks each tenant's first few ready tasks
+//! (`CROSS JOIN LATERAL`), takes rows with `FOR UPDATE OF e SKIP LOCKED` inside a CTE, and
+//! updates and returns them in the same round trip (`UPDATE … FROM picked … RETURNING`). Diesel's
+//! query builder has no LATERAL joins, no CTEs and no `UPDATE … FROM`; spread over several
+//! builder queries, the claim would take more round trips and hold its row locks longer.
+//! The state literals are `ExecutionState`'s text forms, written out so that the planner can
+//! use the partial indexes (`WHERE state = 'queued'` / `'running'`) of the migrations.
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text, Timestamptz};
+use diesel_async::RunQueryDsl;
+use uuid::Uuid;
+
+use super::schema::{executions, tenant_turns};
+use super::{Conn, StoreError};
+
+/// An execution this instance just leased for its next attempt.
+#[derive(Debug, Clone, QueryableByName)]
+#[diesel(table_name = executions, check_for_backend(diesel::pg::Pg))]
+pub struct Claimed {
+    pub task_id: Uuid,
+    pub tenant_id: Uuid,
+    pub task_type: String,
+    pub priority: i16,
+    pub payload: serde_json::Value,
+    pub max_attempts: i32,
+    pub timeout_ms: i64,
+    pub correlation_id: String,
+    pub created_event_id: Uuid,
+    /// The attempt starting now (1-based).
+    pub attempt: i32,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+/// Leases up to `limit` executions for `owner`: due queued ones, and running ones whose lease
+/// expired (their instance died or stalled) — `Claimed` in the state machine. Most urgent
+/// priority first; within a priority the tenant that got a slot longest ago goes first, and
+/// tenants alternate inside one claim, so one tenant's backlog cannot starve another's. Only
+/// each tenant's first few ready tasks are considered, which keeps a claim cheap however long
+/// the queue is. Due times and leases are judged by the database's clock, the same for every
+/// instance.
+pub async fn claim(
+    conn: &mut Conn,
+    owner: &str,
+    limit: i64,
+    grace_ms: i64,
+) -> Result<Vec<Claimed>, StoreError> {
+    diesel::sql_query(
+        "WITH ready AS ( \
+           SELECT x.task_id, x.tenant_id, x.priority, x.due_at, t.last_claimed_at \
+           FROM tenant_turns t CROSS JOIN LATERAL ( \
+             SELECT task_id, tenant_id, priority, due_at FROM executions q \
+             WHERE q.tenant_id = t.tenant_id AND q.state = 'queued' AND q.due_at <= now() \
+             ORDER BY q.priority DESC, q.due_at LIMIT $1) x \
+           UNION ALL \
+           (SELECT task_id, tenant_id, priority, due_at, NULL::timestamptz FROM executions \
+            WHERE state = 'running' AND lease_until < now() ORDER BY lease_until LIMIT $1) \
+         ), ranked AS ( \
+           SELECT task_id, priority, due_at, last_claimed_at, \
+                  row_number() OVER (PARTITION BY tenant_id, priority ORDER BY due_at, task_id) AS turn \
+           FROM ready \
+         ), picked AS ( \
+           SELECT e.task_id FROM executions e JOIN ranked r USING (task_id) \
+           WHERE (e.state = 'queued' AND e.due_at <= now()) OR (e.state = 'running' AND e.lease_until < now()) \
+           ORDER BY r.priority DESC, r.turn, r.last_claimed_at ASC NULLS FIRST, r.due_at \
+           LIMIT $1 FOR UPDATE OF e SKIP LOCKED \
+         ) \
+         UPDATE executions e SET state = 'running', attempt = e.attempt + 1, lease_owner = $2, \
+           lease_until = now() + (e.timeout_ms + $3) * interval '1 millisecond', updated_at = now() \
+         FROM picked WHERE e.task_id = picked.task_id \
+         RETURNING e.task_id, e.tenant_id, e.task_type, e.priority, e.payload, e.max_attempts, \
+           e.timeout_ms, e.correlation_id, e.created_event_id, e.attempt, e.traceparent, e.tracestate",
+    )
+    .bind::<BigInt, _>(limit)
+    .bind::<Text, _>(owner)
+    .bind::<BigInt, _>(grace_ms)
+    .load(conn)
+    .await
+}
+
+diesel::define_sql_function! {
+    /// The time at the call, not at the start of the transaction.
+    fn clock_timestamp() -> Timestamptz;
+}
+
+/// A tenant that has never had a slot: first in line.
+fn never() -> diesel::expression::SqlLiteral<Timestamptz> {
+    // chrono has no infinite instants, so PostgreSQL's is written out.
+    sql::<Timestamptz>("'-infinity'")
+}
+
+/// Gives a tenant its turn row if it has none, so its work can be claimed. DO NOTHING takes no
+/// lock on an existing row, so concurrent ingests never wait here.
+pub async fn ensure_turn(conn: &mut Conn, tenant_id: Uuid) -> Result<(), StoreError> {
+    diesel::insert_into(tenant_turns::table)
+        .values((
+            tenant_turns::tenant_id.eq(tenant_id),
+            tenant_turns::last_claimed_at.eq(never()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Remembers when these tenants last got a slot. Outside the claiming transaction on purpose:
+/// it is a fairness hint, and holding these rows locked would make instances claim in turn.
+/// `tenants` must not repeat a tenant (one statement cannot update a row twice).
+pub async fn note_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), StoreError> {
+    if tenants.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = tenants
+        .iter()
+        .map(|tenant| {
+            (
+                tenant_turns::tenant_id.eq(*tenant),
+                tenant_turns::last_claimed_at.eq(clock_timestamp()),
+            )
+        })
+        .collect();
+    diesel::insert_into(tenant_turns::table)
+        .values(rows)
+        .on_conflict(tenant_turns::tenant_id)
+        .do_update()
+        .set(
+            tenant_turns::last_claimed_at
+                .eq(diesel::upsert::excluded(tenant_turns::last_claimed_at)),
+        )
+        .execute(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! The task event log: the truth every projection is folded from.
+
+use super::prelude::*;
+
+/// Appends `event` at `version` of the task's stream. `Ok(false)`: an event with this id is
+/// already recorded (a redelivery), nothing was written. A taken version is a `Conflict`.
+pub async fn append_event(
+    conn: &mut Conn,
+    stream_id: Uuid,
+    version: i32,
+    event: &Event,
+) -> Result<bool, StoreError> {
+    let meta = event.meta();
+    let body = event.to_json().map_err(|e| StoreError::Corrupt {
+        what: "event",
+        reason: e.to_string(),
+    })?;
+    let inserted = diesel::insert_into(task_events::table)
+        .values((
+            task_events::stream_id.eq(stream_id),
+            task_events::version.eq(version),
+            task_events::event_id.eq(meta.event_id),
+            task_events::event_type.eq(event.kind().name()),
+            task_events::tenant_id.eq(meta.tenant_id),
+            task_events::correlation_id.eq(&meta.correlation_id),
+            task_events::occurred_at.eq(crate::domain::task::millis_to_time(meta.occurred_at)),
+            task_events::body.eq(body),
+        ))
+        .on_conflict(task_events::event_id)
+        .do_nothing()
+        .execute(conn)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Conflict {
+                    task: stream_id,
+                    expected: version - 1,
+                }
+            } else {
+                e.into()
+            }
+        })?;
+    Ok(inserted == 1)
+}
+
+/// The task's events in order, as stored (for the history endpoint).
+pub async fn task_history(conn: &mut Conn, task_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
+    Ok(task_events::table
+        .filter(task_events::stream_id.eq(task_id))
+        .order(task_events::version.asc())
+        .select(StoredEvent::as_select())
+        .load(conn)
+        .await?)
+}
+
+/// The task's events in order, as domain events (for rebuilding the projection).
+pub async fn stream_events(conn: &mut Conn, task_id: Uuid) -> Result<Vec<Event>, StoreError> {
+    task_history(conn, task_id)
+        .await?
+        .into_iter()
+        .map(StoredEvent::into_event)
+        .collect()
+}
+
+/// Ids of the task streams up to `upto`, in creation order, `limit` at a time after `after`.
+pub async fn stream_ids(
+    conn: &mut Conn,
+    after: Option<Uuid>,
+    upto: Uuid,
+    limit: i64,
+) -> Result<Vec<Uuid>, StoreError> {
+    let mut query = task_events::table
+        .filter(task_events::version.eq(1))
+        .filter(task_events::stream_id.le(upto))
+        .select(task_events::stream_id)
+        .order(task_events::stream_id.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(task_events::stream_id.gt(after));
+    }
+    Ok(query.load(conn).await?)
+}

@@ -1,0 +1,134 @@
+//! The `tasks` projection: what reads are answered from.
+
+use super::prelude::*;
+
+pub async fn insert_task(conn: &mut Conn, task: &TaskView) -> Result<(), StoreError> {
+    diesel::insert_into(tasks::table)
+        .values(rows::TaskRow::from_view(task)?)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Writes `task` over the row, provided the row is still at `expected_version`.
+pub async fn update_task(
+    conn: &mut Conn,
+    task: &TaskView,
+    expected_version: i32,
+) -> Result<(), StoreError> {
+    let row = rows::TaskRow::from_view(task)?;
+    let changed = diesel::update(
+        tasks::table
+            .filter(tasks::id.eq(task.id))
+            .filter(tasks::version.eq(expected_version)),
+    )
+    .set(&row)
+    .execute(conn)
+    .await?;
+    if changed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::Conflict {
+            task: task.id,
+            expected: expected_version,
+        })
+    }
+}
+
+/// Replaces the row wholesale (projection rebuild).
+pub async fn upsert_task(conn: &mut Conn, task: &TaskView) -> Result<(), StoreError> {
+    let row = rows::TaskRow::from_view(task)?;
+    diesel::insert_into(tasks::table)
+        .values(&row)
+        .on_conflict(tasks::id)
+        .do_update()
+        .set(&row)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The task, locked for update until the transaction ends.
+pub async fn lock_task(conn: &mut Conn, task_id: Uuid) -> Result<Option<TaskView>, StoreError> {
+    tasks::table
+        .find(task_id)
+        .select(rows::TaskRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .map(rows::TaskRow::into_view)
+        .transpose()
+}
+
+/// The tenant's task; another tenant's task is as absent as a missing one.
+pub async fn get_task(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    task_id: Uuid,
+) -> Result<Option<TaskView>, StoreError> {
+    tasks::table
+        .filter(tasks::id.eq(task_id))
+        .filter(tasks::tenant_id.eq(tenant_id))
+        .select(rows::TaskRow::as_select())
+        .first(conn)
+        .await
+        .optional()?
+        .map(rows::TaskRow::into_view)
+        .transpose()
+}
+
+pub async fn get_tasks(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    ids: &[Uuid],
+) -> Result<Vec<TaskView>, StoreError> {
+    tasks::table
+        .filter(tasks::id.eq_any(ids))
+        .filter(tasks::tenant_id.eq(tenant_id))
+        .select(rows::TaskRow::as_select())
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(rows::TaskRow::into_view)
+        .collect()
+}
+
+/// Newest first; `filter.before` continues after the last row of a previous page.
+pub async fn list_tasks(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    filter: &ListFilter,
+) -> Result<Vec<TaskView>, StoreError> {
+    let mut query = tasks::table
+        .filter(tasks::tenant_id.eq(tenant_id))
+        .select(rows::TaskRow::as_select())
+        .order((tasks::created_at.desc(), tasks::id.desc()))
+        .limit(filter.limit)
+        .into_boxed();
+    if let Some(status) = &filter.status {
+        query = query.filter(tasks::status.eq(status));
+    }
+    if let Some(task_type) = &filter.task_type {
+        query = query.filter(tasks::task_type.eq(task_type));
+    }
+    if let Some(priority) = &filter.priority {
+        query = query.filter(tasks::priority.eq(priority));
+    }
+    if let Some(after) = filter.created_after {
+        query = query.filter(tasks::created_at.gt(after));
+    }
+    if let Some((at, id)) = filter.before {
+        query = query.filter(
+            tasks::created_at
+                .lt(at)
+                .or(tasks::created_at.eq(at).and(tasks::id.lt(id))),
+        );
+    }
+    query
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(rows::TaskRow::into_view)
+        .collect()
+}

@@ -1,0 +1,75 @@
+//! Per-tenant usage counters behind the quotas.
+
+use super::prelude::*;
+
+/// The tenant's counters, locked until the transaction ends: concurrent submissions of one
+/// tenant queue here, which is what makes the quota check atomic.
+pub async fn lock_usage(conn: &mut Conn, tenant_id: Uuid) -> Result<Usage, StoreError> {
+    let (active_tasks, window_start, window_count) = tenant_usage::table
+        .find(tenant_id)
+        .select((
+            tenant_usage::active_tasks,
+            tenant_usage::window_start,
+            tenant_usage::window_count,
+        ))
+        .for_update()
+        .first::<(i32, DateTime<Utc>, i32)>(conn)
+        .await?;
+    Ok(Usage {
+        active_tasks,
+        window_start,
+        window_count,
+    })
+}
+
+pub async fn save_usage(conn: &mut Conn, tenant_id: Uuid, usage: Usage) -> Result<(), StoreError> {
+    diesel::update(tenant_usage::table.find(tenant_id))
+        .set((
+            tenant_usage::active_tasks.eq(usage.active_tasks),
+            tenant_usage::window_start.eq(usage.window_start),
+            tenant_usage::window_count.eq(usage.window_count),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// A task of the tenant ended: its active slot frees.
+pub async fn release_active_slot(conn: &mut Conn, tenant_id: Uuid) -> Result<(), StoreError> {
+    diesel::update(tenant_usage::table.find(tenant_id))
+        .set(
+            tenant_usage::active_tasks.eq(sql::<diesel::sql_types::Integer>(
+                "GREATEST(active_tasks - 1, 0)",
+            )),
+        )
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Recomputes one tenant's active-task counter from the projection.
+pub async fn recount_tenant_active_tasks(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+) -> Result<(), StoreError> {
+    diesel::sql_query(
+        "UPDATE tenant_usage SET active_tasks = (SELECT count(*) FROM tasks t \
+         WHERE t.tenant_id = $1 AND t.status NOT IN ('completed', 'failed', 'cancelled')) \
+         WHERE tenant_id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(tenant_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Recomputes every tenant's active-task counter from the projection.
+pub async fn recount_active_tasks(conn: &mut Conn) -> Result<(), StoreError> {
+    diesel::sql_query(
+        "UPDATE tenant_usage u SET active_tasks = (SELECT count(*) FROM tasks t \
+         WHERE t.tenant_id = u.tenant_id AND t.status NOT IN ('completed', 'failed', 'cancelled'))",
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
