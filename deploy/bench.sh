@@ -5,7 +5,7 @@
 # Starts its own svc-tasks (release build) on 127.0.0.1:$BENCH_PORT with a fresh database
 # (taskflow_bench_<ts>), its own topic prefix (bench-<ts>.) and consumer group, so nothing mixes
 # with the dev service on 18090 or its data. Then, for each configuration, runs the closed-loop
-# generator (svc-tasks/src/bin/bench-submit.rs), waits until the outbox is empty (every
+# generator (deploy/bench/src/bin/bench-submit.rs), waits until the outbox is empty (every
 # TaskCreated acknowledged by Kafka) and reads the publish timings from the outbox table.
 # Prints a table and writes it to .taskflow/bench/submit-<ts>.txt. Cleans up on exit: stops its
 # svc-tasks, drops the database, deletes the bench topics, consumer group and registry subjects
@@ -16,7 +16,7 @@
 # consumer group bench-<ts>-svc-executor, same topic prefix), completions projected back into
 # svc-tasks. Phase 1 runs one executor instance, phase 2 adds a second one (same database and
 # group). Each phase uses its own tenant, a warm-up run to completion, then BENCH_E2E_TASKS tasks
-# as fast as BENCH_E2E_CONC batch requests in flight go; svc-executor/src/bin/bench-e2e.rs waits
+# as fast as BENCH_E2E_CONC batch requests in flight go; deploy/bench/src/bin/bench-e2e.rs waits
 # until all are completed and reads submit -> started / done / seen-by-svc-tasks latencies from
 # both databases. The executor's consumer group starts at the end of the topic, so the tasks of the
 # submit runs are not executed. Its table is appended to the same report.
@@ -160,12 +160,12 @@ source "$DEV_ENV"
 unset OTEL_EXPORTER_OTLP_ENDPOINT
 
 info "building svc-tasks and bench-submit (release; the first time takes several minutes)"
-(cd "$TASKFLOW_ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p svc-tasks --bins) ||
+(cd "$TASKFLOW_ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p svc-tasks -p taskflow-bench --bins) ||
   die "cargo build --release -p svc-tasks failed"
 if [[ "$E2E" != 0 ]]; then
   # A separate invocation: building both packages at once would unify their dependencies'
   # features and rebuild what the other build cached.
-  (cd "$TASKFLOW_ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p svc-executor --bins) ||
+  (cd "$TASKFLOW_ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p svc-executor -p taskflow-bench --bins) ||
     die "cargo build --release -p svc-executor failed"
 fi
 

@@ -82,3 +82,34 @@ pub async fn read_topic(bootstrap: &str, topic: &str, count: usize) -> Vec<RawRe
     .await;
     read
 }
+
+/// Tables the platform's own migrations create; a service must not declare them again.
+pub const PLATFORM_TABLES: [&str; 2] = ["outbox", "consumed_events"];
+
+/// Panics naming the file when a migration under `dir` creates a platform table.
+pub fn assert_no_platform_tables(dir: &str) {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(dir).expect("migrations folder") {
+        let up = entry.expect("entry").path().join("up.sql");
+        let Ok(sql) = std::fs::read_to_string(&up) else {
+            continue;
+        };
+        checked += 1;
+        let sql = sql.to_lowercase();
+        for table in PLATFORM_TABLES {
+            for form in [
+                format!("create table {table} "),
+                format!("create table {table}("),
+                format!("create table if not exists {table} "),
+                format!("create table if not exists {table}("),
+            ] {
+                assert!(
+                    !sql.contains(&form),
+                    "{} declares the platform's `{table}` table; it is created by platform/migrations",
+                    up.display()
+                );
+            }
+        }
+    }
+    assert!(checked > 0, "no migrations found under {dir}");
+}

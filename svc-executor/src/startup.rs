@@ -122,3 +122,14 @@ impl Application {
         self.running.serve_until_stopped(self.server).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_leave_the_platform_tables_to_the_platform() {
+        taskflow_platform::testing::assert_no_platform_tables(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations"
+        ));
+    }
+}

@@ -1,4 +1,4 @@
-//! svc-executor end to end: the real svc-tasks API in front, real Kafka, registry and
+//! TaskFlow end to end (svc-executor behind svc-tasks): the real svc-tasks API in front, real Kafka, registry and
 //! PostgreSQL. Each test gets its own databases, topic prefix and consumer groups.
 
 mod crashes;

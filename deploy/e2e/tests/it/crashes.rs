@@ -26,7 +26,7 @@ pub fn spawn_executor(system: &System, instance: &str) -> Process {
 
 pub fn spawn_executor_with(system: &System, instance: &str, extra: &[(&str, &str)]) -> Process {
     let config = system.executor_config(instance, 4);
-    Command::new(env!("CARGO_BIN_EXE_svc-executor"))
+    Command::new(crate::helpers::executor_binary())
         .envs(extra.iter().copied())
         .env("DATABASE_URL_EXECUTOR", &config.database_url)
         .env("TASKFLOW_EXECUTOR_BIND", "127.0.0.1:0")

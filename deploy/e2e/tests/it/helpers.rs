@@ -18,6 +18,23 @@ use uuid::Uuid;
 
 pub use taskflow_platform::testing::{read_topic, wait_until};
 
+/// The svc-executor binary of this build (`cargo nextest run --workspace` builds it next to the
+/// test binary's `deps/` folder), for tests that kill it as a separate process.
+pub fn executor_binary() -> std::path::PathBuf {
+    let test_binary = std::env::current_exe().expect("test binary path");
+    let profile_dir = test_binary
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>/deps/<test>");
+    let binary = profile_dir.join("svc-executor");
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with the tests (`cargo nextest run --workspace` or `cargo build -p svc-executor`)",
+        binary.display()
+    );
+    binary
+}
+
 /// svc-tasks in front, and the executor database; executors are started by the test.
 pub struct System {
     pub id: String,

@@ -141,3 +141,43 @@ async fn a_callers_trace_reaches_every_event_and_log_line_of_its_task() {
         assert!(line.contains(&trace_id), "{line}");
     }
 }
+
+/// Without a caller's `traceparent`, the request's own span starts the trace, and the task's
+/// events on both topics still share it.
+#[tokio::test(flavor = "multi_thread")]
+async fn without_a_callers_trace_the_request_starts_one_that_its_events_share() {
+    let _logs = install_telemetry();
+    let system = System::start().await;
+    system.executor("trace-2", 2).await;
+    let tenant = system.tenant().await;
+    let id = system.submit(&tenant, json!({"type": "noop"})).await;
+    system
+        .wait_status(&tenant, &id, "completed", Duration::from_secs(60))
+        .await;
+    let bootstrap = &system.kafka.bootstrap_servers;
+    let created = read_topic(
+        bootstrap,
+        &system.kafka.topics.name(Stream::TaskRequests),
+        1,
+    )
+    .await;
+    let traceparent = created[0]
+        .header("traceparent")
+        .expect("TaskCreated traceparent");
+    let trace_id = taskflow_platform::headers::trace_id_of(traceparent)
+        .expect("a valid trace id")
+        .to_owned();
+    let lifecycle = read_topic(
+        bootstrap,
+        &system.kafka.topics.name(Stream::TaskExecution),
+        2,
+    )
+    .await;
+    for record in &lifecycle {
+        assert!(
+            carries(record.header("traceparent"), &trace_id),
+            "{:?} is not in trace {trace_id}",
+            record.header("traceparent")
+        );
+    }
+}

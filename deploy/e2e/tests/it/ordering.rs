@@ -107,9 +107,11 @@ async fn first_copies(
 }
 
 fn repo_root() -> std::path::PathBuf {
+    // deploy/e2e → the repository root
     std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("workspace")
+        .ancestors()
+        .nth(2)
+        .expect("repository root")
         .to_path_buf()
 }
 

@@ -1,0 +1,1 @@
+//! Only tests live here (tests/it): end-to-end checks across services.
