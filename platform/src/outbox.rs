@@ -130,6 +130,32 @@ pub async fn enqueue(conn: &mut AsyncPgConnection, event: &Event) -> Result<(), 
     Ok(())
 }
 
+/// Adds many events to the outbox of the caller's transaction in one statement, each with the
+/// trace context it belongs to. Row ids follow the slice's order.
+pub async fn enqueue_all(
+    conn: &mut AsyncPgConnection,
+    events: &[(Event, TraceContext)],
+) -> Result<(), OutboxError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for (event, trace) in events {
+        rows.push((
+            outbox::event_id.eq(event.meta().event_id),
+            outbox::event_type.eq(event.kind().name()),
+            outbox::body.eq(event.to_json()?),
+            outbox::traceparent.eq(trace.traceparent.clone()),
+            outbox::tracestate.eq(trace.tracestate.clone()),
+        ));
+    }
+    diesel::insert_into(outbox::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Adds a dead letter to the outbox of the caller's transaction: `event` is parked on
 /// `topic` with `reason` once the transaction commits.
 pub async fn enqueue_dead_letter(

@@ -11,14 +11,17 @@ use std::time::{Duration, Instant};
 use diesel_async::AsyncConnection;
 use taskflow_platform::clock::SharedClock;
 use taskflow_platform::db::DbPool;
-use tokio::sync::{Notify, watch};
+use taskflow_platform::headers::{TraceContext, current_trace_in};
+use taskflow_schemas::Event;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::domain::AttemptOutcome;
 use crate::domain::HandlerError;
 use crate::domain::backoff::Backoff;
-use crate::domain::execution::{Due, after_attempt};
+use crate::domain::execution::{Due, Move, after_attempt};
 use crate::domain::outcome::{AttemptResult, Next, decide};
 use crate::events::AttemptRef;
 use crate::handlers::{Handlers, Progress};
@@ -61,11 +64,31 @@ struct Shared {
     cancels: Mutex<HashMap<Uuid, watch::Sender<bool>>>,
     /// Stamps events and times retries (leases and due work are judged by the database's clock).
     clock: SharedClock,
+    /// Finished attempts on their way to the completer, which records many in one transaction.
+    finished: mpsc::UnboundedSender<Finished>,
+}
+
+/// Most outcomes recorded in one transaction.
+const COMPLETE_BATCH: usize = 256;
+
+/// An attempt's outcome, decided and waiting to be recorded.
+struct Finished {
+    task: Claimed,
+    outcome: AttemptOutcome,
+    change: Move,
+    error: Option<String>,
+    event: Event,
+    /// Set when the task failed for good: why it is parked on the dead-letter topic.
+    dead_letter: Option<String>,
+    span: tracing::Span,
+    /// Told once the outcome is durable (or found moot), so the slot frees only then.
+    recorded: oneshot::Sender<()>,
 }
 
 pub struct Dispatcher {
     shared: Arc<Shared>,
     work_ready: Arc<Notify>,
+    finished: mpsc::UnboundedReceiver<Finished>,
 }
 
 impl Dispatcher {
@@ -77,6 +100,7 @@ impl Dispatcher {
         outbox_ready: Arc<Notify>,
         clock: SharedClock,
     ) -> Self {
+        let (finished_tx, finished) = mpsc::unbounded_channel();
         Self {
             shared: Arc::new(Shared {
                 db,
@@ -85,29 +109,41 @@ impl Dispatcher {
                 outbox_ready,
                 cancels: Mutex::new(HashMap::new()),
                 clock,
+                finished: finished_tx,
             }),
             work_ready,
+            finished,
         }
     }
 
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let shared = self.shared;
+        let completer = tokio::spawn(complete(shared.clone(), self.finished));
         let mut running = JoinSet::new();
         let mut failures = 0u32;
+        let mut cancellations_checked = tokio::time::Instant::now();
+        // A claim for a nearly full instance waits for more free slots (or the poll), so that
+        // claims stay batched under load; an idle or half-idle instance claims at once.
+        let claim_at_least = (shared.settings.concurrency / 4).max(1);
         loop {
-            tokio::select! {
+            let slot_freed = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                Some(_) = running.join_next(), if !running.is_empty() => {}
-                () = self.work_ready.notified() => {}
-                () = tokio::time::sleep(shared.settings.poll) => {}
-            }
-            if let Err(error) = shared.signal_cancellations().await {
-                tracing::warn!(%error, "cannot read cancellation requests");
+                Some(_) = running.join_next(), if !running.is_empty() => true,
+                () = self.work_ready.notified() => false,
+                () = tokio::time::sleep(shared.settings.poll) => false,
+            };
+            // Every attempt that ended meanwhile frees its slot now, not one wake-up each.
+            while running.try_join_next().is_some() {}
+            if !running.is_empty() && cancellations_checked.elapsed() >= CANCEL_CHECK_EVERY {
+                cancellations_checked = tokio::time::Instant::now();
+                if let Err(error) = shared.signal_cancellations().await {
+                    tracing::warn!(%error, "cannot read cancellation requests");
+                }
             }
             let free = shared.settings.concurrency.saturating_sub(running.len());
-            if free == 0 {
+            if free == 0 || (slot_freed && free < claim_at_least) {
                 continue;
             }
             match shared.claim(free).await {
@@ -132,11 +168,32 @@ impl Dispatcher {
             }
         }
         shared.drain(running).await;
+        completer.abort();
     }
 }
 
+/// Records finished attempts as they come, many per transaction: whatever queued up while the
+/// previous transaction ran goes into the next one.
+async fn complete(shared: Arc<Shared>, mut finished: mpsc::UnboundedReceiver<Finished>) {
+    while let Some(first) = finished.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < COMPLETE_BATCH {
+            match finished.try_recv() {
+                Ok(next) => batch.push(next),
+                Err(_) => break,
+            }
+        }
+        shared.record_all(batch).await;
+    }
+}
+
+/// How often running attempts' cancellation flags are read (a cancel reaches a running task
+/// within about this long).
+const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(100);
+
 impl Shared {
-    /// Leases up to `free` due executions; each comes with the span its attempt runs in.
+    /// Leases up to `free` due executions; each comes with the span its attempt runs in. One
+    /// transaction of four statements however many it claims.
     async fn claim(&self, free: usize) -> Result<Vec<(Claimed, tracing::Span)>, DispatchError> {
         let mut conn = self.db.get().await?;
         let settings = &self.settings;
@@ -145,19 +202,21 @@ impl Shared {
             .transaction::<_, DispatchError, _>(async |conn| {
                 let grace = settings.lease_grace.as_millis() as i64;
                 let claimed = store::claim(conn, &settings.instance, free as i64, grace).await?;
+                if claimed.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let started: Vec<(Uuid, i32)> =
+                    claimed.iter().map(|t| (t.task_id, t.attempt)).collect();
+                store::start_attempts(conn, &started, &settings.instance).await?;
                 let mut spanned = Vec::with_capacity(claimed.len());
+                let mut events = Vec::with_capacity(claimed.len());
                 for task in claimed {
                     let span = attempt_span(&task);
-                    store::start_attempt(conn, task.task_id, task.attempt, &settings.instance)
-                        .await?;
-                    store::enqueue(
-                        conn,
-                        &attempt_ref(&task, settings).started(clock, &settings.instance),
-                    )
-                    .instrument(span.clone())
-                    .await?;
+                    let event = attempt_ref(&task, settings).started(clock, &settings.instance);
+                    events.push((event, current_trace_in(&span)));
                     spanned.push((task, span));
                 }
+                store::enqueue_all(conn, &events).await?;
                 Ok(spanned)
             })
             .await?;
@@ -222,21 +281,22 @@ impl Shared {
             cancels.remove(&task.task_id);
         }
         let duration_ms = started.elapsed().as_millis() as i64;
-        let mut pause = Duration::from_millis(50);
-        // The outcome must be recorded (or found moot); a database hiccup is waited out.
-        while let Err(error) = self.record(&task, result.clone(), duration_ms).await {
-            tracing::warn!(task_id = %task.task_id, %error, "recording the outcome failed, retrying");
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(5));
+        let (recorded, done) = oneshot::channel();
+        let finished = self.decide(task, result, duration_ms, recorded);
+        if self.finished.send(finished).is_ok() {
+            // Err only when the completer is gone (shutdown): the attempt is then released.
+            let _ = done.await;
         }
     }
 
-    async fn record(
+    /// What becomes of the task after this attempt, and the event announcing it.
+    fn decide(
         &self,
-        task: &Claimed,
+        task: Claimed,
         result: AttemptResult,
         duration_ms: i64,
-    ) -> Result<(), DispatchError> {
+        recorded: oneshot::Sender<()>,
+    ) -> Finished {
         let outcome = result.outcome();
         let delay = self.settings.backoff.delay(task.attempt, rand_unit());
         let next = decide(result, task.attempt, task.max_attempts, delay);
@@ -249,34 +309,105 @@ impl Shared {
             Next::Retry { error, .. } | Next::Fail { error, .. } => Some(error.clone()),
             _ => None,
         };
+        let dead_letter = match &next {
+            Next::Fail { error, .. } => Some(format!(
+                "failed for good after {} attempt(s): {error}",
+                task.attempt
+            )),
+            _ => None,
+        };
         let event =
-            attempt_ref(task, &self.settings).ending(&*self.clock, &next, duration_ms, retry_at);
+            attempt_ref(&task, &self.settings).ending(&*self.clock, &next, duration_ms, retry_at);
+        Finished {
+            task,
+            outcome,
+            change,
+            error,
+            event,
+            dead_letter,
+            span: tracing::Span::current(),
+            recorded,
+        }
+    }
+
+    /// Records `batch` in one transaction; if that fails, each on its own (so one bad outcome
+    /// cannot hold the others back), waiting out database outages. Every outcome ends recorded
+    /// or found moot (its lease was lost), and its attempt is then told.
+    async fn record_all(&self, batch: Vec<Finished>) {
+        let mut pending = vec![batch];
+        let mut failures = 0u32;
+        while let Some(batch) = pending.pop() {
+            match self.write_outcomes(&batch).await {
+                Ok(recorded) => {
+                    failures = 0;
+                    self.outbox_ready.notify_one();
+                    for (finished, recorded) in batch.into_iter().zip(recorded) {
+                        let task = &finished.task;
+                        let _enter = finished.span.enter();
+                        if recorded {
+                            tracing::debug!(task_id = %task.task_id, attempt = task.attempt, outcome = finished.outcome.as_str(), next_state = finished.change.to.as_str(), "attempt ended");
+                        } else {
+                            tracing::warn!(task_id = %task.task_id, attempt = task.attempt, "lease lost before the outcome was recorded; outcome dropped");
+                        }
+                        drop(_enter);
+                        let _ = finished.recorded.send(());
+                    }
+                }
+                Err(error) if batch.len() > 1 => {
+                    tracing::warn!(%error, outcomes = batch.len(), "recording outcomes together failed; recording them one by one");
+                    pending.extend(batch.into_iter().map(|f| vec![f]));
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    let task_id = batch[0].task.task_id;
+                    tracing::warn!(%task_id, %error, failures, "recording the outcome failed, retrying");
+                    tokio::time::sleep(taskflow_platform::backoff::step(
+                        Duration::from_millis(50),
+                        Duration::from_secs(5),
+                        failures,
+                    ))
+                    .await;
+                    pending.push(batch);
+                }
+            }
+        }
+    }
+
+    /// One transaction: each outcome is a guarded state change (only the lease holder's counts),
+    /// its attempt's end, its event, and a dead letter for a task that failed for good.
+    async fn write_outcomes(&self, batch: &[Finished]) -> Result<Vec<bool>, DispatchError> {
         let mut conn = self.db.get().await?;
         let owner = &self.settings.instance;
-        let recorded = conn
-            .transaction::<_, DispatchError, _>(async |conn| {
-                if !store::finish(conn, task.task_id, task.attempt, owner, change).await? {
-                    return Ok(false);
+        let topic = &self.settings.dead_letter_topic;
+        conn.transaction::<_, DispatchError, _>(async |conn| {
+            let mut recorded = Vec::with_capacity(batch.len());
+            let mut events: Vec<(Event, TraceContext)> = Vec::with_capacity(batch.len());
+            for f in batch {
+                let task = &f.task;
+                if !store::finish(conn, task.task_id, task.attempt, owner, f.change).await? {
+                    recorded.push(false);
+                    continue;
                 }
-                store::end_attempt(conn, task.task_id, task.attempt, outcome, error.as_deref())
-                    .await?;
-                store::enqueue(conn, &event).await?;
-                if let Next::Fail { error, .. } = &next {
-                    let reason =
-                        format!("failed for good after {} attempt(s): {error}", task.attempt);
-                    let topic = &self.settings.dead_letter_topic;
-                    store::dead_letter_task(conn, task.task_id, topic, &reason).await?;
+                store::end_attempt(
+                    conn,
+                    task.task_id,
+                    task.attempt,
+                    f.outcome,
+                    f.error.as_deref(),
+                )
+                .await?;
+                events.push((f.event.clone(), current_trace_in(&f.span)));
+                if let Some(reason) = &f.dead_letter {
+                    store::dead_letter_task(conn, task.task_id, topic, reason)
+                        .instrument(f.span.clone())
+                        .await?;
                 }
-                Ok(true)
-            })
-            .await?;
-        if recorded {
-            tracing::info!(task_id = %task.task_id, attempt = task.attempt, outcome = outcome.as_str(), next_state = change.to.as_str(), "attempt ended");
-            self.outbox_ready.notify_one();
-        } else {
-            tracing::warn!(task_id = %task.task_id, attempt = task.attempt, "lease lost before the outcome was recorded; outcome dropped");
-        }
-        Ok(())
+                recorded.push(true);
+            }
+            store::enqueue_all(conn, &events).await?;
+            Ok(recorded)
+        })
+        .await
     }
 
     /// Lets running attempts finish within the drain time, then gives back the rest.

@@ -9,6 +9,52 @@ use super::schema::attempts;
 use super::{Conn, StoreError};
 use crate::domain::AttemptOutcome;
 
+/// Logs the start of many attempts (one claim) in two statements; earlier attempts of these
+/// tasks that never ended are marked lost (their instance's lease expired).
+pub async fn start_attempts(
+    conn: &mut Conn,
+    started: &[(Uuid, i32)],
+    instance: &str,
+) -> Result<(), StoreError> {
+    if started.is_empty() {
+        return Ok(());
+    }
+    let retaken: Vec<Uuid> = started
+        .iter()
+        .filter(|(_, attempt)| *attempt > 1)
+        .map(|(task_id, _)| *task_id)
+        .collect();
+    if !retaken.is_empty() {
+        diesel::update(
+            attempts::table
+                .filter(attempts::task_id.eq_any(&retaken))
+                .filter(attempts::ended_at.is_null()),
+        )
+        .set((
+            attempts::ended_at.eq(now),
+            attempts::outcome.eq(AttemptOutcome::Lost.as_str()),
+            attempts::error.eq("lease expired"),
+        ))
+        .execute(conn)
+        .await?;
+    }
+    let rows: Vec<_> = started
+        .iter()
+        .map(|(task_id, attempt)| {
+            (
+                attempts::task_id.eq(*task_id),
+                attempts::attempt.eq(*attempt),
+                attempts::instance.eq(instance),
+            )
+        })
+        .collect();
+    diesel::insert_into(attempts::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Logs the start of an attempt; an earlier attempt that never ended is marked lost (its
 /// instance's lease expired and this claim took the task over).
 pub async fn start_attempt(
