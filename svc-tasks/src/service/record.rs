@@ -41,3 +41,24 @@ pub async fn record(
     }
     Ok(Some(next))
 }
+
+/// Records the first event of many new tasks (a submission batch) with one statement per table:
+/// the log, the projection and the outbox. All or nothing, in the caller's transaction.
+pub async fn record_new(conn: &mut Conn, events: &[Event]) -> Result<Vec<TaskView>, ServiceError> {
+    let tasks = events
+        .iter()
+        .map(|event| {
+            apply(None, event).map_err(|e| StoreError::Corrupt {
+                what: "new task",
+                reason: e.to_string(),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let refs: Vec<&Event> = events.iter().collect();
+    store::append_first_events(conn, &refs).await?;
+    store::insert_tasks(conn, &tasks).await?;
+    let trace = taskflow_platform::headers::current_trace();
+    let outgoing: Vec<_> = events.iter().map(|e| (e.clone(), trace.clone())).collect();
+    store::enqueue_all(conn, &outgoing).await?;
+    Ok(tasks)
+}

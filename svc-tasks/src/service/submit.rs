@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use taskflow_schemas::{Event, EventMeta};
 use uuid::Uuid;
 
-use super::record::{Announce, record};
+use super::record::record_new;
 use super::{ServiceError, Services};
 use crate::domain::TaskView;
 use crate::domain::catalog::PayloadProblem;
@@ -144,34 +144,47 @@ async fn create_all(
         let admitted = quota::admit(limits, usage, now, new_count)?;
         store::save_usage(conn, tenant_id, admitted).await?;
     }
-    let mut submitted = Vec::with_capacity(prepared.len());
-    for ((valid, key, hash), replay) in prepared.iter().zip(replays) {
-        if let Some(task_id) = replay {
-            let task = store::get_task(conn, tenant_id, task_id)
-                .await?
-                .ok_or(ServiceError::TaskNotFound)?;
-            submitted.push(Submitted {
-                task,
-                replayed: true,
-            });
+    // New tasks are written together: one statement per table, however many in the batch.
+    let mut events = Vec::with_capacity(prepared.len());
+    let mut keys = Vec::new();
+    for ((valid, key, hash), replay) in prepared.iter().zip(&replays) {
+        if replay.is_some() {
             continue;
         }
         let task_id = Uuid::now_v7();
         let meta = EventMeta::new(now.timestamp_millis(), correlation_id, tenant_id, producer);
-        let event: Event = submission::task_created(valid, meta, task_id, key.clone()).into();
-        let task = record(conn, None, &event, Announce::Yes)
-            .await?
-            .ok_or(ServiceError::Store(store::StoreError::Corrupt {
-                what: "new task",
-                reason: format!("task {task_id} was already in the log"),
-            }))?;
+        events.push(Event::from(submission::task_created(
+            valid,
+            meta,
+            task_id,
+            key.clone(),
+        )));
         if let Some(key) = key {
-            store::insert_idempotency_key(conn, tenant_id, key, hash, task_id).await?;
+            keys.push((key.as_str(), hash.as_slice(), task_id));
         }
-        submitted.push(Submitted {
-            task,
-            replayed: false,
-        });
+    }
+    let mut created = record_new(conn, &events).await?.into_iter();
+    store::insert_idempotency_keys(conn, tenant_id, &keys).await?;
+    let mut submitted = Vec::with_capacity(prepared.len());
+    for replay in replays {
+        let (task, replayed) = match replay {
+            Some(task_id) => (
+                store::get_task(conn, tenant_id, task_id)
+                    .await?
+                    .ok_or(ServiceError::TaskNotFound)?,
+                true,
+            ),
+            None => (
+                created
+                    .next()
+                    .ok_or(ServiceError::Store(store::StoreError::Corrupt {
+                        what: "new task",
+                        reason: "fewer tasks recorded than submitted".into(),
+                    }))?,
+                false,
+            ),
+        };
+        submitted.push(Submitted { task, replayed });
     }
     Ok(submitted)
 }

@@ -2,6 +2,37 @@
 
 use super::prelude::*;
 
+/// Starts many new streams in one statement: each event is version 1 of its task's stream.
+/// Any conflict (a task id or event id taken) fails the whole statement.
+pub async fn append_first_events(conn: &mut Conn, events: &[&Event]) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for event in events {
+        let meta = event.meta();
+        let body = event.to_json().map_err(|e| StoreError::Corrupt {
+            what: "event",
+            reason: e.to_string(),
+        })?;
+        rows.push((
+            task_events::stream_id.eq(event.key()),
+            task_events::version.eq(1),
+            task_events::event_id.eq(meta.event_id),
+            task_events::event_type.eq(event.kind().name()),
+            task_events::tenant_id.eq(meta.tenant_id),
+            task_events::correlation_id.eq(meta.correlation_id.clone()),
+            task_events::occurred_at.eq(crate::domain::task::millis_to_time(meta.occurred_at)),
+            task_events::body.eq(body),
+        ));
+    }
+    diesel::insert_into(task_events::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Appends `event` at `version` of the task's stream. `Ok(false)`: an event with this id is
 /// already recorded (a redelivery), nothing was written. A taken version is a `Conflict`.
 pub async fn append_event(

@@ -46,3 +46,30 @@ pub async fn insert_idempotency_key(
         .await?;
     Ok(())
 }
+
+/// Remembers many (key → task) pairs of one tenant in one statement.
+pub async fn insert_idempotency_keys(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    keys: &[(&str, &[u8], Uuid)],
+) -> Result<(), StoreError> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<_> = keys
+        .iter()
+        .map(|(key, hash, task_id)| {
+            (
+                idempotency_keys::tenant_id.eq(tenant_id),
+                idempotency_keys::key.eq(*key),
+                idempotency_keys::request_hash.eq(*hash),
+                idempotency_keys::task_id.eq(*task_id),
+            )
+        })
+        .collect();
+    diesel::insert_into(idempotency_keys::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

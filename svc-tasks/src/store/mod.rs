@@ -69,7 +69,7 @@ mod prelude {
 
 // The outbox table and its statements are shared by every service (taskflow-platform).
 
-pub use taskflow_platform::outbox::{backlog as outbox_backlog, enqueue};
+pub use taskflow_platform::outbox::{backlog as outbox_backlog, enqueue, enqueue_all};
 
 pub fn event_kind(name: &str) -> Result<EventKind, StoreError> {
     EventKind::from_name(name).ok_or_else(|| StoreError::Corrupt {

@@ -10,6 +10,22 @@ pub async fn insert_task(conn: &mut Conn, task: &TaskView) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Inserts many new tasks' rows in one statement.
+pub async fn insert_tasks(conn: &mut Conn, tasks: &[TaskView]) -> Result<(), StoreError> {
+    if tasks.is_empty() {
+        return Ok(());
+    }
+    let rows = tasks
+        .iter()
+        .map(rows::TaskRow::from_view)
+        .collect::<Result<Vec<_>, _>>()?;
+    diesel::insert_into(tasks::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Writes `task` over the row, provided the row is still at `expected_version`.
 pub async fn update_task(
     conn: &mut Conn,
