@@ -11,6 +11,7 @@ pub mod dead_letter;
 pub mod headers;
 pub mod http;
 pub mod inbox;
+pub mod listen;
 pub mod outbox;
 pub mod problem;
 pub mod producer;

@@ -36,14 +36,14 @@ use std::time::Duration;
 use diesel::dsl::{now, sql};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Double};
-use diesel_async::pooled_connection::deadpool::{Object, PoolError};
+use diesel_async::pooled_connection::deadpool::PoolError;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use futures::StreamExt;
 use taskflow_schemas::{Event, EventKind};
 use tokio::sync::Notify;
 
 use crate::db::DbPool;
 use crate::headers::{self, TraceContext};
+use crate::listen::Listener;
 use crate::producer::EventProducer;
 
 diesel::table! {
@@ -263,11 +263,9 @@ impl Relay {
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         let mut failures = 0u32;
-        let mut listener: Option<AsyncPgConnection> = None;
+        let mut listener = Listener::new(self.db.clone(), WAKE_CHANNEL);
         loop {
-            if listener.is_none() {
-                listener = self.listen().await;
-            }
+            listener.ensure().await;
             let pass = match self.run_pass().await {
                 Ok(pass) => {
                     failures = 0;
@@ -293,26 +291,10 @@ impl Relay {
             tokio::select! {
                 () = &mut shutdown => return,
                 () = self.ready.notified() => {}
-                woke = wait_notified(&mut listener), if listen => {
-                    if !woke {
-                        listener = None;
-                    }
-                }
+                _ = listener.notified(), if listen => {}
                 () = tokio::time::sleep(wait) => {}
             }
         }
-    }
-
-    /// A connection of its own that LISTENs for outbox inserts; `None` (poll only) when the
-    /// database is unreachable, retried on the next loop.
-    async fn listen(&self) -> Option<AsyncPgConnection> {
-        let mut conn = self.db.get().await.ok()?;
-        diesel::sql_query(format!("LISTEN {WAKE_CHANNEL}"))
-            .execute(&mut *conn)
-            .await
-            .ok()?;
-        // Out of the pool for good: a LISTENing connection must not serve other queries.
-        Some(Object::take(conn))
     }
 
     async fn run_pass(&self) -> Result<Pass, OutboxError> {
@@ -343,22 +325,6 @@ impl Relay {
             Ok(Pass::Published(sent.len()))
         })
         .await
-    }
-}
-
-/// Waits for the next notification and takes all that queued up behind it; `false` when the
-/// listening connection is gone.
-async fn wait_notified(listener: &mut Option<AsyncPgConnection>) -> bool {
-    let Some(conn) = listener.as_mut() else {
-        return std::future::pending().await;
-    };
-    let mut stream = std::pin::pin!(conn.notifications_stream());
-    match stream.next().await {
-        Some(Ok(_)) => {
-            while let Some(Some(Ok(_))) = futures::FutureExt::now_or_never(stream.next()) {}
-            true
-        }
-        _ => false,
     }
 }
 

@@ -9,6 +9,7 @@
 //! | `TASKFLOW_BACKOFF_BASE_MS` / `TASKFLOW_BACKOFF_CAP_MS` | `1000` / `60000` | retry backoff (full jitter) |
 //! | `TASKFLOW_LEASE_GRACE_MS` | `10000` | added to a task's timeout to form its lease |
 //! | `TASKFLOW_DRAIN_MS` | `20000` | on SIGTERM, time for running attempts to finish |
+//! | `TASKFLOW_EXECUTOR_POLL_MS` | `1000` | longest sleep of an idle dispatcher (new work wakes it at once by NOTIFY; retries and expired leases by their due time) |
 //! | `TASKFLOW_HTTP_ALLOW_LOOPBACK` / `TASKFLOW_HTTP_ALLOW_PRIVATE` | `false` | let `http` tasks reach loopback / private networks |
 //! | `TASKFLOW_EXECUTOR_GROUP` | `svc-executor` | consumer group of TaskCreated |
 //! | `KAFKA_BOOTSTRAP_SERVERS`, `SCHEMA_REGISTRY_URL`, `TASKFLOW_TOPIC_PREFIX`, `TASKFLOW_TASK_PARTITIONS` | | see `taskflow-platform` |
@@ -59,7 +60,7 @@ impl ExecutorConfig {
             },
             lease_grace: Duration::from_millis(parsed_or("TASKFLOW_LEASE_GRACE_MS", 10_000)?),
             drain: Duration::from_millis(parsed_or("TASKFLOW_DRAIN_MS", 20_000)?),
-            poll: Duration::from_millis(200),
+            poll: Duration::from_millis(parsed_or("TASKFLOW_EXECUTOR_POLL_MS", 1000)?),
             allow_loopback: parsed_or("TASKFLOW_HTTP_ALLOW_LOOPBACK", false)?,
             allow_private: parsed_or("TASKFLOW_HTTP_ALLOW_PRIVATE", false)?,
             consumer_group: std::env::var("TASKFLOW_EXECUTOR_GROUP")

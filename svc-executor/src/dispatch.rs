@@ -12,6 +12,7 @@ use diesel_async::AsyncConnection;
 use taskflow_platform::clock::SharedClock;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::headers::{TraceContext, current_trace_in};
+use taskflow_platform::listen::Listener;
 use taskflow_schemas::Event;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
@@ -126,14 +127,19 @@ impl Dispatcher {
         // A claim for a nearly full instance waits for more free slots (or the poll), so that
         // claims stay batched under load; an idle or half-idle instance claims at once.
         let claim_at_least = (shared.settings.concurrency / 4).max(1);
+        let mut work_listener = Listener::new(shared.db.clone(), WORK_CHANNEL);
+        let mut wait = Duration::ZERO;
         loop {
+            work_listener.ensure().await;
             let slot_freed = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 Some(_) = running.join_next(), if !running.is_empty() => true,
                 () = self.work_ready.notified() => false,
-                () = tokio::time::sleep(shared.settings.poll) => false,
+                _ = work_listener.notified() => false,
+                () = tokio::time::sleep(wait) => false,
             };
+            wait = shared.settings.poll;
             // Every attempt that ended meanwhile frees its slot now, not one wake-up each.
             while running.try_join_next().is_some() {}
             if !running.is_empty() && cancellations_checked.elapsed() >= CANCEL_CHECK_EVERY {
@@ -149,6 +155,11 @@ impl Dispatcher {
             match shared.claim(free).await {
                 Ok(claimed) => {
                     failures = 0;
+                    if claimed.len() < free {
+                        // Nothing more is ready: sleep until something falls due (a retry, an
+                        // expired lease), new work notifies us, or the poll.
+                        wait = shared.until_next_due().await.min(shared.settings.poll);
+                    }
                     for (task, span) in claimed {
                         let shared = shared.clone();
                         running
@@ -186,6 +197,9 @@ async fn complete(shared: Arc<Shared>, mut finished: mpsc::UnboundedReceiver<Fin
         shared.record_all(batch).await;
     }
 }
+
+/// The channel new executions are announced on (migration `work_wake`).
+const WORK_CHANNEL: &str = "taskflow_work";
 
 /// How often running attempts' cancellation flags are read (a cancel reaches a running task
 /// within about this long).
@@ -230,6 +244,16 @@ impl Shared {
             }
         }
         Ok(claimed)
+    }
+
+    /// How long nothing can become claimable without a wake-up (at least 5 ms).
+    async fn until_next_due(&self) -> Duration {
+        let next = match self.db.get().await {
+            Ok(mut conn) => store::until_next_due(&mut conn).await.ok().flatten(),
+            Err(_) => None,
+        };
+        next.unwrap_or(self.settings.poll)
+            .max(Duration::from_millis(5))
     }
 
     async fn signal_cancellations(&self) -> Result<(), String> {

@@ -71,7 +71,7 @@ impl TasksConfig {
             kafka: KafkaSettings::from_env()?,
             registry: RegistrySettings::from_env()?,
             policy: Policy::default(),
-            relay_idle_poll: Duration::from_millis(200),
+            relay_idle_poll: Duration::from_secs(2),
             run_relay: true,
         })
     }

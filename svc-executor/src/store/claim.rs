@@ -135,3 +135,19 @@ pub async fn note_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), StoreEr
         .await?;
     Ok(())
 }
+
+/// How long until something may become claimable without a wake-up: the earliest due time of
+/// queued work (a retry's backoff) or lease expiry of running work (a lost instance), by the
+/// database's clock. `None` when nothing waits.
+pub async fn until_next_due(conn: &mut Conn) -> Result<Option<std::time::Duration>, StoreError> {
+    let seconds: Option<f64> = diesel::select(sql::<
+        diesel::sql_types::Nullable<diesel::sql_types::Double>,
+    >(
+        "EXTRACT(EPOCH FROM LEAST( \
+           (SELECT min(due_at) FROM executions WHERE state = 'queued'), \
+           (SELECT min(lease_until) FROM executions WHERE state = 'running')) - now())::float8",
+    ))
+    .get_result(conn)
+    .await?;
+    Ok(seconds.map(|s| std::time::Duration::from_secs_f64(s.max(0.0))))
+}
