@@ -41,7 +41,7 @@ impl ConsumerSettings {
             group_id: group_id.into(),
             topics,
             max_batch: 500,
-            batch_linger: Duration::from_millis(10),
+            batch_linger: Duration::from_millis(2),
             retry_initial: Duration::from_millis(100),
             retry_max: Duration::from_secs(10),
         }

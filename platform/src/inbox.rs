@@ -26,3 +26,25 @@ pub async fn record(
         .await?;
     Ok(inserted == 1)
 }
+
+/// Records many event ids in one statement; returns the ids that were new (the events to
+/// apply). Ids recorded before — or twice in `event_ids` — come back once at most.
+pub async fn record_all(
+    conn: &mut AsyncPgConnection,
+    event_ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, diesel::result::Error> {
+    if event_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows: Vec<_> = event_ids
+        .iter()
+        .map(|id| consumed_events::event_id.eq(*id))
+        .collect();
+    let new: Vec<Uuid> = diesel::insert_into(consumed_events::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(consumed_events::event_id)
+        .get_results(conn)
+        .await?;
+    Ok(new.into_iter().collect())
+}

@@ -41,12 +41,23 @@ impl BatchHandler for Ingest {
         let clock = self.clock.clone();
         let announced = conn
             .transaction::<_, IngestError, _>(async move |conn| {
+                // Runs of TaskCreated are queued together (one statement each for the inbox,
+                // the tenants' turns and the executions); anything else is applied on its own,
+                // in order, after the run before it.
                 let mut announced = false;
+                let mut run: Vec<&ConsumedRecord> = Vec::new();
                 for record in batch {
+                    if matches!(record.event, Event::TaskCreated(_)) {
+                        run.push(record);
+                        continue;
+                    }
+                    queue_created(conn, &run).await?;
+                    run.clear();
                     announced |= ingest(conn, &record.event, &producer, &*clock)
                         .instrument(record.span())
                         .await?;
                 }
+                queue_created(conn, &run).await?;
                 Ok(announced)
             })
             .await?;
@@ -59,7 +70,58 @@ impl BatchHandler for Ingest {
     }
 }
 
-/// Applies one event; true when it enqueued an event to publish.
+/// Queues the executions of `records` (all TaskCreated) that were not consumed before.
+async fn queue_created(
+    conn: &mut store::Conn,
+    records: &[&ConsumedRecord],
+) -> Result<(), IngestError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<_> = records.iter().map(|r| r.event.meta().event_id).collect();
+    let new = taskflow_platform::inbox::record_all(conn, &ids).await?;
+    let mut executions = Vec::with_capacity(new.len());
+    for record in records {
+        let Event::TaskCreated(created) = &record.event else {
+            continue;
+        };
+        if !new.contains(&created.meta.event_id) {
+            continue;
+        }
+        let span = record.span();
+        let _enter = span.enter();
+        tracing::debug!(task_id = %created.task_id, "task queued");
+        executions.push(new_execution(&record.event, created, &span)?);
+    }
+    store::insert_executions(conn, &executions).await?;
+    Ok(())
+}
+
+fn new_execution(
+    event: &Event,
+    created: &taskflow_schemas::TaskCreated,
+    span: &tracing::Span,
+) -> Result<NewExecution, IngestError> {
+    let created_event = event
+        .to_json()
+        .map_err(taskflow_platform::outbox::OutboxError::from)?;
+    let payload = serde_json::from_str(&created.payload_json).unwrap_or(serde_json::Value::Null);
+    Ok(NewExecution {
+        task_id: created.task_id,
+        tenant_id: created.meta.tenant_id,
+        task_type: created.task_type.clone(),
+        priority: created.priority.rank(),
+        payload,
+        max_attempts: created.max_attempts.max(1),
+        timeout_ms: created.timeout_ms.max(1),
+        correlation_id: created.meta.correlation_id.clone(),
+        created_event_id: created.meta.event_id,
+        created_event,
+        trace: taskflow_platform::headers::current_trace_in(span),
+    })
+}
+
+/// Applies one event other than TaskCreated; true when it enqueued an event to publish.
 async fn ingest(
     conn: &mut store::Conn,
     event: &Event,
@@ -72,28 +134,9 @@ async fn ingest(
     }
     match event {
         Event::TaskCreated(created) => {
-            let created_event = event
-                .to_json()
-                .map_err(taskflow_platform::outbox::OutboxError::from)?;
-            let payload =
-                serde_json::from_str(&created.payload_json).unwrap_or(serde_json::Value::Null);
-            store::insert_execution(
-                conn,
-                &NewExecution {
-                    task_id: created.task_id,
-                    tenant_id: created.meta.tenant_id,
-                    task_type: created.task_type.clone(),
-                    priority: created.priority.rank(),
-                    payload,
-                    max_attempts: created.max_attempts.max(1),
-                    timeout_ms: created.timeout_ms.max(1),
-                    correlation_id: created.meta.correlation_id.clone(),
-                    created_event_id: created.meta.event_id,
-                    created_event,
-                    trace: taskflow_platform::headers::current_trace(),
-                },
-            )
-            .await?;
+            let span = tracing::Span::current();
+            let execution = new_execution(event, created, &span)?;
+            store::insert_execution(conn, &execution).await?;
             Ok(false)
         }
         Event::TaskCancelRequested(request) => {

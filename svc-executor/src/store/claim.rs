@@ -107,6 +107,25 @@ pub async fn ensure_turn(conn: &mut Conn, tenant_id: Uuid) -> Result<(), StoreEr
     Ok(())
 }
 
+/// Gives each of `tenants` (no repeats) a turn row if it has none, in one statement.
+pub async fn ensure_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), StoreError> {
+    let rows: Vec<_> = tenants
+        .iter()
+        .map(|t| {
+            (
+                tenant_turns::tenant_id.eq(*t),
+                tenant_turns::last_claimed_at.eq(never()),
+            )
+        })
+        .collect();
+    diesel::insert_into(tenant_turns::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Remembers when these tenants last got a slot. Outside the claiming transaction on purpose:
 /// it is a fairness hint, and holding these rows locked would make instances claim in turn.
 /// `tenants` must not repeat a tenant (one statement cannot update a row twice).

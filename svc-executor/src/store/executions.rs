@@ -55,6 +55,45 @@ pub async fn insert_execution(conn: &mut Conn, e: &NewExecution) -> Result<bool,
     Ok(inserted == 1)
 }
 
+/// Queues many executions in one statement (and gives their tenants turn rows); tasks already
+/// known are left as they are.
+pub async fn insert_executions(conn: &mut Conn, new: &[NewExecution]) -> Result<(), StoreError> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    let mut tenants: Vec<Uuid> = new.iter().map(|e| e.tenant_id).collect();
+    tenants.sort_unstable();
+    tenants.dedup();
+    claim::ensure_turns(conn, &tenants).await?;
+    let rows: Vec<_> = new
+        .iter()
+        .map(|e| {
+            (
+                executions::task_id.eq(e.task_id),
+                executions::tenant_id.eq(e.tenant_id),
+                executions::task_type.eq(&e.task_type),
+                executions::priority.eq(e.priority),
+                executions::payload.eq(&e.payload),
+                executions::max_attempts.eq(e.max_attempts),
+                executions::timeout_ms.eq(e.timeout_ms),
+                executions::correlation_id.eq(&e.correlation_id),
+                executions::created_event_id.eq(e.created_event_id),
+                executions::created_event.eq(&e.created_event),
+                executions::traceparent.eq(&e.trace.traceparent),
+                executions::tracestate.eq(&e.trace.tracestate),
+                executions::state.eq(ExecutionState::Queued.as_str()),
+                executions::due_at.eq(now),
+            )
+        })
+        .collect();
+    diesel::insert_into(executions::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Parks the task's original TaskCreated on the dead-letter `topic` with `reason`, through the
 /// platform's outbox in the caller's transaction. Nothing when the task is unknown.
 pub async fn dead_letter_task(

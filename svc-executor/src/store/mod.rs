@@ -17,7 +17,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 pub use attempts::{end_attempt, start_attempt, start_attempts};
 pub use cancellations::{CancelFound, cancel_flags, request_cancel};
 pub use claim::{Claimed, claim, note_turns, until_next_due};
-pub use executions::{NewExecution, dead_letter_task, insert_execution};
+pub use executions::{NewExecution, dead_letter_task, insert_execution, insert_executions};
 pub use leases::{finish, holds, release_owned};
 pub use taskflow_platform::outbox::{enqueue, enqueue_all};
 
