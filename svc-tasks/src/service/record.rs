@@ -1,6 +1,7 @@
-//! The one way a task's event is recorded: fold it into the task (apply), append it to the log,
-//! write the projection, and — for events this service announces — put it in the outbox, all in
-//! the caller's transaction. Submit, cancel and the projector all go through here.
+//! The one way a task's events are recorded: fold them into the task (apply), append them to
+//! the log, write the projection, and — for events this service announces — put them in the
+//! outbox, all in the caller's transaction. Submit ([`record_new`]), cancel ([`record`]) and the
+//! projector ([`record_folded`], for a batch it folded itself) all go through here.
 
 use taskflow_schemas::Event;
 
@@ -61,4 +62,25 @@ pub async fn record_new(conn: &mut Conn, events: &[Event]) -> Result<Vec<TaskVie
     let outgoing: Vec<_> = events.iter().map(|e| (e.clone(), trace.clone())).collect();
     store::enqueue_all(conn, &outgoing).await?;
     Ok(tasks)
+}
+
+/// Records events already folded by the caller (who holds the tasks' row locks): `events` as
+/// (task, version, event), `changed` the tasks after them. One statement per table.
+pub async fn record_folded(
+    conn: &mut Conn,
+    events: &[(uuid::Uuid, i32, &Event)],
+    changed: &[TaskView],
+    announce: Announce,
+) -> Result<(), ServiceError> {
+    store::append_events(conn, events).await?;
+    store::update_tasks(conn, changed).await?;
+    if announce == Announce::Yes {
+        let trace = taskflow_platform::headers::current_trace();
+        let outgoing: Vec<_> = events
+            .iter()
+            .map(|(_, _, e)| ((*e).clone(), trace.clone()))
+            .collect();
+        store::enqueue_all(conn, &outgoing).await?;
+    }
+    Ok(())
 }

@@ -51,6 +51,55 @@ pub async fn update_task(
     }
 }
 
+/// Writes the changed part (state, attempts, progress, outcome, times, version) of many tasks'
+/// rows in one statement. The caller holds the rows' locks ([`lock_tasks`]).
+pub async fn update_tasks(conn: &mut Conn, changed: &[TaskView]) -> Result<(), StoreError> {
+    use diesel::upsert::excluded;
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let rows = changed
+        .iter()
+        .map(rows::TaskRow::from_view)
+        .collect::<Result<Vec<_>, _>>()?;
+    diesel::insert_into(tasks::table)
+        .values(rows)
+        .on_conflict(tasks::id)
+        .do_update()
+        .set((
+            tasks::status.eq(excluded(tasks::status)),
+            tasks::attempts.eq(excluded(tasks::attempts)),
+            tasks::progress_percent.eq(excluded(tasks::progress_percent)),
+            tasks::progress_message.eq(excluded(tasks::progress_message)),
+            tasks::result.eq(excluded(tasks::result)),
+            tasks::error.eq(excluded(tasks::error)),
+            tasks::cancel_requested.eq(excluded(tasks::cancel_requested)),
+            tasks::next_attempt_at.eq(excluded(tasks::next_attempt_at)),
+            tasks::updated_at.eq(excluded(tasks::updated_at)),
+            tasks::started_at.eq(excluded(tasks::started_at)),
+            tasks::finished_at.eq(excluded(tasks::finished_at)),
+            tasks::version.eq(excluded(tasks::version)),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The tasks among `ids` that exist, locked for update until the transaction ends (in id
+/// order, so that concurrent lockers cannot deadlock).
+pub async fn lock_tasks(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<TaskView>, StoreError> {
+    tasks::table
+        .filter(tasks::id.eq_any(ids))
+        .order(tasks::id)
+        .select(rows::TaskRow::as_select())
+        .for_update()
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(rows::TaskRow::into_view)
+        .collect()
+}
+
 /// Replaces the row wholesale (projection rebuild).
 pub async fn upsert_task(conn: &mut Conn, task: &TaskView) -> Result<(), StoreError> {
     let row = rows::TaskRow::from_view(task)?;

@@ -35,6 +35,25 @@ pub async fn save_usage(conn: &mut Conn, tenant_id: Uuid, usage: Usage) -> Resul
 }
 
 /// A task of the tenant ended: its active slot frees.
+/// Frees `n` of the tenant's active-task slots (tasks that ended).
+pub async fn release_active_slots(
+    conn: &mut Conn,
+    tenant_id: Uuid,
+    n: i32,
+) -> Result<(), StoreError> {
+    diesel::update(tenant_usage::table.find(tenant_id))
+        .set(
+            tenant_usage::active_tasks.eq(sql::<diesel::sql_types::Integer>(
+                "GREATEST(active_tasks - ",
+            )
+            .bind::<diesel::sql_types::Integer, _>(n)
+            .sql(", 0)")),
+        )
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn release_active_slot(conn: &mut Conn, tenant_id: Uuid) -> Result<(), StoreError> {
     diesel::update(tenant_usage::table.find(tenant_id))
         .set(
