@@ -63,6 +63,11 @@ diesel::table! {
 
 pub const BATCH: i64 = 500;
 
+/// How long published rows stay in the outbox (history for operators and tests), and how often
+/// a relay clears older ones.
+pub const KEEP_PUBLISHED: Duration = Duration::from_secs(3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
 /// The channel the outbox trigger notifies (platform/migrations).
 pub const WAKE_CHANNEL: &str = "taskflow_outbox";
 
@@ -226,6 +231,32 @@ pub async fn mark_published(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result
     Ok(())
 }
 
+/// Deletes up to `limit` rows published longer than `older_than` ago; returns how many. A
+/// published row is only history (forensics, tests): the relay never reads it again.
+pub async fn prune_published(
+    conn: &mut AsyncPgConnection,
+    older_than: Duration,
+    limit: i64,
+) -> Result<usize, OutboxError> {
+    let cutoff = chrono::Utc::now()
+        - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
+    let oldest: Vec<i64> = outbox::table
+        .filter(outbox::published_at.lt(cutoff))
+        .select(outbox::id)
+        .order(outbox::id)
+        .limit(limit)
+        .load(conn)
+        .await?;
+    if oldest.is_empty() {
+        return Ok(0);
+    }
+    Ok(
+        diesel::delete(outbox::table.filter(outbox::id.eq_any(&oldest)))
+            .execute(conn)
+            .await?,
+    )
+}
+
 /// Unpublished rows and the age of the oldest, in seconds.
 pub async fn backlog(conn: &mut AsyncPgConnection) -> Result<(i64, f64), OutboxError> {
     Ok(outbox::table
@@ -264,8 +295,13 @@ impl Relay {
         tokio::pin!(shutdown);
         let mut failures = 0u32;
         let mut listener = Listener::new(self.db.clone(), WAKE_CHANNEL);
+        let mut pruned_at = tokio::time::Instant::now();
         loop {
             listener.ensure().await;
+            if pruned_at.elapsed() >= PRUNE_EVERY {
+                pruned_at = tokio::time::Instant::now();
+                self.prune().await;
+            }
             let pass = match self.run_pass().await {
                 Ok(pass) => {
                     failures = 0;
@@ -294,6 +330,17 @@ impl Relay {
                 _ = listener.notified(), if listen => {}
                 () = tokio::time::sleep(wait) => {}
             }
+        }
+    }
+
+    async fn prune(&self) {
+        let Ok(mut conn) = self.db.get().await else {
+            return;
+        };
+        match prune_published(&mut conn, KEEP_PUBLISHED, 10_000).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "old published outbox rows deleted"),
+            Err(error) => tracing::warn!(%error, "pruning the outbox failed"),
         }
     }
 

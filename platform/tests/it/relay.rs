@@ -166,3 +166,28 @@ async fn the_writers_trace_context_is_published_with_the_row() {
         );
     }
 }
+
+/// Published rows are history the relay never reads again: pruning deletes those older than
+/// the retention and leaves unpublished rows alone.
+#[tokio::test(flavor = "multi_thread")]
+async fn pruning_deletes_only_published_rows_past_retention() {
+    let bus = TestBus::start().await;
+    let pool = outbox_db().await;
+    enqueue_all(&pool, &execution_events()).await;
+    let published = relay(&pool, &bus, Duration::from_secs(60))
+        .pass()
+        .await
+        .expect("pass");
+    assert_eq!(published, 5);
+    enqueue_all(&pool, &execution_events()).await;
+    let mut conn = pool.get().await.expect("conn");
+    let kept = outbox::prune_published(&mut conn, Duration::from_secs(3600), 100)
+        .await
+        .expect("prune");
+    assert_eq!(kept, 0, "nothing is old enough yet");
+    let deleted = outbox::prune_published(&mut conn, Duration::ZERO, 100)
+        .await
+        .expect("prune");
+    assert_eq!(deleted, 5);
+    assert_eq!(unpublished(&pool).await, 5, "unpublished rows stay");
+}
