@@ -124,20 +124,19 @@ impl Dispatcher {
         let mut running = JoinSet::new();
         let mut failures = 0u32;
         let mut cancellations_checked = tokio::time::Instant::now();
-        // A claim for a nearly full instance waits for more free slots (or the poll), so that
-        // claims stay batched under load; an idle or half-idle instance claims at once.
+        // Below this many free slots a busy instance lingers before claiming (CLAIM_LINGER).
         let claim_at_least = (shared.settings.concurrency / 4).max(1);
         let mut work_listener = Listener::new(shared.db.clone(), WORK_CHANNEL);
         let mut wait = Duration::ZERO;
         loop {
             work_listener.ensure().await;
-            let slot_freed = tokio::select! {
+            let polled = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                Some(_) = running.join_next(), if !running.is_empty() => true,
+                Some(_) = running.join_next(), if !running.is_empty() => false,
                 () = self.work_ready.notified() => false,
                 _ = work_listener.notified() => false,
-                () = tokio::time::sleep(wait) => false,
+                () = tokio::time::sleep(wait) => true,
             };
             wait = shared.settings.poll;
             // Every attempt that ended meanwhile frees its slot now, not one wake-up each.
@@ -149,7 +148,13 @@ impl Dispatcher {
                 }
             }
             let free = shared.settings.concurrency.saturating_sub(running.len());
-            if free == 0 || (slot_freed && free < claim_at_least) {
+            if free == 0 {
+                continue;
+            }
+            // A busy instance with few free slots lingers briefly for more to free up, so that
+            // under load its claims stay large; when nothing more frees up soon it claims anyway.
+            if !polled && free < claim_at_least && !running.is_empty() {
+                wait = CLAIM_LINGER;
                 continue;
             }
             match shared.claim(free).await {
@@ -198,6 +203,9 @@ async fn complete(shared: Arc<Shared>, mut finished: mpsc::UnboundedReceiver<Fin
     }
 }
 
+/// How long a nearly full instance waits for more free slots before claiming a few.
+const CLAIM_LINGER: Duration = Duration::from_millis(5);
+
 /// The channel new executions are announced on (migration `work_wake`).
 const WORK_CHANNEL: &str = "taskflow_work";
 
@@ -207,7 +215,7 @@ const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(100);
 
 impl Shared {
     /// Leases up to `free` due executions; each comes with the span its attempt runs in. One
-    /// transaction of four statements however many it claims.
+    /// transaction of five statements however many it claims.
     async fn claim(&self, free: usize) -> Result<Vec<(Claimed, tracing::Span)>, DispatchError> {
         let mut conn = self.db.get().await?;
         let settings = &self.settings;
@@ -231,17 +239,17 @@ impl Shared {
                     spanned.push((task, span));
                 }
                 store::enqueue_all(conn, &events).await?;
+                // In the same transaction (one commit per claim, not two): another instance
+                // noting the same tenant waits for this commit, which comes right away.
+                let mut tenants: Vec<Uuid> = spanned.iter().map(|(c, _)| c.tenant_id).collect();
+                tenants.sort_unstable();
+                tenants.dedup();
+                store::note_turns(conn, &tenants).await?;
                 Ok(spanned)
             })
             .await?;
         if !claimed.is_empty() {
             self.outbox_ready.notify_one();
-            let mut tenants: Vec<Uuid> = claimed.iter().map(|(c, _)| c.tenant_id).collect();
-            tenants.sort_unstable();
-            tenants.dedup();
-            if let Err(error) = store::note_turns(&mut conn, &tenants).await {
-                tracing::debug!(%error, "tenant turns not noted");
-            }
         }
         Ok(claimed)
     }

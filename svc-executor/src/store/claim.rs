@@ -126,8 +126,7 @@ pub async fn ensure_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), Store
     Ok(())
 }
 
-/// Remembers when these tenants last got a slot. Outside the claiming transaction on purpose:
-/// it is a fairness hint, and holding these rows locked would make instances claim in turn.
+/// Remembers when these tenants last got a slot (in the claiming transaction).
 /// `tenants` must not repeat a tenant (one statement cannot update a row twice).
 pub async fn note_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), StoreError> {
     if tenants.is_empty() {
