@@ -160,9 +160,10 @@ impl Dispatcher {
             match shared.claim(free).await {
                 Ok(claimed) => {
                     failures = 0;
-                    if claimed.len() < free {
-                        // Nothing more is ready: sleep until something falls due (a retry, an
-                        // expired lease), new work notifies us, or the poll.
+                    if claimed.is_empty() {
+                        // Nothing is ready: sleep until something falls due (a retry, an expired
+                        // lease), new work notifies us, an attempt ends, or the poll. (After a
+                        // claim that took something, the attempts' ends wake us soon anyway.)
                         wait = shared.until_next_due().await.min(shared.settings.poll);
                     }
                     for (task, span) in claimed {
