@@ -10,7 +10,7 @@ export TASKFLOW_TASK_PARTITIONS ?= 12
 # now (1 when none does), so `make test` or `make bench` keep an EXECUTORS=3 setup as it is.
 EXECUTORS ?=
 
-.PHONY: help up down status logs test build lint fmt schemas-check bench tools
+.PHONY: help up down status logs test build lint fmt schemas-check bench tools bench-peers
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,3 +54,6 @@ test: up tools lint ## start what the tests need, then lint and run every test a
 
 bench: ## submission and end-to-end execution throughput and latency (release builds, own databases and topics, ~3 min)
 	@deploy/bench.sh
+
+bench-peers: ## TaskFlow next to River (Go) on the same PostgreSQL, same no-op workload: one table + latency chart (~6 min)
+	@deploy/bench-peers.sh

@@ -32,6 +32,8 @@
 set -euo pipefail
 # shellcheck source=deploy/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=deploy/bench/lib.sh
+source "$DEPLOY_DIR/bench/lib.sh"
 
 PORT="${BENCH_PORT:-18190}"
 DURATION="${BENCH_DURATION:-15}"
@@ -54,26 +56,12 @@ WORKERS="${TASKFLOW_TASKS_WORKERS:-2}"
 DB_POOL="${TASKFLOW_TASKS_DB_POOL:-16}"
 
 TS="$(date -u +%Y%m%d-%H%M%S)"
-DB="taskflow_bench_${TS//-/_}"
-PREFIX="bench-$TS."
-GROUP="bench-$TS-svc-tasks"
-URL="http://$HOST:$PORT"
-TARGET="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}"
-BIN="$TARGET/release/svc-tasks"
+# Names of the databases, topics, groups, logs and binaries (deploy/bench/lib.sh).
+bench_init bench "$TS"
 GEN="$TARGET/release/bench-submit"
-EXEC_BIN="$TARGET/release/svc-executor"
 E2E_GEN="$TARGET/release/bench-e2e"
-EXEC_DB="taskflow_bench_exec_${TS//-/_}"
-EXEC_GROUP="bench-$TS-svc-executor"
-EXEC_LOG="$LOG_DIR/bench-svc-executor.log"
-EXEC_PIDS=()
-EXEC_DB_CREATED=0
 OUT_DIR="$STATE_DIR/bench"
 REPORT="$OUT_DIR/submit-$TS.txt"
-SVC_LOG="$LOG_DIR/bench-svc-tasks.log"
-WORK="$(mktemp -d)"
-SVC_PID=""
-DB_CREATED=0
 T0="$(now_ms)"
 
 # --- cleanup -------------------------------------------------------------------------------------
@@ -81,75 +69,13 @@ T0="$(now_ms)"
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  local pid
-  for pid in "${EXEC_PIDS[@]}"; do
-    if kill -0 "$pid" 2>/dev/null; then
-      info "stopping a bench svc-executor (pid $pid)"
-      stop_pid "$pid" 30
-    fi
-  done
-  if [[ -n "$SVC_PID" ]] && kill -0 "$SVC_PID" 2>/dev/null; then
-    info "stopping the bench svc-tasks (pid $SVC_PID)"
-    stop_pid "$SVC_PID" 15
-  fi
-  if ((DB_CREATED)) && [[ "${BENCH_KEEP:-0}" != 1 ]]; then
-    pg_psql -d postgres -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" ||
-      warn "could not drop database $DB"
-    if ((EXEC_DB_CREATED)); then
-      pg_psql -d postgres -c "DROP DATABASE IF EXISTS \"$EXEC_DB\" WITH (FORCE)" ||
-        warn "could not drop database $EXEC_DB"
-    fi
-    bench_drop_kafka_and_subjects || warn "could not delete every bench topic/subject (prefix $PREFIX)"
-  elif ((DB_CREATED)); then
-    info "BENCH_KEEP=1: kept database(s) $DB $( ((EXEC_DB_CREATED)) && echo "$EXEC_DB"), topics and subjects with prefix $PREFIX"
-  fi
+  bench_cleanup_services
   rm -rf "$WORK"
   exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-bench_drop_kafka_and_subjects() {
-  local ok=0 subject
-  "$DEPLOY_DIR/kafka/cli.sh" topics --delete --if-exists --topic "${PREFIX//./\\.}.*" >/dev/null 2>&1 || ok=1
-  "$DEPLOY_DIR/kafka/cli.sh" consumer-groups --delete --group "$GROUP" >/dev/null 2>&1 || true # none if never joined
-  if ((EXEC_DB_CREATED)); then
-    "$DEPLOY_DIR/kafka/cli.sh" consumer-groups --delete --group "$EXEC_GROUP" >/dev/null 2>&1 || true
-  fi
-  # Subjects follow the topics (<topic>-value): soft delete, then permanent.
-  while IFS= read -r subject; do
-    [[ -n "$subject" ]] || continue
-    curl -fsS -o /dev/null --max-time 10 -X DELETE "$REGISTRY_CCOMPAT/subjects/$subject" &&
-      curl -fsS -o /dev/null --max-time 10 -X DELETE "$REGISTRY_CCOMPAT/subjects/$subject?permanent=true" || ok=1
-  done < <(curl -fsS --max-time 10 "$REGISTRY_CCOMPAT/subjects" |
-    python3 -c 'import json, sys; [print(s) for s in json.load(sys.stdin) if s.startswith(sys.argv[1])]' "$PREFIX")
-  return "$ok"
-}
-
-# --- helpers -------------------------------------------------------------------------------------
-
-# bench_http METHOD PATH BEARER OUT [JSON]: prints the HTTP status; bearer via stdin, not argv.
-bench_http() {
-  local method="$1" path="$2" bearer="$3" out="$4" data="${5:-}"
-  local args=(-sS -o "$out" -w '%{http_code}' --max-time 10 -X "$method" -H @-)
-  if [[ -n "$data" ]]; then args+=(-H 'Content-Type: application/json' --data "$data"); fi
-  curl "${args[@]}" "$URL$path" <<<"Authorization: Bearer $bearer" 2>/dev/null || true
-}
-
-bench_ready() { curl -fsS -o /dev/null --max-time 3 "$URL/health/ready"; }
-
-# Unpublished outbox rows, from GET /v1/admin/outbox (fails on anything but a count).
-bench_backlog() {
-  local code n
-  code="$(bench_http GET /v1/admin/outbox "$ADMIN_TOKEN" "$WORK/outbox.json")"
-  [[ "$code" == 200 ]] || return 1
-  n="$(sed -n 's/.*"unpublished": *\([0-9][0-9]*\).*/\1/p' "$WORK/outbox.json")"
-  [[ "$n" =~ ^[0-9]+$ ]] || return 1
-  printf '%s' "$n"
-}
-
-bench_sql() { pg_psql -d "$DB" -At -F ' ' -c "$1"; }
 
 # --- steps ---------------------------------------------------------------------------------------
 
@@ -159,47 +85,21 @@ info "bench $TS: making sure the infrastructure runs (deploy/up.sh)"
 source "$DEV_ENV"
 unset OTEL_EXPORTER_OTLP_ENDPOINT
 
-info "building svc-tasks and bench-submit (release; the first time takes several minutes)"
-(cd "$TASKFLOW_ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p svc-tasks -p taskflow-bench --bins) ||
-  die "cargo build --release -p svc-tasks failed"
-if [[ "$E2E" != 0 ]]; then
-  # A separate invocation: building both packages at once would unify their dependencies'
-  # features and rebuild what the other build cached.
-  (cd "$TASKFLOW_ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p svc-executor -p taskflow-bench --bins) ||
-    die "cargo build --release -p svc-executor failed"
-fi
+if [[ "$E2E" != 0 ]]; then bench_build executor; else bench_build; fi
 
 require_port_free bench-svc-tasks "$PORT"
-pg_psql -d postgres -c "CREATE DATABASE \"$DB\"" || die "could not create database $DB"
-DB_CREATED=1
+bench_create_db
 
-ADMIN_TOKEN="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
-info "starting svc-tasks (release) on $URL: database $DB, topic prefix $PREFIX, $WORKERS HTTP workers, pool $DB_POOL"
-mkdir -p "$LOG_DIR" "$OUT_DIR"
-rotate_log "$SVC_LOG"
-printf '\n===== %s: bench %s =====\n' "$(date -u +%FT%TZ)" "$TS" >>"$SVC_LOG"
-# shellcheck disable=SC2030 # these exports are meant for svc-tasks' subshell only
-(
-  # Exported, not on a command line, so the token stays out of `ps`.
-  DATABASE_URL_TASKS="$(pg_url "$DB")"
-  export DATABASE_URL_TASKS TASKFLOW_ADMIN_TOKEN="$ADMIN_TOKEN" \
-    TASKFLOW_TASKS_BIND="$HOST:$PORT" TASKFLOW_TASKS_WORKERS="$WORKERS" \
-    TASKFLOW_TASKS_DB_POOL="$DB_POOL" TASKFLOW_TOPIC_PREFIX="$PREFIX" \
-    TASKFLOW_TASKS_GROUP="$GROUP" RUST_LOG="${RUST_LOG:-info}"
-  cd "$WORK"
-  exec "$BIN" >>"$SVC_LOG" 2>&1 </dev/null 8>&- 9>&-
-) &
-SVC_PID=$!
-wait_for bench-svc-tasks 60 "$SVC_LOG" "$SVC_PID" bench_ready
+mkdir -p "$OUT_DIR"
+bench_start_svc_tasks
 
 [[ "$TENANTS" =~ ^[1-9][0-9]*$ ]] || die "BENCH_TENANTS must be a positive integer, got '$TENANTS'"
 KEYS=()
 for ((i = 1; i <= TENANTS; i++)); do
   name=bench
   ((TENANTS == 1)) || name="bench-$i"
-  code="$(bench_http POST /v1/admin/tenants "$ADMIN_TOKEN" "$WORK/tenant.json" "{\"name\":\"$name\"}")"
-  [[ "$code" == 201 ]] || die_with_log bench-svc-tasks "POST /v1/admin/tenants answered HTTP $code: $(head -c 300 "$WORK/tenant.json")" "$SVC_LOG"
-  KEYS+=("$(python3 -c 'import json, sys; print(json.load(sys.stdin)["api_key"])' <"$WORK/tenant.json")")
+  bench_create_tenant "$name"
+  KEYS+=("$TENANT_KEY")
 done
 # The generator reads the keys from the environment (comma-separated), not from its command line.
 BENCH_API_KEY="$(IFS=,; printf '%s' "${KEYS[*]}")"
@@ -273,8 +173,7 @@ for v in E2E_TASKS E2E_WARMUP E2E_BATCH E2E_CONC E2E_EXEC_CONC E2E_PORT E2E_TIME
 done
 require_port_free bench-svc-executor-1 "$E2E_PORT"
 require_port_free bench-svc-executor-2 "$((E2E_PORT + 1))"
-pg_psql -d postgres -c "CREATE DATABASE \"$EXEC_DB\"" || die "could not create database $EXEC_DB"
-EXEC_DB_CREATED=1
+bench_create_exec_db
 
 # The submit runs left their TaskCreated events in the topic: the executors' group starts after
 # them (the group has no members yet, so its offsets can be set), and only e2e tasks get executed.
@@ -282,28 +181,6 @@ info "e2e: consumer group $EXEC_GROUP starts at the end of ${PREFIX}taskflow.tas
 "$DEPLOY_DIR/kafka/cli.sh" consumer-groups --group "$EXEC_GROUP" --topic "${PREFIX}taskflow.tasks.requests.v1" \
   --reset-offsets --to-latest --execute >"$WORK/reset.log" 2>&1 ||
   die "could not set the offsets of $EXEC_GROUP: $(tail -n 5 "$WORK/reset.log")"
-
-rotate_log "$EXEC_LOG"
-printf '\n===== %s: bench %s =====\n' "$(date -u +%FT%TZ)" "$TS" >>"$EXEC_LOG"
-
-# start_executor N: instance bench-ex-N on $E2E_PORT + N - 1, same database and group for all.
-start_executor() {
-  local n="$1" port=$((E2E_PORT + $1 - 1)) pid
-  info "e2e: starting svc-executor bench-ex-$n (release) on $HOST:$port, database $EXEC_DB, concurrency $E2E_EXEC_CONC"
-  # shellcheck disable=SC2030,SC2031 # these exports are meant for the executor's subshell only
-  (
-    DATABASE_URL_EXECUTOR="$(pg_url "$EXEC_DB")"
-    export DATABASE_URL_EXECUTOR TASKFLOW_TOPIC_PREFIX="$PREFIX" TASKFLOW_EXECUTOR_GROUP="$EXEC_GROUP" \
-      TASKFLOW_EXECUTOR_INSTANCE="bench-ex-$n" TASKFLOW_EXECUTOR_BIND="$HOST:$port" \
-      TASKFLOW_EXECUTOR_CONCURRENCY="$E2E_EXEC_CONC" RUST_LOG="${RUST_LOG:-info}"
-    cd "$WORK"
-    exec "$EXEC_BIN" >>"$EXEC_LOG" 2>&1 </dev/null 8>&- 9>&-
-  ) &
-  pid=$!
-  EXEC_PIDS+=("$pid")
-  wait_for "bench-svc-executor-$n" 60 "$EXEC_LOG" "$pid" \
-    curl -fsS -o /dev/null --max-time 3 "http://$HOST:$port/health/ready"
-}
 
 E2E_HEADER=""
 E2E_ROWS=()
@@ -313,9 +190,8 @@ E2E_NOTES=()
 e2e_run() {
   local n="$1" key out label="$1 executor"
   ((n == 1)) || label="$n executors"
-  code="$(bench_http POST /v1/admin/tenants "$ADMIN_TOKEN" "$WORK/tenant.json" "{\"name\":\"e2e-$n\"}")"
-  [[ "$code" == 201 ]] || die "POST /v1/admin/tenants answered HTTP $code: $(head -c 300 "$WORK/tenant.json")"
-  key="$(python3 -c 'import json, sys; print(json.load(sys.stdin)["api_key"])' <"$WORK/tenant.json")"
+  bench_create_tenant "e2e-$n"
+  key="$TENANT_KEY"
   info "e2e: $label: $E2E_WARMUP warm-up tasks, then $E2E_TASKS noop tasks in batches of $E2E_BATCH, $E2E_CONC in flight"
   out="$(BENCH_API_KEY="$key" BENCH_TASKS_DB_URL="$(pg_url "$DB")" BENCH_EXECUTOR_DB_URL="$(pg_url "$EXEC_DB")" \
     "$E2E_GEN" --url "$URL" --label "$label" --tasks "$E2E_TASKS" --warmup-tasks "$E2E_WARMUP" \
@@ -329,9 +205,9 @@ e2e_run() {
 }
 
 LOAD="$(cut -d' ' -f1-3 /proc/loadavg)"
-start_executor 1
+bench_start_executor 1
 e2e_run 1
-start_executor 2
+bench_start_executor 2
 # Let the group rebalance over both members before the warm-up of phase 2.
 sleep 5
 e2e_run 2
