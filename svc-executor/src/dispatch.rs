@@ -406,32 +406,35 @@ impl Shared {
         }
     }
 
-    /// One transaction: each outcome is a guarded state change (only the lease holder's counts),
-    /// its attempt's end, its event, and a dead letter for a task that failed for good.
+    /// One transaction: the outcomes as guarded state changes (only the lease holder's count)
+    /// and their attempts' ends (two statements for the batch), their events (one), and a dead
+    /// letter for each task that failed for good.
     async fn write_outcomes(&self, batch: &[Finished]) -> Result<Vec<bool>, DispatchError> {
         let mut conn = self.db.get().await?;
         let owner = &self.settings.instance;
         let topic = &self.settings.dead_letter_topic;
         conn.transaction::<_, DispatchError, _>(async |conn| {
+            let outcomes: Vec<store::Outcome<'_>> = batch
+                .iter()
+                .map(|f| store::Outcome {
+                    task_id: f.task.task_id,
+                    attempt: f.task.attempt,
+                    change: f.change,
+                    outcome: f.outcome,
+                    error: f.error.as_deref(),
+                })
+                .collect();
+            let finished = store::finish_all(conn, owner, &outcomes).await?;
             let mut recorded = Vec::with_capacity(batch.len());
             let mut events: Vec<(Event, TraceContext)> = Vec::with_capacity(batch.len());
             for f in batch {
-                let task = &f.task;
-                if !store::finish(conn, task.task_id, task.attempt, owner, f.change).await? {
+                if !finished.contains(&f.task.task_id) {
                     recorded.push(false);
                     continue;
                 }
-                store::end_attempt(
-                    conn,
-                    task.task_id,
-                    task.attempt,
-                    f.outcome,
-                    f.error.as_deref(),
-                )
-                .await?;
                 events.push((f.event.clone(), current_trace_in(&f.span)));
                 if let Some(reason) = &f.dead_letter {
-                    store::dead_letter_task(conn, task.task_id, topic, reason)
+                    store::dead_letter_task(conn, f.task.task_id, topic, reason)
                         .instrument(f.span.clone())
                         .await?;
                 }

@@ -55,57 +55,6 @@ pub async fn start_attempts(
     Ok(())
 }
 
-/// Logs the start of an attempt; an earlier attempt that never ended is marked lost (its
-/// instance's lease expired and this claim took the task over).
-pub async fn start_attempt(
-    conn: &mut Conn,
-    task_id: Uuid,
-    attempt: i32,
-    instance: &str,
-) -> Result<(), StoreError> {
-    diesel::update(
-        attempts::table
-            .filter(attempts::task_id.eq(task_id))
-            .filter(attempts::attempt.lt(attempt))
-            .filter(attempts::ended_at.is_null()),
-    )
-    .set((
-        attempts::ended_at.eq(now),
-        attempts::outcome.eq(AttemptOutcome::Lost.as_str()),
-        attempts::error.eq("lease expired"),
-    ))
-    .execute(conn)
-    .await?;
-    diesel::insert_into(attempts::table)
-        .values((
-            attempts::task_id.eq(task_id),
-            attempts::attempt.eq(attempt),
-            attempts::instance.eq(instance),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
-/// Records how attempt `attempt` ended.
-pub async fn end_attempt(
-    conn: &mut Conn,
-    task_id: Uuid,
-    attempt: i32,
-    outcome: AttemptOutcome,
-    error: Option<&str>,
-) -> Result<(), StoreError> {
-    diesel::update(attempts::table.find((task_id, attempt)))
-        .set((
-            attempts::ended_at.eq(now),
-            attempts::outcome.eq(outcome.as_str()),
-            attempts::error.eq(error),
-        ))
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Marks attempt `attempt` released if it is still open (its instance is shutting down).
 pub(super) async fn release_attempt(
     conn: &mut Conn,

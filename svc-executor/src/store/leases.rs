@@ -11,42 +11,6 @@ use uuid::Uuid;
 use super::schema::executions;
 use super::{Conn, StoreError, attempts};
 use crate::domain::ExecutionState;
-use crate::domain::execution::{Due, Move};
-
-/// Makes `change` (where the attempt's decision leads, `domain::execution::after_attempt`),
-/// provided `owner` still holds attempt `attempt`. False means the lease was lost (taken over
-/// after expiry): the caller must record nothing.
-pub async fn finish(
-    conn: &mut Conn,
-    task_id: Uuid,
-    attempt: i32,
-    owner: &str,
-    change: Move,
-) -> Result<bool, StoreError> {
-    let (due_now, due_at) = match change.due {
-        Due::Unchanged => (None, None),
-        Due::Now => (Some(executions::due_at.eq(now)), None),
-        Due::At(at) => (None, Some(executions::due_at.eq(at))),
-    };
-    let changed = diesel::update(
-        executions::table
-            .find(task_id)
-            .filter(executions::attempt.eq(attempt))
-            .filter(executions::lease_owner.eq(owner))
-            .filter(executions::state.eq(ExecutionState::Running.as_str())),
-    )
-    .set((
-        executions::state.eq(change.to.as_str()),
-        executions::lease_owner.eq(None::<String>),
-        executions::lease_until.eq(None::<DateTime<Utc>>),
-        due_now,
-        due_at,
-        executions::updated_at.eq(now),
-    ))
-    .execute(conn)
-    .await?;
-    Ok(changed == 1)
-}
 
 /// True while `owner` holds attempt `attempt` of the task (guards progress reports).
 pub async fn holds(

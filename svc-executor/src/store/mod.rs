@@ -6,6 +6,7 @@
 mod attempts;
 mod cancellations;
 mod claim;
+mod complete;
 mod executions;
 mod leases;
 pub mod schema;
@@ -14,11 +15,12 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-pub use attempts::{end_attempt, start_attempt, start_attempts};
+pub use attempts::start_attempts;
 pub use cancellations::{CancelFound, cancel_flags, request_cancel};
 pub use claim::{Claimed, claim, note_turns, until_next_due};
+pub use complete::{Outcome, finish_all};
 pub use executions::{NewExecution, dead_letter_task, insert_execution, insert_executions};
-pub use leases::{finish, holds, release_owned};
+pub use leases::{holds, release_owned};
 pub use taskflow_platform::outbox::{enqueue, enqueue_all};
 
 pub type Conn = AsyncPgConnection;
