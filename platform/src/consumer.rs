@@ -22,13 +22,18 @@ use crate::config::KafkaSettings;
 use crate::dead_letter::DeadLetters;
 use crate::headers;
 
+/// A batch at least this large means load is high: the next one lingers to fill up.
+const BUSY_BATCH: usize = 16;
+
 #[derive(Debug, Clone)]
 pub struct ConsumerSettings {
     pub group_id: String,
     pub topics: Vec<String>,
     /// Most records handed to the handler at once.
     pub max_batch: usize,
-    /// How long to wait for more records once one has arrived.
+    /// How long to wait for more records once one has arrived, when the previous batch was
+    /// large (load is high, so waiting fills the batch); after a small batch only the records
+    /// already fetched are taken, so a lone record is not delayed.
     pub batch_linger: Duration,
     /// Backoff between retries of a failing handler, doubling up to `retry_max`.
     pub retry_initial: Duration,
@@ -41,7 +46,7 @@ impl ConsumerSettings {
             group_id: group_id.into(),
             topics,
             max_batch: 500,
-            batch_linger: Duration::from_millis(2),
+            batch_linger: Duration::from_millis(5),
             retry_initial: Duration::from_millis(100),
             retry_max: Duration::from_secs(10),
         }
@@ -200,6 +205,7 @@ impl EventConsumer {
         shutdown: impl Future<Output = ()> + Send,
     ) -> Result<(), KafkaError> {
         tokio::pin!(shutdown);
+        let mut busy = false;
         loop {
             let first = tokio::select! {
                 biased;
@@ -213,7 +219,8 @@ impl EventConsumer {
                     continue;
                 }
             };
-            self.fill_batch(&mut raw).await;
+            self.fill_batch(&mut raw, busy).await;
+            busy = raw.len() >= BUSY_BATCH;
 
             let mut records = Vec::with_capacity(raw.len());
             for record in &raw {
@@ -260,16 +267,27 @@ impl EventConsumer {
         self.close()
     }
 
-    async fn fill_batch(&self, raw: &mut Vec<RawRecord>) {
-        let deadline = Instant::now() + self.settings.batch_linger;
+    async fn fill_batch(&self, raw: &mut Vec<RawRecord>, busy: bool) {
+        let linger = if busy {
+            self.settings.batch_linger
+        } else {
+            Duration::ZERO
+        };
+        let deadline = Instant::now() + linger;
         while raw.len() < self.settings.max_batch {
-            match timeout_at(deadline, self.consumer.recv()).await {
+            // After a small batch: what librdkafka already holds, without waiting for more.
+            let next = if busy {
+                timeout_at(deadline, self.consumer.recv()).await.ok()
+            } else {
+                futures::FutureExt::now_or_never(self.consumer.recv())
+            };
+            match next.ok_or(()) {
                 Ok(Ok(message)) => raw.push(RawRecord::copy(&message)),
                 Ok(Err(error)) => {
                     tracing::warn!(%error, "kafka consumer error");
                     break;
                 }
-                Err(_) => break,
+                Err(()) => break,
             }
         }
     }

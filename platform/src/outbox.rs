@@ -63,6 +63,10 @@ diesel::table! {
 
 pub const BATCH: i64 = 500;
 
+/// A pass at least this large means load is high: the relay lingers before the next.
+const BUSY_PASS: usize = 16;
+const BUSY_LINGER: Duration = Duration::from_millis(3);
+
 /// How long published rows stay in the outbox (history for operators and tests), and how often
 /// a relay clears older ones.
 pub const KEEP_PUBLISHED: Duration = Duration::from_secs(3600);
@@ -314,6 +318,14 @@ impl Relay {
                 }
             };
             if pass == Pass::Published(BATCH as usize) {
+                continue;
+            }
+            // Under load (a large pass), wait a moment so that the next pass carries more rows
+            // per transaction and per produce request; a lone row is never held back.
+            if let Pass::Published(n) = pass
+                && n >= BUSY_PASS
+            {
+                tokio::time::sleep(BUSY_LINGER).await;
                 continue;
             }
             let wait = if failures > 0 {

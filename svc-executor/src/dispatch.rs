@@ -192,7 +192,13 @@ impl Dispatcher {
 /// Records finished attempts as they come, many per transaction: whatever queued up while the
 /// previous transaction ran goes into the next one.
 async fn complete(shared: Arc<Shared>, mut finished: mpsc::UnboundedReceiver<Finished>) {
+    let mut busy = false;
     while let Some(first) = finished.recv().await {
+        // Under load (the last batch was large) wait a moment for more outcomes, so that a
+        // transaction carries many; a lone outcome is recorded at once.
+        if busy {
+            tokio::time::sleep(BUSY_LINGER).await;
+        }
         let mut batch = vec![first];
         while batch.len() < COMPLETE_BATCH {
             match finished.try_recv() {
@@ -200,9 +206,14 @@ async fn complete(shared: Arc<Shared>, mut finished: mpsc::UnboundedReceiver<Fin
                 Err(_) => break,
             }
         }
+        busy = batch.len() >= BUSY_BATCH;
         shared.record_all(batch).await;
     }
 }
+
+/// A batch of outcomes at least this large means load is high.
+const BUSY_BATCH: usize = 16;
+const BUSY_LINGER: Duration = Duration::from_millis(2);
 
 /// How long a nearly full instance waits for more free slots before claiming a few.
 const CLAIM_LINGER: Duration = Duration::from_millis(5);
