@@ -46,7 +46,7 @@ impl ConsumerSettings {
             group_id: group_id.into(),
             topics,
             max_batch: 500,
-            batch_linger: Duration::from_millis(5),
+            batch_linger: Duration::from_millis(10),
             retry_initial: Duration::from_millis(100),
             retry_max: Duration::from_secs(10),
         }

@@ -65,7 +65,7 @@ pub const BATCH: i64 = 500;
 
 /// A pass at least this large means load is high: the relay lingers before the next.
 const BUSY_PASS: usize = 16;
-const BUSY_LINGER: Duration = Duration::from_millis(3);
+const BUSY_LINGER: Duration = Duration::from_millis(10);
 
 /// How long published rows stay in the outbox (history for operators and tests), and how often
 /// a relay clears older ones.

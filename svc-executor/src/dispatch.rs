@@ -213,7 +213,7 @@ async fn complete(shared: Arc<Shared>, mut finished: mpsc::UnboundedReceiver<Fin
 
 /// A batch of outcomes at least this large means load is high.
 const BUSY_BATCH: usize = 16;
-const BUSY_LINGER: Duration = Duration::from_millis(2);
+const BUSY_LINGER: Duration = Duration::from_millis(5);
 
 /// How long a nearly full instance waits for more free slots before claiming a few.
 const CLAIM_LINGER: Duration = Duration::from_millis(5);
