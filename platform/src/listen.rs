@@ -48,6 +48,19 @@ impl Listener {
         true
     }
 
+    /// Takes the notifications that already arrived, without waiting; true if there were any.
+    pub fn take_pending(&mut self) -> bool {
+        let Some(conn) = self.conn.as_mut() else {
+            return false;
+        };
+        let mut stream = std::pin::pin!(conn.notifications_stream());
+        let mut any = false;
+        while let Some(Some(Ok(_))) = stream.next().now_or_never() {
+            any = true;
+        }
+        any
+    }
+
     /// Waits for the next notification and takes every one queued behind it. Returns false
     /// when the connection is gone (the next `ensure` reconnects); pending forever while not
     /// connected, so use it inside a `select!` with a timeout.

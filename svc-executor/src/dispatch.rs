@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel_async::AsyncConnection;
+use futures::FutureExt;
 use taskflow_platform::clock::SharedClock;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::headers::{TraceContext, current_trace_in};
@@ -67,6 +68,8 @@ struct Shared {
     clock: SharedClock,
     /// Finished attempts on their way to the completer, which records many in one transaction.
     finished: mpsc::UnboundedSender<Finished>,
+    /// Wakes this instance's dispatcher (new work, or a retry falling due).
+    work_ready: Arc<Notify>,
 }
 
 /// Most outcomes recorded in one transaction.
@@ -111,6 +114,7 @@ impl Dispatcher {
                 cancels: Mutex::new(HashMap::new()),
                 clock,
                 finished: finished_tx,
+                work_ready: work_ready.clone(),
             }),
             work_ready,
             finished,
@@ -128,19 +132,28 @@ impl Dispatcher {
         let claim_at_least = (shared.settings.concurrency / 4).max(1);
         let mut work_listener = Listener::new(shared.db.clone(), WORK_CHANNEL);
         let mut wait = Duration::ZERO;
+        // Whether the last claim left due work behind (it filled every free slot). While it
+        // did not, an attempt's end alone is no reason to look again: only new work, a due
+        // time or the poll can make something claimable.
+        let mut more_ready = true;
         loop {
             work_listener.ensure().await;
-            let polled = tokio::select! {
+            let woke = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                Some(_) = running.join_next(), if !running.is_empty() => false,
-                () = self.work_ready.notified() => false,
-                _ = work_listener.notified() => false,
-                () = tokio::time::sleep(wait) => true,
+                Some(_) = running.join_next(), if !running.is_empty() => Woke::SlotFreed,
+                () = self.work_ready.notified() => Woke::NewWork,
+                _ = work_listener.notified() => Woke::NewWork,
+                () = tokio::time::sleep(wait) => Woke::Timer,
             };
             wait = shared.settings.poll;
-            // Every attempt that ended meanwhile frees its slot now, not one wake-up each.
+            // Every attempt that ended meanwhile frees its slot now, not one wake-up each; a
+            // wake-up for new work that is already pending is taken now too (the local notice
+            // and the database's NOTIFY announce the same rows).
             while running.try_join_next().is_some() {}
+            let new_work = woke == Woke::NewWork
+                || self.work_ready.notified().now_or_never().is_some()
+                || work_listener.take_pending();
             if !running.is_empty() && cancellations_checked.elapsed() >= CANCEL_CHECK_EVERY {
                 cancellations_checked = tokio::time::Instant::now();
                 if let Err(error) = shared.signal_cancellations().await {
@@ -151,20 +164,23 @@ impl Dispatcher {
             if free == 0 {
                 continue;
             }
+            if woke == Woke::SlotFreed && !new_work && !more_ready {
+                continue;
+            }
             // A busy instance with few free slots lingers briefly for more to free up, so that
             // under load its claims stay large; when nothing more frees up soon it claims anyway.
-            if !polled && free < claim_at_least && !running.is_empty() {
+            if woke != Woke::Timer && free < claim_at_least && !running.is_empty() {
                 wait = CLAIM_LINGER;
                 continue;
             }
             match shared.claim(free).await {
-                Ok(claimed) => {
+                Ok((claimed, next_due)) => {
                     failures = 0;
-                    if claimed.is_empty() {
-                        // Nothing is ready: sleep until something falls due (a retry, an expired
-                        // lease), new work notifies us, an attempt ends, or the poll. (After a
-                        // claim that took something, the attempts' ends wake us soon anyway.)
-                        wait = shared.until_next_due().await.min(shared.settings.poll);
+                    more_ready = claimed.len() == free;
+                    if let Some(next_due) = next_due {
+                        // Nothing more is ready: sleep until something falls due (a retry, an
+                        // expired lease), new work notifies us, an attempt ends, or the poll.
+                        wait = next_due.clamp(Duration::from_millis(5), shared.settings.poll);
                     }
                     for (task, span) in claimed {
                         let shared = shared.clone();
@@ -215,6 +231,14 @@ async fn complete(shared: Arc<Shared>, mut finished: mpsc::UnboundedReceiver<Fin
 const BUSY_BATCH: usize = 16;
 const BUSY_LINGER: Duration = Duration::from_millis(5);
 
+/// Why the dispatcher woke up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Woke {
+    SlotFreed,
+    NewWork,
+    Timer,
+}
+
 /// How long a nearly full instance waits for more free slots before claiming a few.
 const CLAIM_LINGER: Duration = Duration::from_millis(5);
 
@@ -227,17 +251,22 @@ const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(100);
 
 impl Shared {
     /// Leases up to `free` due executions; each comes with the span its attempt runs in. One
-    /// transaction of five statements however many it claims.
-    async fn claim(&self, free: usize) -> Result<Vec<(Claimed, tracing::Span)>, DispatchError> {
+    /// transaction of five statements however many it claims; when it finds nothing, the same
+    /// transaction says how long until something falls due (`None`: unknown, poll).
+    async fn claim(
+        &self,
+        free: usize,
+    ) -> Result<(Vec<(Claimed, tracing::Span)>, Option<Duration>), DispatchError> {
         let mut conn = self.db.get().await?;
         let settings = &self.settings;
         let clock = &*self.clock;
-        let claimed = conn
+        let (claimed, next_due) = conn
             .transaction::<_, DispatchError, _>(async |conn| {
                 let grace = settings.lease_grace.as_millis() as i64;
                 let claimed = store::claim(conn, &settings.instance, free as i64, grace).await?;
                 if claimed.is_empty() {
-                    return Ok(Vec::new());
+                    let next_due = store::until_next_due(conn).await?;
+                    return Ok((Vec::new(), Some(next_due.unwrap_or(settings.poll))));
                 }
                 let started: Vec<(Uuid, i32)> =
                     claimed.iter().map(|t| (t.task_id, t.attempt)).collect();
@@ -257,23 +286,13 @@ impl Shared {
                 tenants.sort_unstable();
                 tenants.dedup();
                 store::note_turns(conn, &tenants).await?;
-                Ok(spanned)
+                Ok((spanned, None))
             })
             .await?;
         if !claimed.is_empty() {
             self.outbox_ready.notify_one();
         }
-        Ok(claimed)
-    }
-
-    /// How long nothing can become claimable without a wake-up (at least 5 ms).
-    async fn until_next_due(&self) -> Duration {
-        let next = match self.db.get().await {
-            Ok(mut conn) => store::until_next_due(&mut conn).await.ok().flatten(),
-            Err(_) => None,
-        };
-        next.unwrap_or(self.settings.poll)
-            .max(Duration::from_millis(5))
+        Ok((claimed, next_due))
     }
 
     async fn signal_cancellations(&self) -> Result<(), String> {
@@ -385,6 +404,7 @@ impl Shared {
                 Ok(recorded) => {
                     failures = 0;
                     self.outbox_ready.notify_one();
+                    self.wake_when_due(&batch, &recorded);
                     for (finished, recorded) in batch.into_iter().zip(recorded) {
                         let task = &finished.task;
                         let _enter = finished.span.enter();
@@ -415,6 +435,30 @@ impl Shared {
                 }
             }
         }
+    }
+
+    /// Retries recorded here fall due later: wake this dispatcher then (others find them by
+    /// their own next-due time or poll).
+    fn wake_when_due(&self, batch: &[Finished], recorded: &[bool]) {
+        let now = self.clock.now();
+        let Some(first_due) = batch
+            .iter()
+            .zip(recorded)
+            .filter(|(_, recorded)| **recorded)
+            .filter_map(|(f, _)| match f.change.due {
+                Due::At(at) => Some(at),
+                Due::Now | Due::Unchanged => None,
+            })
+            .min()
+        else {
+            return;
+        };
+        let delay = (first_due - now).to_std().unwrap_or_default();
+        let work_ready = self.work_ready.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(delay).await;
+            work_ready.notify_one();
+        });
     }
 
     /// One transaction: the outcomes as guarded state changes (only the lease holder's count)
