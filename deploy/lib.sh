@@ -322,6 +322,12 @@ SUMMARY=()
 # The name column fits `svc-executor-10`.
 summary_add() { SUMMARY+=("$(printf '  %-16s %-52s %s' "$1" "$2" "$(rel "$3")")"); }
 
+# The cargo profile `make up` builds the services with: release by default, so that what runs is
+# what the benchmarks measure (TASKFLOW_PROFILE=dev builds faster and runs ~5x slower).
+SERVICE_PROFILE="${TASKFLOW_PROFILE:-release}"
+# Cargo's output folder of that profile (the dev profile writes to debug/).
+service_profile_dir() { if [[ "$SERVICE_PROFILE" == dev ]]; then printf debug; else printf '%s' "$SERVICE_PROFILE"; fi; }
+
 # A hook-started service's readiness URL, so `make status` can ask it (run/NAME.url).
 record_health_url() { mkdir -p "$RUN_DIR" && printf '%s\n' "$2" >"$RUN_DIR/$1.url"; }
 

@@ -298,7 +298,7 @@ run_hooks() {
 print_summary() {
   local elapsed=$(($(now_ms) - T0))
   printf '\nTaskFlow local infrastructure is up (%d.%ds):\n' $((elapsed / 1000)) $((elapsed % 1000 / 100))
-  printf '  %-10s %-46s %s\n' piece address log
+  printf '  %-16s %-52s %s\n' piece address log
   local line
   for line in "${SUMMARY[@]}"; do printf '%s\n' "$line"; done
   printf '\nEnvironment for the services and tests (%s):\n    source %s\n' \

@@ -3,7 +3,7 @@
 # .taskflow/dev.env is written; deploy/lib.sh is loaded): build and run svc-tasks, make sure a dev
 # tenant exists, and add TASKFLOW_API_URL, TASKFLOW_API_KEY and TASKFLOW_ADMIN_TOKEN to dev.env.
 #
-#   binary   $CARGO_TARGET_DIR/debug/svc-tasks (cargo build -p svc-tasks; a no-op when up to date)
+#   binary   $CARGO_TARGET_DIR/<profile>/svc-tasks (cargo build --profile $SERVICE_PROFILE -p svc-tasks; a no-op when up to date)
 #   process  run/svc-tasks.pid, logs/svc-tasks.log (JSON lines), build output logs/svc-tasks-build.log
 #   secrets  .taskflow/secrets/admin-token      admin token, generated once per clone (mode 600)
 #            .taskflow/secrets/dev-tenant.json  the dev tenant and its API key (mode 600)
@@ -19,7 +19,7 @@ SVC_TASKS_PORT=18090
 SVC_TASKS_URL="http://$HOST:$SVC_TASKS_PORT"
 SVC_TASKS_LOG="$LOG_DIR/svc-tasks.log"
 SVC_TASKS_BUILD_LOG="$LOG_DIR/svc-tasks-build.log"
-SVC_TASKS_BIN="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}/debug/svc-tasks"
+SVC_TASKS_BIN="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}/$(service_profile_dir)/svc-tasks"
 SVC_TASKS_SECRETS="$STATE_DIR/secrets"
 SVC_TASKS_TOKEN_FILE="$SVC_TASKS_SECRETS/admin-token"
 SVC_TASKS_TENANT_FILE="$SVC_TASKS_SECRETS/dev-tenant.json"
@@ -32,7 +32,7 @@ svc_tasks_build() {
   mkdir -p "$LOG_DIR"
   # 8>&- 9>&-: cargo and rustc must not inherit the state/cache locks (see lock_state).
   if ! (cd "$TASKFLOW_ROOT" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}" \
-    cargo build -p svc-tasks --color never) >"$SVC_TASKS_BUILD_LOG" 2>&1 </dev/null 8>&- 9>&-; then
+    cargo build --profile "$SERVICE_PROFILE" -p svc-tasks --color never) >"$SVC_TASKS_BUILD_LOG" 2>&1 </dev/null 8>&- 9>&-; then
     {
       printf '[taskflow] ERROR: cargo build -p svc-tasks failed; last 40 lines of %s:\n' "$(rel "$SVC_TASKS_BUILD_LOG")"
       tail -n 40 "$SVC_TASKS_BUILD_LOG" | sed 's/^/    /'

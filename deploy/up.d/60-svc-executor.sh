@@ -4,7 +4,7 @@
 # instances of it (`make up EXECUTORS=n`; without it, as many as run now, or 1), and add
 # TASKFLOW_EXECUTORS to dev.env.
 #
-#   binary    $CARGO_TARGET_DIR/debug/svc-executor (cargo build -p svc-executor --bin svc-executor;
+#   binary    $CARGO_TARGET_DIR/<profile>/svc-executor (cargo build --profile $SERVICE_PROFILE -p svc-executor --bin svc-executor;
 #             a no-op when up to date; only the service, not the package's other binaries)
 #   instance  N = 1..EXECUTORS: run/svc-executor-N.pid, logs/svc-executor-N.log (JSON lines),
 #             health on 127.0.0.1:(18100+N) (/health/live, /health/ready), lease owner name
@@ -24,7 +24,7 @@ SVC_EXECUTOR_BASE_PORT=18100 # instance N listens on 18100+N
 # max_connections is 300 for everything (tests included): keep n small.
 SVC_EXECUTOR_MAX=10
 SVC_EXECUTOR_BUILD_LOG="$LOG_DIR/svc-executor-build.log"
-SVC_EXECUTOR_BIN="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}/debug/svc-executor"
+SVC_EXECUTOR_BIN="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}/$(service_profile_dir)/svc-executor"
 # SIGTERM: the service stops taking work, lets running attempts finish for TASKFLOW_DRAIN_MS
 # (20 s by default), then releases the rest; SIGKILL only after that.
 SVC_EXECUTOR_STOP_TIMEOUT=25
@@ -72,7 +72,7 @@ svc_executor_build() {
   mkdir -p "$LOG_DIR"
   # 8>&- 9>&-: cargo and rustc must not inherit the state/cache locks (see lock_state).
   if ! (cd "$TASKFLOW_ROOT" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}" \
-    cargo build -p svc-executor --bin svc-executor --color never) >"$SVC_EXECUTOR_BUILD_LOG" 2>&1 </dev/null 8>&- 9>&-; then
+    cargo build --profile "$SERVICE_PROFILE" -p svc-executor --bin svc-executor --color never) >"$SVC_EXECUTOR_BUILD_LOG" 2>&1 </dev/null 8>&- 9>&-; then
     {
       printf '[taskflow] ERROR: cargo build -p svc-executor failed; last 40 lines of %s:\n' "$(rel "$SVC_EXECUTOR_BUILD_LOG")"
       tail -n 40 "$SVC_EXECUTOR_BUILD_LOG" | sed 's/^/    /'
