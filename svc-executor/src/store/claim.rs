@@ -126,31 +126,23 @@ pub async fn ensure_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), Store
     Ok(())
 }
 
-/// Remembers when these tenants last got a slot (in the claiming transaction).
-/// `tenants` must not repeat a tenant (one statement cannot update a row twice).
+/// Remembers when these tenants last got a slot (in the claiming transaction). Rows another
+/// instance is noting at this moment are skipped (`SKIP LOCKED`): its note is as fresh, and
+/// waiting for its commit would make instances claim in turn. Every tenant with work already
+/// has its row (ingest creates it), so nothing is inserted here.
 pub async fn note_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), StoreError> {
     if tenants.is_empty() {
         return Ok(());
     }
-    let rows: Vec<_> = tenants
-        .iter()
-        .map(|tenant| {
-            (
-                tenant_turns::tenant_id.eq(*tenant),
-                tenant_turns::last_claimed_at.eq(clock_timestamp()),
-            )
-        })
-        .collect();
-    diesel::insert_into(tenant_turns::table)
-        .values(rows)
-        .on_conflict(tenant_turns::tenant_id)
-        .do_update()
-        .set(
-            tenant_turns::last_claimed_at
-                .eq(diesel::upsert::excluded(tenant_turns::last_claimed_at)),
-        )
-        .execute(conn)
-        .await?;
+    diesel::sql_query(
+        "UPDATE tenant_turns t SET last_claimed_at = clock_timestamp() \
+         FROM (SELECT tenant_id FROM tenant_turns WHERE tenant_id = ANY($1) \
+               FOR UPDATE SKIP LOCKED) free \
+         WHERE t.tenant_id = free.tenant_id",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(tenants)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
