@@ -36,7 +36,9 @@ pub struct Claimed {
     pub tracestate: Option<String>,
 }
 
-/// Leases up to `limit` executions for `owner`: due queued ones, and running ones whose lease
+/// Leases up to `limit` executions for `owner` (each tenant's first `4 × limit` ready tasks are
+/// ranked, so that instances claiming at the same moment skip each other's locked rows and
+/// still find work): due queued ones, and running ones whose lease
 /// expired (their instance died or stalled) — `Claimed` in the state machine. Most urgent
 /// priority first; within a priority the tenant that got a slot longest ago goes first, and
 /// tenants alternate inside one claim, so one tenant's backlog cannot starve another's. Only
@@ -55,7 +57,7 @@ pub async fn claim(
            FROM tenant_turns t CROSS JOIN LATERAL ( \
              SELECT task_id, tenant_id, priority, due_at FROM executions q \
              WHERE q.tenant_id = t.tenant_id AND q.state = 'queued' AND q.due_at <= now() \
-             ORDER BY q.priority DESC, q.due_at LIMIT $1) x \
+             ORDER BY q.priority DESC, q.due_at LIMIT $1 * 4) x \
            UNION ALL \
            (SELECT task_id, tenant_id, priority, due_at, NULL::timestamptz FROM executions \
             WHERE state = 'running' AND lease_until < now() ORDER BY lease_until LIMIT $1) \
