@@ -242,10 +242,14 @@ pub async fn prune_published(
     older_than: Duration,
     limit: i64,
 ) -> Result<usize, OutboxError> {
-    let cutoff = chrono::Utc::now()
-        - chrono::Duration::from_std(older_than).unwrap_or(chrono::Duration::MAX);
+    // Judged by the database's clock, like the published_at it compares with.
+    let age_ms = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
     let oldest: Vec<i64> = outbox::table
-        .filter(outbox::published_at.lt(cutoff))
+        .filter(
+            sql::<Bool>("published_at < now() - ")
+                .bind::<BigInt, _>(age_ms)
+                .sql(" * interval '1 millisecond'"),
+        )
         .select(outbox::id)
         .order(outbox::id)
         .limit(limit)
