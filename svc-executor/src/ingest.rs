@@ -128,17 +128,12 @@ async fn ingest(
     producer: &str,
     clock: &dyn taskflow_platform::clock::Clock,
 ) -> Result<bool, IngestError> {
-    let relevant = matches!(event, Event::TaskCreated(_) | Event::TaskCancelRequested(_));
+    // TaskCreated never comes here: `queue_created` takes those, in runs.
+    let relevant = matches!(event, Event::TaskCancelRequested(_));
     if !relevant || !taskflow_platform::inbox::record(conn, event.meta().event_id).await? {
         return Ok(false);
     }
     match event {
-        Event::TaskCreated(created) => {
-            let span = tracing::Span::current();
-            let execution = new_execution(event, created, &span)?;
-            store::insert_execution(conn, &execution).await?;
-            Ok(false)
-        }
         Event::TaskCancelRequested(request) => {
             match store::request_cancel(conn, request.task_id).await? {
                 CancelFound::StoppedWaiting {

@@ -95,20 +95,6 @@ fn never() -> diesel::expression::SqlLiteral<Timestamptz> {
     sql::<Timestamptz>("'-infinity'")
 }
 
-/// Gives a tenant its turn row if it has none, so its work can be claimed. DO NOTHING takes no
-/// lock on an existing row, so concurrent ingests never wait here.
-pub async fn ensure_turn(conn: &mut Conn, tenant_id: Uuid) -> Result<(), StoreError> {
-    diesel::insert_into(tenant_turns::table)
-        .values((
-            tenant_turns::tenant_id.eq(tenant_id),
-            tenant_turns::last_claimed_at.eq(never()),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Gives each of `tenants` (no repeats) a turn row if it has none, in one statement.
 pub async fn ensure_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), StoreError> {
     let rows: Vec<_> = tenants

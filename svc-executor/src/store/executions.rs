@@ -28,33 +28,6 @@ pub struct NewExecution {
     pub trace: taskflow_platform::headers::TraceContext,
 }
 
-/// Queues the execution, due now (and gives its tenant a turn row); false when the task is
-/// known. DO NOTHING takes no lock on an existing row, so concurrent ingests never wait here.
-pub async fn insert_execution(conn: &mut Conn, e: &NewExecution) -> Result<bool, StoreError> {
-    claim::ensure_turn(conn, e.tenant_id).await?;
-    let inserted = diesel::insert_into(executions::table)
-        .values((
-            executions::task_id.eq(e.task_id),
-            executions::tenant_id.eq(e.tenant_id),
-            executions::task_type.eq(&e.task_type),
-            executions::priority.eq(e.priority),
-            executions::payload.eq(&e.payload),
-            executions::max_attempts.eq(e.max_attempts),
-            executions::timeout_ms.eq(e.timeout_ms),
-            executions::correlation_id.eq(&e.correlation_id),
-            executions::created_event_id.eq(e.created_event_id),
-            executions::created_event.eq(&e.created_event),
-            executions::traceparent.eq(&e.trace.traceparent),
-            executions::tracestate.eq(&e.trace.tracestate),
-            executions::state.eq(ExecutionState::Queued.as_str()),
-            executions::due_at.eq(now),
-        ))
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    Ok(inserted == 1)
-}
-
 /// Queues many executions in one statement (and gives their tenants turn rows); tasks already
 /// known are left as they are.
 pub async fn insert_executions(conn: &mut Conn, new: &[NewExecution]) -> Result<(), StoreError> {

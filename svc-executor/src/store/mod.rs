@@ -19,7 +19,7 @@ pub use attempts::start_attempts;
 pub use cancellations::{CancelFound, cancel_flags, request_cancel};
 pub use claim::{Claimed, claim, note_turns, until_next_due};
 pub use complete::{Outcome, finish_all};
-pub use executions::{NewExecution, dead_letter_task, insert_execution, insert_executions};
+pub use executions::{NewExecution, dead_letter_task, insert_executions};
 pub use leases::{holds, release_owned};
 pub use taskflow_platform::outbox::{enqueue, enqueue_all};
 
