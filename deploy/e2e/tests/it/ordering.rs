@@ -106,13 +106,25 @@ async fn first_copies(
     per_key
 }
 
+/// The checkout under test: nextest runs tests in the package's folder (deploy/e2e) of the
+/// workspace it was started in; the compile-time path is only the fallback.
 fn repo_root() -> std::path::PathBuf {
-    // deploy/e2e → the repository root
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .ancestors()
-        .nth(2)
-        .expect("repository root")
-        .to_path_buf()
+    let is_root = |p: &std::path::Path| p.join("deploy/up.sh").is_file();
+    std::env::current_dir()
+        .ok()
+        .and_then(|dir| {
+            dir.ancestors()
+                .find(|p| is_root(p))
+                .map(|p| p.to_path_buf())
+        })
+        .unwrap_or_else(|| {
+            // deploy/e2e → the repository root
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .ancestors()
+                .nth(2)
+                .expect("repository root")
+                .to_path_buf()
+        })
 }
 
 /// kill -9 of the broker `make up` started, then the same start `make up` does.
