@@ -49,15 +49,16 @@ pub struct KafkaSettings {
     pub delivery_timeout: Duration,
     /// How long a consumer may go silent before the group coordinator declares it dead and
     /// hands its partitions to the others. Kafka's default (45 s) stalled a killed executor's
-    /// partitions for that long; 6 s is the lowest a stock broker allows
-    /// (`group.min.session.timeout.ms`). Heartbeats go every sixth of it.
+    /// partitions for that long; 10 s notices a dead member quickly and still tolerates a
+    /// starved process on a busy 2-core machine (6 s is the lowest a stock broker allows,
+    /// `group.min.session.timeout.ms`). Heartbeats go every third of it.
     pub session_timeout: Duration,
 }
 
 impl KafkaSettings {
     /// `KAFKA_BOOTSTRAP_SERVERS` (required), `TASKFLOW_TOPIC_PREFIX` (default empty),
     /// `TASKFLOW_TASK_PARTITIONS` (default 12), `TASKFLOW_REPLICATION_FACTOR` (default 1),
-    /// `KAFKA_DELIVERY_TIMEOUT_MS` (default 30000), `KAFKA_SESSION_TIMEOUT_MS` (default 6000).
+    /// `KAFKA_DELIVERY_TIMEOUT_MS` (default 30000), `KAFKA_SESSION_TIMEOUT_MS` (default 10000).
     pub fn from_env() -> Result<Self, ConfigError> {
         let task_partitions = parsed_or("TASKFLOW_TASK_PARTITIONS", 12)?;
         if task_partitions < 1 {
@@ -76,7 +77,7 @@ impl KafkaSettings {
                 "KAFKA_DELIVERY_TIMEOUT_MS",
                 30_000,
             )?),
-            session_timeout: Duration::from_millis(parsed_or("KAFKA_SESSION_TIMEOUT_MS", 6_000)?),
+            session_timeout: Duration::from_millis(parsed_or("KAFKA_SESSION_TIMEOUT_MS", 10_000)?),
         })
     }
 }

@@ -183,7 +183,7 @@ impl EventConsumer {
             )
             .set(
                 "heartbeat.interval.ms",
-                (kafka.session_timeout.as_millis() / 6).max(100).to_string(),
+                (kafka.session_timeout.as_millis() / 3).max(100).to_string(),
             )
             .set("enable.partition.eof", "false")
             .create()?;

@@ -150,7 +150,7 @@ async fn sigterm_releases_unfinished_attempts_to_other_instances() {
         )
         .await;
     system
-        .wait_status(&tenant, &id, "running", Duration::from_secs(60))
+        .wait_status(&tenant, &id, "running", Duration::from_secs(120))
         .await;
     let status = Command::new("kill")
         .arg("-TERM")
