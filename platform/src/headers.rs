@@ -70,11 +70,6 @@ pub fn current_trace_in(span: &tracing::Span) -> TraceContext {
     }
 }
 
-/// `traceparent`/`tracestate` of the current span, empty when there is no sampled trace.
-pub fn current_trace_context() -> HashMap<String, String> {
-    trace_context_of(&tracing::Span::current())
-}
-
 fn trace_context_of(span: &tracing::Span) -> HashMap<String, String> {
     let context = span.context();
     let mut carrier = MapCarrier::default();

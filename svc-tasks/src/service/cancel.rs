@@ -31,10 +31,7 @@ pub async fn cancel(
                 return Ok((task, false));
             };
             let event: Event = request.into();
-            match record(conn, Some(&task), &event, Announce::Yes).await? {
-                Some(next) => Ok((next, true)),
-                None => Ok((task, false)),
-            }
+            Ok((record(conn, &task, &event, Announce::Yes).await?, true))
         })
         .await?;
     if recorded {

@@ -18,29 +18,26 @@ pub enum Announce {
     No,
 }
 
-/// Records `event` on `current` (`None` for a new task). Returns the task after the event, or
-/// `None` when the log already holds this event (a redelivery): then nothing was written.
+/// Records a new `event` of the existing task `current` (whose row the caller has locked) and
+/// returns the task after it.
 pub async fn record(
     conn: &mut Conn,
-    current: Option<&TaskView>,
+    current: &TaskView,
     event: &Event,
     announce: Announce,
-) -> Result<Option<TaskView>, ServiceError> {
-    let next = apply(current.cloned(), event).map_err(|e| StoreError::Corrupt {
+) -> Result<TaskView, ServiceError> {
+    let next = apply(Some(current.clone()), event).map_err(|e| StoreError::Corrupt {
         what: "task stream",
         reason: e.to_string(),
     })?;
-    if !store::append_event(conn, next.id, next.version, event).await? {
-        return Ok(None);
-    }
-    match current {
-        None => store::insert_task(conn, &next).await?,
-        Some(before) => store::update_task(conn, &next, before.version).await?,
-    }
-    if announce == Announce::Yes {
-        store::enqueue(conn, event).await?;
-    }
-    Ok(Some(next))
+    record_folded(
+        conn,
+        &[(next.id, next.version, event)],
+        std::slice::from_ref(&next),
+        announce,
+    )
+    .await?;
+    Ok(next)
 }
 
 /// Records the first event of many new tasks (a submission batch) with one statement per table:
@@ -55,8 +52,8 @@ pub async fn record_new(conn: &mut Conn, events: &[Event]) -> Result<Vec<TaskVie
             })
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let refs: Vec<&Event> = events.iter().collect();
-    store::append_first_events(conn, &refs).await?;
+    let first: Vec<_> = events.iter().map(|e| (e.key(), 1, e)).collect();
+    store::append_events(conn, &first).await?;
     store::insert_tasks(conn, &tasks).await?;
     let trace = taskflow_platform::headers::current_trace();
     let outgoing: Vec<_> = events.iter().map(|e| (e.clone(), trace.clone())).collect();

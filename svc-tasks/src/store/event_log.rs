@@ -2,37 +2,6 @@
 
 use super::prelude::*;
 
-/// Starts many new streams in one statement: each event is version 1 of its task's stream.
-/// Any conflict (a task id or event id taken) fails the whole statement.
-pub async fn append_first_events(conn: &mut Conn, events: &[&Event]) -> Result<(), StoreError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let mut rows = Vec::with_capacity(events.len());
-    for event in events {
-        let meta = event.meta();
-        let body = event.to_json().map_err(|e| StoreError::Corrupt {
-            what: "event",
-            reason: e.to_string(),
-        })?;
-        rows.push((
-            task_events::stream_id.eq(event.key()),
-            task_events::version.eq(1),
-            task_events::event_id.eq(meta.event_id),
-            task_events::event_type.eq(event.kind().name()),
-            task_events::tenant_id.eq(meta.tenant_id),
-            task_events::correlation_id.eq(meta.correlation_id.clone()),
-            task_events::occurred_at.eq(crate::domain::task::millis_to_time(meta.occurred_at)),
-            task_events::body.eq(body),
-        ));
-    }
-    diesel::insert_into(task_events::table)
-        .values(rows)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Appends many events, each at its (stream, version), in one statement; events already
 /// recorded (by id) are skipped.
 pub async fn append_events(
@@ -67,47 +36,6 @@ pub async fn append_events(
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Appends `event` at `version` of the task's stream. `Ok(false)`: an event with this id is
-/// already recorded (a redelivery), nothing was written. A taken version is a `Conflict`.
-pub async fn append_event(
-    conn: &mut Conn,
-    stream_id: Uuid,
-    version: i32,
-    event: &Event,
-) -> Result<bool, StoreError> {
-    let meta = event.meta();
-    let body = event.to_json().map_err(|e| StoreError::Corrupt {
-        what: "event",
-        reason: e.to_string(),
-    })?;
-    let inserted = diesel::insert_into(task_events::table)
-        .values((
-            task_events::stream_id.eq(stream_id),
-            task_events::version.eq(version),
-            task_events::event_id.eq(meta.event_id),
-            task_events::event_type.eq(event.kind().name()),
-            task_events::tenant_id.eq(meta.tenant_id),
-            task_events::correlation_id.eq(&meta.correlation_id),
-            task_events::occurred_at.eq(crate::domain::task::millis_to_time(meta.occurred_at)),
-            task_events::body.eq(body),
-        ))
-        .on_conflict(task_events::event_id)
-        .do_nothing()
-        .execute(conn)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Conflict {
-                    task: stream_id,
-                    expected: version - 1,
-                }
-            } else {
-                e.into()
-            }
-        })?;
-    Ok(inserted == 1)
 }
 
 /// The task's events in order, as stored (for the history endpoint).

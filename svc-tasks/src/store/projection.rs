@@ -2,14 +2,6 @@
 
 use super::prelude::*;
 
-pub async fn insert_task(conn: &mut Conn, task: &TaskView) -> Result<(), StoreError> {
-    diesel::insert_into(tasks::table)
-        .values(rows::TaskRow::from_view(task)?)
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Inserts many new tasks' rows in one statement.
 pub async fn insert_tasks(conn: &mut Conn, tasks: &[TaskView]) -> Result<(), StoreError> {
     if tasks.is_empty() {
@@ -24,31 +16,6 @@ pub async fn insert_tasks(conn: &mut Conn, tasks: &[TaskView]) -> Result<(), Sto
         .execute(conn)
         .await?;
     Ok(())
-}
-
-/// Writes `task` over the row, provided the row is still at `expected_version`.
-pub async fn update_task(
-    conn: &mut Conn,
-    task: &TaskView,
-    expected_version: i32,
-) -> Result<(), StoreError> {
-    let row = rows::TaskRow::from_view(task)?;
-    let changed = diesel::update(
-        tasks::table
-            .filter(tasks::id.eq(task.id))
-            .filter(tasks::version.eq(expected_version)),
-    )
-    .set(&row)
-    .execute(conn)
-    .await?;
-    if changed == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::Conflict {
-            task: task.id,
-            expected: expected_version,
-        })
-    }
 }
 
 /// Writes the changed part (state, attempts, progress, outcome, times, version) of many tasks'

@@ -54,18 +54,6 @@ pub async fn release_active_slots(
     Ok(())
 }
 
-pub async fn release_active_slot(conn: &mut Conn, tenant_id: Uuid) -> Result<(), StoreError> {
-    diesel::update(tenant_usage::table.find(tenant_id))
-        .set(
-            tenant_usage::active_tasks.eq(sql::<diesel::sql_types::Integer>(
-                "GREATEST(active_tasks - 1, 0)",
-            )),
-        )
-        .execute(conn)
-        .await?;
-    Ok(())
-}
-
 /// Recomputes one tenant's active-task counter from the projection.
 pub async fn recount_tenant_active_tasks(
     conn: &mut Conn,
