@@ -27,13 +27,21 @@ pub async fn ensure_topics(kafka: &KafkaSettings, extra: &[String]) -> Result<()
     let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
         .set("bootstrap.servers", &kafka.bootstrap_servers)
         .create()?;
-    let mut names: Vec<String> = Stream::ALL.iter().map(|s| kafka.topics.name(*s)).collect();
-    names.extend(extra.iter().cloned());
+    let mut names: Vec<(String, bool)> = Stream::ALL
+        .iter()
+        .map(|s| (kafka.topics.name(*s), s.is_compacted()))
+        .collect();
+    names.extend(extra.iter().map(|name| (name.clone(), false)));
     let new_topics: Vec<NewTopic<'_>> = names
         .iter()
-        .map(|name| {
+        .map(|(name, compacted)| {
             let replication = TopicReplication::Fixed(kafka.replication_factor);
-            NewTopic::new(name, kafka.task_partitions, replication)
+            let topic = NewTopic::new(name, kafka.task_partitions, replication);
+            if *compacted {
+                topic.set("cleanup.policy", "compact")
+            } else {
+                topic
+            }
         })
         .collect();
     let options = AdminOptions::new()

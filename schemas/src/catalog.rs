@@ -7,7 +7,7 @@ use apache_avro::types::Value;
 use uuid::Uuid;
 
 use crate::events::{
-    ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated,
+    ApiKeyIssued, ApiKeyRevoked, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated,
     TaskFailed, TaskProgressUpdated, TaskStarted,
 };
 use crate::meta::EventMeta;
@@ -96,10 +96,12 @@ catalog! {
     TaskFailed => TaskExecution,
     TaskCancelled => TaskExecution,
     ScheduledTaskTriggered => ScheduleTriggers,
+    ApiKeyIssued => TenantKeys,
+    ApiKeyRevoked => TenantKeys,
 }
 
 /// Parsed schemas, one cell per kind in `EventKind::ALL` order.
-static PARSED: [OnceLock<Schema>; 8] = [const { OnceLock::new() }; 8];
+static PARSED: [OnceLock<Schema>; 10] = [const { OnceLock::new() }; 10];
 
 impl EventKind {
     /// The schema, parsed once per process.
@@ -140,8 +142,8 @@ impl EventKind {
 }
 
 impl Event {
-    /// The Kafka record key: the task id, or the schedule id for scheduler events, so that all
-    /// events of one entity land on one partition in order.
+    /// The Kafka record key: the task id, the schedule id for scheduler events, the key id for
+    /// API key events, so that all events of one entity land on one partition in order.
     pub fn key(&self) -> Uuid {
         match self {
             Event::TaskCreated(e) => e.task_id,
@@ -152,6 +154,8 @@ impl Event {
             Event::TaskFailed(e) => e.task_id,
             Event::TaskCancelled(e) => e.task_id,
             Event::ScheduledTaskTriggered(e) => e.schedule_id,
+            Event::ApiKeyIssued(e) => e.key_id,
+            Event::ApiKeyRevoked(e) => e.key_id,
         }
     }
 

@@ -115,3 +115,24 @@ pub struct ScheduledTaskTriggered {
     pub timeout_ms: i64,
     pub labels: BTreeMap<String, String>,
 }
+
+/// An API key issued to a tenant, by its hash (the key itself never leaves svc-tasks).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyIssued {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub key_id: Uuid,
+    /// Lower-case hex SHA-256 of the key text.
+    pub key_sha256: String,
+    pub key_prefix: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRevoked {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub key_id: Uuid,
+    pub reason: Option<String>,
+}

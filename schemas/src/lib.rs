@@ -15,7 +15,7 @@ mod vocabulary;
 
 pub use catalog::{DecodeEventError, Event, EventKind};
 pub use events::{
-    Priority, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted,
+    ApiKeyIssued, ApiKeyRevoked, Priority, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted,
     TaskCreated, TaskFailed, TaskProgressUpdated, TaskStarted,
 };
 pub use meta::EventMeta;

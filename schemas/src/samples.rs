@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use crate::{
-    Event, EventMeta, Priority, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled,
+    ApiKeyIssued, ApiKeyRevoked, Event, EventMeta, Priority, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled,
     TaskCompleted, TaskCreated, TaskFailed, TaskProgressUpdated, TaskStarted,
 };
 
@@ -96,6 +96,19 @@ pub fn one_of_each() -> Vec<Event> {
             max_attempts: 1,
             timeout_ms: 1_000,
             labels,
+        }
+        .into(),
+        ApiKeyIssued {
+            meta: sample_meta(),
+            key_id: Uuid::new_v4(),
+            key_sha256: "ab".repeat(32),
+            key_prefix: "tfk_abcdef".into(),
+        }
+        .into(),
+        ApiKeyRevoked {
+            meta: sample_meta(),
+            key_id: Uuid::new_v4(),
+            reason: Some("rotated".into()),
         }
         .into(),
     ]

@@ -11,13 +11,17 @@ pub enum Stream {
     TaskExecution,
     /// svc-scheduler → ScheduledTaskTriggered.
     ScheduleTriggers,
+    /// svc-tasks → ApiKeyIssued, ApiKeyRevoked. Compacted: keyed by key id, the latest state of
+    /// every key stays readable from the start, so a new service can learn them all.
+    TenantKeys,
 }
 
 impl Stream {
-    pub const ALL: [Stream; 3] = [
+    pub const ALL: [Stream; 4] = [
         Stream::TaskRequests,
         Stream::TaskExecution,
         Stream::ScheduleTriggers,
+        Stream::TenantKeys,
     ];
 
     pub fn base_name(self) -> &'static str {
@@ -25,7 +29,13 @@ impl Stream {
             Stream::TaskRequests => "taskflow.tasks.requests.v1",
             Stream::TaskExecution => "taskflow.execution.lifecycle.v1",
             Stream::ScheduleTriggers => "taskflow.scheduler.triggers.v1",
+            Stream::TenantKeys => "taskflow.tenants.keys.v1",
         }
+    }
+
+    /// True for streams Kafka compacts (keeps the latest record per key) instead of expiring.
+    pub fn is_compacted(self) -> bool {
+        matches!(self, Stream::TenantKeys)
     }
 }
 
