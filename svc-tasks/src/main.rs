@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use svc_tasks::config::TasksConfig;
+use svc_tasks::config::{CorsOrigins, TasksConfig};
 use svc_tasks::startup::Application;
 
 #[tokio::main]
@@ -14,7 +14,11 @@ async fn main() -> ExitCode {
     };
     let result = async {
         let config = TasksConfig::from_env()?;
-        Application::build(config).await?.run_until_stopped().await
+        let cors = CorsOrigins::from_env()?;
+        Application::build_with_cors(config, cors)
+            .await?
+            .run_until_stopped()
+            .await
     }
     .await;
     match result {

@@ -10,7 +10,7 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 
-use crate::config::TasksConfig;
+use crate::config::{CorsOrigins, TasksConfig};
 use crate::domain::catalog::TaskCatalog;
 use crate::http::{self, AppState, correlation};
 use crate::projector::Projector;
@@ -26,9 +26,15 @@ pub struct Application {
 }
 
 impl Application {
+    /// Without cross-origin access: [`Application::build_with_cors`] with no origins.
+    pub async fn build(config: TasksConfig) -> anyhow::Result<Self> {
+        Self::build_with_cors(config, CorsOrigins::default()).await
+    }
+
     /// Starts even while Kafka is down: submissions go to the outbox, and the relay and the
     /// projector begin once the broker answers (`/health/ready` says not ready until then).
-    pub async fn build(config: TasksConfig) -> anyhow::Result<Self> {
+    /// Browser pages of `cors` origins may call the API.
+    pub async fn build_with_cors(config: TasksConfig, cors: CorsOrigins) -> anyhow::Result<Self> {
         let instance = format!(
             "{}-{}",
             std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
@@ -59,6 +65,8 @@ impl Application {
         };
         // A rebuild that was running when the previous process stopped shows as interrupted.
         crate::service::rebuild::fail_interrupted(&services).await?;
+        // Keys issued before svc-tasks published key events get their events now.
+        crate::service::keys::announce_backlog(&services).await?;
 
         if config.run_relay {
             runtime.spawn_relay(config.relay_idle_poll);
@@ -78,9 +86,11 @@ impl Application {
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
         let max_body = config.max_body_bytes;
+        tracing::info!(cors_origins = ?cors.as_slice(), "browser pages allowed to call the api");
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .wrap(http::cors::cors(&cors))
                 .wrap_fn(http::problems::middleware)
                 .wrap_fn(correlation::middleware)
                 .configure(|cfg| http::configure(cfg, max_body))

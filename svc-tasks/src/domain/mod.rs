@@ -1,5 +1,6 @@
 //! Pure rules of svc-tasks: no I/O, no clocks, no database. Callers pass time and ids in.
 
+pub mod api_key;
 pub mod catalog;
 pub mod quota;
 pub mod submission;

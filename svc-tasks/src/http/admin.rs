@@ -11,13 +11,14 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::auth::Admin;
+use super::correlation::CorrelationId;
 use super::dto::{CreateTenant, KeyIssued, Obj, TenantCreated, TenantDto, UpdateTenant};
 use super::errors::ApiError;
 use crate::domain::submission::parse_priority;
 use crate::domain::text::{NUL_MESSAGE, storable};
-use crate::service::ServiceError;
 use crate::service::rebuild as rebuilds;
 use crate::service::tenants::{self, LimitsPatch};
+use crate::service::{ServiceError, keys};
 use crate::store;
 use crate::store::rebuild_jobs::RebuildJobRow;
 
@@ -93,6 +94,7 @@ fn check_priorities(
 pub async fn create_tenant(
     state: web::Data<AppState>,
     _admin: Admin,
+    correlation: CorrelationId,
     body: web::Json<Obj<CreateTenant>>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner().0;
@@ -106,7 +108,8 @@ pub async fn create_tenant(
         )?,
         allowed_priorities: check_priorities(Some(body.allowed_priorities))?,
     };
-    let (tenant, key) = tenants::create_tenant(&state.services, name, patch).await?;
+    let (tenant, key) =
+        tenants::create_tenant(&state.services, name, patch, &correlation.0).await?;
     Ok(HttpResponse::Created().json(TenantCreated {
         tenant: tenant.into(),
         key_id: key.key_id,
@@ -158,9 +161,10 @@ pub async fn update_tenant(
 pub async fn add_key(
     state: web::Data<AppState>,
     _admin: Admin,
+    correlation: CorrelationId,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let key = tenants::add_key(&state.services, *id).await?;
+    let key = keys::add_key(&state.services, *id, &correlation.0).await?;
     Ok(HttpResponse::Created().json(KeyIssued {
         tenant_id: *id,
         key_id: key.key_id,
@@ -175,10 +179,11 @@ pub async fn add_key(
 pub async fn revoke_key(
     state: web::Data<AppState>,
     _admin: Admin,
+    correlation: CorrelationId,
     path: web::Path<(Uuid, Uuid)>,
 ) -> Result<HttpResponse, ApiError> {
     let (tenant_id, key_id) = path.into_inner();
-    tenants::revoke_key(&state.services, tenant_id, key_id).await?;
+    keys::revoke_key(&state.services, tenant_id, key_id, &correlation.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod correlation;
+pub mod cors;
 pub mod docs;
 pub mod dto;
 pub mod errors;

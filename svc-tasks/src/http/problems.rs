@@ -5,6 +5,7 @@
 
 use std::sync::OnceLock;
 
+use actix_web::body::MessageBody;
 use actix_web::dev::{ResourceDef, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
@@ -76,17 +77,19 @@ fn slug(status: StatusCode) -> String {
     }
 }
 
-/// For `App::wrap_fn`, inside the correlation middleware.
-pub fn middleware<S>(
+/// For `App::wrap_fn`, inside the correlation middleware (and outside CORS, whose body type it
+/// boxes).
+pub fn middleware<S, B>(
     req: ServiceRequest,
     service: &S,
-) -> impl std::future::Future<Output = Result<ServiceResponse, actix_web::Error>> + use<S>
+) -> impl std::future::Future<Output = Result<ServiceResponse, actix_web::Error>> + use<S, B>
 where
-    S: Service<ServiceRequest, Response = ServiceResponse, Error = actix_web::Error>,
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody + 'static,
 {
     let response = service.call(req);
     async move {
-        let response = response.await?;
+        let response = response.await?.map_into_boxed_body();
         let status = response.status();
         let is_problem = response
             .headers()

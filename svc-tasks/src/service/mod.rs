@@ -4,6 +4,7 @@
 
 pub mod cancel;
 pub mod credentials;
+pub mod keys;
 pub mod rebuild;
 pub mod record;
 pub mod submit;

@@ -1,9 +1,9 @@
-//! Tenant administration: creation with a first key, key rotation and revocation, limits.
+//! Tenant administration: creation with a first key, limits. Keys themselves: `keys`.
 
 use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::credentials::new_api_key;
+use super::keys::{self, IssuedKey, Stamp};
 use super::{ServiceError, Services};
 use crate::store::{self, TenantRow};
 
@@ -29,19 +29,13 @@ impl LimitsPatch {
     }
 }
 
-/// A key as issued: the secret is in `key` and is never retrievable again.
-#[derive(Debug, Clone)]
-pub struct IssuedKey {
-    pub key_id: Uuid,
-    pub key: String,
-    pub prefix: String,
-}
-
 pub async fn create_tenant(
     services: &Services,
     name: String,
     limits: LimitsPatch,
+    correlation_id: &str,
 ) -> Result<(TenantRow, IssuedKey), ServiceError> {
+    let stamp = Stamp::new(services, correlation_id);
     let mut tenant = TenantRow {
         id: Uuid::now_v7(),
         name,
@@ -52,33 +46,15 @@ pub async fn create_tenant(
     };
     limits.apply_to(&mut tenant);
     let mut conn = services.db.get().await?;
-    conn.transaction::<_, ServiceError, _>(async move |conn| {
-        store::insert_tenant(conn, &tenant).await?;
-        let key = issue_key(conn, tenant.id).await?;
-        Ok((tenant, key))
-    })
-    .await
-}
-
-pub async fn add_key(services: &Services, tenant_id: Uuid) -> Result<IssuedKey, ServiceError> {
-    let mut conn = services.db.get().await?;
-    store::get_tenant(&mut conn, tenant_id)
-        .await?
-        .ok_or(ServiceError::TenantNotFound)?;
-    issue_key(&mut conn, tenant_id).await
-}
-
-pub async fn revoke_key(
-    services: &Services,
-    tenant_id: Uuid,
-    key_id: Uuid,
-) -> Result<(), ServiceError> {
-    let mut conn = services.db.get().await?;
-    if store::revoke_api_key(&mut conn, tenant_id, key_id).await? {
-        Ok(())
-    } else {
-        Err(ServiceError::KeyNotFound)
-    }
+    let created = conn
+        .transaction::<_, ServiceError, _>(async move |conn| {
+            store::insert_tenant(conn, &tenant).await?;
+            let key = keys::issue(conn, tenant.id, &stamp).await?;
+            Ok((tenant, key))
+        })
+        .await?;
+    services.outbox_ready.notify_one();
+    Ok(created)
 }
 
 pub async fn update_limits(
@@ -108,15 +84,4 @@ pub async fn tenant_for_key(
 ) -> Result<Option<TenantRow>, ServiceError> {
     let mut conn = services.db.get().await?;
     Ok(store::tenant_by_key_hash(&mut conn, &super::credentials::hash_key(key)).await?)
-}
-
-async fn issue_key(conn: &mut store::Conn, tenant_id: Uuid) -> Result<IssuedKey, ServiceError> {
-    let (key, hash, prefix) = new_api_key();
-    let key_id = Uuid::now_v7();
-    store::insert_api_key(conn, key_id, tenant_id, &hash, &prefix).await?;
-    Ok(IssuedKey {
-        key_id,
-        key,
-        prefix,
-    })
 }

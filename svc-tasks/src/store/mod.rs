@@ -64,6 +64,7 @@ mod prelude {
         Conn, ListFilter, StoreError, StoredEvent, TenantRow, is_unique_violation,
     };
     pub(super) use crate::domain::TaskView;
+    pub(super) use crate::domain::api_key::ApiKey;
     pub(super) use crate::domain::quota::Usage;
 }
 

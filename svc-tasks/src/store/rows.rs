@@ -8,7 +8,8 @@ use taskflow_schemas::Event;
 use uuid::Uuid;
 
 use super::StoreError;
-use super::schema::{task_events, tasks, tenants};
+use super::schema::{api_keys, task_events, tasks, tenants};
+use crate::domain::api_key::ApiKey;
 use crate::domain::submission::{parse_priority, priority_name};
 use crate::domain::{TaskStatus, TaskView};
 
@@ -21,6 +22,32 @@ pub struct TenantRow {
     pub submissions_per_minute: Option<i32>,
     pub allowed_priorities: Option<Vec<String>>,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
+pub struct ApiKeyRow {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    pub key_hash: Vec<u8>,
+    pub key_prefix: String,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub announced_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKeyRow> for ApiKey {
+    fn from(row: ApiKeyRow) -> Self {
+        Self {
+            id: row.id,
+            tenant_id: row.tenant_id,
+            hash: row.key_hash,
+            prefix: row.key_prefix,
+            created_at: row.created_at,
+            revoked_at: row.revoked_at,
+            announced: row.announced_at.is_some(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -19,6 +19,7 @@ diesel::table! {
         key_prefix -> Text,
         created_at -> Timestamptz,
         revoked_at -> Nullable<Timestamptz>,
+        announced_at -> Nullable<Timestamptz>,
     }
 }
 

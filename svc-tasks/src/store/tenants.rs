@@ -84,6 +84,8 @@ pub async fn tenant_by_key_hash(
         .optional()?)
 }
 
+/// Inserts a new key as announced: the caller enqueues its `ApiKeyIssued` in the same
+/// transaction.
 pub async fn insert_api_key(
     conn: &mut Conn,
     id: Uuid,
@@ -97,26 +99,62 @@ pub async fn insert_api_key(
             api_keys::tenant_id.eq(tenant_id),
             api_keys::key_hash.eq(key_hash),
             api_keys::key_prefix.eq(key_prefix),
+            api_keys::announced_at.eq(now),
         ))
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// True when an active key of this tenant was revoked.
-pub async fn revoke_api_key(
+/// An active (not revoked) key of this tenant, locked until the transaction ends.
+pub async fn lock_active_api_key(
     conn: &mut Conn,
     tenant_id: Uuid,
     key_id: Uuid,
-) -> Result<bool, StoreError> {
-    let changed = diesel::update(
-        api_keys::table
-            .filter(api_keys::id.eq(key_id))
-            .filter(api_keys::tenant_id.eq(tenant_id))
-            .filter(api_keys::revoked_at.is_null()),
-    )
-    .set(api_keys::revoked_at.eq(now))
-    .execute(conn)
-    .await?;
-    Ok(changed == 1)
+) -> Result<Option<ApiKey>, StoreError> {
+    Ok(api_keys::table
+        .filter(api_keys::id.eq(key_id))
+        .filter(api_keys::tenant_id.eq(tenant_id))
+        .filter(api_keys::revoked_at.is_null())
+        .select(rows::ApiKeyRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+        .map(ApiKey::from))
+}
+
+/// Revokes a key the caller locked (`lock_active_api_key`).
+pub async fn revoke_api_key(conn: &mut Conn, key_id: Uuid) -> Result<(), StoreError> {
+    diesel::update(api_keys::table.find(key_id))
+        .set(api_keys::revoked_at.eq(now))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Keys whose events were never written (issued before svc-tasks announced keys), oldest
+/// first, locked. Keys another transaction holds are skipped: several instances starting at
+/// once each take what the others do not, and one that commits first leaves nothing behind.
+pub async fn lock_unannounced_api_keys(conn: &mut Conn) -> Result<Vec<ApiKey>, StoreError> {
+    Ok(api_keys::table
+        .filter(api_keys::announced_at.is_null())
+        .order((api_keys::created_at, api_keys::id))
+        .select(rows::ApiKeyRow::as_select())
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(ApiKey::from)
+        .collect())
+}
+
+/// The caller enqueued these keys' events in its transaction.
+pub async fn mark_api_keys_announced(conn: &mut Conn, ids: &[Uuid]) -> Result<(), StoreError> {
+    diesel::update(api_keys::table.filter(api_keys::id.eq_any(ids)))
+        .set(api_keys::announced_at.eq(now))
+        .execute(conn)
+        .await?;
+    Ok(())
 }

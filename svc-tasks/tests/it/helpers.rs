@@ -6,7 +6,7 @@ use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
-use svc_tasks::config::TasksConfig;
+use svc_tasks::config::{CorsOrigins, TasksConfig};
 use svc_tasks::domain::submission::Policy;
 use svc_tasks::service::Services;
 use svc_tasks::startup::Application;
@@ -38,6 +38,10 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut TasksConfig)) -> Self {
+        Self::spawn_with_cors(adjust, CorsOrigins::default()).await
+    }
+
+    pub async fn spawn_with_cors(adjust: impl FnOnce(&mut TasksConfig), cors: CorsOrigins) -> Self {
         let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
         let admin_url =
             std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
@@ -47,13 +51,12 @@ impl TestApp {
         let mut kafka = KafkaSettings::from_env().expect("kafka settings");
         kafka.topics = Topics::new(format!("it-{id}."));
         kafka.task_partitions = 3;
-        let admin_token = format!("admin-{}", Uuid::new_v4().simple());
         let mut config = TasksConfig {
             bind: "127.0.0.1:0".into(),
             workers: 1,
             database_url,
             db_pool_size: 12,
-            admin_token: admin_token.clone(),
+            admin_token: format!("admin-{}", Uuid::new_v4().simple()),
             max_body_bytes: 64 * 1024,
             consumer_group: format!("it-{id}-svc-tasks"),
             kafka: kafka.clone(),
@@ -63,7 +66,22 @@ impl TestApp {
             run_relay: true,
         };
         adjust(&mut config);
-        let app = Application::build(config.clone())
+        Self::start(config, kafka, cors).await
+    }
+
+    /// Another instance of this app: same database, topics and consumer group.
+    pub async fn sibling(&self) -> Self {
+        Self::start(
+            self.config.clone(),
+            self.kafka.clone(),
+            CorsOrigins::default(),
+        )
+        .await
+    }
+
+    /// `kafka`: the test's own view of the broker, whatever `config` tells the app.
+    async fn start(config: TasksConfig, kafka: KafkaSettings, cors: CorsOrigins) -> Self {
+        let app = Application::build_with_cors(config.clone(), cors)
             .await
             .expect("app builds");
         let base = format!("http://127.0.0.1:{}", app.port());
@@ -72,7 +90,7 @@ impl TestApp {
         Self {
             base,
             http: reqwest::Client::new(),
-            admin_token,
+            admin_token: config.admin_token.clone(),
             services,
             registry: config.registry.clone(),
             kafka,
@@ -133,11 +151,32 @@ impl TestApp {
 
     /// Row count of `table` in this app's database.
     pub async fn count(&self, table: &str) -> i64 {
+        self.count_where(table, "true").await
+    }
+
+    /// Rows of `table` in this app's database that meet `condition` (SQL).
+    pub async fn count_where(&self, table: &str, condition: &str) -> i64 {
         let mut conn = self.services.db.get().await.expect("connection");
-        diesel::select(sql::<BigInt>(&format!("(SELECT count(*) FROM {table})")))
-            .get_result(&mut conn)
+        diesel::select(sql::<BigInt>(&format!(
+            "(SELECT count(*) FROM {table} WHERE {condition})"
+        )))
+        .get_result(&mut conn)
+        .await
+        .expect("count")
+    }
+
+    /// Runs `statement` (SQL) on this app's database, as an operator would.
+    pub async fn execute(&self, statement: &str) {
+        let mut conn = self.services.db.get().await.expect("connection");
+        diesel::sql_query(statement)
+            .execute(&mut conn)
             .await
-            .expect("count")
+            .expect("statement");
+    }
+
+    /// Outbox rows of task events (creating a tenant also writes its key's `ApiKeyIssued`).
+    pub async fn task_outbox(&self) -> i64 {
+        self.count_where("outbox", "event_type LIKE 'Task%'").await
     }
 
     pub fn topic(&self, stream: Stream) -> String {

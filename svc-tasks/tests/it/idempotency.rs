@@ -25,7 +25,7 @@ async fn the_idempotency_matrix() {
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(json_of(again).await["id"], first["id"]);
     assert_eq!(app.count("tasks").await, 1);
-    assert_eq!(app.count("outbox").await, 1);
+    assert_eq!(app.task_outbox().await, 1);
 
     // Same key, other body: refused, nothing written.
     let other = json!({"type": "sleep", "payload": {"duration_ms": 2}});

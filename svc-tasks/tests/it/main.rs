@@ -3,10 +3,12 @@
 
 mod cancel;
 mod contract;
+mod cors;
 mod helpers;
 mod idempotency;
 mod isolation;
 mod kafka_down;
+mod keys;
 mod outage;
 mod projection;
 mod quotas;

@@ -67,5 +67,5 @@ async fn a_lost_database_answers_503_and_recovers() {
         2,
         "the refused submission left nothing"
     );
-    assert_eq!(app.count("outbox").await, 2);
+    assert_eq!(app.task_outbox().await, 2);
 }

@@ -33,7 +33,7 @@ async fn fifty_concurrent_submissions_for_one_free_slot_accept_exactly_one() {
         assert_eq!(problem["reason"], "max_active_tasks");
     }
     assert_eq!(app.count("tasks").await, 3);
-    assert_eq!(app.count("outbox").await, 3);
+    assert_eq!(app.task_outbox().await, 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]

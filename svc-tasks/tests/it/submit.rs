@@ -86,7 +86,7 @@ async fn a_batch_is_all_or_nothing() {
     .await;
     assert_eq!(problem["index"], 2);
     assert_eq!(app.count("tasks").await, 0);
-    assert_eq!(app.count("outbox").await, 0);
+    assert_eq!(app.task_outbox().await, 0);
 
     let items: Vec<Value> = (0..25)
         .map(|i| json!({"type": "noop", "idempotency_key": format!("k{i}")}))

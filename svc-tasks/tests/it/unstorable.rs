@@ -96,10 +96,16 @@ async fn nul_is_refused_at_its_field_and_writes_nothing() {
         assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY, "invalid-tenant").await;
     assert_eq!(pointers(&problem), ["/name"]);
 
-    for table in ["tasks", "task_events", "outbox", "idempotency_keys"] {
+    for table in ["tasks", "task_events", "idempotency_keys"] {
         assert_eq!(app.count(table).await, 0, "{table} has rows after refusals");
     }
+    assert_eq!(app.task_outbox().await, 0, "outbox has task events");
     assert_eq!(app.count("tenants").await, tenants_before);
+    assert_eq!(
+        app.count_where("outbox", "event_type LIKE 'ApiKey%'").await,
+        tenants_before,
+        "only the keys of tenants that exist were announced"
+    );
 
     // A cancellation reason: refused, and the task's history stays as it was.
     let task = json_of(app.submit(&tenant, &noop(), None).await).await;
@@ -120,5 +126,5 @@ async fn nul_is_refused_at_its_field_and_writes_nothing() {
     .await;
     assert_eq!(pointers(&problem), ["/reason"]);
     assert_eq!(app.count("task_events").await, 1);
-    assert_eq!(app.count("outbox").await, 1);
+    assert_eq!(app.task_outbox().await, 1);
 }
