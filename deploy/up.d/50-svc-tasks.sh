@@ -90,7 +90,9 @@ svc_tasks_start() {
     source "$DEV_ENV"
     export TASKFLOW_ADMIN_TOKEN="$SVC_TASKS_ADMIN_TOKEN"
     cd "$STATE_DIR" || exit 1 # where a core dump would land, not the source tree
+    # The dashboard (svc-notify, deploy/up.d/70-svc-notify.sh) calls this API from the browser.
     start_detached svc-tasks "$SVC_TASKS_LOG" RUST_LOG=info TASKFLOW_TASKS_BIND="$HOST:$SVC_TASKS_PORT" \
+      TASKFLOW_CORS_ORIGINS="http://$HOST:18095,http://localhost:18095" \
       "$SVC_TASKS_BIN"
   )
   record_health_url svc-tasks "$SVC_TASKS_URL/health/ready"

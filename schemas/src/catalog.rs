@@ -7,8 +7,8 @@ use apache_avro::types::Value;
 use uuid::Uuid;
 
 use crate::events::{
-    ApiKeyIssued, ApiKeyRevoked, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated,
-    TaskFailed, TaskProgressUpdated, TaskStarted,
+    ApiKeyIssued, ApiKeyRevoked, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled,
+    TaskCompleted, TaskCreated, TaskFailed, TaskProgressUpdated, TaskStarted,
 };
 use crate::meta::EventMeta;
 use crate::topics::Stream;

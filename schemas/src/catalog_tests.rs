@@ -64,7 +64,9 @@ fn only_endings_are_terminal() {
     let terminal: Vec<_> = samples().iter().map(Event::is_terminal).collect();
     assert_eq!(
         terminal,
-        [false, false, false, false, true, false, true, false, false, false]
+        [
+            false, false, false, false, true, false, true, false, false, false
+        ]
     );
 }
 

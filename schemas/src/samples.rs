@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use crate::{
-    ApiKeyIssued, ApiKeyRevoked, Event, EventMeta, Priority, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled,
-    TaskCompleted, TaskCreated, TaskFailed, TaskProgressUpdated, TaskStarted,
+    ApiKeyIssued, ApiKeyRevoked, Event, EventMeta, Priority, ScheduledTaskTriggered,
+    TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated, TaskFailed,
+    TaskProgressUpdated, TaskStarted,
 };
 
 /// Metadata with a fresh event id and a random tenant.

@@ -1,0 +1,9 @@
+//! What svc-notify decides, with no I/O: how an event moves a task's live view and what a
+//! person is told about it (`fold`), and what a stream token says and whether it holds (`token`).
+
+pub mod fold;
+pub mod status;
+pub mod token;
+
+pub use fold::{Draft, TaskState, fold};
+pub use status::Status;

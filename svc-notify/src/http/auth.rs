@@ -1,0 +1,89 @@
+//! Who is calling: a tenant, by API key (`Authorization: Bearer tfk_...`, for programs) or by
+//! stream token (`?token=tfs_...` or the same header, for browsers). The tenant always comes
+//! from the credential. Unknown, revoked, expired and foreign credentials all get 401; an API
+//! key put in a URL is refused outright (URLs end up in logs).
+
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{HttpRequest, web};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::AppState;
+use super::errors::{ApiError, bad_request, unauthorized};
+use crate::domain::token::{self, TokenError};
+use crate::store;
+
+pub const API_KEY_PREFIX: &str = "tfk_";
+
+#[derive(Debug, Clone, Copy)]
+pub struct Caller {
+    pub tenant_id: Uuid,
+    pub key_id: Uuid,
+    /// A token issued for one task reads only that task.
+    pub task_scope: Option<Uuid>,
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, credential) = value.trim().split_once([' ', '\t'])?;
+    let credential = credential.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then(|| credential.to_owned())
+}
+
+/// The caller, from the header or from `token` (the `?token=` query parameter).
+pub async fn caller(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    token: Option<&str>,
+) -> Result<Caller, ApiError> {
+    if let Some(t) = token
+        && t.starts_with(API_KEY_PREFIX)
+    {
+        return Err(bad_request(
+            "api-key-in-url",
+            "API key in a URL",
+            "never put an API key in a URL; exchange it for a stream token (POST /v1/stream-tokens) and pass that as ?token=",
+        ));
+    }
+    let credential = match (bearer(req), token) {
+        (Some(header), _) => header,
+        (None, Some(t)) => t.to_owned(),
+        (None, None) => {
+            return Err(unauthorized(
+                "unauthorized",
+                "send Authorization: Bearer <api key>, or ?token=<stream token> from POST /v1/stream-tokens",
+            ));
+        }
+    };
+    let mut conn = state.pool.get().await.map_err(store::StoreError::from)?;
+    if credential.starts_with(API_KEY_PREFIX) {
+        let hash = Sha256::digest(credential.as_bytes());
+        let (key_id, tenant_id) = store::key_for_hash(&mut conn, &hash)
+            .await?
+            .ok_or_else(|| unauthorized("unauthorized", "the API key is unknown or revoked"))?;
+        return Ok(Caller {
+            tenant_id,
+            key_id,
+            task_scope: None,
+        });
+    }
+    let now = chrono::Utc::now().timestamp();
+    let claims = token::verify(&credential, &state.token_secret, now).map_err(|e| match e {
+        TokenError::Expired => unauthorized(
+            "token-expired",
+            "the stream token expired; get a new one from POST /v1/stream-tokens",
+        ),
+        other => unauthorized("unauthorized", other.to_string()),
+    })?;
+    if !store::key_is_active(&mut conn, claims.key_id, claims.tenant_id).await? {
+        return Err(unauthorized(
+            "unauthorized",
+            "the API key this token was issued for is revoked",
+        ));
+    }
+    Ok(Caller {
+        tenant_id: claims.tenant_id,
+        key_id: claims.key_id,
+        task_scope: claims.task_id,
+    })
+}

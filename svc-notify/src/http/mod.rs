@@ -1,0 +1,49 @@
+//! svc-notify's HTTP API: streams (SSE, WebSocket), history, stream tokens, the dashboard.
+
+pub mod auth;
+pub mod dashboard;
+pub mod errors;
+pub mod history;
+pub mod params;
+pub mod problems;
+pub mod streams;
+pub mod tokens;
+pub mod ws;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use taskflow_platform::db::DbPool;
+
+use crate::hub::Hub;
+
+pub struct AppState {
+    pub pool: DbPool,
+    pub hub: Hub,
+    /// Signs stream tokens; shared by every instance through the database.
+    pub token_secret: Arc<Vec<u8>>,
+    pub keepalive: Duration,
+    /// svc-tasks as the browser reaches it.
+    pub tasks_api_url: String,
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(web::QueryConfig::default().error_handler(errors::query_error))
+        .app_data(web::PathConfig::default().error_handler(errors::path_error))
+        .app_data(
+            web::JsonConfig::default()
+                .limit(16 * 1024)
+                .error_handler(errors::json_error),
+        )
+        .service(streams::tenant_stream)
+        .service(streams::task_stream)
+        .service(ws::feed)
+        .service(history::notifications)
+        .service(history::overview)
+        .service(tokens::issue)
+        .service(dashboard::index)
+        .service(dashboard::config)
+        .service(dashboard::asset)
+        .default_service(web::to(problems::no_route));
+}

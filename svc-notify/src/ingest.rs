@@ -1,0 +1,240 @@
+//! Consumes task requests, execution lifecycle and API key events into svc-notify's database:
+//! one transaction per consumed batch holding the inbox (dedupe by event id), the keys, the
+//! tasks' views, the numbered notifications and the counters. The fan-out wakes on that
+//! transaction's commit (a trigger's NOTIFY), so nothing is told before it is durable.
+
+use std::collections::{BTreeMap, HashMap};
+
+use diesel_async::AsyncConnection;
+use taskflow_platform::db::DbPool;
+use taskflow_platform::{BatchHandler, ConsumedRecord};
+use taskflow_schemas::Event;
+use uuid::Uuid;
+
+use crate::domain::{Draft, Status, TaskState, fold};
+use crate::store::{self, Conn, StoreError, StoredNotification, TaskRow};
+
+pub struct Ingest {
+    pub db: DbPool,
+}
+
+impl BatchHandler for Ingest {
+    type Error = StoreError;
+
+    async fn handle(&mut self, batch: &[ConsumedRecord]) -> Result<(), StoreError> {
+        let mut conn = self.db.get().await?;
+        conn.transaction::<_, StoreError, _>(async move |conn| ingest(conn, batch).await)
+            .await
+    }
+}
+
+async fn ingest(conn: &mut Conn, batch: &[ConsumedRecord]) -> Result<(), StoreError> {
+    let ids: Vec<Uuid> = batch.iter().map(|r| r.event.meta().event_id).collect();
+    let mut new = taskflow_platform::inbox::record_all(conn, &ids).await?;
+    let mut fresh: Vec<&ConsumedRecord> = Vec::with_capacity(batch.len());
+    for record in batch {
+        // A copy delivered twice in one batch counts once.
+        if new.remove(&record.event.meta().event_id) {
+            fresh.push(record);
+        }
+    }
+    apply_keys(conn, &fresh).await?;
+    apply_tasks(conn, &fresh).await
+}
+
+async fn apply_keys(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(), StoreError> {
+    for record in records {
+        match &record.event {
+            Event::ApiKeyIssued(e) => {
+                let Some(hash) = decode_hex(&e.key_sha256) else {
+                    let span = record.span();
+                    let _enter = span.enter();
+                    tracing::warn!(key_id = %e.key_id, "ApiKeyIssued without a 32-byte hex hash, ignored");
+                    continue;
+                };
+                let issued_at =
+                    chrono::DateTime::from_timestamp_millis(e.meta.occurred_at).unwrap_or_default();
+                store::issue_key(
+                    conn,
+                    e.key_id,
+                    e.meta.tenant_id,
+                    &hash,
+                    &e.key_prefix,
+                    issued_at,
+                )
+                .await?;
+            }
+            Event::ApiKeyRevoked(e) => store::revoke_key(conn, e.key_id).await?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+async fn apply_tasks(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(), StoreError> {
+    let mut task_ids: Vec<Uuid> = records
+        .iter()
+        .filter(|r| is_task_event(&r.event))
+        .map(|r| r.event.key())
+        .collect();
+    if task_ids.is_empty() {
+        return Ok(());
+    }
+    task_ids.sort_unstable();
+    task_ids.dedup();
+    let mut states: HashMap<Uuid, TaskState> = store::lock_tasks(conn, &task_ids)
+        .await?
+        .into_iter()
+        .map(|row| (row.task_id, state_of(row)))
+        .collect();
+    let mut drafts: Vec<Draft> = Vec::new();
+    for record in records {
+        let current = states.get(&record.event.key()).cloned();
+        let Some((next, draft)) = fold(current, &record.event) else {
+            continue;
+        };
+        let span = record.span();
+        let _enter = span.enter();
+        tracing::debug!(task_id = %next.task_id, status = next.status.as_str(), "task told");
+        states.insert(next.task_id, next);
+        drafts.push(draft);
+    }
+    if drafts.is_empty() {
+        return Ok(());
+    }
+    let mut per_tenant: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for draft in &drafts {
+        *per_tenant.entry(draft.tenant_id).or_default() += 1;
+    }
+    let counts: Vec<(Uuid, i64)> = per_tenant.into_iter().collect();
+    let mut next_seq = store::allocate_seqs(conn, &counts).await?;
+    let mut last_seq: HashMap<Uuid, i64> = HashMap::new();
+    let mut deltas: Vec<(Uuid, &'static str, i64)> = Vec::new();
+    let mut rows = Vec::with_capacity(drafts.len());
+    for draft in drafts {
+        let seq = next_seq
+            .get_mut(&draft.tenant_id)
+            .ok_or_else(|| StoreError::Corrupt {
+                what: "tenant feed",
+                reason: format!("no sequence numbers for tenant {}", draft.tenant_id),
+            })?;
+        last_seq.insert(draft.task_id, *seq);
+        if draft.previous_status != Some(draft.status) {
+            if let Some(previous) = draft.previous_status {
+                deltas.push((draft.tenant_id, previous.as_str(), -1));
+            }
+            deltas.push((draft.tenant_id, draft.status.as_str(), 1));
+        }
+        rows.push(stored(draft, *seq));
+        *seq += 1;
+    }
+    store::insert_notifications(conn, &rows).await?;
+    let changed: Vec<TaskRow> = last_seq
+        .into_iter()
+        .filter_map(|(task_id, seq)| states.remove(&task_id).map(|s| row_of(s, seq)))
+        .collect();
+    store::save_tasks(conn, &changed).await?;
+    store::add_to_counts(conn, &deltas).await
+}
+
+fn is_task_event(event: &Event) -> bool {
+    !matches!(
+        event,
+        Event::ScheduledTaskTriggered(_) | Event::ApiKeyIssued(_) | Event::ApiKeyRevoked(_)
+    )
+}
+
+fn labels_json(labels: &BTreeMap<String, String>) -> serde_json::Value {
+    taskflow_platform::text::scrub_json(serde_json::to_value(labels).unwrap_or_default())
+}
+
+fn stored(draft: Draft, seq: i64) -> StoredNotification {
+    StoredNotification {
+        tenant_id: draft.tenant_id,
+        seq,
+        event_id: draft.event_id,
+        task_id: draft.task_id,
+        event_type: draft.event_type.to_owned(),
+        status: draft.status.as_str().to_owned(),
+        previous_status: draft.previous_status.map(|s| s.as_str().to_owned()),
+        task_type: draft.task_type,
+        priority: draft.priority,
+        labels: labels_json(&draft.labels),
+        percent: draft.percent,
+        message: draft
+            .message
+            .map(|m| taskflow_platform::text::scrub(&m).into_owned()),
+        attempt: draft.attempt,
+        error: draft
+            .error
+            .map(|m| taskflow_platform::text::scrub(&m).into_owned()),
+        result_summary: draft
+            .result_summary
+            .map(|m| taskflow_platform::text::scrub(&m).into_owned()),
+        occurred_at: draft.occurred_at,
+    }
+}
+
+fn state_of(row: TaskRow) -> TaskState {
+    TaskState {
+        task_id: row.task_id,
+        tenant_id: row.tenant_id,
+        task_type: row.task_type,
+        priority: row.priority,
+        labels: serde_json::from_value(row.labels).unwrap_or_default(),
+        status: Status::parse(&row.status).unwrap_or(Status::Pending),
+        percent: row.percent,
+        message: row.message,
+        attempt: row.attempt,
+        error: row.error,
+        cancel_requested: row.cancel_requested,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+fn row_of(state: TaskState, last_seq: i64) -> TaskRow {
+    TaskRow {
+        task_id: state.task_id,
+        tenant_id: state.tenant_id,
+        task_type: state.task_type,
+        priority: state.priority,
+        labels: labels_json(&state.labels),
+        status: state.status.as_str().to_owned(),
+        percent: state.percent,
+        message: state
+            .message
+            .map(|m| taskflow_platform::text::scrub(&m).into_owned()),
+        attempt: state.attempt,
+        error: state
+            .error
+            .map(|m| taskflow_platform::text::scrub(&m).into_owned()),
+        cancel_requested: state.cancel_requested,
+        created_at: state.created_at,
+        updated_at: state.updated_at,
+        last_seq,
+    }
+}
+
+/// 64 hex digits → 32 bytes.
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if text.len() != 64 || !text.is_ascii() {
+        return None;
+    }
+    (0..64)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode_hex;
+
+    #[test]
+    fn hashes_are_64_hex_digits() {
+        assert_eq!(decode_hex(&"0f".repeat(32)), Some(vec![15; 32]));
+        assert_eq!(decode_hex("0f"), None);
+        assert_eq!(decode_hex(&"zz".repeat(32)), None);
+    }
+}

@@ -1,0 +1,176 @@
+//! Wires the consumer, the fan-out, retention and the HTTP API into one process.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use rand::RngCore;
+use taskflow_platform::db::DbPool;
+use taskflow_platform::http::correlation;
+use taskflow_platform::runtime::{Connect, Identity, Running, Runtime, StopSignal};
+use taskflow_schemas::Stream;
+
+use crate::config::NotifyConfig;
+use crate::http::{self, AppState};
+use crate::hub::Hub;
+use crate::ingest::Ingest;
+use crate::store;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    hub: Hub,
+    pool: DbPool,
+    running: Running,
+}
+
+impl Application {
+    /// Starts while Kafka is down too: streams open and keep alive, and fill once it returns.
+    pub async fn build(config: NotifyConfig) -> anyhow::Result<Self> {
+        let instance = format!(
+            "{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
+            std::process::id()
+        );
+        let mut runtime = Runtime::connect(Connect {
+            identity: Identity {
+                service: "svc-notify",
+                version: env!("CARGO_PKG_VERSION"),
+                instance,
+            },
+            kafka: &config.kafka,
+            registry: &config.registry,
+            database_url: &config.database_url,
+            pool_size: config.db_pool_size,
+            migrations: MIGRATIONS,
+            consumer_group: &config.consumer_group,
+        })
+        .await?;
+        let pool = runtime.pool.clone();
+        let token_secret = {
+            let mut candidate = vec![0u8; 32];
+            rand::rng().fill_bytes(&mut candidate);
+            let mut conn = pool.get().await.context("database for the token secret")?;
+            Arc::new(store::token_secret(&mut conn, &candidate).await?)
+        };
+        runtime.spawn_consumer(
+            &[
+                Stream::TaskRequests,
+                Stream::TaskExecution,
+                Stream::TenantKeys,
+            ],
+            Ingest { db: pool.clone() },
+            |_| {},
+        )?;
+        let hub = Hub::new(pool.clone(), config.client_buffer);
+        let fan_out = hub.clone();
+        runtime.spawn(move |stop| fan_out.run(stop));
+        let (prune_pool, retention, every) = (pool.clone(), config.retention, config.prune_every);
+        runtime.spawn(move |stop| prune_loop(prune_pool, retention, every, stop));
+
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            hub: hub.clone(),
+            token_secret,
+            keepalive: config.keepalive,
+            tasks_api_url: config.tasks_api_url.clone(),
+        });
+        let readiness = runtime.readiness();
+        let listener =
+            TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap_fn(crate::http::problems::middleware)
+                .wrap_fn(correlation::middleware)
+                .configure(readiness.clone().configure())
+                .configure(http::configure)
+        })
+        .workers(config.workers)
+        .max_connections(config.max_connections)
+        .backlog(4096)
+        // Streams end with the process: do not wait 30 s for clients that never hang up.
+        .shutdown_timeout(2)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, ?config.bind, "svc-notify listening");
+        Ok(Self {
+            port,
+            server,
+            hub,
+            pool,
+            running: runtime.into_running(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the HTTP server (and then the background loops) as SIGTERM would.
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.running.serve_until_stopped(self.server).await
+    }
+}
+
+/// Deletes history older than `retention`, a batch at a time.
+async fn prune_loop(pool: DbPool, retention: Duration, every: Duration, mut stop: StopSignal) {
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        if let Err(error) = prune_once(&pool, retention).await {
+            tracing::warn!(%error, "pruning notification history failed; retrying later");
+        }
+    }
+}
+
+/// One round of retention: everything recorded before now − `retention`.
+pub async fn prune_once(pool: &DbPool, retention: Duration) -> Result<usize, store::StoreError> {
+    let cut_off =
+        chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
+    let mut conn = pool.get().await?;
+    let mut total = 0;
+    loop {
+        let pruned = store::prune_before(&mut conn, cut_off, 5_000).await?;
+        total += pruned;
+        if pruned < 5_000 {
+            break;
+        }
+    }
+    if total > 0 {
+        tracing::info!(pruned = total, "notification history pruned");
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_leave_the_platform_tables_to_the_platform() {
+        taskflow_platform::testing::assert_no_platform_tables(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations"
+        ));
+    }
+}

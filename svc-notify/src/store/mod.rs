@@ -1,0 +1,29 @@
+//! Every SQL statement of svc-notify. Callers hand in a connection (and own the transaction);
+//! nothing here decides anything.
+
+mod feed;
+mod keys;
+mod prune;
+mod read;
+mod rows;
+mod schema;
+
+pub use feed::{
+    StoredNotification, add_to_counts, allocate_seqs, insert_notifications, lock_tasks, save_tasks,
+};
+pub use keys::{issue_key, key_for_hash, key_is_active, revoke_key, revoked_since, token_secret};
+pub use prune::prune_before;
+pub use read::{Overview, after_all, cursor_of, history, overview, task_has_ended, task_tenant};
+pub use rows::{NotificationRow, TaskRow};
+
+pub type Conn = diesel_async::AsyncPgConnection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("no database connection: {0}")]
+    Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
+    #[error("stored {what} is not valid: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+}

@@ -1,0 +1,55 @@
+//! Retention: history and ended tasks older than the cut-off go; each tenant's feed remembers
+//! how far it was pruned, so a client resuming from before that is told to resync instead of
+//! silently skipping.
+
+use chrono::{DateTime, Utc};
+use diesel::sql_types::{BigInt, Timestamptz};
+use diesel_async::RunQueryDsl;
+
+use super::{Conn, StoreError};
+
+/// Deletes at most `batch` notifications recorded before `cut_off` (and ended tasks last changed
+/// before it, with their counters); returns how many notifications went.
+pub async fn prune_before(
+    conn: &mut Conn,
+    cut_off: DateTime<Utc>,
+    batch: i64,
+) -> Result<usize, StoreError> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+    let pruned: Count = diesel::sql_query(
+        "WITH gone AS ( \
+             DELETE FROM notifications WHERE (tenant_id, seq) IN ( \
+                 SELECT tenant_id, seq FROM notifications WHERE recorded_at < $1 \
+                 ORDER BY recorded_at LIMIT $2) \
+             RETURNING tenant_id, seq), \
+         marks AS ( \
+             UPDATE tenant_feeds f SET pruned_through = GREATEST(f.pruned_through, g.top) \
+             FROM (SELECT tenant_id, max(seq) AS top FROM gone GROUP BY tenant_id) g \
+             WHERE f.tenant_id = g.tenant_id) \
+         SELECT count(*) AS n FROM gone",
+    )
+    .bind::<Timestamptz, _>(cut_off)
+    .bind::<BigInt, _>(batch)
+    .get_result(conn)
+    .await?;
+    diesel::sql_query(
+        "WITH gone AS ( \
+             DELETE FROM tasks WHERE task_id IN ( \
+                 SELECT task_id FROM tasks \
+                 WHERE updated_at < $1 AND status IN ('completed', 'failed', 'cancelled') \
+                 LIMIT $2) \
+             RETURNING tenant_id, status) \
+         UPDATE status_counts c SET n = c.n - g.k \
+         FROM (SELECT tenant_id, status, count(*) AS k FROM gone GROUP BY tenant_id, status) g \
+         WHERE c.tenant_id = g.tenant_id AND c.status = g.status",
+    )
+    .bind::<Timestamptz, _>(cut_off)
+    .bind::<BigInt, _>(batch)
+    .execute(conn)
+    .await?;
+    Ok(usize::try_from(pruned.n).unwrap_or_default())
+}

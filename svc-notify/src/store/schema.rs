@@ -1,0 +1,76 @@
+//! Diesel's view of svc-notify's tables (migrations/ is the source of truth).
+
+diesel::table! {
+    api_keys (key_id) {
+        key_id -> Uuid,
+        tenant_id -> Uuid,
+        key_sha256 -> Bytea,
+        key_prefix -> Text,
+        issued_at -> Timestamptz,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    tenant_feeds (tenant_id) {
+        tenant_id -> Uuid,
+        last_seq -> Int8,
+        pruned_through -> Int8,
+    }
+}
+
+diesel::table! {
+    notifications (tenant_id, seq) {
+        tenant_id -> Uuid,
+        seq -> Int8,
+        event_id -> Uuid,
+        task_id -> Uuid,
+        event_type -> Text,
+        status -> Text,
+        previous_status -> Nullable<Text>,
+        task_type -> Nullable<Text>,
+        priority -> Nullable<Text>,
+        labels -> Jsonb,
+        percent -> Nullable<Int4>,
+        message -> Nullable<Text>,
+        attempt -> Nullable<Int4>,
+        error -> Nullable<Text>,
+        result_summary -> Nullable<Text>,
+        occurred_at -> Timestamptz,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tasks (task_id) {
+        task_id -> Uuid,
+        tenant_id -> Uuid,
+        task_type -> Nullable<Text>,
+        priority -> Nullable<Text>,
+        labels -> Jsonb,
+        status -> Text,
+        percent -> Nullable<Int4>,
+        message -> Nullable<Text>,
+        attempt -> Int4,
+        error -> Nullable<Text>,
+        cancel_requested -> Bool,
+        created_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+        last_seq -> Int8,
+    }
+}
+
+diesel::table! {
+    status_counts (tenant_id, status) {
+        tenant_id -> Uuid,
+        status -> Text,
+        n -> Int8,
+    }
+}
+
+diesel::table! {
+    token_secret (id) {
+        id -> Bool,
+        secret -> Bytea,
+    }
+}

@@ -1,0 +1,10 @@
+//! svc-notify against the real PostgreSQL, Kafka and schema registry (`make test`). Each test
+//! gets its own database, topic prefix and consumer group, and plays svc-tasks and the executor
+//! itself by publishing their events.
+
+mod helpers;
+mod refusals;
+mod resume;
+mod streams;
+mod walls;
+mod websocket;
