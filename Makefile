@@ -50,6 +50,7 @@ test: up tools lint ## start what the tests need, then lint and run every test a
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E 'not $(ALONE)'
 	@source .taskflow/dev.env && deploy/foreign-client-check.sh
 	@source .taskflow/dev.env && deploy/schemathesis-check.sh
+	@source .taskflow/dev.env && deploy/dashboard-check.sh
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E '$(ALONE)' --success-output final
 
 bench: ## submission and end-to-end execution throughput and latency (release builds, own databases and topics, ~3 min)

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Install, once per machine, what building and testing the Rust workspace needs beyond the
 # toolchain itself: the C toolchain and headers that rdkafka's bundled librdkafka (features
-# tokio+zstd) and reqwest's native-tls link against, and cargo-nextest.
-# Warm path: every check is local (dpkg-query, `cargo nextest --version`), so a machine that
-# already has everything needs no network and returns in well under a second.
+# tokio+zstd) and reqwest's native-tls link against, and cargo-nextest; and what the dashboard's
+# browser check (deploy/dashboard-check.sh) needs: Debian's Chromium, Node.js with npm, and the
+# npm packages of deploy/browser/package-lock.json in the cache (~/.cache/taskflow/browser).
+# Warm path: every check is local (dpkg-query, `cargo nextest --version`, comparing the lockfile
+# with the cached copy), so a machine that already has everything needs no network and returns
+# in well under a second.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 # Debian packages, with why:
 #   build-essential  gcc/g++/make/libc headers: librdkafka (bundled) and zstd-sys are compiled from C
@@ -13,13 +17,19 @@ set -euo pipefail
 #   libssl-dev       native-tls -> openssl-sys
 #   zlib1g-dev       librdkafka's default gzip support (libz-sys links the system zlib)
 #   curl, python3    deploy/*.sh use them for readiness probes
-APT_PACKAGES=(build-essential cmake pkg-config libssl-dev zlib1g-dev curl python3)
+#   chromium         the headless browser deploy/dashboard-check.sh drives (puppeteer-core, --no-sandbox)
+APT_PACKAGES=(build-essential cmake pkg-config libssl-dev zlib1g-dev curl python3 chromium)
 
 log() { printf '[tools] %s\n' "$*"; }
 die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
 
 install_apt_packages() {
   local missing=() p
+  # Node.js and npm run the browser check. Checked by command, not by Debian package: a machine
+  # may have them from elsewhere (NodeSource's nodejs carries npm; Debian's would conflict).
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    missing+=(nodejs npm)
+  fi
   for p in "${APT_PACKAGES[@]}"; do
     # dpkg-query is local and fast; "install ok installed" is the only fully-installed state.
     if [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" != "install ok installed" ]]; then
@@ -86,6 +96,29 @@ install_nextest() {
   cargo nextest --version >/dev/null || die "cargo-nextest installed but \`cargo nextest --version\` still fails"
 }
 
+# The browser check's npm packages (puppeteer-core; it downloads no browser), installed with
+# `npm ci` from deploy/browser's lockfile into the cache, so fresh clones reuse them. A copy of
+# the lockfile beside them says what is there; a different one is installed anew next to it and
+# swapped in, so an interrupted install leaves the previous one usable.
+install_browser_modules() {
+  local cache="${TASKFLOW_CACHE:-$HOME/.cache/taskflow}"
+  local dest="$cache/browser" src="deploy/browser" tmp
+  if [[ -d "$dest/node_modules/puppeteer-core" ]] && cmp -s "$src/package-lock.json" "$dest/package-lock.json"; then
+    return 0
+  fi
+  log "installing the browser check's npm packages ($src/package-lock.json) into $dest"
+  mkdir -p "$cache"
+  tmp="$(mktemp -d "$cache/browser.new.XXXXXX")"
+  cp "$src/package.json" "$src/package-lock.json" "$tmp/"
+  if ! (cd "$tmp" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error); then
+    rm -rf "$tmp"
+    die "npm ci of $src failed"
+  fi
+  rm -rf "$dest"
+  mv "$tmp" "$dest"
+}
+
 install_apt_packages
 install_nextest
-log "ok: $(cargo nextest --version 2>/dev/null | head -n1)"
+install_browser_modules
+log "ok: $(cargo nextest --version 2>/dev/null | head -n1); chromium, node $(node --version), puppeteer-core $(node -p 'require(process.argv[1]).version' "${TASKFLOW_CACHE:-$HOME/.cache/taskflow}/browser/node_modules/puppeteer-core/package.json")"

@@ -113,6 +113,7 @@
         .then((token) => {
           if (session !== state.session) throw new AuthError("signed out");
           state.token = token;
+          showTenant(token);
           scheduleTokenRefresh();
           return token.token;
         })
@@ -134,6 +135,11 @@
     const body = await response.json();
     const expiresAt = Date.parse(body.expires_at) || Date.now() + body.ttl_seconds * 1000;
     return { token: body.token, expiresAt, tenantId: body.tenant_id };
+  }
+
+  function showTenant(token) {
+    el.tenant.textContent = token ? `tenant ${short(token.tenantId)}` : "";
+    el.tenant.title = token ? `Tenant ${token.tenantId}` : "";
   }
 
   function scheduleTokenRefresh() {
@@ -242,8 +248,7 @@
     el.dashboard.hidden = false;
     el.sessionBar.hidden = false;
     document.body.dataset.view = "dashboard";
-    el.tenant.textContent = token ? `tenant ${token.tenantId.slice(0, 8)}` : "";
-    if (token) el.tenant.title = `Tenant ${token.tenantId}`;
+    showTenant(token);
     scheduleTokenRefresh();
     clearInterval(state.ageTimer);
     state.ageTimer = setInterval(refreshAges, 1_000);
@@ -527,8 +532,9 @@
     return `…${String(id).slice(-12)}`;
   }
 
+  // "high" (svc-tasks' spelling) or "HIGH" (the Avro symbol) alike become "High".
   function humanPriority(p) {
-    return p ? p.charAt(0) + p.slice(1).toLowerCase() : "—";
+    return p ? p.charAt(0).toUpperCase() + p.slice(1).toLowerCase() : "—";
   }
 
   function age(iso) {
@@ -874,7 +880,7 @@
           })
         : [document.createTextNode("—")]),
     );
-    $("#detail-message").textContent = t.message || (t.cancel_requested ? "cancel requested" : "—");
+    $("#detail-message").textContent = t.message || (t.cancel_requested && ACTIVE.has(t.status) ? "cancel requested" : "—");
     $("#detail-error").textContent = t.error || "—";
     $("#detail-error-row").hidden = !t.error;
     el.detailCancel.hidden = !ACTIVE.has(t.status) || t.cancel_requested;
