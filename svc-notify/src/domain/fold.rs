@@ -124,9 +124,10 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
     match event {
         Event::TaskCreated(e) => {
             task.task_type = Some(e.task_type.clone());
+            // The API's spelling (svc-tasks says "high"), not Avro's enum symbol ("HIGH").
             task.priority = serde_json::to_value(e.priority)
                 .ok()
-                .and_then(|v| v.as_str().map(str::to_owned));
+                .and_then(|v| v.as_str().map(str::to_ascii_lowercase));
             task.labels.clone_from(&e.labels);
             task.created_at = Some(at(meta.occurred_at));
         }

@@ -90,7 +90,7 @@ fn a_task_goes_pending_running_completed_and_each_step_is_told() {
     assert_eq!(state.status, Status::Completed);
     assert_eq!(state.percent, Some(100));
     assert_eq!(state.task_type.as_deref(), Some("sleep"));
-    assert_eq!(state.priority.as_deref(), Some("HIGH"));
+    assert_eq!(state.priority.as_deref(), Some("high"));
     let steps: Vec<_> = drafts
         .iter()
         .map(|d| (d.event_type, d.previous_status, d.status))

@@ -28,6 +28,8 @@ pub struct NotificationRow {
     pub error: Option<String>,
     pub result_summary: Option<String>,
     pub occurred_at: DateTime<Utc>,
+    /// When svc-notify recorded it (its transaction's start, so at or before its commit).
+    pub recorded_at: DateTime<Utc>,
 }
 
 impl NotificationRow {

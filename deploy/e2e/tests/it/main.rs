@@ -1,9 +1,10 @@
-//! TaskFlow end to end (svc-executor behind svc-tasks): the real svc-tasks API in front, real Kafka, registry and
+//! TaskFlow end to end (svc-executor behind svc-tasks, svc-notify beside them): the real svc-tasks API in front, real Kafka, registry and
 //! PostgreSQL. Each test gets its own databases, topic prefix and consumer groups.
 
 mod crashes;
 mod helpers;
 mod lifecycle;
+mod notify;
 mod ordering;
 mod scheduling;
 mod tracing_e2e;
