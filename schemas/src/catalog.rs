@@ -7,8 +7,9 @@ use apache_avro::types::Value;
 use uuid::Uuid;
 
 use crate::events::{
-    ApiKeyIssued, ApiKeyRevoked, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled,
-    TaskCompleted, TaskCreated, TaskFailed, TaskProgressUpdated, TaskStarted,
+    ApiKeyIssued, ApiKeyRevoked, ScheduleOccurrenceSkipped, ScheduledTaskTriggered,
+    TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated, TaskFailed,
+    TaskProgressUpdated, TaskStarted,
 };
 use crate::meta::EventMeta;
 use crate::topics::Stream;
@@ -98,10 +99,11 @@ catalog! {
     ScheduledTaskTriggered => ScheduleTriggers,
     ApiKeyIssued => TenantKeys,
     ApiKeyRevoked => TenantKeys,
+    ScheduleOccurrenceSkipped => ScheduleTriggers,
 }
 
 /// Parsed schemas, one cell per kind in `EventKind::ALL` order.
-static PARSED: [OnceLock<Schema>; 10] = [const { OnceLock::new() }; 10];
+static PARSED: [OnceLock<Schema>; 11] = [const { OnceLock::new() }; 11];
 
 impl EventKind {
     /// The schema, parsed once per process.
@@ -156,6 +158,7 @@ impl Event {
             Event::ScheduledTaskTriggered(e) => e.schedule_id,
             Event::ApiKeyIssued(e) => e.key_id,
             Event::ApiKeyRevoked(e) => e.key_id,
+            Event::ScheduleOccurrenceSkipped(e) => e.schedule_id,
         }
     }
 

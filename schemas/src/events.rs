@@ -136,3 +136,17 @@ pub struct ApiKeyRevoked {
     pub key_id: Uuid,
     pub reason: Option<String>,
 }
+
+/// A schedule's nominal instant that did not become a task, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleOccurrenceSkipped {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub schedule_id: Uuid,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub nominal_time: i64,
+    /// overlap, missed, paused or ended.
+    pub reason: String,
+    pub detail: Option<String>,
+}

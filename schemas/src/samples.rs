@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use crate::{
-    ApiKeyIssued, ApiKeyRevoked, Event, EventMeta, Priority, ScheduledTaskTriggered,
-    TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated, TaskFailed,
-    TaskProgressUpdated, TaskStarted,
+    ApiKeyIssued, ApiKeyRevoked, Event, EventMeta, Priority, ScheduleOccurrenceSkipped,
+    ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated,
+    TaskFailed, TaskProgressUpdated, TaskStarted,
 };
 
 /// Metadata with a fresh event id and a random tenant.
@@ -110,6 +110,14 @@ pub fn one_of_each() -> Vec<Event> {
             meta: sample_meta(),
             key_id: Uuid::new_v4(),
             reason: Some("rotated".into()),
+        }
+        .into(),
+        ScheduleOccurrenceSkipped {
+            meta: sample_meta(),
+            schedule_id: Uuid::new_v4(),
+            nominal_time: 1_790_000_000_000,
+            reason: "overlap".into(),
+            detail: Some("the previous run is still running".into()),
         }
         .into(),
     ]

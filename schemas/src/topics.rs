@@ -9,7 +9,7 @@ pub enum Stream {
     TaskRequests,
     /// svc-executor → TaskStarted, TaskProgressUpdated, TaskCompleted, TaskFailed, TaskCancelled.
     TaskExecution,
-    /// svc-scheduler → ScheduledTaskTriggered.
+    /// svc-scheduler → ScheduledTaskTriggered, ScheduleOccurrenceSkipped.
     ScheduleTriggers,
     /// svc-tasks → ApiKeyIssued, ApiKeyRevoked. Compacted: keyed by key id, the latest state of
     /// every key stays readable from the start, so a new service can learn them all.

@@ -140,7 +140,10 @@ async fn apply_tasks(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(),
 fn is_task_event(event: &Event) -> bool {
     !matches!(
         event,
-        Event::ScheduledTaskTriggered(_) | Event::ApiKeyIssued(_) | Event::ApiKeyRevoked(_)
+        Event::ScheduledTaskTriggered(_)
+            | Event::ScheduleOccurrenceSkipped(_)
+            | Event::ApiKeyIssued(_)
+            | Event::ApiKeyRevoked(_)
     )
 }
 

@@ -99,7 +99,10 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
         Event::TaskCompleted(e) => e.task_id,
         Event::TaskFailed(e) => e.task_id,
         Event::TaskCancelled(e) => e.task_id,
-        Event::ScheduledTaskTriggered(_) | Event::ApiKeyIssued(_) | Event::ApiKeyRevoked(_) => {
+        Event::ScheduledTaskTriggered(_)
+        | Event::ScheduleOccurrenceSkipped(_)
+        | Event::ApiKeyIssued(_)
+        | Event::ApiKeyRevoked(_) => {
             return None;
         }
     };
@@ -185,7 +188,10 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
             draft_attempt = e.attempt;
             message.clone_from(&e.reason);
         }
-        Event::ScheduledTaskTriggered(_) | Event::ApiKeyIssued(_) | Event::ApiKeyRevoked(_) => {
+        Event::ScheduledTaskTriggered(_)
+        | Event::ScheduleOccurrenceSkipped(_)
+        | Event::ApiKeyIssued(_)
+        | Event::ApiKeyRevoked(_) => {
             return None;
         }
     }

@@ -128,7 +128,10 @@ pub fn apply(state: Option<TaskView>, event: &Event) -> Result<TaskView, ApplyEr
     }
     match event {
         Event::TaskCreated(_) => return Err(ApplyError::AlreadyExists(task.id)),
-        Event::ScheduledTaskTriggered(_) | Event::ApiKeyIssued(_) | Event::ApiKeyRevoked(_) => {
+        Event::ScheduledTaskTriggered(_)
+        | Event::ScheduleOccurrenceSkipped(_)
+        | Event::ApiKeyIssued(_)
+        | Event::ApiKeyRevoked(_) => {
             return Err(ApplyError::NotATaskEvent(event.kind().name()));
         }
         Event::TaskCancelRequested(_) => task.cancel_requested = true,
