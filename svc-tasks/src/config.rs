@@ -8,7 +8,7 @@
 //! | `TASKFLOW_TASKS_WORKERS` | `2` | HTTP worker threads |
 //! | `TASKFLOW_TASKS_DB_POOL` | `16` | database connections |
 //! | `TASKFLOW_MAX_BODY_BYTES` | `262144` | request body cap (413 above); well below Kafka's 1 MiB record limit |
-//! | `TASKFLOW_TASKS_GROUP` | `svc-tasks` | consumer group following execution events |
+//! | `TASKFLOW_TASKS_GROUP` | `svc-tasks` | consumer group following execution events and schedule triggers (its dead-letter topic: `taskflow.deadletter.<group>.v1`) |
 //! | `TASKFLOW_CORS_ORIGINS` | empty | comma-separated exact origins (`scheme://host[:port]`, as browsers send them) whose pages may call the API with a key (CORS); empty or unset: no cross-origin access ([`CorsOrigins`]) |
 //! | `KAFKA_BOOTSTRAP_SERVERS`, `SCHEMA_REGISTRY_URL`, `TASKFLOW_TOPIC_PREFIX`, `TASKFLOW_TASK_PARTITIONS` | | see `taskflow-platform` |
 

@@ -1,24 +1,28 @@
-//! Follows the executor's lifecycle events into the task log and the `tasks` projection, so
-//! `GET /v1/tasks/{id}` shows live status. One transaction per consumed batch; a redelivered
-//! event is recognised by its event id inside that transaction and changes nothing.
+//! Follows what other services tell svc-tasks, one transaction per consumed batch, with the
+//! inbox (a redelivered event is recognised by its event id inside that transaction and changes
+//! nothing):
+//! - svc-scheduler's triggers become tasks (`service::scheduled`);
+//! - the executor's lifecycle events go into the task log and the `tasks` projection, so
+//!   `GET /v1/tasks/{id}` shows live status.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use diesel_async::AsyncConnection;
-use taskflow_platform::db::DbPool;
 use taskflow_platform::{BatchHandler, ConsumedRecord};
 use taskflow_schemas::Event;
 
 use crate::domain::{TaskView, apply};
-use crate::service::ServiceError;
 use crate::service::record::{Announce, record_folded};
+use crate::service::{ServiceError, Services, scheduled};
 use crate::store::{self, Conn, StoreError};
 use uuid::Uuid;
 
 pub const CONSUMER_GROUP: &str = "svc-tasks";
 
 pub struct Projector {
-    pub db: DbPool,
+    pub services: Services,
+    /// Where triggers that cannot become tasks are parked (the group's dead-letter topic).
+    pub dead_letter_topic: String,
 }
 
 impl BatchHandler for Projector {
@@ -26,12 +30,25 @@ impl BatchHandler for Projector {
 
     /// One transaction for the batch, with one statement per table however many events: the
     /// inbox (which events are new), the tasks' rows (locked), the log, the projection, the
-    /// tenants' freed slots. Events are folded in Kafka order per task; `apply` ignores a stale
-    /// step (by attempt and phase), whatever the order.
+    /// tenants' freed slots. Triggers come first, so tasks they create exist for the rest.
+    /// Events are folded in Kafka order per task; `apply` ignores a stale step (by attempt and
+    /// phase), whatever the order.
     async fn handle(&mut self, batch: &[ConsumedRecord]) -> Result<(), ServiceError> {
-        let mut conn = self.db.get().await?;
-        conn.transaction::<_, ServiceError, _>(async move |conn| project_batch(conn, batch).await)
-            .await
+        let mut conn = self.services.db.get().await?;
+        let services = &self.services;
+        let dead_letters = self.dead_letter_topic.as_str();
+        let triggered = conn
+            .transaction::<_, ServiceError, _>(async move |conn| {
+                let triggered =
+                    scheduled::create_triggered(conn, services, dead_letters, batch).await?;
+                project_batch(conn, batch).await?;
+                Ok(triggered)
+            })
+            .await?;
+        if triggered.wrote_outbox() {
+            self.services.outbox_ready.notify_one();
+        }
+        Ok(())
     }
 }
 
@@ -62,7 +79,8 @@ async fn project_batch(conn: &mut Conn, batch: &[ConsumedRecord]) -> Result<(), 
         .map(|t| (t.id, (t, false)))
         .collect();
     let mut appended = Vec::new();
-    let mut freed: HashMap<Uuid, i32> = HashMap::new();
+    // In tenant order, so that concurrent batches lock the counters in one order.
+    let mut freed: BTreeMap<Uuid, i32> = BTreeMap::new();
     for record in relevant {
         let event = &record.event;
         // A copy delivered twice in one batch is applied once.

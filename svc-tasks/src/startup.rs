@@ -1,4 +1,5 @@
-//! Wires the HTTP API, the outbox relay and the execution-event projector into one process.
+//! Wires the HTTP API, the outbox relay and the projector (execution events, schedule triggers)
+//! into one process.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -72,9 +73,14 @@ impl Application {
             runtime.spawn_relay(config.relay_idle_poll);
         }
         let projector = Projector {
-            db: runtime.pool.clone(),
+            services: services.clone(),
+            dead_letter_topic: runtime.dead_letters.topic().to_owned(),
         };
-        runtime.spawn_consumer(&[Stream::TaskExecution], projector, |_| {})?;
+        runtime.spawn_consumer(
+            &[Stream::TaskExecution, Stream::ScheduleTriggers],
+            projector,
+            |_| {},
+        )?;
 
         let state = web::Data::new(AppState {
             services: services.clone(),

@@ -6,5 +6,6 @@ pub mod quota;
 pub mod submission;
 pub mod task;
 pub mod text;
+pub mod trigger;
 
-pub use task::{ApplyError, CancelRefused, TaskStatus, TaskView, apply, decide_cancel};
+pub use task::{ApplyError, CancelRefused, TaskStatus, TaskView, apply, decide_cancel, fold};

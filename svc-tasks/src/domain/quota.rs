@@ -96,6 +96,22 @@ pub fn admit(
     })
 }
 
+/// Counts `created` tasks of the tenant's schedules, which no limit refuses: they take active
+/// slots (so submissions see them, and the slot they free when they end was theirs), past
+/// `max_active_tasks` if need be, and leave the submission window alone (it meters requests to
+/// the API; a schedule's cadence was accepted with the schedule).
+///
+/// Why never refused: the trigger is the only chance of its instant. Refusing it would drop that
+/// run for good (svc-scheduler has moved on), and waiting for a slot would hold up every
+/// schedule on the same partition, other tenants' too. The limit keeps doing its job on the
+/// API: while scheduled tasks fill it, submissions get 429.
+pub fn count_scheduled(usage: Usage, created: i32) -> Usage {
+    Usage {
+        active_tasks: usage.active_tasks + created,
+        ..usage
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -154,5 +170,20 @@ mod tests {
         assert_eq!(refused.retry_after_secs(), 15);
         let next = admit(limits, usage(0, at(9, 0, 0), 2), at(9, 1, 5), 1).expect("new window");
         assert_eq!(next, usage(1, at(9, 1, 0), 1));
+    }
+
+    #[test]
+    fn scheduled_tasks_take_slots_past_the_limit_and_leave_the_rate_window() {
+        let limits = Limits {
+            max_active_tasks: Some(1),
+            submissions_per_minute: Some(1),
+        };
+        let full = usage(1, at(9, 0, 0), 1);
+        let next = count_scheduled(full, 2);
+        assert_eq!(next, usage(3, at(9, 0, 0), 1));
+        assert!(
+            admit(limits, next, at(9, 0, 10), 1).is_err(),
+            "the API sees them"
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use taskflow_platform::text::{scrub, scrub_json};
-use taskflow_schemas::{Event, EventMeta, Priority, TaskCancelRequested};
+use taskflow_schemas::{Event, EventMeta, Priority, ScheduledTaskTriggered, TaskCancelRequested};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -80,6 +80,10 @@ pub struct TaskView {
     pub finished_at: Option<DateTime<Utc>>,
     /// Number of events folded in: the stream version of the last one.
     pub version: i32,
+    /// The schedule whose trigger created the task; `None` for a submitted one.
+    pub schedule_id: Option<Uuid>,
+    /// That schedule's nominal instant this task is for (from the trigger at version 0).
+    pub fire_time: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -183,6 +187,46 @@ pub fn apply(state: Option<TaskView>, event: &Event) -> Result<TaskView, ApplyEr
     Ok(task)
 }
 
+/// Folds a whole stream as the log holds it. A scheduled task's stream opens with the trigger
+/// that caused it (version 0): not a step of the task, but which instant of which schedule the
+/// task is for. `None` for a stream without its TaskCreated.
+pub fn fold<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+) -> Result<Option<TaskView>, ApplyError> {
+    let mut events = events.into_iter().peekable();
+    let trigger = match events.peek() {
+        Some(Event::ScheduledTaskTriggered(trigger)) => {
+            events.next();
+            Some(trigger)
+        }
+        _ => None,
+    };
+    let mut state = None;
+    for event in events {
+        state = Some(apply(state, event)?);
+    }
+    match (state, trigger) {
+        (Some(task), Some(trigger)) => scheduled(task, trigger).map(Some),
+        (state, _) => Ok(state),
+    }
+}
+
+/// `task`, created by `trigger`: it shows the schedule and the nominal instant.
+pub fn scheduled(
+    mut task: TaskView,
+    trigger: &ScheduledTaskTriggered,
+) -> Result<TaskView, ApplyError> {
+    if trigger.task_id != task.id {
+        return Err(ApplyError::WrongStream {
+            task: task.id,
+            event_task: trigger.task_id,
+        });
+    }
+    task.schedule_id = Some(trigger.schedule_id);
+    task.fire_time = Some(millis_to_time(trigger.fire_time));
+    Ok(task)
+}
+
 /// Whether `event` is an older step of the execution than the one `task` already shows, judged
 /// by the event's attempt number and phase (start/progress before the attempt's end), never by
 /// arrival order. Endings of the whole task (completed, final failure, cancelled) are never
@@ -223,6 +267,9 @@ fn created_view(e: &taskflow_schemas::TaskCreated, at: DateTime<Utc>) -> TaskVie
         started_at: None,
         finished_at: None,
         version: 1,
+        // Text in the contract; always a uuid when svc-tasks wrote it.
+        schedule_id: e.schedule_id.as_deref().and_then(|s| s.parse().ok()),
+        fire_time: None,
     }
 }
 

@@ -195,6 +195,11 @@ pub struct TaskDto {
     pub updated_at: DateTime<Utc>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The schedule whose trigger created this task; null for a task submitted through the API.
+    pub schedule_id: Option<Uuid>,
+    /// The schedule's nominal instant this task is for (it may start later: jitter, queueing);
+    /// null for a submitted task.
+    pub fire_time: Option<DateTime<Utc>>,
 }
 
 impl From<TaskView> for TaskDto {
@@ -225,6 +230,8 @@ impl From<TaskView> for TaskDto {
             updated_at: t.updated_at,
             started_at: t.started_at,
             finished_at: t.finished_at,
+            schedule_id: t.schedule_id,
+            fire_time: t.fire_time,
         }
     }
 }
@@ -244,6 +251,10 @@ pub struct BatchCreated {
 /// One recorded fact about a task.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EventDto {
+    /// Position in the task's stream: 1 is its `TaskCreated`. A scheduled task's history opens
+    /// with the `ScheduledTaskTriggered` that caused it at 0 (its `fire_time` is the nominal
+    /// instant, in milliseconds); the TaskCreated names it as `causation_id`.
+    #[schema(minimum = 0)]
     pub version: i32,
     pub event_id: Uuid,
     #[serde(rename = "type")]

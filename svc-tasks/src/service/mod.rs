@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod keys;
 pub mod rebuild;
 pub mod record;
+pub mod scheduled;
 pub mod submit;
 pub mod tenants;
 

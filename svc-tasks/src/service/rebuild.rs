@@ -13,7 +13,7 @@ use diesel_async::pooled_connection::deadpool::Object;
 use uuid::Uuid;
 
 use super::{ServiceError, Services};
-use crate::domain::apply;
+use crate::domain::fold;
 use crate::store::rebuild_jobs::{self as jobs, RebuildJobRow};
 use crate::store::{self, Conn, StoreError};
 
@@ -201,13 +201,10 @@ async fn refold(conn: &mut Conn, job: &RebuildJobRow) -> Result<i64, ServiceErro
                     // Lock first so the fold sees every event committed before it.
                     store::lock_task(conn, *id).await?;
                     let events = store::stream_events(conn, *id).await?;
-                    let task = events
-                        .iter()
-                        .try_fold(None, |state, e| apply(state, e).map(Some))
-                        .map_err(|e| StoreError::Corrupt {
-                            what: "task stream",
-                            reason: format!("task {id}: {e}"),
-                        })?;
+                    let task = fold(&events).map_err(|e| StoreError::Corrupt {
+                        what: "task stream",
+                        reason: format!("task {id}: {e}"),
+                    })?;
                     if let Some(task) = task {
                         store::upsert_task(conn, &task).await?;
                     }

@@ -1,12 +1,14 @@
 //! The one way a task's events are recorded: fold them into the task (apply), append them to
 //! the log, write the projection, and — for events this service announces — put them in the
-//! outbox, all in the caller's transaction. Submit ([`record_new`]), cancel ([`record`]) and the
-//! projector ([`record_folded`], for a batch it folded itself) all go through here.
+//! outbox, all in the caller's transaction. Submit and schedule triggers ([`record_new`]), cancel
+//! ([`record`]) and the projector ([`record_folded`], for a batch it folded itself) all go
+//! through here.
 
+use taskflow_platform::headers::{TraceContext, current_trace};
 use taskflow_schemas::Event;
 
 use super::ServiceError;
-use crate::domain::{TaskView, apply};
+use crate::domain::{TaskView, apply, fold};
 use crate::store::{self, Conn, StoreError};
 
 /// Whether a recorded event also goes to Kafka (through the outbox).
@@ -40,23 +42,72 @@ pub async fn record(
     Ok(next)
 }
 
-/// Records the first event of many new tasks (a submission batch) with one statement per table:
-/// the log, the projection and the outbox. All or nothing, in the caller's transaction.
-pub async fn record_new(conn: &mut Conn, events: &[Event]) -> Result<Vec<TaskView>, ServiceError> {
-    let tasks = events
+/// A new task's opening events: its TaskCreated (version 1, announced), and before it the event
+/// of another service that caused it, if one did (version 0, recorded only: a schedule's
+/// trigger, whose nominal instant TaskCreated's contract does not carry).
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    pub cause: Option<Event>,
+    pub created: Event,
+    /// The trace the TaskCreated travels in.
+    pub trace: TraceContext,
+}
+
+impl NewTask {
+    /// A task a client submitted, in the request's trace (`trace`).
+    pub fn submitted(created: Event, trace: TraceContext) -> Self {
+        Self {
+            cause: None,
+            created,
+            trace,
+        }
+    }
+
+    /// A task another service's event caused, in that event's trace (`trace`).
+    pub fn caused_by(cause: Event, created: Event, trace: TraceContext) -> Self {
+        Self {
+            cause: Some(cause),
+            created,
+            trace,
+        }
+    }
+
+    fn log(&self) -> impl Iterator<Item = (uuid::Uuid, i32, &Event)> {
+        let task_id = self.created.key();
+        self.cause
+            .iter()
+            .map(move |cause| (task_id, 0, cause))
+            .chain(std::iter::once((task_id, 1, &self.created)))
+    }
+}
+
+/// Records many new tasks (a submission batch, a batch of triggers) with one statement per
+/// table: the log, the projection and the outbox. All or nothing, in the caller's transaction.
+pub async fn record_new(conn: &mut Conn, new: &[NewTask]) -> Result<Vec<TaskView>, ServiceError> {
+    let tasks = new
         .iter()
-        .map(|event| {
-            apply(None, event).map_err(|e| StoreError::Corrupt {
+        .map(|task| {
+            let corrupt = |reason: String| StoreError::Corrupt {
                 what: "new task",
-                reason: e.to_string(),
-            })
+                reason,
+            };
+            match fold(task.log().map(|(_, _, event)| event)) {
+                Ok(Some(view)) => Ok(view),
+                Ok(None) => Err(corrupt(format!(
+                    "{} has no TaskCreated",
+                    task.created.key()
+                ))),
+                Err(e) => Err(corrupt(e.to_string())),
+            }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let first: Vec<_> = events.iter().map(|e| (e.key(), 1, e)).collect();
-    store::append_events(conn, &first).await?;
+    let log: Vec<_> = new.iter().flat_map(NewTask::log).collect();
+    store::append_events(conn, &log).await?;
     store::insert_tasks(conn, &tasks).await?;
-    let trace = taskflow_platform::headers::current_trace();
-    let outgoing: Vec<_> = events.iter().map(|e| (e.clone(), trace.clone())).collect();
+    let outgoing: Vec<_> = new
+        .iter()
+        .map(|task| (task.created.clone(), task.trace.clone()))
+        .collect();
     store::enqueue_all(conn, &outgoing).await?;
     Ok(tasks)
 }
@@ -72,7 +123,7 @@ pub async fn record_folded(
     store::append_events(conn, events).await?;
     store::update_tasks(conn, changed).await?;
     if announce == Announce::Yes {
-        let trace = taskflow_platform::headers::current_trace();
+        let trace = current_trace();
         let outgoing: Vec<_> = events
             .iter()
             .map(|(_, _, e)| ((*e).clone(), trace.clone()))

@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use taskflow_schemas::{Event, EventMeta};
 use uuid::Uuid;
 
-use super::record::record_new;
+use super::record::{NewTask, record_new};
 use super::{ServiceError, Services};
 use crate::domain::TaskView;
 use crate::domain::catalog::PayloadProblem;
@@ -146,6 +146,7 @@ async fn create_all(
     }
     // New tasks are written together: one statement per table, however many in the batch.
     let mut events = Vec::with_capacity(prepared.len());
+    let trace = taskflow_platform::headers::current_trace();
     let mut keys = Vec::new();
     for ((valid, key, hash), replay) in prepared.iter().zip(&replays) {
         if replay.is_some() {
@@ -153,12 +154,10 @@ async fn create_all(
         }
         let task_id = Uuid::now_v7();
         let meta = EventMeta::new(now.timestamp_millis(), correlation_id, tenant_id, producer);
-        events.push(Event::from(submission::task_created(
-            valid,
-            meta,
-            task_id,
-            key.clone(),
-        )));
+        events.push(NewTask::submitted(
+            Event::from(submission::task_created(valid, meta, task_id, key.clone())),
+            trace.clone(),
+        ));
         if let Some(key) = key {
             keys.push((key.as_str(), hash.as_slice(), task_id));
         }
@@ -189,7 +188,7 @@ async fn create_all(
     Ok(submitted)
 }
 
-fn allowed_priorities(tenant: &TenantRow) -> Option<Vec<taskflow_schemas::Priority>> {
+pub(super) fn allowed_priorities(tenant: &TenantRow) -> Option<Vec<taskflow_schemas::Priority>> {
     tenant.allowed_priorities.as_ref().map(|names| {
         names
             .iter()

@@ -67,6 +67,24 @@ pub async fn lock_tasks(conn: &mut Conn, ids: &[Uuid]) -> Result<Vec<TaskView>, 
         .collect()
 }
 
+/// The tasks among `ids` that exist, as (id, tenant, schedule). Not locked: a task's row is
+/// written with its first event, and the log's primary key refuses a second first event, so a
+/// task created concurrently after this read makes the creating transaction fail (and its
+/// consumer retry), never a second task.
+pub async fn existing_tasks(
+    conn: &mut Conn,
+    ids: &[Uuid],
+) -> Result<Vec<(Uuid, Uuid, Option<Uuid>)>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(tasks::table
+        .filter(tasks::id.eq_any(ids))
+        .select((tasks::id, tasks::tenant_id, tasks::schedule_id))
+        .load(conn)
+        .await?)
+}
+
 /// Replaces the row wholesale (projection rebuild).
 pub async fn upsert_task(conn: &mut Conn, task: &TaskView) -> Result<(), StoreError> {
     let row = rows::TaskRow::from_view(task)?;

@@ -171,7 +171,10 @@ pub async fn finish_rebuild(
     Ok(changed == 1)
 }
 
-/// The newest task stream (task ids are UUIDv7, so in creation order).
+/// The highest task stream id: every stream that exists now is at or below it. (Submitted
+/// tasks' ids are UUIDv7, in creation order; a scheduled task's id is derived from its schedule
+/// and instant, anywhere in the order. A stream created later below it is refolded too, which is
+/// harmless; one above it is projected live.)
 pub async fn newest_stream_id(conn: &mut Conn) -> Result<Option<Uuid>, StoreError> {
     Ok(task_events::table
         .filter(task_events::version.eq(1))

@@ -110,6 +110,8 @@ pub struct TaskRow {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub version: i32,
+    pub schedule_id: Option<Uuid>,
+    pub fire_time: Option<DateTime<Utc>>,
 }
 
 impl TaskRow {
@@ -141,6 +143,8 @@ impl TaskRow {
             started_at: t.started_at,
             finished_at: t.finished_at,
             version: t.version,
+            schedule_id: t.schedule_id,
+            fire_time: t.fire_time,
         })
     }
 
@@ -173,6 +177,8 @@ impl TaskRow {
             started_at: self.started_at,
             finished_at: self.finished_at,
             version: self.version,
+            schedule_id: self.schedule_id,
+            fire_time: self.fire_time,
         })
     }
 }

@@ -71,6 +71,8 @@ diesel::table! {
         started_at -> Nullable<Timestamptz>,
         finished_at -> Nullable<Timestamptz>,
         version -> Int4,
+        schedule_id -> Nullable<Uuid>,
+        fire_time -> Nullable<Timestamptz>,
     }
 }
 

@@ -1,9 +1,13 @@
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use diesel::dsl::sql;
 use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use svc_tasks::config::{CorsOrigins, TasksConfig};
@@ -15,7 +19,7 @@ use taskflow_platform::{EventProducer, KafkaSettings, RegistrySettings, db};
 use taskflow_schemas::{Stream, Topics};
 use uuid::Uuid;
 
-pub use taskflow_platform::testing::{read_topic, wait_until};
+pub use taskflow_platform::testing::{RawRecord, read_topic, wait_until};
 
 pub struct TestApp {
     pub base: String,
@@ -230,4 +234,77 @@ pub async fn assert_problem(response: Response, status: StatusCode, slug: &str) 
         "{body}"
     );
     body
+}
+
+/// Every record on `topic` now: read up to each partition's end as of the call, so a test can
+/// say "exactly this many" (a record published later is not waited for).
+pub async fn drain_topic(bootstrap: &str, topic: &str) -> Vec<RawRecord> {
+    let timeout = Duration::from_secs(10);
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("it-drain-{}", Uuid::new_v4().simple()))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("drain consumer");
+    let metadata = consumer
+        .fetch_metadata(Some(topic), timeout)
+        .expect("topic metadata");
+    let mut ends = HashMap::new();
+    let mut assignment = TopicPartitionList::new();
+    for partition in metadata.topics()[0].partitions() {
+        let (low, high) = consumer
+            .fetch_watermarks(topic, partition.id(), timeout)
+            .expect("watermarks");
+        if high > low {
+            ends.insert(partition.id(), high);
+            assignment
+                .add_partition_offset(topic, partition.id(), Offset::Offset(low))
+                .expect("assignment");
+        }
+    }
+    let mut read = Vec::new();
+    if ends.is_empty() {
+        return read;
+    }
+    consumer.assign(&assignment).expect("assign");
+    wait_until(
+        Duration::from_secs(30),
+        &format!("every record on {topic}"),
+        || {
+            while let Some(Ok(m)) = consumer.poll(Duration::from_millis(100)) {
+                if ends
+                    .get(&m.partition())
+                    .is_none_or(|end| m.offset() >= *end)
+                {
+                    continue;
+                }
+                read.push(RawRecord {
+                    key: m.key().map(<[u8]>::to_vec),
+                    payload: m.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+                    headers: m
+                        .headers()
+                        .map(|h| {
+                            h.iter()
+                                .map(|h| {
+                                    let value = h.value.map(String::from_utf8_lossy);
+                                    (h.key.to_owned(), value.unwrap_or_default().into_owned())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+            // By the consumer's position, which also passes offsets that hold no record.
+            let position = consumer.position().expect("position");
+            ends.retain(|partition, end| {
+                !matches!(
+                    position.find_partition(topic, *partition).map(|e| e.offset()),
+                    Some(Offset::Offset(next)) if next >= *end
+                )
+            });
+            std::future::ready(ends.is_empty().then_some(()))
+        },
+    )
+    .await;
+    read
 }

@@ -14,5 +14,6 @@ mod projection;
 mod quotas;
 mod refusals;
 mod relay;
+mod scheduled;
 mod submit;
 mod unstorable;

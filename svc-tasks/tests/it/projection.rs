@@ -31,7 +31,7 @@ async fn wait_for_status(app: &TestApp, tenant: &TestTenant, id: &str, status: &
 }
 
 /// Starts a rebuild (202 + Location), then polls its status resource until it has ended.
-async fn rebuild_and_wait(app: &TestApp) -> Value {
+pub(crate) async fn rebuild_and_wait(app: &TestApp) -> Value {
     let job = start_rebuild(app).await;
     wait_for_job(app, job["job_id"].as_str().expect("job id")).await
 }

@@ -1,0 +1,175 @@
+//! Tasks from schedules: every `ScheduledTaskTriggered` svc-scheduler publishes becomes the task
+//! it names, exactly once, the way a submission becomes one (same checks, same TaskCreated
+//! through the outbox, same log and projection), in the consumer's transaction with the inbox.
+//!
+//! Exactly once, whatever arrives: a redelivered trigger (same event id) is recognised by the
+//! inbox; a second trigger for the same instant (another event id, same task id, e.g. from a
+//! second scheduler instance) finds the task there and creates nothing. If two transactions
+//! raced to create one task, the log's `(stream_id, version)` key fails the later one, whose
+//! batch is retried and then finds the task.
+//!
+//! A trigger that cannot become a task (unknown tenant, type not in the catalogue, payload not
+//! matching the type's schema, settings out of bounds, a priority the tenant may not use) must
+//! not hold up the partition: it is consumed, logged as a warning and parked on svc-tasks'
+//! dead-letter topic (`taskflow.deadletter.<group>.v1`, reason in `taskflow.dlq.reason`) through
+//! the outbox, in the same transaction, so it can be found and replayed once fixed.
+
+use std::collections::{BTreeMap, HashMap};
+
+use taskflow_platform::ConsumedRecord;
+use taskflow_platform::headers::current_trace;
+use taskflow_schemas::{Event, EventMeta, ScheduledTaskTriggered};
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::record::{NewTask, record_new};
+use super::submit::allowed_priorities;
+use super::{ServiceError, Services};
+use crate::domain::{quota, trigger};
+use crate::store::{self, Conn};
+
+/// What the triggers of one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Triggered {
+    pub created: usize,
+    pub refused: usize,
+}
+
+impl Triggered {
+    /// Whether the outbox got rows (tasks to announce, triggers to park).
+    pub fn wrote_outbox(&self) -> bool {
+        self.created + self.refused > 0
+    }
+}
+
+/// Creates the tasks the batch's triggers ask for, in the caller's transaction; other events
+/// of the batch are left alone (`ScheduleOccurrenceSkipped` is svc-scheduler's own record).
+pub async fn create_triggered(
+    conn: &mut Conn,
+    services: &Services,
+    dead_letter_topic: &str,
+    batch: &[ConsumedRecord],
+) -> Result<Triggered, ServiceError> {
+    let triggers: Vec<(&ConsumedRecord, &ScheduledTaskTriggered)> = batch
+        .iter()
+        .filter_map(|record| match &record.event {
+            Event::ScheduledTaskTriggered(trigger) => Some((record, trigger)),
+            _ => None,
+        })
+        .collect();
+    if triggers.is_empty() {
+        return Ok(Triggered::default());
+    }
+    let ids: Vec<Uuid> = triggers.iter().map(|(_, t)| t.meta.event_id).collect();
+    let mut new = taskflow_platform::inbox::record_all(conn, &ids).await?;
+    // Consumed before (or twice in this batch): applied once.
+    let triggers: Vec<_> = triggers
+        .into_iter()
+        .filter(|(_, t)| new.remove(&t.meta.event_id))
+        .collect();
+
+    let mut task_ids: Vec<Uuid> = triggers.iter().map(|(_, t)| t.task_id).collect();
+    task_ids.sort_unstable();
+    task_ids.dedup();
+    // Task id -> (tenant, schedule) of the task that has it.
+    let mut taken: HashMap<Uuid, (Uuid, Option<Uuid>)> = store::existing_tasks(conn, &task_ids)
+        .await?
+        .into_iter()
+        .map(|(id, tenant, schedule)| (id, (tenant, schedule)))
+        .collect();
+    let mut tenant_ids: Vec<Uuid> = triggers
+        .iter()
+        .filter(|(_, t)| !taken.contains_key(&t.task_id))
+        .map(|(_, t)| t.meta.tenant_id)
+        .collect();
+    tenant_ids.sort_unstable();
+    tenant_ids.dedup();
+    // Share-locked in id order like a submission's: a change of limits waits for this batch.
+    let mut tenants = HashMap::new();
+    for id in tenant_ids {
+        if let Some(tenant) = store::lock_tenant_shared(conn, id).await? {
+            tenants.insert(id, tenant);
+        }
+    }
+
+    let now = services.clock.now().timestamp_millis();
+    let mut created = Vec::new();
+    let mut refused = Vec::new();
+    let mut per_tenant: BTreeMap<Uuid, i32> = BTreeMap::new();
+    for (record, t) in &triggers {
+        let span = record.span();
+        let _enter = span.enter();
+        let (task_id, schedule_id, fire_time) = (t.task_id, t.schedule_id, t.fire_time);
+        if let Some((tenant, schedule)) = taken.get(&task_id) {
+            if (*tenant, *schedule) == (t.meta.tenant_id, Some(schedule_id)) {
+                tracing::info!(%task_id, %schedule_id, fire_time, "the trigger's task exists already, nothing to do");
+            } else {
+                tracing::warn!(%task_id, %schedule_id, fire_time, "the trigger's task id belongs to another task, nothing created");
+            }
+            continue;
+        }
+        let checked = match tenants.get(&t.meta.tenant_id) {
+            None => Err(format!(
+                "tenant {} is not known to svc-tasks",
+                t.meta.tenant_id
+            )),
+            Some(tenant) => trigger::validate(
+                t,
+                &services.catalog,
+                &services.policy,
+                allowed_priorities(tenant).as_deref(),
+            )
+            .map_err(|e| trigger::describe(&e)),
+        };
+        match checked {
+            Ok(valid) => {
+                let meta = EventMeta::new(
+                    now,
+                    &t.meta.correlation_id,
+                    t.meta.tenant_id,
+                    &services.producer_name,
+                );
+                let task = trigger::task_created(t, &valid, meta);
+                created.push(NewTask::caused_by(
+                    record.event.clone(),
+                    task.into(),
+                    current_trace(),
+                ));
+                taken.insert(task_id, (t.meta.tenant_id, Some(schedule_id)));
+                *per_tenant.entry(t.meta.tenant_id).or_default() += 1;
+                tracing::info!(%task_id, %schedule_id, fire_time, "task created from a schedule trigger");
+            }
+            Err(reason) => {
+                tracing::warn!(%task_id, %schedule_id, fire_time, %reason, "schedule trigger refused, no task for this instant; dead-lettered");
+                refused.push((*record, reason));
+            }
+        }
+    }
+
+    // Scheduled tasks count against the tenant's active tasks but are never refused by a limit:
+    // see `quota::count_scheduled`. Counters are kept where a limit exists, as for submissions.
+    for (tenant_id, n) in &per_tenant {
+        let limited = tenants
+            .get(tenant_id)
+            .is_some_and(|t| t.max_active_tasks.is_some() || t.submissions_per_minute.is_some());
+        if limited {
+            let usage = store::lock_usage(conn, *tenant_id).await?;
+            store::save_usage(conn, *tenant_id, quota::count_scheduled(usage, *n)).await?;
+        }
+    }
+    record_new(conn, &created).await?;
+    for (record, reason) in &refused {
+        taskflow_platform::outbox::enqueue_dead_letter(
+            conn,
+            &record.event,
+            dead_letter_topic,
+            reason,
+        )
+        .instrument(record.span())
+        .await?;
+    }
+    Ok(Triggered {
+        created: created.len(),
+        refused: refused.len(),
+    })
+}
