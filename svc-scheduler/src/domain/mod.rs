@@ -1,0 +1,32 @@
+//! Pure rules of svc-scheduler: no I/O, no clock reads. Every function takes the times it needs.
+//!
+//! - [`spec`]: what a schedule is (`cron` + zone, `every`, `at`) and its next nominal instant.
+//! - [`options`]: the `start_at`/`end_at` window, occurrences in a range, creation-time checks.
+//! - [`jitter`], [`overlap`], [`catchup`]: how a due occurrence is delayed, admitted or missed.
+//! - [`duration`]: the ISO-8601 durations used by `every`, `jitter` and `catchup_window`.
+//!
+//! DST rules for cron schedules are described on [`spec::Spec::next_after`].
+
+pub mod catchup;
+pub mod duration;
+pub mod error;
+pub mod jitter;
+pub mod options;
+pub mod overlap;
+pub mod spec;
+
+mod crontab;
+mod wall_clock;
+
+pub use catchup::{Due, classify};
+pub use duration::{format_duration, parse_duration};
+pub use error::SpecError;
+pub use jitter::jitter;
+pub use options::{Overlap, Window, next_in_window, occurrences, validate};
+pub use overlap::{Decision, PreviousRun, decide};
+pub use spec::{CronSchedule, Spec, SpecInput};
+
+#[cfg(test)]
+mod dst_tests;
+#[cfg(test)]
+mod test_time;
