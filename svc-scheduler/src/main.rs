@@ -1,9 +1,10 @@
-//! svc-scheduler: delayed and cron tasks. Only the crate exists so far (see the issue tracker); running it says so
-//! and exits non-zero rather than pretending to serve.
-
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
+use svc_scheduler::config::SchedulerConfig;
+use svc_scheduler::startup::Application;
+
+#[tokio::main]
+async fn main() -> ExitCode {
     let _telemetry = match taskflow_platform::telemetry::init("svc-scheduler") {
         Ok(guard) => guard,
         Err(error) => {
@@ -11,6 +12,16 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    tracing::error!("svc-scheduler is not implemented yet");
-    ExitCode::FAILURE
+    let result = async {
+        let config = SchedulerConfig::from_env()?;
+        Application::build(config).await?.run_until_stopped().await
+    }
+    .await;
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(error = format!("{error:#}"), "svc-scheduler stopped");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -6,5 +6,6 @@ mod helpers;
 mod lifecycle;
 mod notify;
 mod ordering;
+mod schedules;
 mod scheduling;
 mod tracing_e2e;

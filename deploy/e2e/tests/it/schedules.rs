@@ -1,0 +1,131 @@
+//! svc-scheduler beside the real svc-tasks and executor: a one-second schedule runs real tasks,
+//! each instant exactly once, even with two scheduler instances, and the tasks say which
+//! schedule made them.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use svc_scheduler::config::SchedulerConfig;
+use svc_scheduler::startup::Application as Scheduler;
+use taskflow_platform::db;
+use uuid::Uuid;
+
+use crate::helpers::{System, Tenant, wait_until};
+
+async fn start_scheduler(system: &System, database_url: &str) -> String {
+    let scheduler = Scheduler::build(SchedulerConfig {
+        bind: "127.0.0.1:0".into(),
+        workers: 1,
+        database_url: database_url.to_owned(),
+        db_pool_size: 6,
+        consumer_group: format!("it-{}-svc-scheduler", system.id),
+        max_per_second: 1.0,
+        kafka: system.kafka.clone(),
+        registry: system.registry.clone(),
+    })
+    .await
+    .expect("svc-scheduler");
+    let url = format!("http://127.0.0.1:{}", scheduler.port());
+    tokio::spawn(scheduler.run_until_stopped());
+    url
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_second_schedule_runs_real_tasks_once_per_instant_with_two_schedulers() {
+    let system = System::start().await;
+    system.executor("executor-1", 8).await;
+    let admin_url = std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
+    let database_url = db::create_database(&admin_url, &format!("it_sched_{}", system.id))
+        .await
+        .expect("db");
+    let first = start_scheduler(&system, &database_url).await;
+    let _second = start_scheduler(&system, &database_url).await;
+    let tenant: Tenant = system.tenant().await;
+    let http = reqwest::Client::new();
+    wait_until(
+        Duration::from_secs(60),
+        "the scheduler to know svc-tasks' key",
+        || async {
+            let status = http
+                .get(format!("{first}/v1/schedules"))
+                .bearer_auth(&tenant.key)
+                .send()
+                .await
+                .ok()?
+                .status();
+            (status == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+    let created: Value = http
+        .post(format!("{first}/v1/schedules"))
+        .bearer_auth(&tenant.key)
+        .json(&json!({
+            "name": "heartbeat",
+            "task": {"type": "noop", "payload": {}, "labels": {"from": "schedule"}},
+            "spec": {"every": "PT1S"},
+        }))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let schedule_id = created["id"].as_str().expect("id").to_owned();
+
+    // Tasks appear in svc-tasks and complete; each names its schedule.
+    let tasks = wait_until(
+        Duration::from_secs(60),
+        "5 completed scheduled tasks",
+        || async {
+            let page: Value = http
+                .get(format!(
+                    "{}/v1/tasks?status=completed&limit=100",
+                    system.api
+                ))
+                .bearer_auth(&tenant.key)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let items = page["tasks"].as_array()?.clone();
+            (items.len() >= 5).then_some(items)
+        },
+    )
+    .await;
+    let mut seen = HashSet::new();
+    for task in &tasks {
+        assert_eq!(task["schedule_id"], schedule_id.as_str(), "{task}");
+        assert!(seen.insert(task["id"].as_str().expect("id").to_owned()));
+    }
+    let occurrences: Value = http
+        .get(format!(
+            "{first}/v1/schedules/{schedule_id}/occurrences?limit=500"
+        ))
+        .bearer_auth(&tenant.key)
+        .send()
+        .await
+        .expect("occurrences")
+        .json()
+        .await
+        .expect("json");
+    let triggered: Vec<&Value> = occurrences["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|o| o["outcome"] == "triggered")
+        .collect();
+    let task_ids: HashSet<Uuid> = triggered
+        .iter()
+        .filter_map(|o| o["task_id"].as_str()?.parse().ok())
+        .collect();
+    assert_eq!(task_ids.len(), triggered.len(), "one task per instant");
+    for task in &tasks {
+        let id: Uuid = task["id"].as_str().expect("id").parse().expect("uuid");
+        assert!(task_ids.contains(&id), "every task is one instant's");
+    }
+}

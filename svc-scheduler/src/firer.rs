@@ -1,0 +1,248 @@
+//! The firer: every instance runs one. A pass locks the schedules due now (`FOR UPDATE SKIP
+//! LOCKED`), decides their instants (`firing`), and in the same transaction writes one occurrence
+//! row per instant (primary key (schedule, instant)), the trigger and skip events into the
+//! outbox, and the schedule's next instant. Two instances never decide the same schedule at
+//! once (the row lock), and a decided instant is never decided again (the schedule moved past
+//! it in that transaction; the primary key would refuse it anyway). No node names, no leases.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel_async::AsyncConnection;
+use taskflow_platform::clock::SharedClock;
+use taskflow_platform::db::DbPool;
+use taskflow_platform::listen::Listener;
+use taskflow_platform::runtime::StopSignal;
+use taskflow_schemas::{Event, EventMeta, ScheduleOccurrenceSkipped, ScheduledTaskTriggered};
+use tokio::sync::Notify;
+
+use crate::firing::{Schedule, Step};
+use crate::model::ScheduleModel;
+use crate::store::{self, Conn, OccurrenceRow, ScheduleRow, StoreError};
+
+/// Schedules decided per transaction.
+const BATCH: i64 = 50;
+/// Instants decided per schedule per pass (a long outage is worked off in several passes).
+const MAX_STEPS: usize = 1_000;
+/// With LISTEN working the firer sleeps until the next schedule is due, but at most this long.
+const MAX_SLEEP: Duration = Duration::from_secs(1);
+
+pub struct Firer {
+    pub pool: DbPool,
+    pub outbox_ready: Arc<Notify>,
+    pub producer: String,
+    pub clock: SharedClock,
+}
+
+impl Firer {
+    pub async fn run(self, mut stop: StopSignal) {
+        let mut listener = Listener::new(self.pool.clone(), "taskflow_schedules");
+        loop {
+            listener.ensure().await;
+            let decided = match self.pass().await {
+                Ok(n) => n,
+                Err(error) => {
+                    tracing::warn!(%error, "firing pass failed; retrying");
+                    0
+                }
+            };
+            if decided as i64 >= BATCH {
+                continue;
+            }
+            let sleep = self.until_next_due().await;
+            tokio::select! {
+                () = &mut stop => return,
+                _ = listener.notified() => {}
+                () = tokio::time::sleep(sleep) => {}
+            }
+        }
+    }
+
+    async fn until_next_due(&self) -> Duration {
+        let Ok(mut conn) = self.pool.get().await else {
+            return MAX_SLEEP;
+        };
+        match store::next_fire_at(&mut conn).await {
+            Ok(Some(at)) => (at - self.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_SLEEP),
+            _ => MAX_SLEEP,
+        }
+    }
+
+    /// One transaction over the schedules due now; returns how many it decided.
+    pub async fn pass(&self) -> Result<usize, StoreError> {
+        let mut conn = self.pool.get().await?;
+        let now = self.clock.now();
+        let producer = self.producer.clone();
+        let (decided, events) = conn
+            .transaction::<_, StoreError, _>(async move |conn| {
+                let due = store::lock_due(conn, BATCH).await?;
+                let mut events = 0;
+                for row in &due {
+                    events += decide(conn, row, now, &producer).await?;
+                }
+                Ok((due.len(), events))
+            })
+            .await?;
+        if events > 0 {
+            self.outbox_ready.notify_one();
+        }
+        Ok(decided)
+    }
+}
+
+async fn decide(
+    conn: &mut Conn,
+    row: &ScheduleRow,
+    now: chrono::DateTime<Utc>,
+    producer: &str,
+) -> Result<usize, StoreError> {
+    let model = match ScheduleModel::from_row(row) {
+        Ok(model) => model,
+        Err(reason) => {
+            // Stored by an older version in a shape this one cannot read: stop it visibly
+            // rather than fail every pass.
+            tracing::error!(schedule_id = %row.id, %reason, "schedule unreadable; pausing it");
+            let mut paused = row.clone();
+            paused.paused = true;
+            if let Some(fields) = paused.definition.as_object_mut() {
+                fields.insert("paused".into(), true.into());
+                fields.insert(
+                    "note".into(),
+                    format!("paused by the scheduler: {reason}").into(),
+                );
+            }
+            store::update_schedule(conn, &paused).await?;
+            return Ok(0);
+        }
+    };
+    let Some(next_nominal) = row.next_nominal else {
+        return Ok(0);
+    };
+    let previous = store::last_run(conn, row.id).await?;
+    let plan = Schedule {
+        id: row.id,
+        spec: &model.spec,
+        window: &model.window,
+        anchor: row.anchor,
+        jitter_max: model.jitter,
+        overlap: model.overlap,
+        catchup_window: model.catchup_window,
+        next_nominal,
+        previous,
+    }
+    .plan(now, MAX_STEPS);
+    let events = record(conn, row, &model, &plan.steps, None, now, producer).await?;
+    let mut next = row.clone();
+    next.next_nominal = plan.next_nominal;
+    next.next_fire_at = plan.next_fire_at;
+    next.waiting_for_task = plan.waiting_for;
+    next.updated_at = now;
+    store::update_schedule(conn, &next).await?;
+    Ok(events)
+}
+
+/// Writes the steps' occurrence rows and their events (into the outbox), in the caller's
+/// transaction. `trigger_reason` marks triggers that did not come from the timetable
+/// (manual, backfill). Returns how many events were written.
+pub async fn record(
+    conn: &mut Conn,
+    row: &ScheduleRow,
+    model: &ScheduleModel,
+    steps: &[Step],
+    trigger_reason: Option<&str>,
+    now: chrono::DateTime<Utc>,
+    producer: &str,
+) -> Result<usize, StoreError> {
+    let mut occurrences = Vec::with_capacity(steps.len());
+    let mut events = Vec::with_capacity(steps.len());
+    let trace = taskflow_platform::headers::current_trace();
+    for step in steps {
+        let meta = EventMeta::new(
+            now.timestamp_millis(),
+            format!("schedule-{}", row.id),
+            row.tenant_id,
+            producer,
+        );
+        match step {
+            Step::Trigger { nominal, task_id } => {
+                occurrences.push(OccurrenceRow {
+                    schedule_id: row.id,
+                    nominal_time: *nominal,
+                    outcome: "triggered".into(),
+                    reason: trigger_reason.map(str::to_owned),
+                    task_id: Some(*task_id),
+                    task_ended: false,
+                    fired_at: now,
+                });
+                events.push((
+                    Event::from(model.trigger(meta, row.id, *nominal, *task_id)),
+                    trace.clone(),
+                ));
+            }
+            Step::Skip {
+                nominal,
+                reason,
+                detail,
+            } => {
+                occurrences.push(OccurrenceRow {
+                    schedule_id: row.id,
+                    nominal_time: *nominal,
+                    outcome: if *reason == "missed" {
+                        "missed"
+                    } else {
+                        "skipped"
+                    }
+                    .into(),
+                    reason: Some(format!("{reason}: {detail}")),
+                    task_id: None,
+                    task_ended: false,
+                    fired_at: now,
+                });
+                events.push((
+                    Event::from(ScheduleOccurrenceSkipped {
+                        meta,
+                        schedule_id: row.id,
+                        nominal_time: nominal.timestamp_millis(),
+                        reason: (*reason).into(),
+                        detail: Some(detail.clone()),
+                    }),
+                    trace.clone(),
+                ));
+            }
+        }
+    }
+    store::insert_occurrences(conn, &occurrences).await?;
+    taskflow_platform::outbox::enqueue_all(conn, &events)
+        .await
+        .map_err(|e| StoreError::Outbox(e.to_string()))?;
+    Ok(events.len())
+}
+
+impl crate::model::ScheduleModel {
+    /// The trigger event of one instant.
+    pub fn trigger(
+        &self,
+        meta: EventMeta,
+        schedule_id: uuid::Uuid,
+        nominal: chrono::DateTime<Utc>,
+        task_id: uuid::Uuid,
+    ) -> ScheduledTaskTriggered {
+        let t = &self.task;
+        ScheduledTaskTriggered {
+            meta,
+            schedule_id,
+            fire_time: nominal.timestamp_millis(),
+            task_id,
+            task_type: t.task_type.clone(),
+            priority: t.priority().unwrap_or(taskflow_schemas::Priority::Normal),
+            payload_json: t.payload.to_string(),
+            max_attempts: t.max_attempts,
+            timeout_ms: t.timeout_ms,
+            labels: t.labels.clone(),
+        }
+    }
+}

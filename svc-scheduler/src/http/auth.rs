@@ -1,0 +1,44 @@
+//! The calling tenant, by API key (`Authorization: Bearer tfk_...`), recognised by its hash
+//! from the keys svc-tasks announces on the keys topic.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::{FromRequest, HttpRequest, web};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::AppState;
+use super::errors::{ApiError, unauthorized};
+use crate::store;
+
+pub struct Tenant(pub Uuid);
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, key) = value.trim().split_once([' ', '\t'])?;
+    let key = key.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then(|| key.to_owned())
+}
+
+impl FromRequest for Tenant {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let key = bearer(req);
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        Box::pin(async move {
+            let key = key.ok_or_else(|| unauthorized("send Authorization: Bearer <api key>"))?;
+            let state = state.ok_or_else(|| unauthorized("application state missing"))?;
+            let mut conn = state.pool.get().await.map_err(store::StoreError::from)?;
+            let hash = Sha256::digest(key.as_bytes());
+            store::key_for_hash(&mut conn, &hash)
+                .await?
+                .map(Tenant)
+                .ok_or_else(|| unauthorized("the API key is unknown or revoked"))
+        })
+    }
+}

@@ -1,0 +1,182 @@
+//! A schedule's definition as the API takes it (and as it is stored), checked and turned into
+//! the rules' types.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::options::{Overlap, Window};
+use crate::domain::spec::{Spec, SpecInput, parse_duration};
+use crate::store::ScheduleRow;
+use crate::template::{TaskTemplate, TemplateProblem};
+
+/// Default catch-up window: instants up to an hour late still run after an outage.
+pub const DEFAULT_CATCHUP: &str = "PT1H";
+
+/// Everything a client sets about a schedule (`POST /v1/schedules`; `PATCH` changes parts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Definition {
+    pub name: String,
+    pub task: TaskTemplate,
+    pub spec: SpecInput,
+    #[serde(default)]
+    pub start_at: Option<DateTime<Utc>>,
+    #[serde(default)]
+    pub end_at: Option<DateTime<Utc>>,
+    /// ISO-8601 duration, e.g. PT10S; each run starts up to this much after its instant.
+    #[serde(default)]
+    pub jitter: Option<String>,
+    #[serde(default)]
+    pub overlap: Overlap,
+    /// ISO-8601 duration; instants older than this when the scheduler gets to them are missed.
+    #[serde(default)]
+    pub catchup_window: Option<String>,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+/// The parsed rules of a schedule.
+pub struct ScheduleModel {
+    pub spec: Spec,
+    pub window: Window,
+    pub jitter: Duration,
+    pub overlap: Overlap,
+    pub catchup_window: Duration,
+    pub task: TaskTemplate,
+}
+
+impl Definition {
+    /// Every problem at once, located by JSON pointer; the model when there are none. Also
+    /// refuses what could not be created now: a window ending before it starts, a spec that
+    /// never fires again, more than `max_per_second` fires a second.
+    pub fn check(
+        &self,
+        now: DateTime<Utc>,
+        max_per_second: f64,
+    ) -> Result<ScheduleModel, Vec<TemplateProblem>> {
+        let model = self.model()?;
+        if let Err(e) = crate::domain::options::validate(
+            &model.spec,
+            &model.window,
+            self.anchor(now),
+            now,
+            max_per_second,
+        ) {
+            return Err(vec![TemplateProblem {
+                pointer: "/spec".into(),
+                message: e.to_string(),
+            }]);
+        }
+        Ok(model)
+    }
+
+    /// The rules, parsed; every problem at once.
+    pub fn model(&self) -> Result<ScheduleModel, Vec<TemplateProblem>> {
+        let mut problems = self.task.check();
+        let mut problem = |pointer: &str, message: String| {
+            problems.push(TemplateProblem {
+                pointer: pointer.into(),
+                message,
+            });
+        };
+        let name = self.name.trim();
+        if name.is_empty() || name.len() > 200 || name.contains('\0') {
+            problem("/name", "1 to 200 characters, no NUL".into());
+        }
+        if self
+            .note
+            .as_ref()
+            .is_some_and(|n| n.len() > 2_000 || n.contains('\0'))
+        {
+            problem("/note", "at most 2000 characters, no NUL".into());
+        }
+        if self.overlap == Overlap::CancelOther {
+            problem(
+                "/overlap",
+                "cancel_other is not supported yet (cancelling is svc-tasks' job and no contract asks it to); use skip, buffer_one, buffer_all or allow_all".into(),
+            );
+        }
+        let mut duration = |pointer: &str, text: Option<&str>, default: &str| {
+            parse_duration(text.unwrap_or(default))
+                .map_err(|e| problem(pointer, e.to_string()))
+                .ok()
+        };
+        let jitter = duration("/jitter", self.jitter.as_deref(), "PT0S");
+        let catchup = duration(
+            "/catchup_window",
+            self.catchup_window.as_deref(),
+            DEFAULT_CATCHUP,
+        );
+        let spec = Spec::parse(&self.spec)
+            .map_err(|e| problems_push(&mut problems, "/spec", e.to_string()))
+            .ok();
+        match (spec, jitter, catchup) {
+            (Some(spec), Some(jitter), Some(catchup_window)) if problems.is_empty() => {
+                Ok(ScheduleModel {
+                    spec,
+                    window: Window {
+                        start_at: self.start_at,
+                        end_at: self.end_at,
+                    },
+                    jitter,
+                    overlap: self.overlap,
+                    catchup_window,
+                    task: self.task.clone(),
+                })
+            }
+            _ => Err(problems),
+        }
+    }
+
+    /// Where fixed-interval schedules count from.
+    pub fn anchor(&self, now: DateTime<Utc>) -> DateTime<Utc> {
+        self.start_at.unwrap_or(now)
+    }
+}
+
+fn problems_push(problems: &mut Vec<TemplateProblem>, pointer: &str, message: String) {
+    problems.push(TemplateProblem {
+        pointer: pointer.into(),
+        message,
+    });
+}
+
+impl ScheduleModel {
+    pub fn from_row(row: &ScheduleRow) -> Result<Self, String> {
+        let definition: Definition =
+            serde_json::from_value(row.definition.clone()).map_err(|e| e.to_string())?;
+        definition.model().map_err(|problems| {
+            problems
+                .into_iter()
+                .map(|p| format!("{}: {}", p.pointer, p.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+
+    /// The first instant at or after `from` (within the window), and when it fires.
+    pub fn first_from(
+        &self,
+        schedule_id: uuid::Uuid,
+        anchor: DateTime<Utc>,
+        from: DateTime<Utc>,
+    ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        let after = (from - Duration::milliseconds(1)).max(
+            self.window
+                .start_at
+                .map(|s| s - Duration::milliseconds(1))
+                .unwrap_or(from - Duration::milliseconds(1)),
+        );
+        let nominal = self
+            .spec
+            .next_after(after, anchor)
+            .filter(|n| self.window.end_at.is_none_or(|end| *n <= end));
+        let fire_at = nominal.map(|n| {
+            let next = self.spec.next_after(n, anchor);
+            n + crate::domain::jitter::jitter(schedule_id, n, next, self.jitter)
+        });
+        (nominal, fire_at)
+    }
+}

@@ -1,0 +1,120 @@
+//! Wires the firer, the outbox relay, the consumer and the HTTP API into one process.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use taskflow_platform::db::DbPool;
+use taskflow_platform::http::correlation;
+use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
+use taskflow_schemas::Stream;
+
+use crate::config::SchedulerConfig;
+use crate::firer::Firer;
+use crate::http::{self, AppState};
+use crate::ingest::Ingest;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: DbPool,
+    running: Running,
+}
+
+impl Application {
+    pub async fn build(config: SchedulerConfig) -> anyhow::Result<Self> {
+        let instance = format!(
+            "{}-{}",
+            std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
+            std::process::id()
+        );
+        let mut runtime = Runtime::connect(Connect {
+            identity: Identity {
+                service: "svc-scheduler",
+                version: env!("CARGO_PKG_VERSION"),
+                instance,
+            },
+            kafka: &config.kafka,
+            registry: &config.registry,
+            database_url: &config.database_url,
+            pool_size: config.db_pool_size,
+            migrations: MIGRATIONS,
+            consumer_group: &config.consumer_group,
+        })
+        .await?;
+        let pool = runtime.pool.clone();
+        runtime.spawn_relay(std::time::Duration::from_secs(2));
+        runtime.spawn_consumer(
+            &[Stream::TenantKeys, Stream::TaskExecution],
+            Ingest { db: pool.clone() },
+            |_| {},
+        )?;
+        let firer = Firer {
+            pool: pool.clone(),
+            outbox_ready: runtime.outbox_ready.clone(),
+            producer: runtime.identity.producer_name(),
+            clock: runtime.clock.clone(),
+        };
+        runtime.spawn(move |stop| firer.run(stop));
+
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            clock: runtime.clock.clone(),
+            outbox_ready: runtime.outbox_ready.clone(),
+            producer: runtime.identity.producer_name(),
+            max_per_second: config.max_per_second,
+        });
+        let readiness = runtime.readiness();
+        let listener =
+            TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap_fn(correlation::middleware)
+                .configure(readiness.clone().configure())
+                .configure(http::configure)
+        })
+        .workers(config.workers)
+        .listen(listener)?
+        .run();
+        tracing::info!(port, "svc-scheduler listening");
+        Ok(Self {
+            port,
+            server,
+            pool,
+            running: runtime.into_running(),
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    pub fn stop_handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.running.serve_until_stopped(self.server).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_leave_the_platform_tables_to_the_platform() {
+        taskflow_platform::testing::assert_no_platform_tables(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations"
+        ));
+    }
+}

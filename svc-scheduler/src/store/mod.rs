@@ -1,0 +1,39 @@
+//! Every SQL statement of svc-scheduler. Callers hand in a connection and own the transaction.
+
+mod keys;
+mod occurrences;
+mod rows;
+mod schedules;
+mod schema;
+
+pub use keys::{issue_key, key_for_hash, revoke_key};
+pub use occurrences::{
+    insert_occurrences, last_run, list_occurrences, mark_task_ended, recorded_instants,
+    schedules_waiting_for,
+};
+pub use rows::{OccurrenceRow, ScheduleRow};
+pub use schedules::{
+    delete_schedule, get_schedule, insert_schedule, list_schedules, lock_due, lock_schedule,
+    next_fire_at, update_schedule,
+};
+
+pub type Conn = diesel_async::AsyncPgConnection;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("no database connection: {0}")]
+    Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
+    #[error("outbox: {0}")]
+    Outbox(String),
+    #[error("a schedule named {0:?} exists already")]
+    NameTaken(String),
+}
+
+pub fn is_unique_violation(error: &diesel::result::Error) -> bool {
+    matches!(
+        error,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -1,0 +1,41 @@
+//! Diesel's view of svc-scheduler's tables (migrations/ is the source of truth).
+
+diesel::table! {
+    api_keys (key_id) {
+        key_id -> Uuid,
+        tenant_id -> Uuid,
+        key_sha256 -> Bytea,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    schedules (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        definition -> Jsonb,
+        paused -> Bool,
+        anchor -> Timestamptz,
+        next_nominal -> Nullable<Timestamptz>,
+        next_fire_at -> Nullable<Timestamptz>,
+        waiting_for_task -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    occurrences (schedule_id, nominal_time) {
+        schedule_id -> Uuid,
+        nominal_time -> Timestamptz,
+        outcome -> Text,
+        reason -> Nullable<Text>,
+        task_id -> Nullable<Uuid>,
+        task_ended -> Bool,
+        fired_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(occurrences -> schedules (schedule_id));
+diesel::allow_tables_to_appear_in_same_query!(api_keys, schedules, occurrences);

@@ -1,0 +1,188 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use svc_scheduler::config::SchedulerConfig;
+use svc_scheduler::startup::Application;
+use taskflow_platform::codec::EventCodec;
+use taskflow_platform::db;
+use taskflow_platform::topic_admin::ensure_topics;
+use taskflow_platform::{EventProducer, KafkaSettings, RegistrySettings};
+use taskflow_schemas::samples::sample_meta;
+use taskflow_schemas::{ApiKeyIssued, EventMeta, Topics};
+use uuid::Uuid;
+
+pub use taskflow_platform::testing::wait_until;
+
+pub struct TestScheduler {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub config: SchedulerConfig,
+    pub producer: EventProducer,
+    pub codec: Arc<EventCodec>,
+}
+
+pub struct TestTenant {
+    pub id: Uuid,
+    pub key: String,
+}
+
+impl TestScheduler {
+    pub async fn spawn() -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
+        let admin_url =
+            std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
+        let database_url = db::create_database(&admin_url, &format!("it_sched_{id}"))
+            .await
+            .expect("test database");
+        let mut kafka = KafkaSettings::from_env().expect("kafka settings");
+        kafka.topics = Topics::new(format!("it-{id}."));
+        kafka.task_partitions = 3;
+        ensure_topics(&kafka, &[]).await.expect("topics");
+        let registry = RegistrySettings::from_env().expect("registry settings");
+        let config = SchedulerConfig {
+            bind: "127.0.0.1:0".into(),
+            workers: 1,
+            database_url,
+            db_pool_size: 6,
+            consumer_group: format!("it-{id}-svc-scheduler"),
+            max_per_second: 1.0,
+            kafka: kafka.clone(),
+            registry: registry.clone(),
+        };
+        let codec = Arc::new(EventCodec::new(&registry, kafka.topics.clone()));
+        let producer = EventProducer::new(&kafka, codec.clone()).expect("producer");
+        Self::start(config, producer, codec).await
+    }
+
+    /// Another instance on the same database, topics and consumer group.
+    pub async fn sibling(&self) -> Self {
+        Self::start(
+            self.config.clone(),
+            self.producer.clone(),
+            self.codec.clone(),
+        )
+        .await
+    }
+
+    async fn start(
+        config: SchedulerConfig,
+        producer: EventProducer,
+        codec: Arc<EventCodec>,
+    ) -> Self {
+        let app = Application::build(config.clone())
+            .await
+            .expect("svc-scheduler builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            config,
+            producer,
+            codec,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// A tenant whose key the scheduler knows.
+    pub async fn tenant(&self) -> TestTenant {
+        let tenant = TestTenant {
+            id: Uuid::new_v4(),
+            key: format!("tfk_{}", Uuid::new_v4().simple()),
+        };
+        let hash: String = Sha256::digest(tenant.key.as_bytes())
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let event = ApiKeyIssued {
+            meta: EventMeta {
+                tenant_id: tenant.id,
+                ..sample_meta()
+            },
+            key_id: Uuid::now_v7(),
+            key_sha256: hash,
+            key_prefix: tenant.key[..10].to_owned(),
+        };
+        self.producer
+            .publish(&event.into())
+            .await
+            .expect("published");
+        wait_until(Duration::from_secs(30), "the key to be known", || async {
+            let status = self
+                .http
+                .get(self.url("/v1/schedules"))
+                .bearer_auth(&tenant.key)
+                .send()
+                .await
+                .ok()?
+                .status();
+            (status == StatusCode::OK).then_some(())
+        })
+        .await;
+        tenant
+    }
+
+    pub async fn create(&self, tenant: &TestTenant, body: &Value) -> Value {
+        let response = self
+            .http
+            .post(self.url("/v1/schedules"))
+            .bearer_auth(&tenant.key)
+            .json(body)
+            .send()
+            .await
+            .expect("request");
+        let status = response.status();
+        let body: Value = response.json().await.expect("json");
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+
+    pub async fn occurrences(&self, tenant: &TestTenant, id: &str) -> Vec<Value> {
+        let page: Value = self
+            .http
+            .get(self.url(&format!("/v1/schedules/{id}/occurrences?limit=500")))
+            .bearer_auth(&tenant.key)
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json");
+        page["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Decoded trigger events on the triggers topic, from the start.
+    pub async fn triggers(&self, at_least: usize) -> Vec<taskflow_schemas::Event> {
+        let topic = self
+            .config
+            .kafka
+            .topics
+            .name(taskflow_schemas::Stream::ScheduleTriggers);
+        let raw = taskflow_platform::testing::read_topic(
+            &self.config.kafka.bootstrap_servers,
+            &topic,
+            at_least,
+        )
+        .await;
+        let mut events = Vec::new();
+        for record in raw {
+            events.push(
+                self.codec
+                    .decode(Some(&record.payload))
+                    .await
+                    .expect("decodes"),
+            );
+        }
+        events
+    }
+}
