@@ -53,7 +53,7 @@ test: up tools lint ## start what the tests need, then lint and run every test a
 	@source .taskflow/dev.env && deploy/dashboard-check.sh
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E '$(ALONE)' --success-output final
 
-bench: ## submission and end-to-end execution throughput and latency (release builds, own databases and topics, ~3 min)
+bench: ## submission and end-to-end execution throughput and latency, then svc-notify under 1,000 and 10,000 SSE clients (release builds, own databases and topics, ~5 min)
 	@deploy/bench.sh
 
 bench-peers: ## TaskFlow next to River (Go) on the same PostgreSQL, same no-op workload: one table + latency chart (~6 min)

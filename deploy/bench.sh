@@ -21,6 +21,10 @@
 # both databases. The executor's consumer group starts at the end of the topic, so the tasks of the
 # submit runs are not executed. Its table is appended to the same report.
 #
+# Last, svc-notify under 1,000 and 10,000 SSE clients (deploy/bench-notify.sh, its own svc-notify,
+# database and topics; BENCH_NOTIFY=0 skips it; its BENCH_NOTIFY_* knobs are listed there). Its
+# table goes to .taskflow/bench/notify-<ts>.txt and is appended to the same report.
+#
 # Knobs (environment): BENCH_PORT (18190), BENCH_DURATION (15 s), BENCH_WARMUP (3 s),
 # BENCH_SINGLE_CONC ("8 32 64"), BENCH_BATCH_CONC ("4 16"), BENCH_BATCH_SIZE (100),
 # BENCH_DRAIN_TIMEOUT (180 s), BENCH_TENANTS (1: every request from one tenant; n: the workers
@@ -164,9 +168,18 @@ printf '\n'
 cat "$REPORT"
 printf '\n(written to %s)\n' "$(rel "$REPORT")"
 
+# --- svc-notify: SSE clients and fan-out latency (deploy/bench-notify.sh) -----------------------
+
+# Last, after the services above are stopped so they take no CPU from it; BENCH_NOTIFY=0 skips it.
+notify_part() {
+  [[ "${BENCH_NOTIFY:-1}" != 0 ]] || return 0
+  bench_stop_services
+  BENCH_UP=0 BENCH_NOTIFY_APPEND_TO="$REPORT" "$DEPLOY_DIR/bench-notify.sh" || die "deploy/bench-notify.sh failed"
+}
+
 # --- end to end: svc-tasks -> Kafka -> svc-executor -> Kafka -> svc-tasks ------------------------
 
-[[ "$E2E" != 0 ]] || exit 0
+[[ "$E2E" != 0 ]] || { notify_part; exit 0; }
 T_E2E="$(now_ms)"
 for v in E2E_TASKS E2E_WARMUP E2E_BATCH E2E_CONC E2E_EXEC_CONC E2E_PORT E2E_TIMEOUT; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "BENCH_$v must be a non-negative integer, got '${!v}'"
@@ -230,3 +243,5 @@ e2e_run 2
 cat "$WORK/e2e.txt" >>"$REPORT"
 cat "$WORK/e2e.txt"
 printf '\n(appended to %s)\n' "$(rel "$REPORT")"
+
+notify_part
