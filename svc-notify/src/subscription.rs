@@ -105,6 +105,10 @@ struct State {
     cursor: i64,
     phase: Phase,
     pending: VecDeque<Frame>,
+    /// Due when the client was last written to `keepalive` ago: items the filter drops do
+    /// not count, so a filtered stream on a busy tenant still gets its keep-alives (and a
+    /// client that left is noticed).
+    quiet: std::pin::Pin<Box<tokio::time::Sleep>>,
 }
 
 impl Subscription {
@@ -124,11 +128,13 @@ impl Subscription {
                 overview.seq
             }
         };
+        let quiet = Box::pin(tokio::time::sleep(self.keepalive));
         let state = State {
             sub: self,
             cursor,
             phase: Phase::Replay,
             pending,
+            quiet,
         };
         futures::stream::unfold(state, |mut state| async move {
             let frame = state.next().await?;
@@ -139,6 +145,13 @@ impl Subscription {
 
 impl State {
     async fn next(&mut self) -> Option<Frame> {
+        let frame = self.next_frame().await;
+        let deadline = tokio::time::Instant::now() + self.sub.keepalive;
+        self.quiet.as_mut().reset(deadline);
+        frame
+    }
+
+    async fn next_frame(&mut self) -> Option<Frame> {
         loop {
             if let Some(frame) = self.pending.pop_front() {
                 if matches!(frame, Frame::End(_)) {
@@ -152,10 +165,23 @@ impl State {
                 Phase::Live => {
                     let received = tokio::select! {
                         received = self.sub.rx.recv() => received,
-                        () = tokio::time::sleep(self.sub.keepalive) => return Some(Frame::KeepAlive),
+                        () = self.quiet.as_mut() => return Some(Frame::KeepAlive),
                     };
                     match received {
-                        Ok(item) => self.take(&item),
+                        Ok(item) => {
+                            self.take(&item);
+                            // Whatever else is queued goes out in the same write.
+                            while self.pending.len() < 64 {
+                                match self.sub.rx.try_recv() {
+                                    Ok(item) => self.take(&item),
+                                    Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                                        self.pending.push_back(Frame::End(End::TooSlow));
+                                        break;
+                                    }
+                                    Err(_) => break,
+                                }
+                            }
+                        }
                         Err(RecvError::Lagged(_)) => {
                             self.pending.push_back(Frame::End(End::TooSlow))
                         }

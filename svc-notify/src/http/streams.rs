@@ -87,8 +87,16 @@ fn end_event(end: End) -> Bytes {
 
 pub fn sse_response(subscription: Subscription) -> HttpResponse {
     let preamble = Bytes::from(format!("retry: {RETRY_MS}\n: TaskFlow notifications\n\n"));
-    let body = futures::stream::once(async move { Ok::<_, Infallible>(preamble) })
-        .chain(subscription.into_stream().map(|f| Ok(sse_bytes(f))));
+    // Frames ready together leave in one write (one syscall per client per burst, not per
+    // event).
+    let frames = subscription.into_stream().ready_chunks(64).map(|frames| {
+        let mut chunk = bytes::BytesMut::new();
+        for frame in frames {
+            chunk.extend_from_slice(&sse_bytes(frame));
+        }
+        Ok::<_, Infallible>(chunk.freeze())
+    });
+    let body = futures::stream::once(async move { Ok::<_, Infallible>(preamble) }).chain(frames);
     HttpResponse::Ok()
         .insert_header((CONTENT_TYPE, "text/event-stream"))
         .insert_header((CACHE_CONTROL, "no-cache"))

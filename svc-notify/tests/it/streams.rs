@@ -183,3 +183,30 @@ async fn a_reader_that_falls_behind_is_cut_off_and_resumes_from_history() {
         "resumed without gap or duplicate"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_filtered_stream_on_a_busy_tenant_still_gets_keep_alives() {
+    let app = TestNotify::spawn_with(|c| c.keepalive = Duration::from_millis(300)).await;
+    let tenant = app.tenant().await;
+    let mut stream = open_stream(&app, "/v1/stream?type=nomatch", Some(&tenant.key)).await;
+    let opening = stream.comments;
+    let task = Uuid::now_v7();
+    app.publish(&[created(tenant.id, task)]).await;
+    // Events keep coming faster than the keep-alive interval, none of them for this filter.
+    let publisher = {
+        let producer = app.producer.clone();
+        let tenant_id = tenant.id;
+        tokio::spawn(async move {
+            let mut pace = tokio::time::interval(Duration::from_millis(50));
+            for i in 0..100 {
+                pace.tick().await;
+                let event = progress_event(tenant_id, task, i, "busy");
+                producer.publish(&event).await.expect("published");
+            }
+        })
+    };
+    tokio::time::timeout(Duration::from_secs(20), stream.wait_comments(opening + 3))
+        .await
+        .expect("keep-alives while the tenant is busy");
+    publisher.abort();
+}
