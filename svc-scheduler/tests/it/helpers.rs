@@ -22,6 +22,7 @@ pub struct TestScheduler {
     pub config: SchedulerConfig,
     pub producer: EventProducer,
     pub codec: Arc<EventCodec>,
+    pub stop: actix_web::dev::ServerHandle,
 }
 
 pub struct TestTenant {
@@ -80,6 +81,7 @@ impl TestScheduler {
             .await
             .expect("svc-scheduler builds");
         let base = format!("http://127.0.0.1:{}", app.port());
+        let stop = app.stop_handle();
         tokio::spawn(app.run_until_stopped());
         Self {
             base,
@@ -87,6 +89,7 @@ impl TestScheduler {
             config,
             producer,
             codec,
+            stop,
         }
     }
 
