@@ -18,18 +18,23 @@ use uuid::Uuid;
 
 pub use taskflow_platform::testing::{read_topic, wait_until};
 
-/// The svc-executor binary of this build (`cargo nextest run --workspace` builds it next to the
-/// test binary's `deps/` folder), for tests that kill it as a separate process.
+/// The svc-executor binary of this build, for tests that kill it as a separate process.
 pub fn executor_binary() -> std::path::PathBuf {
+    service_binary("svc-executor")
+}
+
+/// A service binary of this build (`cargo nextest run --workspace` builds it next to the test
+/// binary's `deps/` folder), for tests that kill it as a separate process.
+pub fn service_binary(name: &str) -> std::path::PathBuf {
     let test_binary = std::env::current_exe().expect("test binary path");
     let profile_dir = test_binary
         .parent()
         .and_then(|deps| deps.parent())
         .expect("target/<profile>/deps/<test>");
-    let binary = profile_dir.join("svc-executor");
+    let binary = profile_dir.join(name);
     assert!(
         binary.exists(),
-        "{} is missing: build it with the tests (`cargo nextest run --workspace` or `cargo build -p svc-executor`)",
+        "{} is missing: build it with the tests (`cargo nextest run --workspace` or `cargo build -p {name}`)",
         binary.display()
     );
     binary

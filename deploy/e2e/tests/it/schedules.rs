@@ -129,3 +129,141 @@ async fn a_one_second_schedule_runs_real_tasks_once_per_instant_with_two_schedul
         assert!(task_ids.contains(&id), "every task is one instant's");
     }
 }
+
+/// Two schedulers fire one schedule; one of them is killed with SIGKILL while it fires. The
+/// other carries on, and every instant still becomes exactly one task.
+#[tokio::test(flavor = "multi_thread")]
+async fn killing_one_of_two_schedulers_loses_and_doubles_no_instant() {
+    let system = System::start().await;
+    system.executor("executor-1", 8).await;
+    let admin_url = std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
+    let database_url = db::create_database(&admin_url, &format!("it_sched_{}", system.id))
+        .await
+        .expect("db");
+    let survivor = start_scheduler(&system, &database_url).await;
+    let mut doomed = crate::crashes::Process(
+        std::process::Command::new(crate::helpers::service_binary("svc-scheduler"))
+            .env("DATABASE_URL_SCHEDULER", &database_url)
+            .env("TASKFLOW_SCHEDULER_BIND", "127.0.0.1:0")
+            .env(
+                "TASKFLOW_SCHEDULER_GROUP",
+                format!("it-{}-svc-scheduler", system.id),
+            )
+            .env("TASKFLOW_TOPIC_PREFIX", system.kafka.topics.prefix())
+            .env("TASKFLOW_TASK_PARTITIONS", "3")
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("scheduler process"),
+    );
+    let tenant: Tenant = system.tenant().await;
+    let http = reqwest::Client::new();
+    wait_until(
+        Duration::from_secs(60),
+        "the scheduler to know the key",
+        || async {
+            let status = http
+                .get(format!("{survivor}/v1/schedules"))
+                .bearer_auth(&tenant.key)
+                .send()
+                .await
+                .ok()?
+                .status();
+            (status == StatusCode::OK).then_some(())
+        },
+    )
+    .await;
+    let created: Value = http
+        .post(format!("{survivor}/v1/schedules"))
+        .bearer_auth(&tenant.key)
+        .json(&json!({
+            "name": "tick",
+            "task": {"type": "noop", "payload": {}},
+            "spec": {"every": "PT1S"},
+            "overlap": "allow_all",
+        }))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let occurrences = async |at_least: usize| {
+        wait_until(
+            Duration::from_secs(60),
+            &format!("{at_least} occurrences"),
+            || async {
+                let page: Value = http
+                    .get(format!(
+                        "{survivor}/v1/schedules/{id}/occurrences?limit=500"
+                    ))
+                    .bearer_auth(&tenant.key)
+                    .send()
+                    .await
+                    .ok()?
+                    .json()
+                    .await
+                    .ok()?;
+                let items = page["items"].as_array()?.clone();
+                (items.len() >= at_least).then_some(items)
+            },
+        )
+        .await
+    };
+    occurrences(8).await;
+    doomed.0.kill().expect("SIGKILL");
+    let rows = occurrences(25).await;
+
+    let mut instants: Vec<chrono::DateTime<chrono::Utc>> = rows
+        .iter()
+        .map(|o| {
+            o["nominal_time"]
+                .as_str()
+                .expect("time")
+                .parse()
+                .expect("rfc3339")
+        })
+        .collect();
+    instants.sort_unstable();
+    assert!(
+        instants
+            .windows(2)
+            .all(|w| (w[1] - w[0]).num_milliseconds() == 1_000),
+        "each second once across the kill: {instants:?}"
+    );
+    let task_ids: HashSet<String> = rows
+        .iter()
+        .filter_map(|o| o["task_id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        task_ids.len(),
+        rows.len(),
+        "every instant triggered, each its own task"
+    );
+    let tasks = wait_until(
+        Duration::from_secs(60),
+        "every instant's task in svc-tasks",
+        || async {
+            let page: Value = http
+                .get(format!("{}/v1/tasks?limit=500", system.api))
+                .bearer_auth(&tenant.key)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let ids: HashSet<String> = page["tasks"]
+                .as_array()?
+                .iter()
+                .filter_map(|t| t["id"].as_str().map(str::to_owned))
+                .collect();
+            task_ids
+                .is_subset(&ids)
+                .then_some(page["tasks"].as_array()?.len())
+        },
+    )
+    .await;
+    assert!(tasks >= task_ids.len());
+}
