@@ -30,6 +30,9 @@ pub struct TaskCreated {
     pub labels: BTreeMap<String, String>,
     pub idempotency_key: Option<String>,
     pub schedule_id: Option<String>,
+    /// Milliseconds since the Unix epoch, UTC: not before then (a delayed task).
+    #[serde(default)]
+    pub run_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -38,6 +38,7 @@ pub fn one_of_each() -> Vec<Event> {
             labels: labels.clone(),
             idempotency_key: Some("k1".into()),
             schedule_id: None,
+            run_at: None,
         }
         .into(),
         TaskCancelRequested {

@@ -29,6 +29,7 @@ fn created(tenant: Uuid, task: Uuid) -> Event {
         labels: BTreeMap::from([("team".into(), "core".into())]),
         idempotency_key: None,
         schedule_id: None,
+        run_at: None,
     }
     .into()
 }

@@ -281,6 +281,7 @@ pub fn created(tenant: Uuid, task_id: Uuid) -> Event {
         labels: BTreeMap::from([("team".into(), "core".into())]),
         idempotency_key: None,
         schedule_id: None,
+        run_at: None,
     }
     .into()
 }

@@ -238,6 +238,7 @@ pub fn task_created(
         labels: valid.labels.clone(),
         idempotency_key,
         schedule_id: None,
+        run_at: None,
     }
 }
 

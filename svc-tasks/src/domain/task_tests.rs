@@ -18,6 +18,7 @@ fn created() -> TaskCreated {
         labels: BTreeMap::new(),
         idempotency_key: None,
         schedule_id: None,
+        run_at: None,
     }
 }
 

@@ -43,6 +43,7 @@ pub fn task_created(
     let meta = meta.caused_by(&trigger.meta);
     TaskCreated {
         schedule_id: Some(trigger.schedule_id.to_string()),
+        run_at: None,
         ..submission::task_created(valid, meta, trigger.task_id, None)
     }
 }

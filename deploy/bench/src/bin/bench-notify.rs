@@ -913,6 +913,7 @@ async fn set_up(args: &Args) -> anyhow::Result<(Notify, Vec<Uuid>)> {
                 labels: BTreeMap::from([("bench".into(), "notify".into())]),
                 idempotency_key: None,
                 schedule_id: None,
+                run_at: None,
             }
             .into()
         })
