@@ -38,7 +38,7 @@ pub fn one_of_each() -> Vec<Event> {
             labels: labels.clone(),
             idempotency_key: Some("k1".into()),
             schedule_id: None,
-            run_at: None,
+            run_at: Some(1_790_000_100_000),
         }
         .into(),
         TaskCancelRequested {
