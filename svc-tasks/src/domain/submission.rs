@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 use taskflow_schemas::{EventMeta, Priority, TaskCreated};
 use uuid::Uuid;
@@ -18,7 +19,17 @@ pub struct Submission {
     pub max_attempts: Option<i32>,
     pub timeout_ms: Option<i64>,
     pub labels: BTreeMap<String, String>,
+    /// When to run, as sent (RFC 3339); `None`: as soon as possible.
+    pub run_at: Option<String>,
+    /// Or: how long after submission to run, in milliseconds.
+    pub delay_ms: Option<i64>,
 }
+
+/// Longest delay (and farthest `run_at`) of a delayed task: 365 days, in milliseconds.
+pub const MAX_DELAY_MS: i64 = 31_536_000_000;
+/// How far in the past a `run_at` may lie (clients' clocks are not ours): such a task is due
+/// at once. Further back is more likely a mistake than skew, and is refused.
+pub const RUN_AT_PAST_TOLERANCE_MS: i64 = 60_000;
 
 /// Defaults and bounds, from configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +66,8 @@ pub struct ValidSubmission {
     pub max_attempts: i32,
     pub timeout_ms: i64,
     pub labels: BTreeMap<String, String>,
+    /// The instant the task is due (milliseconds precision), resolved at submission.
+    pub run_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -98,12 +111,63 @@ pub fn valid_idempotency_key(key: &str) -> bool {
         && bytes.last() != Some(&b' ')
 }
 
-/// Checks everything about `submission` that does not need the database.
+/// The instant a delayed submission is due, resolved against `now`, or the problems with its
+/// `run_at` / `delay_ms` as (pointer, message).
+pub fn resolve_run_at(
+    run_at: Option<&str>,
+    delay_ms: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, Vec<(&'static str, String)>> {
+    let both = "give run_at or delay_ms, not both".to_owned();
+    match (run_at, delay_ms) {
+        (None, None) => Ok(None),
+        (Some(_), Some(_)) => Err(vec![("/run_at", both.clone()), ("/delay_ms", both)]),
+        (None, Some(delay)) => {
+            if !(0..=MAX_DELAY_MS).contains(&delay) {
+                return Err(vec![(
+                    "/delay_ms",
+                    format!("{delay} is outside 0..={MAX_DELAY_MS} (365 days)"),
+                )]);
+            }
+            Ok(Some(whole_millis(now) + TimeDelta::milliseconds(delay)))
+        }
+        (Some(text), None) => {
+            let at = DateTime::parse_from_rfc3339(text)
+                .map_err(|e| vec![("/run_at", format!("{text:?} is not an RFC 3339 time: {e}"))])?
+                .with_timezone(&Utc);
+            let at = whole_millis(at);
+            let ahead = (at - now).num_milliseconds();
+            if ahead > MAX_DELAY_MS {
+                return Err(vec![("/run_at", "is more than 365 days ahead".to_owned())]);
+            }
+            if ahead < -RUN_AT_PAST_TOLERANCE_MS {
+                return Err(vec![(
+                    "/run_at",
+                    format!(
+                        "is more than {} s in the past (up to {} s is tolerated as clock skew, and runs at once)",
+                        RUN_AT_PAST_TOLERANCE_MS / 1000,
+                        RUN_AT_PAST_TOLERANCE_MS / 1000
+                    ),
+                )]);
+            }
+            Ok(Some(at))
+        }
+    }
+}
+
+/// `at` without its sub-millisecond part: the contract carries milliseconds.
+fn whole_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
+}
+
+/// Checks everything about `submission` that does not need the database; `now` resolves a
+/// delay and bounds `run_at`.
 pub fn validate(
     submission: Submission,
     catalog: &TaskCatalog,
     policy: &Policy,
     allowed_priorities: Option<&[Priority]>,
+    now: DateTime<Utc>,
 ) -> Result<ValidSubmission, SubmissionRefused> {
     if !storable(&submission.task_type) {
         let mut problems = vec![PayloadProblem {
@@ -198,6 +262,13 @@ pub fn validate(
             problem(&at, NUL_MESSAGE.into());
         }
     }
+    let run_at = resolve_run_at(submission.run_at.as_deref(), submission.delay_ms, now)
+        .unwrap_or_else(|run_at_problems| {
+            for (pointer, message) in run_at_problems {
+                problem(pointer, message);
+            }
+            None
+        });
     if !problems.is_empty() {
         return Err(SubmissionRefused::Invalid(problems));
     }
@@ -217,6 +288,7 @@ pub fn validate(
         max_attempts,
         timeout_ms,
         labels: submission.labels,
+        run_at,
     })
 }
 
@@ -238,7 +310,7 @@ pub fn task_created(
         labels: valid.labels.clone(),
         idempotency_key,
         schedule_id: None,
-        run_at: None,
+        run_at: valid.run_at.map(|at| at.timestamp_millis()),
     }
 }
 
@@ -256,7 +328,142 @@ mod tests {
             max_attempts: None,
             timeout_ms: None,
             labels: BTreeMap::new(),
+            run_at: None,
+            delay_ms: None,
         }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-12-10T12:00:00.250Z")
+            .expect("time")
+            .with_timezone(&Utc)
+    }
+
+    fn pointers(refused: Result<ValidSubmission, SubmissionRefused>) -> Vec<String> {
+        match refused {
+            Err(SubmissionRefused::Invalid(problems)) => {
+                problems.into_iter().map(|p| p.pointer).collect()
+            }
+            other => panic!("expected problems, got {other:?}"),
+        }
+    }
+
+    fn delayed(run_at: Option<&str>, delay_ms: Option<i64>) -> Submission {
+        Submission {
+            run_at: run_at.map(str::to_owned),
+            delay_ms,
+            ..submission("noop", json!({}))
+        }
+    }
+
+    fn check(s: Submission) -> Result<ValidSubmission, SubmissionRefused> {
+        validate(s, &catalog(), &Policy::default(), None, now())
+    }
+
+    #[test]
+    fn a_delay_resolves_to_an_instant_after_now() {
+        let valid = check(delayed(None, Some(1500))).expect("valid");
+        assert_eq!(
+            valid.run_at,
+            Some(now() + TimeDelta::milliseconds(1500)),
+            "now + delay"
+        );
+        let created = task_created(
+            &valid,
+            EventMeta::new(0, "c", Uuid::nil(), "p"),
+            Uuid::nil(),
+            None,
+        );
+        assert_eq!(
+            created.run_at,
+            Some(now().timestamp_millis() + 1500),
+            "carried in TaskCreated"
+        );
+        assert_eq!(
+            check(delayed(None, Some(0))).expect("valid").run_at,
+            Some(now())
+        );
+        let max = check(delayed(None, Some(MAX_DELAY_MS))).expect("365 days is allowed");
+        assert_eq!(
+            max.run_at,
+            Some(now() + TimeDelta::milliseconds(MAX_DELAY_MS))
+        );
+        assert_eq!(
+            check(submission("noop", json!({}))).expect("valid").run_at,
+            None
+        );
+    }
+
+    #[test]
+    fn a_delay_outside_zero_to_365_days_is_refused() {
+        for bad in [-1, MAX_DELAY_MS + 1, i64::MAX, i64::MIN] {
+            assert_eq!(
+                pointers(check(delayed(None, Some(bad)))),
+                ["/delay_ms"],
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn run_at_is_taken_as_sent_within_its_window() {
+        let at = |s: &str| check(delayed(Some(s), None)).map(|v| v.run_at);
+        let parsed = |s: &str| {
+            DateTime::parse_from_rfc3339(s)
+                .expect("time")
+                .with_timezone(&Utc)
+        };
+        // Offsets are honoured; sub-millisecond digits dropped (the contract holds milliseconds).
+        assert_eq!(
+            at("2026-12-10T13:30:00.123456+01:00").expect("valid"),
+            Some(parsed("2026-12-10T12:30:00.123Z"))
+        );
+        // Up to 60 s in the past is clock skew: accepted (due at once).
+        assert_eq!(
+            at("2026-12-10T11:59:00.250Z").expect("valid"),
+            Some(parsed("2026-12-10T11:59:00.250Z"))
+        );
+        assert!(
+            at("2027-12-10T12:00:00.250Z").is_ok(),
+            "exactly 365 days ahead"
+        );
+    }
+
+    #[test]
+    fn run_at_too_far_ahead_too_far_back_or_unreadable_is_refused() {
+        for bad in [
+            "2027-12-10T12:00:00.251Z",
+            "2026-12-10T11:59:00.249Z",
+            "1970-01-01T00:00:00Z",
+            "tomorrow",
+            "2026-12-10 12:00:00",
+        ] {
+            assert_eq!(
+                pointers(check(delayed(Some(bad), None))),
+                ["/run_at"],
+                "{bad}"
+            );
+        }
+        let Err(SubmissionRefused::Invalid(problems)) =
+            check(delayed(Some("2026-12-10T11:00:00Z"), None))
+        else {
+            panic!("expected problems");
+        };
+        assert!(
+            problems[0].message.contains("clock skew"),
+            "{}",
+            problems[0].message
+        );
+    }
+
+    #[test]
+    fn run_at_and_delay_together_are_refused_at_both_pointers_with_the_other_problems() {
+        let mut s = delayed(Some("2026-12-10T12:00:05Z"), Some(5000));
+        s.max_attempts = Some(0);
+        assert_eq!(
+            pointers(check(s)),
+            ["/max_attempts", "/run_at", "/delay_ms"]
+        );
     }
 
     fn catalog() -> TaskCatalog {
@@ -270,6 +477,7 @@ mod tests {
             &catalog(),
             &Policy::default(),
             None,
+            now(),
         )
         .expect("valid");
         assert_eq!(valid.priority, Priority::Normal);
@@ -285,7 +493,7 @@ mod tests {
         s.timeout_ms = Some(5);
         s.labels.insert("bad key!".into(), "v".into());
         let Err(SubmissionRefused::Invalid(problems)) =
-            validate(s, &catalog(), &Policy::default(), None)
+            validate(s, &catalog(), &Policy::default(), None, now())
         else {
             panic!("expected problems");
         };
@@ -309,6 +517,7 @@ mod tests {
             &catalog(),
             &Policy::default(),
             None,
+            now(),
         );
         assert!(matches!(
             refused,
@@ -321,6 +530,7 @@ mod tests {
             &catalog(),
             &Policy::default(),
             Some(&[Priority::Low, Priority::Normal]),
+            now(),
         );
         assert!(matches!(
             refused,
@@ -334,7 +544,7 @@ mod tests {
         s.labels.insert("a".into(), "x\u{0}y".into());
         s.labels.insert("a/b".into(), "ok".into());
         let Err(SubmissionRefused::Invalid(problems)) =
-            validate(s, &catalog(), &Policy::default(), None)
+            validate(s, &catalog(), &Policy::default(), None, now())
         else {
             panic!("expected problems");
         };
@@ -343,7 +553,7 @@ mod tests {
 
         let s = submission("no\u{0}op", json!({"k": "v\u{0}"}));
         let Err(SubmissionRefused::Invalid(problems)) =
-            validate(s, &catalog(), &Policy::default(), None)
+            validate(s, &catalog(), &Policy::default(), None, now())
         else {
             panic!("expected problems");
         };
@@ -365,8 +575,8 @@ mod tests {
     fn label_values_are_bounded_in_characters_not_bytes() {
         let mut s = submission("noop", json!({}));
         s.labels.insert("k".into(), "é".repeat(256));
-        assert!(validate(s.clone(), &catalog(), &Policy::default(), None).is_ok());
+        assert!(validate(s.clone(), &catalog(), &Policy::default(), None, now()).is_ok());
         s.labels.insert("k".into(), "é".repeat(257));
-        assert!(validate(s, &catalog(), &Policy::default(), None).is_err());
+        assert!(validate(s, &catalog(), &Policy::default(), None, now()).is_err());
     }
 }

@@ -11,6 +11,8 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum TaskStatus {
+    /// Created with a `run_at` in the future: waits for it (it can be cancelled meanwhile).
+    Scheduled,
     Pending,
     Running,
     /// An attempt failed and another is scheduled (`next_attempt_at`).
@@ -21,7 +23,8 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
-    pub const ALL: [TaskStatus; 6] = [
+    pub const ALL: [TaskStatus; 7] = [
+        TaskStatus::Scheduled,
         TaskStatus::Pending,
         TaskStatus::Running,
         TaskStatus::Retrying,
@@ -32,6 +35,7 @@ impl TaskStatus {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            TaskStatus::Scheduled => "scheduled",
             TaskStatus::Pending => "pending",
             TaskStatus::Running => "running",
             TaskStatus::Retrying => "retrying",
@@ -84,6 +88,8 @@ pub struct TaskView {
     pub schedule_id: Option<Uuid>,
     /// That schedule's nominal instant this task is for (from the trigger at version 0).
     pub fire_time: Option<DateTime<Utc>>,
+    /// When a delayed task is due (`None`: as soon as possible).
+    pub run_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -243,12 +249,19 @@ fn is_stale(task: &TaskView, event: &Event) -> bool {
 }
 
 fn created_view(e: &taskflow_schemas::TaskCreated, at: DateTime<Utc>) -> TaskView {
+    let run_at = e.run_at.map(millis_to_time);
+    // Judged by the event's own time, so a rebuild decides as the submission did.
+    let status = if run_at.is_some_and(|due| due > at) {
+        TaskStatus::Scheduled
+    } else {
+        TaskStatus::Pending
+    };
     TaskView {
         id: e.task_id,
         tenant_id: e.meta.tenant_id,
         task_type: e.task_type.clone(),
         priority: e.priority,
-        status: TaskStatus::Pending,
+        status,
         payload: serde_json::from_str(&e.payload_json).unwrap_or(serde_json::Value::Null),
         labels: e.labels.clone(),
         max_attempts: e.max_attempts,
@@ -270,6 +283,7 @@ fn created_view(e: &taskflow_schemas::TaskCreated, at: DateTime<Utc>) -> TaskVie
         // Text in the contract; always a uuid when svc-tasks wrote it.
         schedule_id: e.schedule_id.as_deref().and_then(|s| s.parse().ok()),
         fire_time: None,
+        run_at,
     }
 }
 

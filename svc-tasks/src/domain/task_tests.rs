@@ -324,3 +324,60 @@ fn nul_in_an_executors_result_error_or_progress_is_scrubbed_not_stored() {
     ]);
     assert_eq!(done.result, Some(serde_json::json!({"body": "a\u{FFFD}b"})));
 }
+
+fn delayed(run_in_ms: i64) -> TaskCreated {
+    let c = created();
+    TaskCreated {
+        run_at: Some(c.meta.occurred_at + run_in_ms),
+        ..c
+    }
+}
+
+#[test]
+fn a_task_due_later_than_its_creation_is_scheduled_then_runs_as_a_pending_one() {
+    let c = delayed(1500);
+    let id = c.task_id;
+    let task = fold(&[c.clone().into()]);
+    assert_eq!(task.status, TaskStatus::Scheduled);
+    assert_eq!(task.run_at, c.run_at.map(millis_to_time));
+    assert!(!task.status.is_terminal(), "counts as active");
+    let running = apply(Some(task), &started(id, 1)).expect("applies");
+    assert_eq!(running.status, TaskStatus::Running);
+    assert_eq!(running.attempts, 1);
+    assert_eq!(running.run_at, c.run_at.map(millis_to_time));
+
+    // Due at (or before) its creation: nothing to wait for.
+    for due in [0, -30_000] {
+        let task = fold(&[delayed(due).into()]);
+        assert_eq!(task.status, TaskStatus::Pending, "{due}");
+        assert!(task.run_at.is_some());
+    }
+    assert_eq!(fold(&[created().into()]).run_at, None);
+}
+
+#[test]
+fn a_scheduled_task_can_be_cancelled_before_it_is_due() {
+    let c = delayed(60_000);
+    let id = c.task_id;
+    let task = fold(&[c.into()]);
+    let request = decide_cancel(&task, sample_meta(), None)
+        .expect("allowed")
+        .expect("new");
+    let requested = apply(Some(task), &request.into()).expect("applies");
+    assert_eq!(requested.status, TaskStatus::Scheduled);
+    assert!(requested.cancel_requested);
+    let cancelled = apply(
+        Some(requested),
+        &TaskCancelled {
+            meta: sample_meta(),
+            task_id: id,
+            attempt: None,
+            reason: None,
+        }
+        .into(),
+    )
+    .expect("applies");
+    assert_eq!(cancelled.status, TaskStatus::Cancelled);
+    assert_eq!(cancelled.started_at, None);
+    assert_eq!(TaskStatus::parse("scheduled"), Some(TaskStatus::Scheduled));
+}

@@ -29,8 +29,12 @@ pub fn validate(
         max_attempts: Some(trigger.max_attempts),
         timeout_ms: Some(trigger.timeout_ms),
         labels: trigger.labels.clone(),
+        run_at: None,
+        delay_ms: None,
     };
-    submission::validate(submission, catalog, policy, allowed_priorities)
+    // Nothing in a trigger is relative to "now": its own time serves.
+    let now = crate::domain::task::millis_to_time(trigger.meta.occurred_at);
+    submission::validate(submission, catalog, policy, allowed_priorities, now)
 }
 
 /// The TaskCreated of the trigger's task: its id is the trigger's, it names the schedule, and

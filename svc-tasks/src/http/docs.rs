@@ -21,7 +21,9 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 use super::{admin, dto, health, tasks};
 use crate::domain::catalog::payload_schemas;
-use crate::domain::submission::{MAX_IDEMPOTENCY_KEY, Policy};
+use crate::domain::submission::{
+    MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY, Policy, RUN_AT_PAST_TOLERANCE_MS,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -282,7 +284,25 @@ fn submission_schemas() -> Vec<(String, Value)> {
             "maxProperties": policy.max_labels,
             "propertyNames": {"pattern": LABEL_KEY_PATTERN},
             "additionalProperties": {"type": "string", "maxLength": policy.max_label_value_chars, "pattern": NO_NUL}
+        },
+        "run_at": {
+            "type": ["string", "null"], "format": "date-time", "pattern": NO_NUL,
+            "description": format!(
+                "When to run (RFC 3339). At most 365 days ahead and at most {} s in the past (clock-skew \
+                 tolerance: such a task is due at once); otherwise 422. Not together with `delay_ms`. \
+                 A task due later starts as `scheduled`.",
+                RUN_AT_PAST_TOLERANCE_MS / 1000
+            )
+        },
+        "delay_ms": {
+            "type": ["integer", "null"], "minimum": 0, "maximum": MAX_DELAY_MS,
+            "description": "Or: milliseconds after submission to run (resolved to `run_at` at submission). Not together with `run_at`."
         }
+    });
+    // `run_at` and `delay_ms` exclude each other (null counts as absent).
+    let not_both = json!({
+        "required": ["run_at", "delay_ms"],
+        "properties": {"run_at": {"type": "string"}, "delay_ms": {"type": "integer"}}
     });
     let key = json!({
         "type": ["string", "null"], "minLength": 1, "maxLength": MAX_IDEMPOTENCY_KEY,
@@ -317,6 +337,7 @@ fn submission_schemas() -> Vec<(String, Value)> {
             "additionalProperties": false,
             "required": required,
             "properties": properties,
+            "not": not_both,
         });
         let mut batch_variant = variant.clone();
         batch_variant["properties"]["idempotency_key"] = key.clone();
@@ -425,7 +446,7 @@ fn parameter_schema(name: &str, location: &str) -> Option<Value> {
             json!({"type": "integer", "minimum": 1, "maximum": 500, "default": 50})
         }
         ("query", "status") => json!({"type": "string", "enum": [
-            "pending", "running", "retrying", "completed", "failed", "cancelled"
+            "scheduled", "pending", "running", "retrying", "completed", "failed", "cancelled"
         ]}),
         ("query", "priority") => {
             json!({"type": "string", "enum": ["low", "normal", "high", "critical"]})

@@ -102,6 +102,12 @@ pub struct SubmitTask {
     pub timeout_ms: Option<i64>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// When to run (RFC 3339), up to 365 days ahead and at most 60 s in the past; not with
+    /// `delay_ms`. Absent: as soon as possible.
+    pub run_at: Option<String>,
+    /// Or: milliseconds after submission to run, 0..=31536000000 (365 days).
+    #[serde(default, deserialize_with = "opt_int")]
+    pub delay_ms: Option<i64>,
 }
 
 impl SubmitTask {
@@ -114,6 +120,8 @@ impl SubmitTask {
             max_attempts: self.max_attempts,
             timeout_ms: self.timeout_ms,
             labels: self.labels,
+            run_at: self.run_at,
+            delay_ms: self.delay_ms,
         }
     }
 }
@@ -134,6 +142,12 @@ pub struct BatchItem {
     pub timeout_ms: Option<i64>,
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// When to run (RFC 3339), up to 365 days ahead and at most 60 s in the past; not with
+    /// `delay_ms`. Absent: as soon as possible.
+    pub run_at: Option<String>,
+    /// Or: milliseconds after submission to run, 0..=31536000000 (365 days).
+    #[serde(default, deserialize_with = "opt_int")]
+    pub delay_ms: Option<i64>,
     pub idempotency_key: Option<String>,
 }
 
@@ -146,6 +160,8 @@ impl BatchItem {
             max_attempts: self.max_attempts,
             timeout_ms: self.timeout_ms,
             labels: self.labels,
+            run_at: self.run_at,
+            delay_ms: self.delay_ms,
         };
         (task.into_submission(), self.idempotency_key)
     }
@@ -200,6 +216,9 @@ pub struct TaskDto {
     /// The schedule's nominal instant this task is for (it may start later: jitter, queueing);
     /// null for a submitted task.
     pub fire_time: Option<DateTime<Utc>>,
+    /// When the task is due: submitted with `run_at` or `delay_ms` (resolved at submission);
+    /// null for a task to run as soon as possible.
+    pub run_at: Option<DateTime<Utc>>,
 }
 
 impl From<TaskView> for TaskDto {
@@ -232,6 +251,7 @@ impl From<TaskView> for TaskDto {
             finished_at: t.finished_at,
             schedule_id: t.schedule_id,
             fire_time: t.fire_time,
+            run_at: t.run_at,
         }
     }
 }

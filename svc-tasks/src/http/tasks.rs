@@ -57,7 +57,7 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
         (status = 400, description = "Malformed JSON"),
         (status = 409, description = "Same key still in flight"),
         (status = 413, description = "Body too large"),
-        (status = 422, description = "Invalid submission, or key reused with another body"),
+        (status = 422, description = "Invalid submission (`errors[].pointer` says where; `run_at` with `delay_ms`, or `run_at` over 365 days ahead or over 60 s in the past), or key reused with another body"),
         (status = 429, description = "Quota exceeded; see Retry-After and `reason`"),
     ),
     security(("api_key" = []))
@@ -162,7 +162,7 @@ pub async fn get_task(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// pending, running, retrying, completed, failed, cancelled
+    /// scheduled, pending, running, retrying, completed, failed, cancelled
     pub status: Option<String>,
     #[serde(rename = "type")]
     pub task_type: Option<String>,

@@ -41,6 +41,8 @@ pub async fn submit(
     let single = !batch;
     let mut prepared = Vec::with_capacity(items.len());
     let mut keys = std::collections::HashSet::new();
+    // One instant for the whole request: delays resolve against the time the tasks are created.
+    let now = services.clock.now();
     for (index, item) in items.iter().enumerate() {
         let Some(key) = &item.idempotency_key else {
             continue;
@@ -73,6 +75,7 @@ pub async fn submit(
             &services.catalog,
             &services.policy,
             allowed.as_deref(),
+            now,
         )
         .map_err(|source| {
             if single {
@@ -87,7 +90,6 @@ pub async fn submit(
     let tenant_id = tenant.id;
     let producer = services.producer_name.clone();
     let correlation_id = correlation_id.to_owned();
-    let now = services.clock.now();
     let submitted = conn
         .transaction::<_, ServiceError, _>(async move |conn| {
             create_all(conn, tenant_id, &prepared, &producer, &correlation_id, now).await
@@ -198,9 +200,10 @@ pub(super) fn allowed_priorities(tenant: &TenantRow) -> Option<Vec<taskflow_sche
 }
 
 /// Fingerprint of what the client asked for; equal requests hash equal whatever their JSON
-/// key order or whitespace.
+/// key order or whitespace. `run_at` / `delay_ms` as sent (a replayed `delay_ms` body matches
+/// although "now" moved), and only when given, so keys stored before they existed still match.
 pub fn request_hash(s: &Submission) -> Vec<u8> {
-    let canonical = serde_json::json!({
+    let mut canonical = serde_json::json!({
         "type": s.task_type,
         "payload": s.payload,
         "priority": s.priority,
@@ -208,6 +211,12 @@ pub fn request_hash(s: &Submission) -> Vec<u8> {
         "timeout_ms": s.timeout_ms,
         "labels": s.labels,
     });
+    if let Some(run_at) = &s.run_at {
+        canonical["run_at"] = run_at.as_str().into();
+    }
+    if let Some(delay_ms) = s.delay_ms {
+        canonical["delay_ms"] = delay_ms.into();
+    }
     Sha256::digest(canonical.to_string().as_bytes()).to_vec()
 }
 

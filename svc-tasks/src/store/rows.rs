@@ -112,6 +112,7 @@ pub struct TaskRow {
     pub version: i32,
     pub schedule_id: Option<Uuid>,
     pub fire_time: Option<DateTime<Utc>>,
+    pub run_at: Option<DateTime<Utc>>,
 }
 
 impl TaskRow {
@@ -145,6 +146,7 @@ impl TaskRow {
             version: t.version,
             schedule_id: t.schedule_id,
             fire_time: t.fire_time,
+            run_at: t.run_at,
         })
     }
 
@@ -179,6 +181,7 @@ impl TaskRow {
             version: self.version,
             schedule_id: self.schedule_id,
             fire_time: self.fire_time,
+            run_at: self.run_at,
         })
     }
 }

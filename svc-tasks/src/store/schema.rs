@@ -73,6 +73,7 @@ diesel::table! {
         version -> Int4,
         schedule_id -> Nullable<Uuid>,
         fire_time -> Nullable<Timestamptz>,
+        run_at -> Nullable<Timestamptz>,
     }
 }
 

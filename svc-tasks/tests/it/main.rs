@@ -4,6 +4,7 @@
 mod cancel;
 mod contract;
 mod cors;
+mod delayed;
 mod helpers;
 mod idempotency;
 mod isolation;

@@ -2,6 +2,7 @@
 //! PostgreSQL. Each test gets its own databases, topic prefix and consumer groups.
 
 mod crashes;
+mod delayed;
 mod helpers;
 mod lifecycle;
 mod notify;
