@@ -9,7 +9,7 @@
 //! | `TASKFLOW_BACKOFF_BASE_MS` / `TASKFLOW_BACKOFF_CAP_MS` | `1000` / `60000` | retry backoff (full jitter) |
 //! | `TASKFLOW_LEASE_GRACE_MS` | `10000` | added to a task's timeout to form its lease |
 //! | `TASKFLOW_DRAIN_MS` | `20000` | on SIGTERM, time for running attempts to finish |
-//! | `TASKFLOW_EXECUTOR_POLL_MS` | `1000` | longest sleep of an idle dispatcher (new work wakes it at once by NOTIFY; retries and expired leases by their due time) |
+//! | `TASKFLOW_EXECUTOR_POLL_MS` | `1000` | longest sleep of an idle dispatcher (new work wakes it at once by NOTIFY; retries, delayed tasks and expired leases by their due time) |
 //! | `TASKFLOW_HTTP_ALLOW_LOOPBACK` / `TASKFLOW_HTTP_ALLOW_PRIVATE` | `false` | let `http` tasks reach loopback / private networks |
 //! | `TASKFLOW_EXECUTOR_GROUP` | `svc-executor` | consumer group of TaskCreated |
 //! | `KAFKA_BOOTSTRAP_SERVERS`, `SCHEMA_REGISTRY_URL`, `TASKFLOW_TOPIC_PREFIX`, `TASKFLOW_TASK_PARTITIONS` | | see `taskflow-platform` |

@@ -132,21 +132,32 @@ impl Dispatcher {
         let claim_at_least = (shared.settings.concurrency / 4).max(1);
         let mut work_listener = Listener::new(shared.db.clone(), WORK_CHANNEL);
         let mut wait = Duration::ZERO;
+        // When queued work next falls due, as the last claim that found nothing learnt it. Kept
+        // across other wake-ups (an attempt's end, new work), which reset only the poll: losing
+        // it would start that work up to a poll interval late.
+        let mut due: Option<tokio::time::Instant> = None;
         // Whether the last claim left due work behind (it filled every free slot). While it
         // did not, an attempt's end alone is no reason to look again: only new work, a due
         // time or the poll can make something claimable.
         let mut more_ready = true;
         loop {
             work_listener.ensure().await;
+            let look_at = tokio::time::Instant::now() + wait;
+            let look_at = due.map_or(look_at, |due| due.min(look_at));
             let woke = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
                 Some(_) = running.join_next(), if !running.is_empty() => Woke::SlotFreed,
                 () = self.work_ready.notified() => Woke::NewWork,
                 _ = work_listener.notified() => Woke::NewWork,
-                () = tokio::time::sleep(wait) => Woke::Timer,
+                () = tokio::time::sleep_until(look_at) => Woke::Timer,
             };
             wait = shared.settings.poll;
+            // Whatever woke us, work that has fallen due is claimed now.
+            let fell_due = due.is_some_and(|due| due <= tokio::time::Instant::now());
+            if fell_due {
+                due = None;
+            }
             // Every attempt that ended meanwhile frees its slot now, not one wake-up each; a
             // wake-up for new work that is already pending is taken now too (the local notice
             // and the database's NOTIFY announce the same rows).
@@ -164,7 +175,7 @@ impl Dispatcher {
             if free == 0 {
                 continue;
             }
-            if woke == Woke::SlotFreed && !new_work && !more_ready {
+            if woke == Woke::SlotFreed && !new_work && !more_ready && !fell_due {
                 continue;
             }
             // A busy instance with few free slots lingers briefly for more to free up, so that
@@ -178,9 +189,12 @@ impl Dispatcher {
                     failures = 0;
                     more_ready = claimed.len() == free;
                     if let Some(next_due) = next_due {
-                        // Nothing more is ready: sleep until something falls due (a retry, an
-                        // expired lease), new work notifies us, an attempt ends, or the poll.
-                        wait = next_due.clamp(Duration::from_millis(5), shared.settings.poll);
+                        // Nothing more is ready: sleep until something falls due (a retry, a
+                        // delayed task, an expired lease), new work notifies us, an attempt
+                        // ends, or the poll.
+                        due = Some(
+                            tokio::time::Instant::now() + next_due.max(Duration::from_millis(5)),
+                        );
                     }
                     for (task, span) in claimed {
                         let shared = shared.clone();
@@ -440,7 +454,6 @@ impl Shared {
     /// Retries recorded here fall due later: wake this dispatcher then (others find them by
     /// their own next-due time or poll).
     fn wake_when_due(&self, batch: &[Finished], recorded: &[bool]) {
-        let now = self.clock.now();
         let Some(first_due) = batch
             .iter()
             .zip(recorded)
@@ -453,12 +466,7 @@ impl Shared {
         else {
             return;
         };
-        let delay = (first_due - now).to_std().unwrap_or_default();
-        let work_ready = self.work_ready.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(delay).await;
-            work_ready.notify_one();
-        });
+        crate::wake::wake_at(&self.work_ready, first_due, &*self.clock);
     }
 
     /// One transaction: the outcomes as guarded state changes (only the lease holder's count)

@@ -4,13 +4,16 @@
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
+use taskflow_platform::clock::Clock;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::{BatchHandler, ConsumedRecord};
 use taskflow_schemas::Event;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
+use crate::domain::execution::{Due, first_due};
 use crate::events::AttemptRef;
 use crate::store::{self, CancelFound, NewExecution};
 
@@ -39,30 +42,37 @@ impl BatchHandler for Ingest {
         let mut conn = self.db.get().await?;
         let producer = self.producer.clone();
         let clock = self.clock.clone();
-        let announced = conn
+        let (announced, first_delayed) = conn
             .transaction::<_, IngestError, _>(async move |conn| {
                 // Runs of TaskCreated are queued together (one statement each for the inbox,
                 // the tenants' turns and the executions); anything else is applied on its own,
                 // in order, after the run before it.
                 let mut announced = false;
+                let mut first_delayed = None;
                 let mut run: Vec<&ConsumedRecord> = Vec::new();
                 for record in batch {
                     if matches!(record.event, Event::TaskCreated(_)) {
                         run.push(record);
                         continue;
                     }
-                    queue_created(conn, &run).await?;
+                    first_delayed =
+                        earliest(first_delayed, queue_created(conn, &run, &*clock).await?);
                     run.clear();
                     announced |= ingest(conn, &record.event, &producer, &*clock)
                         .instrument(record.span())
                         .await?;
                 }
-                queue_created(conn, &run).await?;
-                Ok(announced)
+                first_delayed = earliest(first_delayed, queue_created(conn, &run, &*clock).await?);
+                Ok((announced, first_delayed))
             })
             .await?;
         // notify_one keeps a permit when the dispatcher is busy, so this wake-up is never lost.
         self.work_ready.notify_one();
+        // A delayed task starts at its run_at, not at the next poll (nor only after a claim that
+        // found nothing learns when it falls due).
+        if let Some(at) = first_delayed {
+            crate::wake::wake_at(&self.work_ready, at, &*self.clock);
+        }
         if announced {
             self.outbox_ready.notify_one();
         }
@@ -70,14 +80,17 @@ impl BatchHandler for Ingest {
     }
 }
 
-/// Queues the executions of `records` (all TaskCreated) that were not consumed before.
+/// Queues the executions of `records` (all TaskCreated) that were not consumed before; returns
+/// the earliest run_at among them that is still ahead.
 async fn queue_created(
     conn: &mut store::Conn,
     records: &[&ConsumedRecord],
-) -> Result<(), IngestError> {
+    clock: &dyn Clock,
+) -> Result<Option<DateTime<Utc>>, IngestError> {
     if records.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
+    let now = clock.now();
     let ids: Vec<_> = records.iter().map(|r| r.event.meta().event_id).collect();
     let new = taskflow_platform::inbox::record_all(conn, &ids).await?;
     let mut executions = Vec::with_capacity(new.len());
@@ -90,18 +103,28 @@ async fn queue_created(
         }
         let span = record.span();
         let _enter = span.enter();
-        tracing::debug!(task_id = %created.task_id, "task queued");
-        executions.push(new_execution(&record.event, created, &span)?);
+        tracing::debug!(task_id = %created.task_id, run_at = created.run_at, "task queued");
+        executions.push(new_execution(&record.event, created, &span, now)?);
     }
     store::insert_executions(conn, &executions).await?;
-    Ok(())
+    Ok(executions.iter().filter_map(|e| e.not_before).min())
+}
+
+/// The earlier of two instants, either of which may be absent.
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    a.into_iter().chain(b).min()
 }
 
 fn new_execution(
     event: &Event,
     created: &taskflow_schemas::TaskCreated,
     span: &tracing::Span,
+    now: DateTime<Utc>,
 ) -> Result<NewExecution, IngestError> {
+    let not_before = match first_due(created.run_at, now) {
+        Due::At(at) => Some(at),
+        Due::Now | Due::Unchanged => None,
+    };
     let created_event = event
         .to_json()
         .map_err(taskflow_platform::outbox::OutboxError::from)?;
@@ -118,6 +141,7 @@ fn new_execution(
         created_event_id: created.meta.event_id,
         created_event,
         trace: taskflow_platform::headers::current_trace_in(span),
+        not_before,
     })
 }
 
@@ -126,7 +150,7 @@ async fn ingest(
     conn: &mut store::Conn,
     event: &Event,
     producer: &str,
-    clock: &dyn taskflow_platform::clock::Clock,
+    clock: &dyn Clock,
 ) -> Result<bool, IngestError> {
     // TaskCreated never comes here: `queue_created` takes those, in runs.
     let relevant = matches!(event, Event::TaskCancelRequested(_));

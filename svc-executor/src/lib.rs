@@ -11,3 +11,4 @@ pub mod handlers;
 pub mod ingest;
 pub mod startup;
 pub mod store;
+pub mod wake;

@@ -183,8 +183,24 @@ pub enum Due {
     Unchanged,
     /// At once (the database's now).
     Now,
-    /// At this instant (a retry waiting out its backoff).
+    /// At this instant (a retry waiting out its backoff, a delayed task waiting for its run_at).
     At(DateTime<Utc>),
+}
+
+/// When a new execution's first attempt may start: as soon as possible (`run_at` absent or
+/// already past at `now`), else at `run_at` (milliseconds since the epoch, UTC, as TaskCreated
+/// carries it). An instant too far out for a timestamp is clamped to the last one there is: a
+/// task must not run earlier than asked.
+pub fn first_due(run_at: Option<i64>, now: DateTime<Utc>) -> Due {
+    let Some(millis) = run_at else {
+        return Due::Now;
+    };
+    let at = DateTime::from_timestamp_millis(millis).unwrap_or(if millis > 0 {
+        DateTime::<Utc>::MAX_UTC
+    } else {
+        DateTime::<Utc>::MIN_UTC
+    });
+    if at > now { Due::At(at) } else { Due::Now }
 }
 
 /// A change of state.
@@ -287,6 +303,24 @@ mod tests {
         let due = at() + chrono::Duration::milliseconds(1_500);
         assert_eq!(ended(Running, &retry), moved(Queued, Due::At(due)));
         assert_eq!(after_attempt(&retry, at()).due, Due::At(due));
+    }
+
+    #[test]
+    fn a_new_task_is_due_at_its_run_at_or_now_whichever_is_later() {
+        let now = at();
+        let ms = now.timestamp_millis();
+        assert_eq!(first_due(None, now), Due::Now);
+        assert_eq!(
+            first_due(Some(ms + 1_500), now),
+            Due::At(now + chrono::Duration::milliseconds(1_500))
+        );
+        assert_eq!(first_due(Some(ms), now), Due::Now);
+        assert_eq!(first_due(Some(ms - 3_600_000), now), Due::Now);
+        assert_eq!(first_due(Some(i64::MIN), now), Due::Now);
+        assert_eq!(
+            first_due(Some(i64::MAX), now),
+            Due::At(DateTime::<Utc>::MAX_UTC)
+        );
     }
 
     #[test]

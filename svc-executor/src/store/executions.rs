@@ -1,8 +1,10 @@
 //! Executions entering the queue (ingest) and leaving it for good (the dead letter of a task
 //! that failed for good).
 
+use chrono::{DateTime, Utc};
 use diesel::dsl::now;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Timestamptz};
 use diesel_async::RunQueryDsl;
 use taskflow_platform::outbox::{self, OutboxError};
 use taskflow_schemas::{Event, EventKind};
@@ -26,10 +28,18 @@ pub struct NewExecution {
     pub created_event_id: Uuid,
     pub created_event: serde_json::Value,
     pub trace: taskflow_platform::headers::TraceContext,
+    /// Not to start before this (a delayed task's run_at); `None`: as soon as possible.
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+diesel::define_sql_function! {
+    /// PostgreSQL's GREATEST, which skips NULLs: `greatest(now, NULL)` is now.
+    fn greatest(a: Timestamptz, b: Nullable<Timestamptz>) -> Timestamptz;
 }
 
 /// Queues many executions in one statement (and gives their tenants turn rows); tasks already
-/// known are left as they are.
+/// known are left as they are. Each is due at the database's now or its `not_before`,
+/// whichever is later: a run_at in the past does not put a task ahead of work queued before it.
 pub async fn insert_executions(conn: &mut Conn, new: &[NewExecution]) -> Result<(), StoreError> {
     if new.is_empty() {
         return Ok(());
@@ -55,7 +65,7 @@ pub async fn insert_executions(conn: &mut Conn, new: &[NewExecution]) -> Result<
                 executions::traceparent.eq(&e.trace.traceparent),
                 executions::tracestate.eq(&e.trace.tracestate),
                 executions::state.eq(ExecutionState::Queued.as_str()),
-                executions::due_at.eq(now),
+                executions::due_at.eq(greatest(now, e.not_before)),
             )
         })
         .collect();
