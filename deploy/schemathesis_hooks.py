@@ -2,6 +2,8 @@
 
 They do not touch what is checked, only two things the fuzzer cannot know:
 
+0. A `run_at` is only accepted from a minute in the past to a year ahead of the server's clock;
+   a generated, well-formed one is moved to a few seconds from now (malformed ones stay).
 1. The tasks it submits are real: the running svc-executor takes them. So every `http` task
    whose URL is valid is sent to 127.0.0.1:9 (nothing listens; the dev setup allows loopback
    targets) instead of whatever host the fuzzer made up, and `sleep` tasks sleep at most 49 ms
@@ -17,6 +19,7 @@ They do not touch what is checked, only two things the fuzzer cannot know:
    are exercised.
 """
 
+import datetime
 import json
 import math
 import re
@@ -53,8 +56,26 @@ def _claim(key, fingerprint, batch_keys=None):
     return key
 
 
+def _in_window(task):
+    """A well-formed `run_at` is moved into the accepted window (from a minute ago to a year
+    ahead, relative to the server's clock), which no schema can express: a few seconds from now.
+    Malformed values are left as they are, so negative cases stay negative."""
+    if not isinstance(task, dict):
+        return
+    run_at = task.get("run_at")
+    if not isinstance(run_at, str):
+        return
+    try:
+        datetime.datetime.fromisoformat(run_at.replace("Z", "+00:00"))
+    except ValueError:
+        return
+    soon = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)
+    task["run_at"] = soon.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def _defuse(task):
-    """Point valid http tasks at the sink; make valid sleeps short."""
+    """Point valid http tasks at the sink; make valid sleeps short; keep run_at in its window."""
+    _in_window(task)
     if not isinstance(task, dict) or not isinstance(task.get("payload"), dict):
         return
     payload = task["payload"]

@@ -8,8 +8,8 @@
 "use strict";
 
 (() => {
-  const STATUSES = ["pending", "running", "retrying", "completed", "failed", "cancelled"];
-  const ACTIVE = new Set(["pending", "running", "retrying"]);
+  const STATUSES = ["scheduled", "pending", "running", "retrying", "completed", "failed", "cancelled"];
+  const ACTIVE = new Set(["scheduled", "pending", "running", "retrying"]);
   const TASK_TYPES = ["noop", "sleep", "http", "fail"];
   const PAYLOAD_EXAMPLES = {
     noop: {},

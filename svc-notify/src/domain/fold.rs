@@ -133,6 +133,10 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
                 .and_then(|v| v.as_str().map(str::to_ascii_lowercase));
             task.labels.clone_from(&e.labels);
             task.created_at = Some(at(meta.occurred_at));
+            // A delayed task waits as `scheduled` until it starts.
+            if previous_status.is_none() && e.run_at.is_some_and(|t| t > meta.occurred_at) {
+                task.status = Status::Scheduled;
+            }
         }
         Event::TaskCancelRequested(e) => {
             task.cancel_requested = true;

@@ -189,3 +189,27 @@ fn events_of_another_tenant_and_non_task_events_are_not_told() {
     .into();
     assert!(fold(None, &revoked).is_none());
 }
+
+#[test]
+fn a_delayed_task_waits_as_scheduled_until_it_starts() {
+    let (tenant, task) = (Uuid::new_v4(), Uuid::new_v4());
+    let Event::TaskCreated(mut delayed) = created(tenant, task) else {
+        unreachable!()
+    };
+    delayed.run_at = Some(delayed.meta.occurred_at + 60_000);
+    let (state, drafts) = run(&[delayed.clone().into()]);
+    assert_eq!(state.expect("a task").status, Status::Scheduled);
+    assert_eq!(drafts[0].status, Status::Scheduled);
+    let (state, _) = run(&[delayed.into(), started(tenant, task, 1)]);
+    assert_eq!(state.expect("a task").status, Status::Running);
+    let Event::TaskCreated(mut now) = created(tenant, task) else {
+        unreachable!()
+    };
+    now.run_at = Some(now.meta.occurred_at);
+    let (state, _) = run(&[now.into()]);
+    assert_eq!(
+        state.expect("a task").status,
+        Status::Pending,
+        "run_at reached: pending"
+    );
+}

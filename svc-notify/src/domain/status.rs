@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
+    /// Delayed: it does not run before its `run_at`.
+    Scheduled,
     Pending,
     Running,
     /// An attempt failed and another one is scheduled.
@@ -15,7 +17,8 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 6] = [
+    pub const ALL: [Status; 7] = [
+        Status::Scheduled,
         Status::Pending,
         Status::Running,
         Status::Retrying,
@@ -26,6 +29,7 @@ impl Status {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Status::Scheduled => "scheduled",
             Status::Pending => "pending",
             Status::Running => "running",
             Status::Retrying => "retrying",

@@ -126,7 +126,7 @@ impl Params {
                             "invalid-query",
                             "Invalid query parameter",
                             format!(
-                                "status must be one of pending, running, retrying, completed, failed, cancelled; not {text:?}"
+                                "status must be one of scheduled, pending, running, retrying, completed, failed, cancelled; not {text:?}"
                             ),
                         )
                     })?

@@ -108,7 +108,12 @@ pub async fn overview(
                 .select(TaskRow::as_select())
                 .into_boxed();
             if active_only {
-                query = query.filter(tasks::status.eq_any(["pending", "running", "retrying"]));
+                query = query.filter(tasks::status.eq_any([
+                    "scheduled",
+                    "pending",
+                    "running",
+                    "retrying",
+                ]));
             }
             let tasks = query.load(conn).await?;
             Ok(Overview { seq, counts, tasks })

@@ -405,8 +405,18 @@ impl SseClient {
     /// The next `n` task events.
     pub async fn tasks(&mut self, n: usize) -> Vec<Sse> {
         let mut got = Vec::new();
+        // Keep-alives keep a stream open forever: bound the wait for events themselves.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
         while got.len() < n {
-            let Some(sse) = self.next().await else {
+            let next = tokio::time::timeout_at(deadline, self.next()).await;
+            let Ok(next) = next else {
+                panic!(
+                    "only {} of {n} task events within 90 s (keep-alives seen: {})",
+                    got.len(),
+                    self.comments
+                );
+            };
+            let Some(sse) = next else {
                 panic!(
                     "the stream ended after {} of {n} task events: {:?}",
                     got.len(),
