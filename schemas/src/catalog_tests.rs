@@ -79,3 +79,21 @@ fn every_event_round_trips_through_json() {
         assert_eq!(back, event);
     }
 }
+
+#[test]
+fn key_hashes_travel_as_64_lower_case_hex_digits() {
+    assert_eq!(
+        crate::ApiKeyIssued::hash_hex(&[0x00, 0x0f, 0xa5, 0xff]),
+        "000fa5ff"
+    );
+    let mut issued = match samples().remove(8) {
+        Event::ApiKeyIssued(e) => e,
+        other => panic!("sample 8 is {other:?}"),
+    };
+    issued.key_sha256 = crate::ApiKeyIssued::hash_hex(&[15; 32]);
+    assert_eq!(issued.key_hash(), Some(vec![15; 32]));
+    for bad in ["0f".to_owned(), "zz".repeat(32), "é".repeat(32)] {
+        issued.key_sha256 = bad;
+        assert_eq!(issued.key_hash(), None, "{}", issued.key_sha256);
+    }
+}

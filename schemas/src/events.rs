@@ -153,3 +153,30 @@ pub struct ScheduleOccurrenceSkipped {
     pub reason: String,
     pub detail: Option<String>,
 }
+
+impl ApiKeyIssued {
+    /// `key_sha256` as the contract spells it: lower-case hex of the 32-byte digest.
+    pub fn hash_hex(digest: &[u8]) -> String {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = String::with_capacity(digest.len() * 2);
+        for b in digest {
+            text.push(char::from(DIGITS[usize::from(b >> 4)]));
+            text.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        }
+        text
+    }
+
+    /// The digest `key_sha256` names, or `None` when it is not 64 hex digits.
+    pub fn key_hash(&self) -> Option<Vec<u8>> {
+        let text = self.key_sha256.as_bytes();
+        if text.len() != 64 {
+            return None;
+        }
+        text.chunks(2)
+            .map(|pair| {
+                let pair = std::str::from_utf8(pair).ok()?;
+                u8::from_str_radix(pair, 16).ok()
+            })
+            .collect()
+    }
+}

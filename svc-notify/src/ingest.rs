@@ -46,7 +46,7 @@ async fn apply_keys(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(), 
     for record in records {
         match &record.event {
             Event::ApiKeyIssued(e) => {
-                let Some(hash) = decode_hex(&e.key_sha256) else {
+                let Some(hash) = e.key_hash() else {
                     let span = record.span();
                     let _enter = span.enter();
                     tracing::warn!(key_id = %e.key_id, "ApiKeyIssued without a 32-byte hex hash, ignored");
@@ -216,28 +216,5 @@ fn row_of(state: TaskState, last_seq: i64) -> TaskRow {
         created_at: state.created_at,
         updated_at: state.updated_at,
         last_seq,
-    }
-}
-
-/// 64 hex digits → 32 bytes.
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    (0..64)
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::decode_hex;
-
-    #[test]
-    fn hashes_are_64_hex_digits() {
-        assert_eq!(decode_hex(&"0f".repeat(32)), Some(vec![15; 32]));
-        assert_eq!(decode_hex("0f"), None);
-        assert_eq!(decode_hex(&"zz".repeat(32)), None);
     }
 }

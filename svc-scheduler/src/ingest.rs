@@ -3,7 +3,6 @@
 //! consumed batch, deduplicated by event id.
 
 use diesel_async::AsyncConnection;
-use sha2::{Digest, Sha256};
 use taskflow_platform::db::DbPool;
 use taskflow_platform::{BatchHandler, ConsumedRecord};
 use taskflow_schemas::Event;
@@ -33,7 +32,7 @@ impl BatchHandler for Ingest {
                     continue;
                 }
                 match &record.event {
-                    Event::ApiKeyIssued(e) => match decode_hex(&e.key_sha256) {
+                    Event::ApiKeyIssued(e) => match e.key_hash() {
                         Some(hash) => store::issue_key(conn, e.key_id, e.meta.tenant_id, &hash).await?,
                         None => tracing::warn!(key_id = %e.key_id, "ApiKeyIssued without a 32-byte hex hash, ignored"),
                     },
@@ -48,22 +47,4 @@ impl BatchHandler for Ingest {
         })
         .await
     }
-}
-
-/// 64 hex digits → 32 bytes.
-fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() != 64 || !text.is_ascii() {
-        return None;
-    }
-    let bytes: Option<Vec<u8>> = (0..64)
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).ok())
-        .collect();
-    // The same digest svc-tasks computes; checked here so a typo in a contract change shows.
-    debug_assert!(
-        bytes
-            .as_ref()
-            .is_none_or(|b| b.len() == Sha256::output_size())
-    );
-    bytes
 }

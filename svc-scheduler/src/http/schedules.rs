@@ -51,6 +51,19 @@ fn state_row(
     }
 }
 
+/// The rules of a stored schedule. One it cannot read was stored by this service: a server
+/// fault (500), never the caller's bad input.
+fn model_of(row: &ScheduleRow) -> Result<ScheduleModel, ApiError> {
+    ScheduleModel::from_row(row).map_err(|reason| {
+        ApiError(Problem::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            format!("stored schedule {} is unreadable: {reason}", row.id),
+        ))
+    })
+}
+
 fn view(row: &ScheduleRow) -> Value {
     serde_json::to_value(ScheduleView::from(row)).unwrap_or_default()
 }
@@ -283,14 +296,7 @@ async fn resumed(
     if !row.paused {
         return Ok(row);
     }
-    let model = ScheduleModel::from_row(&row).map_err(|e| {
-        ApiError(Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            e,
-        ))
-    })?;
+    let model = model_of(&row)?;
     if let Some(from) = row.next_nominal {
         let passed = instants(
             &model.spec,
@@ -339,8 +345,7 @@ pub async fn trigger(
             let row = store::lock_schedule(conn, tenant.0, id)
                 .await?
                 .ok_or_else(|| missing(id))?;
-            let model = ScheduleModel::from_row(&row)
-                .map_err(|e| bad_request("unreadable", "Schedule unreadable", e))?;
+            let model = model_of(&row)?;
             let task = task_id(id, instant);
             let steps = [Step::Trigger {
                 nominal: instant,
@@ -386,8 +391,7 @@ pub async fn backfill(
             let row = store::lock_schedule(conn, tenant.0, id)
                 .await?
                 .ok_or_else(|| missing(id))?;
-            let model = ScheduleModel::from_row(&row)
-                .map_err(|e| bad_request("unreadable", "Schedule unreadable", e))?;
+            let model = model_of(&row)?;
             let wanted = instants(
                 &model.spec,
                 &model.window,

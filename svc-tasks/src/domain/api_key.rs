@@ -19,23 +19,12 @@ pub struct ApiKey {
     pub announced: bool,
 }
 
-/// Lower-case hex of `bytes`, as the contract's `key_sha256` wants it.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        text.push(char::from(DIGITS[usize::from(b >> 4)]));
-        text.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    text
-}
-
 /// `meta.tenant_id` must be the key's tenant.
 pub fn issued(meta: EventMeta, key_id: Uuid, hash: &[u8], prefix: &str) -> Event {
     ApiKeyIssued {
         meta,
         key_id,
-        key_sha256: hex(hash),
+        key_sha256: ApiKeyIssued::hash_hex(hash),
         key_prefix: prefix.to_owned(),
     }
     .into()
@@ -84,12 +73,6 @@ mod tests {
             revoked_at,
             announced: false,
         }
-    }
-
-    #[test]
-    fn the_hash_is_lower_case_hex() {
-        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(hex(&[]), "");
     }
 
     #[test]
