@@ -10,7 +10,7 @@ export TASKFLOW_TASK_PARTITIONS ?= 12
 # now (1 when none does), so `make test` or `make bench` keep an EXECUTORS=3 setup as it is.
 EXECUTORS ?=
 
-.PHONY: help up down status logs test build lint fmt schemas-check bench tools bench-peers
+.PHONY: help up down status logs test build lint fmt schemas-check bench tools bench-peers compose-up compose-down compose-logs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,7 @@ test: up tools lint ## start what the tests need, then lint and run every test a
 	@source .taskflow/dev.env && deploy/foreign-client-check.sh
 	@source .taskflow/dev.env && deploy/schemathesis-check.sh
 	@source .taskflow/dev.env && deploy/dashboard-check.sh
+	@deploy/compose-check.sh
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E '$(ALONE)' --success-output final
 
 bench: ## submission and end-to-end execution throughput and latency, then svc-notify under 1,000 and 10,000 SSE clients (release builds, own databases and topics, ~5 min)
@@ -58,3 +59,12 @@ bench: ## submission and end-to-end execution throughput and latency, then svc-n
 
 bench-peers: ## TaskFlow next to River (Go) on the same PostgreSQL, same no-op workload: one table + latency chart (~6 min)
 	@deploy/bench-peers.sh
+
+compose-up: ## TaskFlow in Docker: build the four images, start them with PostgreSQL, Kafka and the registry (EXECUTORS=n, TRACING=1 for Jaeger)
+	@EXECUTORS=$(EXECUTORS) TRACING=$(TRACING) deploy/compose/run.sh up
+
+compose-down: ## stop what `make compose-up` started (data volumes stay)
+	@deploy/compose/run.sh down
+
+compose-logs: ## follow the logs of the compose services
+	@deploy/compose/run.sh logs

@@ -18,7 +18,9 @@ cd "$(dirname "$0")/.."
 #   zlib1g-dev       librdkafka's default gzip support (libz-sys links the system zlib)
 #   curl, python3    deploy/*.sh use them for readiness probes
 #   chromium         the headless browser deploy/dashboard-check.sh drives (puppeteer-core, --no-sandbox)
-APT_PACKAGES=(build-essential cmake pkg-config libssl-dev zlib1g-dev curl python3 chromium)
+#   docker-compose   validates deploy/compose.yaml (`docker-compose config`) in deploy/compose-check.sh;
+#                    it needs no Docker engine for that
+APT_PACKAGES=(build-essential cmake pkg-config libssl-dev zlib1g-dev curl python3 chromium docker-compose)
 
 log() { printf '[tools] %s\n' "$*"; }
 die() { printf '[tools] ERROR: %s\n' "$*" >&2; exit 1; }
