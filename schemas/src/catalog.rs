@@ -7,9 +7,9 @@ use apache_avro::types::Value;
 use uuid::Uuid;
 
 use crate::events::{
-    ApiKeyIssued, ApiKeyRevoked, ScheduleOccurrenceSkipped, ScheduledTaskTriggered,
-    TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated, TaskFailed,
-    TaskProgressUpdated, TaskStarted,
+    ApiKeyIssued, ApiKeyRevoked, ScheduleOccurrenceSkipped, ScheduledTaskRefused,
+    ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated,
+    TaskFailed, TaskProgressUpdated, TaskStarted,
 };
 use crate::meta::EventMeta;
 use crate::topics::Stream;
@@ -100,10 +100,11 @@ catalog! {
     ApiKeyIssued => TenantKeys,
     ApiKeyRevoked => TenantKeys,
     ScheduleOccurrenceSkipped => ScheduleTriggers,
+    ScheduledTaskRefused => TaskRequests,
 }
 
 /// Parsed schemas, one cell per kind in `EventKind::ALL` order.
-static PARSED: [OnceLock<Schema>; 11] = [const { OnceLock::new() }; 11];
+static PARSED: [OnceLock<Schema>; 12] = [const { OnceLock::new() }; 12];
 
 impl EventKind {
     /// The schema, parsed once per process.
@@ -144,7 +145,8 @@ impl EventKind {
 }
 
 impl Event {
-    /// The Kafka record key: the task id, the schedule id for scheduler events, the key id for
+    /// The Kafka record key: the task id (also of a refused trigger's task, which has no other
+    /// event), the schedule id for scheduler events, the key id for
     /// API key events, so that all events of one entity land on one partition in order.
     pub fn key(&self) -> Uuid {
         match self {
@@ -159,6 +161,7 @@ impl Event {
             Event::ApiKeyIssued(e) => e.key_id,
             Event::ApiKeyRevoked(e) => e.key_id,
             Event::ScheduleOccurrenceSkipped(e) => e.schedule_id,
+            Event::ScheduledTaskRefused(e) => e.task_id,
         }
     }
 

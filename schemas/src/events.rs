@@ -117,6 +117,24 @@ pub struct ScheduledTaskTriggered {
     pub max_attempts: i32,
     pub timeout_ms: i64,
     pub labels: BTreeMap<String, String>,
+    /// Overlap policy `cancel_other`: the schedule's previous run, to be cancelled before this
+    /// instant's task is created. Absent in triggers written before the field existed.
+    #[serde(default)]
+    pub cancel_task_id: Option<String>,
+}
+
+/// A trigger svc-tasks could not turn into a task, and why (nothing was created for it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledTaskRefused {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub schedule_id: Uuid,
+    /// Milliseconds since the Unix epoch, UTC.
+    pub fire_time: i64,
+    #[serde(with = "crate::uuid_text")]
+    pub task_id: Uuid,
+    pub reason: String,
 }
 
 /// An API key issued to a tenant, by its hash (the key itself never leaves svc-tasks).

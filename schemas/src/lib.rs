@@ -15,9 +15,9 @@ mod vocabulary;
 
 pub use catalog::{DecodeEventError, Event, EventKind};
 pub use events::{
-    ApiKeyIssued, ApiKeyRevoked, Priority, ScheduleOccurrenceSkipped, ScheduledTaskTriggered,
-    TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated, TaskFailed,
-    TaskProgressUpdated, TaskStarted,
+    ApiKeyIssued, ApiKeyRevoked, Priority, ScheduleOccurrenceSkipped, ScheduledTaskRefused,
+    ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated,
+    TaskFailed, TaskProgressUpdated, TaskStarted,
 };
 pub use meta::EventMeta;
 pub use topics::{Stream, Topics};

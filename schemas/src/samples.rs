@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use crate::{
     ApiKeyIssued, ApiKeyRevoked, Event, EventMeta, Priority, ScheduleOccurrenceSkipped,
-    ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated,
-    TaskFailed, TaskProgressUpdated, TaskStarted,
+    ScheduledTaskRefused, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled,
+    TaskCompleted, TaskCreated, TaskFailed, TaskProgressUpdated, TaskStarted,
 };
 
 /// Metadata with a fresh event id and a random tenant.
@@ -98,6 +98,7 @@ pub fn one_of_each() -> Vec<Event> {
             max_attempts: 1,
             timeout_ms: 1_000,
             labels,
+            cancel_task_id: Some(Uuid::new_v4().to_string()),
         }
         .into(),
         ApiKeyIssued {
@@ -119,6 +120,14 @@ pub fn one_of_each() -> Vec<Event> {
             nominal_time: 1_790_000_000_000,
             reason: "overlap".into(),
             detail: Some("the previous run is still running".into()),
+        }
+        .into(),
+        ScheduledTaskRefused {
+            meta: sample_meta(),
+            schedule_id: Uuid::new_v4(),
+            fire_time: 1_790_000_060_000,
+            task_id: Uuid::new_v4(),
+            reason: "tenant 0 is not known to svc-tasks".into(),
         }
         .into(),
     ]

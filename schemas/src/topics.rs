@@ -5,7 +5,7 @@
 /// one task (or one schedule) travels on one stream keyed by that id, so their order holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stream {
-    /// svc-tasks → TaskCreated, TaskCancelRequested.
+    /// svc-tasks → TaskCreated, TaskCancelRequested, ScheduledTaskRefused.
     TaskRequests,
     /// svc-executor → TaskStarted, TaskProgressUpdated, TaskCompleted, TaskFailed, TaskCancelled.
     TaskExecution,

@@ -142,6 +142,7 @@ fn is_task_event(event: &Event) -> bool {
         event,
         Event::ScheduledTaskTriggered(_)
             | Event::ScheduleOccurrenceSkipped(_)
+            | Event::ScheduledTaskRefused(_)
             | Event::ApiKeyIssued(_)
             | Event::ApiKeyRevoked(_)
     )

@@ -168,18 +168,29 @@ pub async fn record(
             producer,
         );
         match step {
-            Step::Trigger { nominal, task_id } => {
+            Step::Trigger {
+                nominal,
+                task_id,
+                cancel,
+            } => {
+                let reason = match (trigger_reason, cancel) {
+                    (Some(why), _) => Some(why.to_owned()),
+                    (None, Some(previous)) => Some(format!(
+                        "overlap cancel_other: asked svc-tasks to cancel the previous run, task {previous}"
+                    )),
+                    (None, None) => None,
+                };
                 occurrences.push(OccurrenceRow {
                     schedule_id: row.id,
                     nominal_time: *nominal,
                     outcome: "triggered".into(),
-                    reason: trigger_reason.map(str::to_owned),
+                    reason,
                     task_id: Some(*task_id),
                     task_ended: false,
                     fired_at: now,
                 });
                 events.push((
-                    Event::from(model.trigger(meta, row.id, *nominal, *task_id)),
+                    Event::from(model.trigger(meta, row.id, *nominal, *task_id, *cancel)),
                     trace.clone(),
                 ));
             }
@@ -230,6 +241,7 @@ impl crate::model::ScheduleModel {
         schedule_id: uuid::Uuid,
         nominal: chrono::DateTime<Utc>,
         task_id: uuid::Uuid,
+        cancel: Option<uuid::Uuid>,
     ) -> ScheduledTaskTriggered {
         let t = &self.task;
         ScheduledTaskTriggered {
@@ -243,6 +255,7 @@ impl crate::model::ScheduleModel {
             max_attempts: t.max_attempts,
             timeout_ms: t.timeout_ms,
             labels: t.labels.clone(),
+            cancel_task_id: cancel.map(|id| id.to_string()),
         }
     }
 }

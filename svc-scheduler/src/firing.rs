@@ -30,6 +30,8 @@ pub enum Step {
     Trigger {
         nominal: DateTime<Utc>,
         task_id: Uuid,
+        /// Overlap `cancel_other`: the still active run svc-tasks is asked to cancel first.
+        cancel: Option<Uuid>,
     },
     Skip {
         nominal: DateTime<Utc>,
@@ -105,11 +107,16 @@ impl Schedule<'_> {
             // later one is due already.
             let later_due = next.is_some_and(|n| self.fire_at(n, self.next_in_window(n)) <= now);
             match decide(self.overlap, state, usize::from(later_due)) {
-                Decision::Fire | Decision::CancelPreviousThenFire => {
+                decision @ (Decision::Fire | Decision::CancelPreviousThenFire) => {
                     let task_id = task_id(self.id, current);
+                    let cancel = match decision {
+                        Decision::CancelPreviousThenFire => previous.map(|p| p.0),
+                        _ => None,
+                    };
                     steps.push(Step::Trigger {
                         nominal: current,
                         task_id,
+                        cancel,
                     });
                     previous = Some((task_id, false));
                 }

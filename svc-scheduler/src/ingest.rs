@@ -1,5 +1,6 @@
-//! What svc-scheduler follows: API keys (who may call) and the ends of the tasks it started
-//! (an overlap policy needs to know whether the previous run still goes). One transaction per
+//! What svc-scheduler follows: API keys (who may call), the ends of the tasks it started (an
+//! overlap policy needs to know whether the previous run still goes) and svc-tasks' refusals
+//! of its triggers (a run that never starts has ended too, and the occurrence says why). One transaction per
 //! consumed batch, deduplicated by event id.
 
 use diesel_async::AsyncConnection;
@@ -22,11 +23,17 @@ impl BatchHandler for Ingest {
         conn.transaction::<_, StoreError, _>(async move |conn| {
             let relevant: Vec<&ConsumedRecord> = batch
                 .iter()
-                .filter(|r| matches!(r.event, Event::ApiKeyIssued(_) | Event::ApiKeyRevoked(_)) || r.event.is_terminal())
+                .filter(|r| {
+                    matches!(
+                        r.event,
+                        Event::ApiKeyIssued(_) | Event::ApiKeyRevoked(_) | Event::ScheduledTaskRefused(_)
+                    ) || r.event.is_terminal()
+                })
                 .collect();
             let ids: Vec<Uuid> = relevant.iter().map(|r| r.event.meta().event_id).collect();
             let mut new = taskflow_platform::inbox::record_all(conn, &ids).await?;
             let mut ended = Vec::new();
+            let mut refused = Vec::new();
             for record in relevant {
                 if !new.remove(&record.event.meta().event_id) {
                     continue;
@@ -37,11 +44,21 @@ impl BatchHandler for Ingest {
                         None => tracing::warn!(key_id = %e.key_id, "ApiKeyIssued without a 32-byte hex hash, ignored"),
                     },
                     Event::ApiKeyRevoked(e) => store::revoke_key(conn, e.key_id).await?,
+                    Event::ScheduledTaskRefused(e) => {
+                        if store::mark_trigger_refused(conn, e.task_id, &e.reason).await? > 0 {
+                            tracing::warn!(schedule_id = %e.schedule_id, task_id = %e.task_id, reason = %e.reason, "svc-tasks refused a trigger; no task for this instant");
+                            refused.push(e.task_id);
+                        }
+                    }
                     other => ended.push(other.key()),
                 }
             }
+            let mut released = refused;
             if !ended.is_empty() && store::mark_task_ended(conn, &ended).await? > 0 {
-                store::schedules_waiting_for(conn, &ended).await?;
+                released.extend(ended);
+            }
+            if !released.is_empty() {
+                store::schedules_waiting_for(conn, &released).await?;
             }
             Ok(())
         })

@@ -92,12 +92,6 @@ impl Definition {
         {
             problem("/note", "at most 2000 characters, no NUL".into());
         }
-        if self.overlap == Overlap::CancelOther {
-            problem(
-                "/overlap",
-                "cancel_other is not supported yet (cancelling is svc-tasks' job and no contract asks it to); use skip, buffer_one, buffer_all or allow_all".into(),
-            );
-        }
         let mut duration = |pointer: &str, text: Option<&str>, default: &str| {
             parse_duration(text.unwrap_or(default))
                 .map_err(|e| problem(pointer, e.to_string()))

@@ -49,7 +49,11 @@ impl Application {
         let pool = runtime.pool.clone();
         runtime.spawn_relay(std::time::Duration::from_secs(2));
         runtime.spawn_consumer(
-            &[Stream::TenantKeys, Stream::TaskExecution],
+            &[
+                Stream::TenantKeys,
+                Stream::TaskExecution,
+                Stream::TaskRequests,
+            ],
             Ingest { db: pool.clone() },
             |_| {},
         )?;

@@ -101,6 +101,7 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
         Event::TaskCancelled(e) => e.task_id,
         Event::ScheduledTaskTriggered(_)
         | Event::ScheduleOccurrenceSkipped(_)
+        | Event::ScheduledTaskRefused(_)
         | Event::ApiKeyIssued(_)
         | Event::ApiKeyRevoked(_) => {
             return None;
@@ -194,6 +195,7 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
         }
         Event::ScheduledTaskTriggered(_)
         | Event::ScheduleOccurrenceSkipped(_)
+        | Event::ScheduledTaskRefused(_)
         | Event::ApiKeyIssued(_)
         | Event::ApiKeyRevoked(_) => {
             return None;

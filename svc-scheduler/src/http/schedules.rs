@@ -350,6 +350,7 @@ pub async fn trigger(
             let steps = [Step::Trigger {
                 nominal: instant,
                 task_id: task,
+                cancel: None,
             }];
             record(conn, &row, &model, &steps, Some("manual"), now, &producer).await?;
             Ok(task)
@@ -415,6 +416,7 @@ pub async fn backfill(
                 .map(|nominal| Step::Trigger {
                     nominal,
                     task_id: task_id(id, nominal),
+                    cancel: None,
                 })
                 .collect();
             record(conn, &row, &model, &steps, Some("backfill"), now, &producer).await?;

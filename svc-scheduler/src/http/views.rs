@@ -43,7 +43,7 @@ impl From<&ScheduleRow> for ScheduleView {
 #[derive(Debug, Serialize)]
 pub struct OccurrenceView {
     pub nominal_time: DateTime<Utc>,
-    /// triggered, skipped or missed
+    /// triggered, refused (svc-tasks could not create its task; reason says why), skipped or missed
     pub outcome: String,
     pub reason: Option<String>,
     pub task_id: Option<Uuid>,

@@ -8,8 +8,8 @@ mod schema;
 
 pub use keys::{issue_key, key_for_hash, revoke_key};
 pub use occurrences::{
-    insert_occurrences, last_run, list_occurrences, mark_task_ended, recorded_instants,
-    schedules_waiting_for,
+    insert_occurrences, last_run, list_occurrences, mark_task_ended, mark_trigger_refused,
+    recorded_instants, schedules_waiting_for,
 };
 pub use rows::{OccurrenceRow, ScheduleRow};
 pub use schedules::{

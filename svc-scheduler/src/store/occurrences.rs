@@ -46,6 +46,27 @@ pub async fn mark_task_ended(conn: &mut Conn, task_ids: &[Uuid]) -> Result<usize
     .await?)
 }
 
+/// Records that svc-tasks refused the trigger of this task's occurrence: no task will run, so
+/// the run counts as ended, and the occurrence says why. Returns how many were ours.
+pub async fn mark_trigger_refused(
+    conn: &mut Conn,
+    task_id: Uuid,
+    reason: &str,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        occurrences::table
+            .filter(occurrences::task_id.eq(task_id))
+            .filter(occurrences::outcome.eq("triggered")),
+    )
+    .set((
+        occurrences::outcome.eq("refused"),
+        occurrences::reason.eq(format!("refused by svc-tasks: {reason}")),
+        occurrences::task_ended.eq(true),
+    ))
+    .execute(conn)
+    .await?)
+}
+
 /// Releases schedules that waited for one of these tasks: they are due again now.
 pub async fn schedules_waiting_for(
     conn: &mut Conn,

@@ -3,4 +3,5 @@
 //! key events and reading the triggers topic.
 
 mod helpers;
+mod overlap;
 mod schedules;

@@ -129,7 +129,7 @@ async fn bad_schedules_are_refused_with_every_problem_and_nothing_stored() {
         json!({"name": "x", "task": {"type": "noop"}, "spec": {"every": "PT1M"}, "start_at": "2030-01-02T00:00:00Z", "end_at": "2030-01-01T00:00:00Z"}),
         json!({"name": "x", "task": {"type": "sleep", "payload": {"duration_ms": -1}}, "spec": {"every": "PT1M"}}),
         json!({"name": "x", "task": {"type": "warp"}, "spec": {"every": "PT1M"}}),
-        json!({"name": "x", "task": {"type": "noop"}, "spec": {"every": "PT1M"}, "overlap": "cancel_other"}),
+        json!({"name": "x", "task": {"type": "noop"}, "spec": {"every": "PT1M"}, "overlap": "whenever"}),
     ];
     for body in cases {
         let response = app

@@ -140,6 +140,7 @@ pub fn apply(state: Option<TaskView>, event: &Event) -> Result<TaskView, ApplyEr
         Event::TaskCreated(_) => return Err(ApplyError::AlreadyExists(task.id)),
         Event::ScheduledTaskTriggered(_)
         | Event::ScheduleOccurrenceSkipped(_)
+        | Event::ScheduledTaskRefused(_)
         | Event::ApiKeyIssued(_)
         | Event::ApiKeyRevoked(_) => {
             return Err(ApplyError::NotATaskEvent(event.kind().name()));

@@ -89,6 +89,7 @@ mod tests {
             max_attempts: 2,
             timeout_ms: 5_000,
             labels: BTreeMap::from([("team".to_owned(), "core".to_owned())]),
+            cancel_task_id: None,
         }
     }
 

@@ -10,22 +10,28 @@
 //!
 //! A trigger that cannot become a task (unknown tenant, type not in the catalogue, payload not
 //! matching the type's schema, settings out of bounds, a priority the tenant may not use) must
-//! not hold up the partition: it is consumed, logged as a warning and parked on svc-tasks'
-//! dead-letter topic (`taskflow.deadletter.<group>.v1`, reason in `taskflow.dlq.reason`) through
-//! the outbox, in the same transaction, so it can be found and replayed once fixed.
+//! not hold up the partition: it is consumed, logged as a warning, answered with a
+//! `ScheduledTaskRefused` (so svc-scheduler stops waiting for a task that will never exist and
+//! shows why) and parked on svc-tasks' dead-letter topic (`taskflow.deadletter.<group>.v1`,
+//! reason in `taskflow.dlq.reason`), both through the outbox in the same transaction, so it can
+//! be found and replayed once fixed.
+//!
+//! A trigger of a schedule with overlap `cancel_other` names the run it replaces
+//! (`cancel_task_id`): when its own task is created, a cancel request for that run (same tenant,
+//! same schedule, not ended) is recorded first, exactly as `POST /v1/tasks/{id}/cancel` would.
 
 use std::collections::{BTreeMap, HashMap};
 
 use taskflow_platform::ConsumedRecord;
 use taskflow_platform::headers::current_trace;
-use taskflow_schemas::{Event, EventMeta, ScheduledTaskTriggered};
+use taskflow_schemas::{Event, EventMeta, ScheduledTaskRefused, ScheduledTaskTriggered};
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::record::{NewTask, record_new};
+use super::record::{Announce, NewTask, record, record_new};
 use super::submit::allowed_priorities;
 use super::{ServiceError, Services};
-use crate::domain::{quota, trigger};
+use crate::domain::{TaskView, decide_cancel, quota, trigger};
 use crate::store::{self, Conn};
 
 /// What the triggers of one batch did.
@@ -33,12 +39,14 @@ use crate::store::{self, Conn};
 pub struct Triggered {
     pub created: usize,
     pub refused: usize,
+    /// Previous runs asked to cancel (overlap `cancel_other`).
+    pub cancelled: usize,
 }
 
 impl Triggered {
-    /// Whether the outbox got rows (tasks to announce, triggers to park).
+    /// Whether the outbox got rows (tasks to announce, triggers to park, cancel requests).
     pub fn wrote_outbox(&self) -> bool {
-        self.created + self.refused > 0
+        self.created + self.refused + self.cancelled > 0
     }
 }
 
@@ -95,6 +103,7 @@ pub async fn create_triggered(
     let now = services.clock.now().timestamp_millis();
     let mut created = Vec::new();
     let mut refused = Vec::new();
+    let mut replaced: Vec<(&ConsumedRecord, &ScheduledTaskTriggered, Uuid)> = Vec::new();
     let mut per_tenant: BTreeMap<Uuid, i32> = BTreeMap::new();
     for (record, t) in &triggers {
         let span = record.span();
@@ -137,6 +146,13 @@ pub async fn create_triggered(
                 ));
                 taken.insert(task_id, (t.meta.tenant_id, Some(schedule_id)));
                 *per_tenant.entry(t.meta.tenant_id).or_default() += 1;
+                match t.cancel_task_id.as_deref().map(Uuid::parse_str) {
+                    Some(Ok(previous)) => replaced.push((*record, *t, previous)),
+                    Some(Err(_)) => {
+                        tracing::warn!(%task_id, %schedule_id, "cancel_task_id is not a uuid; nothing cancelled")
+                    }
+                    None => {}
+                }
                 tracing::info!(%task_id, %schedule_id, fire_time, "task created from a schedule trigger");
             }
             Err(reason) => {
@@ -157,19 +173,93 @@ pub async fn create_triggered(
             store::save_usage(conn, *tenant_id, quota::count_scheduled(usage, *n)).await?;
         }
     }
+    let cancelled = cancel_replaced(conn, services, &replaced, now).await?;
     record_new(conn, &created).await?;
     for (record, reason) in &refused {
+        let Event::ScheduledTaskTriggered(t) = &record.event else {
+            continue;
+        };
+        let meta = EventMeta::new(
+            now,
+            &t.meta.correlation_id,
+            t.meta.tenant_id,
+            &services.producer_name,
+        )
+        .caused_by(&t.meta);
+        let answer = Event::from(ScheduledTaskRefused {
+            meta,
+            schedule_id: t.schedule_id,
+            fire_time: t.fire_time,
+            task_id: t.task_id,
+            reason: reason.clone(),
+        });
+        let span = record.span();
+        let trace = span.in_scope(current_trace);
+        store::enqueue_all(conn, &[(answer, trace)]).await?;
         taskflow_platform::outbox::enqueue_dead_letter(
             conn,
             &record.event,
             dead_letter_topic,
             reason,
         )
-        .instrument(record.span())
+        .instrument(span)
         .await?;
     }
     Ok(Triggered {
         created: created.len(),
         refused: refused.len(),
+        cancelled,
     })
+}
+
+/// Records a cancel request for each run a `cancel_other` trigger replaces — when it is still
+/// this schedule's task of this tenant and has not ended — in the caller's transaction; returns
+/// how many were recorded.
+async fn cancel_replaced(
+    conn: &mut Conn,
+    services: &Services,
+    replaced: &[(&ConsumedRecord, &ScheduledTaskTriggered, Uuid)],
+    now: i64,
+) -> Result<usize, ServiceError> {
+    if replaced.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<Uuid> = replaced.iter().map(|(_, _, id)| *id).collect();
+    let mut runs: HashMap<Uuid, TaskView> = store::lock_tasks(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|task| (task.id, task))
+        .collect();
+    let mut recorded = 0;
+    for (consumed, t, previous) in replaced {
+        let span = consumed.span();
+        let Some(run) = runs.get(previous).filter(|run| {
+            run.tenant_id == t.meta.tenant_id && run.schedule_id == Some(t.schedule_id)
+        }) else {
+            tracing::warn!(parent: &span, task_id = %previous, schedule_id = %t.schedule_id, "cancel_other names no task of this schedule; nothing cancelled");
+            continue;
+        };
+        let meta = EventMeta::new(
+            now,
+            &t.meta.correlation_id,
+            t.meta.tenant_id,
+            &services.producer_name,
+        )
+        .caused_by(&t.meta);
+        let reason = format!(
+            "replaced by the schedule's next run (overlap cancel_other), task {}",
+            t.task_id
+        );
+        // Ended already, or asked before: nothing to do.
+        let Ok(Some(request)) = decide_cancel(run, meta, Some(reason)) else {
+            continue;
+        };
+        let after = record(conn, run, &request.into(), Announce::Yes)
+            .instrument(span.clone())
+            .await?;
+        tracing::info!(parent: &span, task_id = %previous, schedule_id = %t.schedule_id, "previous run asked to cancel (overlap cancel_other)");
+        runs.insert(after.id, after);
+        recorded += 1;
+    }
+    Ok(recorded)
 }

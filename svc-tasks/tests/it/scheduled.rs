@@ -44,6 +44,7 @@ fn trigger(tenant_id: Uuid, schedule_id: Uuid, fire_time: i64) -> ScheduledTaskT
         max_attempts: 2,
         timeout_ms: 5_000,
         labels: BTreeMap::from([("schedule".to_owned(), "nightly".to_owned())]),
+        cancel_task_id: None,
     }
 }
 
@@ -315,6 +316,125 @@ async fn triggers_that_cannot_become_tasks_are_parked_and_do_not_block_the_next(
         assert_eq!(found.len(), 1, "{why}: {found:?}");
         assert!(found[0].contains(why), "{why}: {found:?}");
     }
+
+    // And each is answered on the requests topic, keyed by the task id no task has, so the
+    // scheduler stops waiting for it and can say why.
+    wait_until(Duration::from_secs(30), "the outbox published", || async {
+        (app.outbox_unpublished().await == 0).then_some(())
+    })
+    .await;
+    let mut answers = Vec::new();
+    for record in drain_topic(
+        &app.kafka.bootstrap_servers,
+        &app.topic(Stream::TaskRequests),
+    )
+    .await
+    {
+        if let Event::ScheduledTaskRefused(e) =
+            codec.decode(Some(&record.payload)).await.expect("event")
+        {
+            assert_eq!(record.key, Some(e.task_id.to_string().into_bytes()));
+            answers.push(e);
+        }
+    }
+    assert_eq!(answers.len(), refused.len(), "{answers:?}");
+    for (t, why) in &refused {
+        let answer = answers
+            .iter()
+            .find(|a| a.task_id == t.task_id)
+            .unwrap_or_else(|| panic!("no answer for {why}: {answers:?}"));
+        assert_eq!(
+            (answer.schedule_id, answer.fire_time),
+            (t.schedule_id, t.fire_time)
+        );
+        assert_eq!(answer.meta.causation_id, Some(t.meta.event_id.to_string()));
+        assert!(answer.reason.contains(why), "{why}: {}", answer.reason);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cancel_other_trigger_asks_to_cancel_its_schedules_previous_run_once() {
+    let app = TestApp::spawn().await;
+    let tenant = app.tenant().await;
+    let schedule_id = Uuid::new_v4();
+    let first = trigger(tenant.id, schedule_id, FIRE_TIME);
+    // Another schedule's task of the same tenant: a trigger naming it must not touch it.
+    let stranger = trigger(tenant.id, Uuid::new_v4(), FIRE_TIME);
+    publish(&app, &[first.clone().into(), stranger.clone().into()]).await;
+    wait_for_task(&app, &tenant, first.task_id).await;
+    wait_for_task(&app, &tenant, stranger.task_id).await;
+
+    let second = ScheduledTaskTriggered {
+        cancel_task_id: Some(first.task_id.to_string()),
+        ..trigger(tenant.id, schedule_id, FIRE_TIME + 60_000)
+    };
+    // Redelivered, and a third instant naming the same (already asked) run and the stranger.
+    let third = ScheduledTaskTriggered {
+        cancel_task_id: Some(first.task_id.to_string()),
+        ..trigger(tenant.id, schedule_id, FIRE_TIME + 120_000)
+    };
+    let fourth = ScheduledTaskTriggered {
+        cancel_task_id: Some(stranger.task_id.to_string()),
+        ..trigger(tenant.id, schedule_id, FIRE_TIME + 180_000)
+    };
+    publish(
+        &app,
+        &[
+            second.clone().into(),
+            second.clone().into(),
+            third.clone().into(),
+            fourth.clone().into(),
+        ],
+    )
+    .await;
+    wait_for_task(&app, &tenant, fourth.task_id).await;
+
+    let previous = json_of(
+        app.get(&tenant, &format!("/v1/tasks/{}", first.task_id))
+            .await,
+    )
+    .await;
+    assert_eq!(previous["cancel_requested"], true, "{previous}");
+    let untouched = json_of(
+        app.get(&tenant, &format!("/v1/tasks/{}", stranger.task_id))
+            .await,
+    )
+    .await;
+    assert_eq!(untouched["cancel_requested"], false, "{untouched}");
+    for t in [&second, &third, &fourth] {
+        let task = json_of(app.get(&tenant, &format!("/v1/tasks/{}", t.task_id)).await).await;
+        assert_eq!(
+            task["cancel_requested"], false,
+            "the new run goes on: {task}"
+        );
+    }
+    assert_eq!(
+        app.count_where(
+            "outbox",
+            &format!(
+                "event_type = 'TaskCancelRequested' AND body->>'task_id' = '{}'",
+                first.task_id
+            )
+        )
+        .await,
+        1,
+        "asked once"
+    );
+    assert_eq!(
+        app.count_where("outbox", "event_type = 'TaskCancelRequested'")
+            .await,
+        1,
+        "nothing else asked to cancel"
+    );
+    // The request names the trigger as its cause, like a tenant's cancel names the request.
+    let history = json_of(
+        app.get(&tenant, &format!("/v1/tasks/{}/events", first.task_id))
+            .await,
+    )
+    .await;
+    let text = history.to_string();
+    assert!(text.contains("TaskCancelRequested"), "{text}");
+    assert!(text.contains("cancel_other"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
