@@ -9,6 +9,8 @@ export TASKFLOW_TASK_PARTITIONS ?= 12
 # How many svc-executor instances `make up` runs (make up EXECUTORS=3). Empty: as many as run
 # now (1 when none does), so `make test` or `make bench` keep an EXECUTORS=3 setup as it is.
 EXECUTORS ?=
+# How many svc-scheduler instances `make up` runs (make up SCHEDULERS=2); same rule as EXECUTORS.
+SCHEDULERS ?=
 
 .PHONY: help up down status logs test build lint fmt schemas-check bench tools bench-peers compose-up compose-down compose-logs
 
@@ -16,7 +18,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 up: ## install what is missing, start PostgreSQL, Kafka and the schema registry, print where to look
-	@EXECUTORS=$(EXECUTORS) deploy/up.sh
+	@EXECUTORS=$(EXECUTORS) SCHEDULERS=$(SCHEDULERS) deploy/up.sh
 
 down: ## stop what `make up` started
 	@deploy/down.sh

@@ -7,6 +7,7 @@ mod helpers;
 mod lifecycle;
 mod notify;
 mod ordering;
+mod schedule_overlap;
 mod schedules;
 mod scheduling;
 mod tracing_e2e;

@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use crate::helpers::{System, Tenant, wait_until};
 
-async fn start_scheduler(system: &System, database_url: &str) -> String {
+pub async fn start_scheduler(system: &System, database_url: &str) -> String {
     let scheduler = Scheduler::build(SchedulerConfig {
         bind: "127.0.0.1:0".into(),
         workers: 1,
