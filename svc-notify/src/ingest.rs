@@ -87,18 +87,46 @@ async fn apply_tasks(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(),
         .into_iter()
         .map(|row| (row.task_id, state_of(row)))
         .collect();
+    // A task's lifecycle events can be read before its TaskCreated (another topic): they wait
+    // until the creation is known, then are told right after it, in the order they came.
+    let creating: Vec<Uuid> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            Event::TaskCreated(e) => Some(e.task_id),
+            _ => None,
+        })
+        .collect();
+    let mut held: HashMap<Uuid, Vec<Event>> = store::take_held(conn, &creating).await?;
     let mut drafts: Vec<Draft> = Vec::new();
+    let mut tell = |event: &Event, states: &mut HashMap<Uuid, TaskState>| {
+        let current = states.get(&event.key()).cloned();
+        if let Some((next, draft)) = fold(current, event) {
+            states.insert(next.task_id, next);
+            drafts.push(draft);
+        }
+    };
     for record in records {
-        let current = states.get(&record.event.key()).cloned();
-        let Some((next, draft)) = fold(current, &record.event) else {
+        if !is_task_event(&record.event) {
             continue;
-        };
+        }
+        let task_id = record.event.key();
+        let created = states.get(&task_id).is_some_and(|s| s.created_at.is_some());
         let span = record.span();
         let _enter = span.enter();
-        tracing::debug!(task_id = %next.task_id, status = next.status.as_str(), "task told");
-        states.insert(next.task_id, next);
-        drafts.push(draft);
+        if matches!(record.event, Event::TaskCreated(_)) {
+            tell(&record.event, &mut states);
+            for event in held.remove(&task_id).unwrap_or_default() {
+                tell(&event, &mut states);
+            }
+        } else if created {
+            tell(&record.event, &mut states);
+        } else {
+            tracing::debug!(%task_id, event_type = record.event.kind().name(), "held until the task's creation is known");
+            held.entry(task_id).or_default().push(record.event.clone());
+        }
     }
+    let still_held: Vec<&Event> = held.values().flatten().collect();
+    store::hold(conn, &still_held).await?;
     if drafts.is_empty() {
         return Ok(());
     }

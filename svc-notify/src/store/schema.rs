@@ -74,3 +74,13 @@ diesel::table! {
         secret -> Bytea,
     }
 }
+
+diesel::table! {
+    held_events (held_seq) {
+        held_seq -> Int8,
+        task_id -> Uuid,
+        event_type -> Text,
+        body -> Jsonb,
+        held_at -> Timestamptz,
+    }
+}

@@ -237,6 +237,25 @@ impl TestNotify {
 }
 
 impl TestNotify {
+    /// How many of the task's events wait for its creation.
+    pub async fn held_events(&self, task_id: Uuid) -> i64 {
+        use diesel::sql_types::{BigInt, Uuid as SqlUuid};
+        use diesel_async::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        let mut conn = self.pool.get().await.expect("connection");
+        let count: Count =
+            diesel::sql_query("SELECT count(*) AS n FROM held_events WHERE task_id = $1")
+                .bind::<SqlUuid, _>(task_id)
+                .get_result(&mut conn)
+                .await
+                .expect("count");
+        count.n
+    }
+
     /// Waits until the tenant's feed numbered `seq` notifications.
     pub async fn seq_reaches(&self, tenant: &TestTenant, seq: i64) {
         wait_until(

@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use taskflow_schemas::TaskStarted;
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -209,4 +210,50 @@ async fn a_filtered_stream_on_a_busy_tenant_still_gets_keep_alives() {
         .await
         .expect("keep-alives while the tenant is busy");
     publisher.abort();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_start_read_before_its_creation_is_told_after_it() {
+    let app = TestNotify::spawn().await;
+    let tenant = app.tenant().await;
+    let task_id = Uuid::now_v7();
+    // The lifecycle topic is read first: the executor's events of a task whose TaskCreated
+    // (requests topic) svc-notify has not read yet.
+    app.publish(&[
+        TaskStarted {
+            meta: meta(tenant.id),
+            task_id,
+            attempt: 1,
+            instance: "it".into(),
+        }
+        .into(),
+        progress_event(tenant.id, task_id, 50, "half"),
+    ])
+    .await;
+    wait_until(Duration::from_secs(30), "both events held", || async {
+        let held = app.held_events(task_id).await;
+        (held == 2).then_some(())
+    })
+    .await;
+    let mut stream = open_stream(&app, "/v1/stream", Some(&tenant.key)).await;
+    app.publish(&[created(tenant.id, task_id)]).await;
+
+    let events = stream.tasks(3).await;
+    let types: Vec<&str> = events
+        .iter()
+        .map(|e| e.data["event_type"].as_str().expect("type"))
+        .collect();
+    assert_eq!(types, ["TaskCreated", "TaskStarted", "TaskProgressUpdated"]);
+    let statuses: Vec<&str> = events
+        .iter()
+        .map(|e| e.data["status"].as_str().expect("status"))
+        .collect();
+    assert_eq!(statuses, ["pending", "running", "running"]);
+    assert_eq!(events[1].data["previous_status"], "pending");
+    assert_eq!(
+        events[2].id,
+        events[0].id.map(|s| s + 2),
+        "numbered in that order"
+    );
+    assert_eq!(app.held_events(task_id).await, 0, "nothing left held");
 }
