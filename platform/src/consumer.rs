@@ -24,6 +24,8 @@ use crate::headers;
 
 /// A batch at least this large means load is high: the next one lingers to fill up.
 const BUSY_BATCH: usize = 16;
+/// How long a closing consumer waits for the group to take its partitions back.
+const LEAVE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct ConsumerSettings {
@@ -124,8 +126,19 @@ pub trait BatchHandler: Send {
     ) -> impl Future<Output = Result<(), Self::Error>> + Send;
 }
 
+/// librdkafka (2.12) can hang forever closing a consumer whose group is mid-rebalance: the
+/// close serves a queued assignment, whose `assign` call waits on a group that has already
+/// terminated (librdkafka#4884, #4527). So a consumer only closes (`close_consumer`) after it
+/// left its group while still being polled (unsubscribe, then poll until nothing is assigned);
+/// one dropped without that — its task cancelled, e.g. when a runtime shuts down — is leaked,
+/// not closed: the process is going away, and the group notices the member is gone after the
+/// session timeout, as after a crash. Offsets are unaffected either way (stored only after a
+/// batch's effect is durable).
 pub struct EventConsumer {
-    consumer: StreamConsumer,
+    /// Shared only to be leaked (see `Drop`): a reference never released keeps it from closing.
+    consumer: Arc<StreamConsumer>,
+    /// Set once the consumer left its group: dropping it is then safe.
+    left_group: bool,
     codec: Arc<EventCodec>,
     group: Arc<str>,
     settings: ConsumerSettings,
@@ -190,7 +203,8 @@ impl EventConsumer {
         let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         Ok(Self {
-            consumer,
+            consumer: Arc::new(consumer),
+            left_group: false,
             codec,
             group: settings.group_id.as_str().into(),
             settings,
@@ -238,11 +252,11 @@ impl EventConsumer {
                         let reason = poison.error.to_string();
                         while let Err(error) = self.dead_letters.park(&poison, &reason).await {
                             if !backoff.pause(&mut shutdown, "dead-lettering", &error).await {
-                                return self.close();
+                                return self.close().await;
                             }
                         }
                     }
-                    None => return self.close(),
+                    None => return self.close().await,
                 }
             }
             if !records.is_empty() {
@@ -250,7 +264,7 @@ impl EventConsumer {
                 let mut backoff = self.backoff();
                 while let Err(error) = handler.handle(&records).instrument(span.clone()).await {
                     if !backoff.pause(&mut shutdown, "batch handler", &error).await {
-                        return self.close();
+                        return self.close().await;
                     }
                 }
             }
@@ -264,7 +278,7 @@ impl EventConsumer {
                 }
             }
         }
-        self.close()
+        self.close().await
     }
 
     async fn fill_batch(&self, raw: &mut Vec<RawRecord>, busy: bool) {
@@ -340,11 +354,49 @@ impl EventConsumer {
         }
     }
 
-    fn close(self) -> Result<(), KafkaError> {
-        match self.consumer.commit_consumer_state(CommitMode::Sync) {
+    /// Commits what was stored, then leaves the group while still polling, so that dropping
+    /// the consumer cannot meet a rebalance (see [`EventConsumer`]).
+    async fn close(mut self) -> Result<(), KafkaError> {
+        let committed = match self.consumer.commit_consumer_state(CommitMode::Sync) {
             // Nothing stored since the last commit.
             Err(KafkaError::ConsumerCommit(rdkafka::types::RDKafkaErrorCode::NoOffset)) => Ok(()),
             other => other,
+        };
+        self.leave_group().await;
+        committed
+    }
+
+    async fn leave_group(&mut self) {
+        self.consumer.unsubscribe();
+        let deadline = Instant::now() + LEAVE_TIMEOUT;
+        loop {
+            // Serves the revocation callbacks; records still arriving are not stored, so their
+            // partition's next owner reads them again.
+            let _ = timeout_at(
+                (Instant::now() + Duration::from_millis(100)).min(deadline),
+                self.consumer.recv(),
+            )
+            .await;
+            match self.consumer.assignment() {
+                Ok(assigned) if assigned.count() == 0 => {
+                    self.left_group = true;
+                    return;
+                }
+                _ if Instant::now() >= deadline => {
+                    tracing::warn!(group = %self.settings.group_id, "consumer did not leave its group in time; leaving it to the session timeout");
+                    return;
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Drop for EventConsumer {
+    fn drop(&mut self) {
+        if !self.left_group {
+            tracing::debug!(group = %self.settings.group_id, "consumer dropped without leaving its group; not closing it (see EventConsumer)");
+            std::mem::forget(Arc::clone(&self.consumer));
         }
     }
 }
