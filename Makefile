@@ -11,6 +11,9 @@ export TASKFLOW_TASK_PARTITIONS ?= 12
 EXECUTORS ?=
 # How many svc-scheduler instances `make up` runs (make up SCHEDULERS=2); same rule as EXECUTORS.
 SCHEDULERS ?=
+# Tracing (make up TRACING=1): also run a trace backend (Jaeger, UI on 127.0.0.1:16686) and point
+# every service at it; TRACING=0 stops it. Empty: keep what runs now. `make test` sets it to 1.
+TRACING ?=
 
 .PHONY: help up down status logs test build lint fmt schemas-check bench tools bench-peers compose-up compose-down compose-logs
 
@@ -18,7 +21,7 @@ help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 up: ## install what is missing, start PostgreSQL, Kafka and the schema registry, print where to look
-	@EXECUTORS=$(EXECUTORS) SCHEDULERS=$(SCHEDULERS) deploy/up.sh
+	@EXECUTORS=$(EXECUTORS) SCHEDULERS=$(SCHEDULERS) TRACING=$(TRACING) deploy/up.sh
 
 down: ## stop what `make up` started
 	@deploy/down.sh
@@ -48,6 +51,8 @@ schemas-check: up ## register every Avro contract; fail on a change the registry
 # Tests that restart the shared broker run last and alone (nextest filter `broker_restart`).
 ALONE := test(/under_a_broker_restart/)
 
+# The tests include one trace in the trace backend (tracing_backend): its `up` runs with TRACING=1.
+test: TRACING = 1
 test: up tools lint ## start what the tests need, then lint and run every test against the real servers
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E 'not $(ALONE)'
 	@source .taskflow/dev.env && deploy/foreign-client-check.sh

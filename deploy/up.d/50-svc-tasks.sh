@@ -68,19 +68,38 @@ svc_tasks_admin_token() {
 svc_tasks_live() { curl -fsS -o /dev/null --max-time 2 "$SVC_TASKS_URL/health/live"; }
 svc_tasks_ready() { curl -fsS -o /dev/null --max-time 3 "$SVC_TASKS_URL/health/ready"; }
 
+# Its settings besides dev.env and the admin token, one NAME=value a line.
+svc_tasks_settings() {
+  printf '%s\n' \
+    "RUST_LOG=info" \
+    "TASKFLOW_TASKS_BIND=$HOST:$SVC_TASKS_PORT" \
+    "TASKFLOW_CORS_ORIGINS=http://$HOST:18095,http://localhost:18095"
+  otel_settings
+}
+
 # Why the running process PID should be restarted (prints a reason), or nothing if it is current.
 svc_tasks_stale_reason() {
-  local pid="$1" environ
+  local pid="$1" environ setting
   binary_rebuilt_reason "$pid" "$SVC_TASKS_BIN" && return 0
-  # The admin token it runs with (its environment is readable: it is our process).
-  if environ="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null)" &&
-    [[ $'\n'"$environ"$'\n' != *$'\n'"TASKFLOW_ADMIN_TOKEN=$SVC_TASKS_ADMIN_TOKEN"$'\n'* ]]; then
-    printf 'the admin token changed'
+  # The admin token and settings it runs with (its environment is readable: it is our process).
+  if environ="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null)"; then
+    if [[ $'\n'"$environ"$'\n' != *$'\n'"TASKFLOW_ADMIN_TOKEN=$SVC_TASKS_ADMIN_TOKEN"$'\n'* ]]; then
+      printf 'the admin token changed'
+      return 0
+    fi
+    while IFS= read -r setting; do
+      if [[ $'\n'"$environ"$'\n' != *$'\n'"$setting"$'\n'* ]]; then
+        printf 'its setting %s changed' "${setting%%=*}"
+        return 0
+      fi
+    done < <(svc_tasks_settings)
   fi
 }
 
 svc_tasks_start() {
+  local settings
   require_port_free svc-tasks "$SVC_TASKS_PORT"
+  mapfile -t settings < <(svc_tasks_settings)
   info "starting svc-tasks on $SVC_TASKS_URL"
   (
     # The service reads its settings from the environment: dev.env (database, Kafka, registry,
@@ -90,10 +109,9 @@ svc_tasks_start() {
     source "$DEV_ENV"
     export TASKFLOW_ADMIN_TOKEN="$SVC_TASKS_ADMIN_TOKEN"
     cd "$STATE_DIR" || exit 1 # where a core dump would land, not the source tree
-    # The dashboard (svc-notify, deploy/up.d/70-svc-notify.sh) calls this API from the browser.
-    start_detached svc-tasks "$SVC_TASKS_LOG" RUST_LOG=info TASKFLOW_TASKS_BIND="$HOST:$SVC_TASKS_PORT" \
-      TASKFLOW_CORS_ORIGINS="http://$HOST:18095,http://localhost:18095" \
-      "$SVC_TASKS_BIN"
+    # The dashboard (svc-notify, deploy/up.d/70-svc-notify.sh) calls this API from the browser
+    # (TASKFLOW_CORS_ORIGINS in svc_tasks_settings).
+    start_detached svc-tasks "$SVC_TASKS_LOG" "${settings[@]}" "$SVC_TASKS_BIN"
   )
   record_health_url svc-tasks "$SVC_TASKS_URL/health/ready"
 }

@@ -97,6 +97,7 @@ svc_executor_settings() {
       "TASKFLOW_EXECUTOR_INSTANCE=executor-$n" \
       "TASKFLOW_HTTP_ALLOW_LOOPBACK=true" \
       "RUST_LOG=info"
+    otel_settings "executor-$n"
   )
 }
 

@@ -45,6 +45,7 @@ svc_notify_settings() {
       "TASKFLOW_NOTIFY_BIND=$HOST:$SVC_NOTIFY_PORT" \
       "TASKFLOW_API_URL=$TASKFLOW_API_URL" \
       "RUST_LOG=info"
+    otel_settings
   )
 }
 

@@ -1,6 +1,12 @@
 //! One call sets up logs and traces: JSON lines on stdout (lowercase messages, facts in fields),
-//! spans exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set, and W3C trace
-//! context propagation either way so `traceparent` travels through Kafka headers.
+//! spans exported over OTLP/HTTP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (and
+//! `OTEL_TRACES_EXPORTER` is not `none`), and W3C trace context propagation either way so
+//! `traceparent` travels through Kafka headers.
+//!
+//! The exporter reads the standard variables itself: `OTEL_EXPORTER_OTLP_ENDPOINT` (the base URL;
+//! spans go to `/v1/traces` under it), `OTEL_BSP_SCHEDULE_DELAY` (how often a batch is sent,
+//! 5000 ms by default; `make up TRACING=1` sets 200) and `OTEL_RESOURCE_ATTRIBUTES` (e.g.
+//! `service.instance.id=executor-1`). `service.name` is the service's own name.
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::Resource;
@@ -38,7 +44,7 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let resource = Resource::builder().with_service_name(service).build();
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
-    if std::env::var_os("OTEL_EXPORTER_OTLP_ENDPOINT").is_some() {
+    if exports_spans(|name| std::env::var(name).ok()) {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .build()?;
@@ -58,4 +64,46 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
         .with(tracing_opentelemetry::layer().with_tracer(tracer))
         .try_init()?;
     Ok(TelemetryGuard { provider })
+}
+
+/// Whether spans are exported: an OTLP endpoint is set (an empty value counts as unset, as the
+/// OpenTelemetry specification says) and `OTEL_TRACES_EXPORTER` does not say `none`.
+fn exports_spans(var: impl Fn(&str) -> Option<String>) -> bool {
+    let set = |name: &str| var(name).is_some_and(|v| !v.trim().is_empty());
+    let endpoint = set("OTEL_EXPORTER_OTLP_ENDPOINT") || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+    let disabled = var("OTEL_TRACES_EXPORTER").is_some_and(|v| v.trim() == "none");
+    endpoint && !disabled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exports_spans;
+
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+        move |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    #[test]
+    fn spans_are_exported_only_to_a_configured_endpoint_unless_switched_off() {
+        let url = "http://127.0.0.1:14318";
+        assert!(!exports_spans(env(&[])));
+        assert!(!exports_spans(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "")])));
+        assert!(exports_spans(env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", url)])));
+        assert!(exports_spans(env(&[(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            url
+        )])));
+        assert!(exports_spans(env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", url),
+            ("OTEL_TRACES_EXPORTER", "otlp")
+        ])));
+        assert!(!exports_spans(env(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", url),
+            ("OTEL_TRACES_EXPORTER", "none")
+        ])));
+    }
 }

@@ -10,4 +10,5 @@ mod ordering;
 mod schedule_overlap;
 mod schedules;
 mod scheduling;
+mod tracing_backend;
 mod tracing_e2e;
