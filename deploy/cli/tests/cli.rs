@@ -4,10 +4,15 @@
 
 use std::collections::BTreeSet;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::Value;
 use taskflow_platform::testing::wait_until;
+use taskflow_platform::{EventCodec, EventProducer, KafkaSettings, RegistrySettings};
+use taskflow_schemas::{Event, EventMeta, Priority, ScheduledTaskTriggered};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_taskflow");
@@ -510,4 +515,236 @@ async fn dlq_replay_submits_a_new_task_linked_to_the_dead_lettered_one() {
     assert_eq!(again.code, 0, "{again:?}");
     assert_eq!(again.json()["results"][0]["outcome"], "replayed-before");
     assert_eq!(again.json()["results"][0]["task_id"], new_id.as_str());
+}
+
+/// A TCP proxy in front of svc-notify that cuts its first connection right after the first
+/// task event went through, and keeps every request's head.
+async fn cutting_proxy() -> (String, Arc<Mutex<Vec<String>>>) {
+    let upstream = env("TASKFLOW_NOTIFY_URL")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_owned();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+    let address = listener.local_addr().expect("proxy address");
+    let heads = Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    tokio::spawn(async move {
+        let mut connections = 0;
+        while let Ok((mut client, _)) = listener.accept().await {
+            connections += 1;
+            let cut = connections == 1;
+            let upstream = upstream.clone();
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read_exact(&mut byte).await.is_err() {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                if let Ok(mut heads) = seen.lock() {
+                    heads.push(String::from_utf8_lossy(&head).to_lowercase());
+                }
+                let Ok(mut server) = TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                if server.write_all(&head).await.is_err() {
+                    return;
+                }
+                if !cut {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    return;
+                }
+                let mut buffer = vec![0u8; 16 * 1024];
+                let mut sent = Vec::new();
+                while let Ok(n) = server.read(&mut buffer).await {
+                    if n == 0 || client.write_all(&buffer[..n]).await.is_err() {
+                        return;
+                    }
+                    sent.extend_from_slice(&buffer[..n]);
+                    if String::from_utf8_lossy(&sent).contains("event: task") {
+                        return; // both sockets close here: the stream drops mid-task
+                    }
+                }
+            });
+        }
+    });
+    (format!("http://{address}"), heads)
+}
+
+#[tokio::test]
+async fn watch_resumes_after_a_dropped_connection_without_gap_or_repeat() {
+    let cli = Cli::new_tenant(&[]).await;
+    let (proxy, heads) = cutting_proxy().await;
+    let task = cli
+        .submit("sleep", r#"{"duration_ms":3000,"steps":6}"#, &[])
+        .await;
+
+    let run = cli
+        .run(&["watch", &task, "--notify-url", &proxy, "-o", "json"])
+        .await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("resuming after"), "{run:?}");
+    let heads = heads.lock().map(|h| h.clone()).unwrap_or_default();
+    assert!(heads.len() >= 2, "reconnected: {heads:?}");
+    assert!(!heads[0].contains("last-event-id"), "{heads:?}");
+    let resumed_after: i64 = heads[1]
+        .split("last-event-id: ")
+        .nth(1)
+        .and_then(|rest| rest.split("\r\n").next())
+        .and_then(|id| id.parse().ok())
+        .unwrap_or_else(|| panic!("the reconnect carries Last-Event-ID: {heads:?}"));
+
+    let lines = run.json_lines();
+    let seqs: Vec<i64> = lines.iter().filter_map(|l| l["seq"].as_i64()).collect();
+    let expected: Vec<i64> = (1..=seqs.len() as i64).collect();
+    assert_eq!(
+        seqs, expected,
+        "this tenant's one task, told once each, in order: {run:?}"
+    );
+    assert!(
+        resumed_after >= 1 && resumed_after < seqs.len() as i64,
+        "cut mid-task: {heads:?}"
+    );
+    assert_eq!(
+        lines.last().map(|l| l["status"].clone()),
+        Some("completed".into())
+    );
+    let progress = lines
+        .iter()
+        .filter(|l| l["event_type"] == "TaskProgressUpdated")
+        .count();
+    assert_eq!(
+        progress, 6,
+        "every step, the ones told while disconnected too: {run:?}"
+    );
+}
+
+/// Publishes a schedule trigger for `tenant` the way svc-scheduler would, with the platform's
+/// producer (so through the registry), as if a schedule of that tenant had fired.
+async fn publish_trigger(tenant: &str, priority: Priority) -> Uuid {
+    let kafka = KafkaSettings::from_env().expect("kafka settings");
+    let registry = RegistrySettings::from_env().expect("registry settings");
+    let codec = Arc::new(EventCodec::new(&registry, kafka.topics.clone()));
+    let producer = EventProducer::new(&kafka, codec).expect("producer");
+    let now = chrono::Utc::now().timestamp_millis();
+    let tenant_id = Uuid::parse_str(tenant).expect("tenant id");
+    let task_id = Uuid::new_v4();
+    let trigger = ScheduledTaskTriggered {
+        meta: EventMeta::new(
+            now,
+            Uuid::new_v4().to_string(),
+            tenant_id,
+            "taskflow-cli-test",
+        ),
+        schedule_id: Uuid::now_v7(),
+        fire_time: now,
+        task_id,
+        task_type: "noop".into(),
+        priority,
+        payload_json: "{}".into(),
+        max_attempts: 2,
+        timeout_ms: 10_000,
+        labels: [("from".to_owned(), "trigger".to_owned())].into(),
+        cancel_task_id: None,
+    };
+    producer
+        .publish(&Event::from(trigger))
+        .await
+        .expect("trigger published");
+    task_id
+}
+
+#[tokio::test]
+async fn a_refused_trigger_is_replayed_once_its_cause_is_fixed() {
+    // The tenant may not use `high`; a schedule trigger asking for it is refused by svc-tasks
+    // and parked on its dead-letter topic.
+    let cli = Cli::new_tenant(&["--allowed-priorities", "low,normal"]).await;
+    let trigger_task = publish_trigger(&cli.tenant_id, Priority::High)
+        .await
+        .to_string();
+    let list = [
+        "dlq",
+        "list",
+        "--group",
+        "svc-tasks",
+        "--tenant",
+        cli.tenant_id.as_str(),
+        "-o",
+        "json",
+    ];
+    let letters = wait_until(
+        Duration::from_secs(30),
+        "the refused trigger on svc-tasks' dead letters",
+        || async {
+            let run = cli.run(&list).await;
+            assert_eq!(run.code, 0, "{run:?}");
+            let letters = run.json()["dead_letters"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            (!letters.is_empty()).then_some(letters)
+        },
+    )
+    .await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    assert_eq!(letters[0]["event_type"], "ScheduledTaskTriggered");
+    assert_eq!(letters[0]["event"]["task_id"], trigger_task.as_str());
+    let reason = letters[0]["reason"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        reason.contains("high"),
+        "the reason names the priority: {reason}"
+    );
+
+    // Replayed as it is, the API refuses it the same way: exit 1 with that reason.
+    let replay = [
+        "dlq",
+        "replay",
+        trigger_task.as_str(),
+        "--group",
+        "svc-tasks",
+        "-o",
+        "json",
+    ];
+    let refused = cli.run(&replay).await;
+    assert_eq!(refused.code, 1, "{refused:?}");
+    let result = &refused.json()["results"][0];
+    assert_eq!(result["outcome"], "refused", "{refused:?}");
+    assert!(
+        result["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("/priority")),
+        "{refused:?}"
+    );
+
+    // The operator lifts the restriction and replays: a new task, linked to the trigger's.
+    let lifted = run(
+        None,
+        &[
+            "tenants",
+            "update",
+            &cli.tenant_id,
+            "--allowed-priorities",
+            "all",
+        ],
+    )
+    .await;
+    assert_eq!(lifted.code, 0, "{lifted:?}");
+    let replayed = cli.run(&replay).await;
+    assert_eq!(replayed.code, 0, "{replayed:?}");
+    let new_id = replayed.json()["results"][0]["task_id"]
+        .as_str()
+        .expect("task id")
+        .to_owned();
+    let task = cli.task(&new_id).await;
+    assert_eq!(task["labels"]["replay_of"], trigger_task.as_str(), "{task}");
+    assert_eq!(task["labels"]["from"], "trigger");
+    assert_eq!(task["priority"], "high");
+    assert_eq!(
+        cli.run(&["watch", &new_id]).await.code,
+        0,
+        "the replayed task runs"
+    );
 }
