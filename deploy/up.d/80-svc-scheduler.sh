@@ -79,6 +79,7 @@ svc_scheduler_settings() {
       "TASKFLOW_TASK_PARTITIONS=$TASKFLOW_TASK_PARTITIONS" \
       "TASKFLOW_SCHEDULER_BIND=$HOST:$(svc_scheduler_port "$n")" \
       "RUST_LOG=info"
+    otel_settings "scheduler-$n"
   )
 }
 

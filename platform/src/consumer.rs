@@ -260,7 +260,9 @@ impl EventConsumer {
                 }
             }
             if !records.is_empty() {
-                let span = tracing::info_span!("consume_batch", group = %self.settings.group_id, size = records.len());
+                // Debug level: each record is processed in its own `process` span, a child of the
+                // record's trace; a batch span would only add a root trace per batch.
+                let span = tracing::debug_span!("consume_batch", group = %self.settings.group_id, size = records.len());
                 let mut backoff = self.backoff();
                 while let Err(error) = handler.handle(&records).instrument(span.clone()).await {
                     if !backoff.pause(&mut shutdown, "batch handler", &error).await {

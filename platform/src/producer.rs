@@ -183,14 +183,18 @@ impl EventProducer {
             let queued = match self.codec.encode(event).await {
                 Ok((topic, payload)) => {
                     let key_text = key.to_string();
+                    let span = send_span(&topic, event, trace);
+                    let carried = span
+                        .as_ref()
+                        .map_or_else(|| trace.clone(), headers::current_trace_in);
                     self.enqueue(
                         &topic,
                         Some(key_text.as_bytes()),
                         &payload,
-                        headers::for_event_in(event, trace),
+                        headers::for_event_in(event, &carried),
                     )
                     .await
-                    .map(|ack| (topic.clone(), ack))
+                    .map(|ack| (topic.clone(), ack, span))
                 }
                 Err(e) => Err(e.into()),
             };
@@ -200,7 +204,8 @@ impl EventProducer {
             pending.push(queued);
         }
         join_all(pending.into_iter().map(|queued| async move {
-            let (topic, ack) = queued?;
+            // The send span lasts until the broker answered.
+            let (topic, ack, _span) = queued?;
             acknowledged(topic, ack).await
         }))
         .await
@@ -276,6 +281,26 @@ impl EventProducer {
     pub fn flush(&self, timeout: Duration) -> Result<(), KafkaError> {
         self.producer().flush(Timeout::After(timeout))
     }
+}
+
+/// The producer span of one record (OpenTelemetry messaging semantic conventions v1.27), a
+/// child of the trace the event was written in; consumers' `process` spans become its
+/// children through the `traceparent` the record carries. None for an event without a trace.
+fn send_span(topic: &str, event: &Event, trace: &TraceContext) -> Option<tracing::Span> {
+    let traceparent = trace.traceparent.as_deref()?;
+    let span = tracing::info_span!(
+        "send",
+        otel.name = %format!("send {topic}"),
+        otel.kind = "producer",
+        messaging.system = "kafka",
+        messaging.operation.type = "send",
+        messaging.destination.name = %topic,
+        messaging.message.id = %event.meta().event_id,
+        messaging.kafka.message.key = %event.key(),
+        event_type = event.kind().name(),
+    );
+    headers::adopt_trace_context(&span, Some(traceparent), trace.tracestate.as_deref());
+    Some(span)
 }
 
 async fn acknowledged(topic: String, ack: Acknowledgement) -> Result<Delivered, PublishError> {

@@ -16,6 +16,7 @@ use taskflow_platform::listen::Listener;
 use taskflow_platform::runtime::StopSignal;
 use taskflow_schemas::{Event, EventMeta, ScheduleOccurrenceSkipped, ScheduledTaskTriggered};
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use crate::firing::{Schedule, Step};
 use crate::model::ScheduleModel;
@@ -25,6 +26,8 @@ use crate::store::{self, Conn, OccurrenceRow, ScheduleRow, StoreError};
 const BATCH: i64 = 50;
 /// Instants decided per schedule per pass (a long outage is worked off in several passes).
 const MAX_STEPS: usize = 1_000;
+/// How long a schedule whose decision failed waits before it is tried again.
+const PUT_OFF: chrono::Duration = chrono::Duration::seconds(30);
 /// With LISTEN working the firer sleeps until the next schedule is due, but at most this long.
 const MAX_SLEEP: Duration = Duration::from_secs(1);
 
@@ -38,19 +41,33 @@ pub struct Firer {
 impl Firer {
     pub async fn run(self, mut stop: StopSignal) {
         let mut listener = Listener::new(self.pool.clone(), "taskflow_schedules");
+        let mut failures = 0u32;
         loop {
             listener.ensure().await;
             let decided = match self.pass().await {
-                Ok(n) => n,
+                Ok(n) => {
+                    failures = 0;
+                    n
+                }
                 Err(error) => {
-                    tracing::warn!(%error, "firing pass failed; retrying");
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(%error, failures, "firing pass failed; retrying");
                     0
                 }
             };
-            if decided as i64 >= BATCH {
+            if failures == 0 && decided as i64 >= BATCH {
                 continue;
             }
-            let sleep = self.until_next_due().await;
+            // A failing pass is retried after a growing pause, not at once.
+            let sleep = if failures > 0 {
+                taskflow_platform::backoff::step(
+                    Duration::from_millis(100),
+                    Duration::from_secs(5),
+                    failures,
+                )
+            } else {
+                self.until_next_due().await
+            };
             tokio::select! {
                 () = &mut stop => return,
                 _ = listener.notified() => {}
@@ -82,7 +99,28 @@ impl Firer {
                 let due = store::lock_due(conn, BATCH).await?;
                 let mut events = 0;
                 for row in &due {
-                    events += decide(conn, row, now, &producer).await?;
+                    // Each schedule's decision starts the trace its triggered tasks continue.
+                    let span = tracing::info_span!(
+                        "fire",
+                        otel.name = "fire schedule",
+                        schedule_id = %row.id,
+                        tenant_id = %row.tenant_id,
+                    );
+                    // In a savepoint: a schedule that cannot be decided (a bug, bad data) is
+                    // put off and reported, and does not hold up the others in this pass.
+                    let decided = conn
+                        .transaction::<_, StoreError, _>(async |conn| {
+                            decide(conn, row, now, &producer).await
+                        })
+                        .instrument(span.clone())
+                        .await;
+                    match decided {
+                        Ok(n) => events += n,
+                        Err(error) => {
+                            tracing::error!(parent: &span, schedule_id = %row.id, %error, "schedule could not be decided; trying it again in {} s", PUT_OFF.num_seconds());
+                            store::put_off(conn, row.id, now + PUT_OFF).await?;
+                        }
+                    }
                 }
                 Ok((due.len(), events))
             })

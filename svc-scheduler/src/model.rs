@@ -1,7 +1,7 @@
 //! A schedule's definition as the API takes it (and as it is stored), checked and turned into
 //! the rules' types.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::options::{Overlap, Window};
@@ -111,8 +111,8 @@ impl Definition {
                 Ok(ScheduleModel {
                     spec,
                     window: Window {
-                        start_at: self.start_at,
-                        end_at: self.end_at,
+                        start_at: self.start_at.map(|t| t.trunc_subsecs(3)),
+                        end_at: self.end_at.map(|t| t.trunc_subsecs(3)),
                     },
                     jitter,
                     overlap: self.overlap,
@@ -126,7 +126,7 @@ impl Definition {
 
     /// Where fixed-interval schedules count from.
     pub fn anchor(&self, now: DateTime<Utc>) -> DateTime<Utc> {
-        self.start_at.unwrap_or(now)
+        self.start_at.unwrap_or(now).trunc_subsecs(3)
     }
 }
 

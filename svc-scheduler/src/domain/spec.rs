@@ -1,6 +1,6 @@
 //! What a schedule is: a cron expression in a zone, a fixed interval, or a one-off instant.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -84,7 +84,9 @@ impl Spec {
                     reason: "`every` must be longer than zero".into(),
                 }),
             },
-            (_, _, Some(at)) => Ok(Spec::At(at)),
+            // Instants are kept to the millisecond (what events and the database agree on): a
+            // finer `at` would sit after its own stored instant and fire twice.
+            (_, _, Some(at)) => Ok(Spec::At(at.trunc_subsecs(3))),
             _ => Err(SpecError::KindCount { given }),
         }
     }

@@ -14,7 +14,7 @@ pub use occurrences::{
 pub use rows::{OccurrenceRow, ScheduleRow};
 pub use schedules::{
     delete_schedule, get_schedule, insert_schedule, list_schedules, lock_due, lock_schedule,
-    next_fire_at, update_schedule,
+    next_fire_at, put_off, update_schedule,
 };
 
 pub type Conn = diesel_async::AsyncPgConnection;

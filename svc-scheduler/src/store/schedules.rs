@@ -118,6 +118,15 @@ pub async fn lock_due(conn: &mut Conn, limit: i64) -> Result<Vec<ScheduleRow>, S
         .await?)
 }
 
+/// Moves a schedule's next look to `at` (after its decision failed).
+pub async fn put_off(conn: &mut Conn, id: Uuid, at: DateTime<Utc>) -> Result<(), StoreError> {
+    diesel::update(schedules::table.find(id))
+        .set(schedules::next_fire_at.eq(at))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// When the next schedule is due (to sleep until then).
 pub async fn next_fire_at(conn: &mut Conn) -> Result<Option<DateTime<Utc>>, StoreError> {
     Ok(schedules::table

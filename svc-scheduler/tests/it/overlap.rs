@@ -133,8 +133,8 @@ async fn a_trigger_svc_tasks_refused_ends_its_run_and_the_schedule_goes_on() {
         "a new run after the refusal",
         || async {
             let rows = app.occurrences(&tenant, &id).await;
-            let triggered = rows.iter().filter(|o| o["outcome"] == "triggered").count();
-            (triggered >= 1).then_some(rows)
+            let count = |outcome: &str| rows.iter().filter(|o| o["outcome"] == outcome).count();
+            (count("refused") >= 1 && count("triggered") >= 1).then_some(rows)
         },
     )
     .await;

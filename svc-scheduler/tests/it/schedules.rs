@@ -221,3 +221,45 @@ async fn after_a_restart_inside_the_catch_up_window_every_missed_instant_fires_o
         "inside the window: all fire"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_off_at_an_instant_finer_than_a_millisecond_fires_once() {
+    let app = TestScheduler::spawn().await;
+    let tenant = app.tenant().await;
+    // Nanoseconds: finer than the database keeps. It once fired twice in one pass, whose
+    // transaction then failed on the occurrence key and was retried forever.
+    let at = (chrono::Utc::now() + chrono::Duration::seconds(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    let once = app
+        .create(
+            &tenant,
+            &json!({"name": "once", "task": {"type": "noop"}, "spec": {"at": at}}),
+        )
+        .await;
+    let id = once["id"].as_str().expect("id").to_owned();
+    // A neighbour every second shows the firer goes on meanwhile.
+    let other = app.create(&tenant, &every_second("neighbour")).await;
+    let other_id = other["id"].as_str().expect("id").to_owned();
+    wait_until(
+        Duration::from_secs(30),
+        "the one-off and 3 neighbours",
+        || async {
+            let fired = app.occurrences(&tenant, &id).await.len();
+            let neighbours = app.occurrences(&tenant, &other_id).await.len();
+            (fired >= 1 && neighbours >= 3).then_some(())
+        },
+    )
+    .await;
+    let rows = app.occurrences(&tenant, &id).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["outcome"], "triggered");
+    let triggers: Vec<_> = app
+        .triggers(1)
+        .await
+        .into_iter()
+        .filter(
+            |e| matches!(e, Event::ScheduledTaskTriggered(t) if t.schedule_id.to_string() == id),
+        )
+        .collect();
+    assert_eq!(triggers.len(), 1, "{triggers:?}");
+}
