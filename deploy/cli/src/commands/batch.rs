@@ -159,20 +159,30 @@ async fn send(api: &crate::api::Api, args: &SubmitArgs, chunk: &[Line]) -> anyho
             let Some(problem) = error.downcast_ref::<ApiProblem>() else {
                 return Err(error);
             };
-            let line = problem
-                .body
-                .get("index")
-                .and_then(Value::as_u64)
+            let index = problem.body.get("index").and_then(Value::as_u64);
+            let line = index
                 .and_then(|i| chunk.get(usize::try_from(i).ok()?))
                 .map(|l| l.number);
-            let mut reason = problem.summary();
-            if let Some(line) = line {
-                reason = format!("line {line}: {reason}");
-            }
-            let located = problem.located();
-            if !located.is_empty() {
-                reason = format!("{reason} [{}]", located.join("; "));
-            }
+            let reason = match (line, index) {
+                (Some(line), Some(index)) => {
+                    // The API counts items of this request; a person counts lines of the file.
+                    let item = format!("item {index}: ");
+                    let at = format!("/tasks/{index}");
+                    let summary = problem.summary().replacen(&item, "", 1);
+                    let extra: Vec<String> = problem
+                        .located()
+                        .into_iter()
+                        .map(|l| l.strip_prefix(&at).map(str::to_owned).unwrap_or(l))
+                        .filter(|l| !l.split_once(": ").is_some_and(|(_, m)| summary.contains(m)))
+                        .collect();
+                    if extra.is_empty() {
+                        format!("line {line}: {summary}")
+                    } else {
+                        format!("line {line}: {summary} [{}]", extra.join("; "))
+                    }
+                }
+                _ => problem.summary(),
+            };
             outcome.refused = Some(Refusal {
                 line,
                 reason,

@@ -113,6 +113,8 @@ pub async fn read(settings: &Settings, select: &DlqSelect) -> anyhow::Result<Vec
             line,
         });
     }
+    // Oldest first across topics and partitions (RFC 3339 UTC text sorts as time).
+    letters.sort_by_key(|l| field(&l.line, "timestamp"));
     Ok(letters)
 }
 

@@ -42,7 +42,13 @@ pub async fn run(settings: &Settings, args: &TapArgs) -> anyhow::Result<()> {
     let (consumer, named) = kafka::consumer(settings, args.group.as_deref())?;
     let mut reader = kafka::start(consumer, &names, at, args.follow, named)?;
     let stdout = std::io::stdout();
-    while let Some(message) = reader.next().await? {
+    loop {
+        // Ctrl-C ends a tap like the end of the topics does: a named group commits first.
+        let next = tokio::select! {
+            next = reader.next() => next?,
+            _ = tokio::signal::ctrl_c() => None,
+        };
+        let Some(message) = next else { break };
         let (event, line) = kafka::describe(&codec, &message).await;
         let wanted = match &event {
             Some(e) => {

@@ -278,21 +278,17 @@ pub async fn watch_task(settings: &Settings, id: Uuid) -> anyhow::Result<()> {
             "error": (!error.is_empty()).then_some(&error),
             "result": (!result.is_empty()).then_some(&result),
         }));
-    } else {
-        let detail = if error.is_empty() {
-            result.clone()
-        } else {
-            error.clone()
-        };
+    } else if status == "completed" {
         view.println(&format!(
-            "task {id} {status}{}",
-            if detail.is_empty() {
+            "task {id} completed{}",
+            if result.is_empty() {
                 String::new()
             } else {
-                format!(": {detail}")
+                format!(": {result}")
             }
         ));
     }
+    // Otherwise the error (on stderr) tells the outcome.
     if status == "completed" {
         Ok(())
     } else {
