@@ -262,10 +262,23 @@ async fn one_task_is_one_trace_across_services() {
         .iter()
         .find(|s| s.is_consumer_of("svc-executor", &requests))
         .expect("checked above");
+    let sent = by_id[taken.parent.as_deref().expect("a parent")];
     assert!(
-        by_id[taken.parent.as_deref().expect("a parent")].service == "svc-tasks",
-        "the executor's consumption of TaskCreated is a child of the svc-tasks span that wrote it:\n{everything}"
+        sent.service == "svc-tasks" && sent.name == format!("send {requests}"),
+        "the executor's consumption of TaskCreated is a child of svc-tasks' send span:\n{everything}"
     );
+    // The outbox relay's send: a producer span in the request's trace, per semconv v1.27.
+    assert_eq!(sent.kind(), "producer", "{sent:?}");
+    assert_eq!(sent.tag("messaging.system").as_deref(), Some("kafka"));
+    assert_eq!(
+        sent.tag("messaging.operation.type").as_deref(),
+        Some("send")
+    );
+    assert_eq!(
+        sent.tag("messaging.destination.name").as_deref(),
+        Some(requests.as_str())
+    );
+    assert!(descends_from(&by_id, sent, request), "{everything}");
     assert!(descends_from(&by_id, taken, request), "{everything}");
     let attempt = spans
         .iter()
@@ -338,5 +351,166 @@ async fn one_task_is_one_trace_across_services() {
         services.into_iter().collect::<Vec<_>>(),
         ["svc-executor", "svc-notify", "svc-tasks"],
         "{everything}"
+    );
+}
+
+/// The first trace Jaeger finds for `service`'s `operation` spans tagged `tag=value`.
+async fn find_trace(
+    http: &reqwest::Client,
+    traces_url: &str,
+    service: &str,
+    operation: &str,
+    tag: (&str, &str),
+) -> Option<String> {
+    let tags = json!({ tag.0: tag.1 }).to_string();
+    let url = reqwest::Url::parse_with_params(
+        &format!("{traces_url}/api/traces"),
+        [
+            ("service", service),
+            ("operation", operation),
+            ("tags", tags.as_str()),
+            ("limit", "5"),
+            ("lookback", "1h"),
+        ],
+    )
+    .ok()?;
+    let body: Value = http.get(url).send().await.ok()?.json().await.ok()?;
+    body["data"].as_array()?.first()?["traceID"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scheduled_task_is_one_trace_from_the_schedulers_decision() {
+    let scheduler = setting("TASKFLOW_SCHEDULER_URL");
+    let api = setting("TASKFLOW_API_URL");
+    let key = setting("TASKFLOW_API_KEY");
+    let traces_url = setting("TASKFLOW_TRACES_URL");
+    let topics = Topics::new(std::env::var("TASKFLOW_TOPIC_PREFIX").unwrap_or_default());
+    let triggers = topics.name(Stream::ScheduleTriggers);
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .expect("client");
+
+    // A one-off schedule two seconds from now.
+    let at = chrono::Utc::now() + chrono::Duration::seconds(2);
+    let created: Value = http
+        .post(format!("{scheduler}/v1/schedules"))
+        .bearer_auth(&key)
+        .json(&json!({
+            "name": format!("traced-{}", Uuid::new_v4().simple()),
+            "task": {"type": "noop", "payload": {}},
+            "spec": {"at": at.to_rfc3339()},
+        }))
+        .send()
+        .await
+        .expect("create schedule")
+        .json()
+        .await
+        .expect("json");
+    let schedule_id = created["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a schedule: {created}"))
+        .to_owned();
+
+    // Its task runs to completion in svc-tasks and the executor.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let task_id = loop {
+        let page: Value = http
+            .get(format!(
+                "{scheduler}/v1/schedules/{schedule_id}/occurrences"
+            ))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .expect("occurrences")
+            .json()
+            .await
+            .expect("json");
+        let task_id = page["items"]
+            .as_array()
+            .and_then(|items| items.first())
+            .and_then(|o| o["task_id"].as_str())
+            .map(str::to_owned);
+        if let Some(task_id) = task_id {
+            let task: Value = http
+                .get(format!("{api}/v1/tasks/{task_id}"))
+                .bearer_auth(&key)
+                .send()
+                .await
+                .expect("get task")
+                .json()
+                .await
+                .expect("json");
+            if task["status"] == "completed" {
+                break task_id;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "schedule {schedule_id}'s task not completed after 60 s: {page}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+
+    // One trace from the decision to the attempt.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (trace_id, spans) = loop {
+        if let Some(id) = find_trace(
+            &http,
+            &traces_url,
+            "svc-scheduler",
+            "fire schedule",
+            ("schedule_id", &schedule_id),
+        )
+        .await
+        {
+            let spans = trace(&http, &traces_url, &id).await;
+            let has_attempt = spans.iter().any(|s| {
+                s.service == "svc-executor"
+                    && s.name == "attempt"
+                    && s.tag("task_id").as_deref() == Some(task_id.as_str())
+            });
+            if has_attempt {
+                break (id, spans);
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no complete trace of schedule {schedule_id}'s decision in {traces_url}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let everything = show(&spans);
+    let by_id: HashMap<&str, &Span> = spans.iter().map(|s| (s.id.as_str(), s)).collect();
+    let roots: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.parent.as_deref().is_none_or(|p| !by_id.contains_key(p)))
+        .collect();
+    assert_eq!(roots.len(), 1, "trace {trace_id}: one root:\n{everything}");
+    let fire = roots[0];
+    assert_eq!(
+        (fire.service.as_str(), fire.name.as_str()),
+        ("svc-scheduler", "fire schedule"),
+        "{everything}"
+    );
+    let sent = spans
+        .iter()
+        .find(|s| s.service == "svc-scheduler" && s.name == format!("send {triggers}"))
+        .unwrap_or_else(|| panic!("the scheduler's outbox send:\n{everything}"));
+    assert!(descends_from(&by_id, sent, fire), "{everything}");
+    let made = spans
+        .iter()
+        .find(|s| s.is_consumer_of("svc-tasks", &triggers))
+        .unwrap_or_else(|| panic!("svc-tasks consuming the trigger:\n{everything}"));
+    assert!(descends_from(&by_id, made, sent), "{everything}");
+    let attempt = spans
+        .iter()
+        .find(|s| s.service == "svc-executor" && s.name == "attempt")
+        .expect("checked above");
+    assert!(
+        descends_from(&by_id, attempt, made),
+        "the attempt runs in the trace of the trigger that created its task:\n{everything}"
     );
 }
