@@ -133,27 +133,27 @@ pub struct SubmitArgs {
     #[arg(required_unless_present = "batch", conflicts_with = "batch")]
     pub task_type: Option<String>,
     /// Payload as JSON text, or @file.
-    #[arg(long, short = 'p')]
+    #[arg(long, short = 'p', conflicts_with = "batch")]
     pub payload: Option<String>,
     /// low, normal, high, critical.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "batch")]
     pub priority: Option<String>,
-    #[arg(long)]
+    #[arg(long, conflicts_with = "batch")]
     pub max_attempts: Option<i32>,
     /// Per-attempt timeout: milliseconds, or with a unit (500ms, 30s, 2m, 1h).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "batch")]
     pub timeout: Option<String>,
     /// key=value, repeatable.
-    #[arg(long = "label", short = 'l')]
+    #[arg(long = "label", short = 'l', conflicts_with = "batch")]
     pub labels: Vec<String>,
     /// Same key and body: the same task again. With --batch: a prefix, each line gets `<key>-<line>`.
     #[arg(long)]
     pub idempotency_key: Option<String>,
     /// Run at this RFC 3339 time.
-    #[arg(long, conflicts_with = "delay")]
+    #[arg(long, conflicts_with_all = ["delay", "batch"])]
     pub run_at: Option<String>,
     /// Run after this long (500ms, 30s, 2m, 1h).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "batch")]
     pub delay: Option<String>,
     /// Follow the task until it ends (as `watch`).
     #[arg(long, conflicts_with = "batch")]

@@ -52,7 +52,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
                 if i == last {
                     c
                 } else {
-                    format!("{c:<w$}", w = widths[i])
+                    format!("{c:<w$}", w = widths.get(i).copied().unwrap_or(0))
                 }
             })
             .collect();
