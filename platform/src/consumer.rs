@@ -9,10 +9,11 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Message};
+use rdkafka::statistics::Statistics;
+use rdkafka::{ClientConfig, ClientContext};
 use taskflow_schemas::Event;
 use tokio::time::{Instant, sleep, timeout_at};
 use tracing::Instrument;
@@ -136,7 +137,7 @@ pub trait BatchHandler: Send {
 /// batch's effect is durable).
 pub struct EventConsumer {
     /// Shared only to be leaked (see `Drop`): a reference never released keeps it from closing.
-    consumer: Arc<StreamConsumer>,
+    consumer: Arc<StreamConsumer<LagReport>>,
     /// Set once the consumer left its group: dropping it is then safe.
     left_group: bool,
     codec: Arc<EventCodec>,
@@ -145,6 +146,31 @@ pub struct EventConsumer {
     /// Where records that can never be decoded are parked, so the partition moves on.
     dead_letters: DeadLetters,
 }
+
+/// Turns librdkafka's periodic statistics into `taskflow_consumer_lag{topic,group}`: the
+/// records between this member's position and each partition's end, summed per topic over
+/// the partitions it holds (librdkafka reports -1 for a partition it does not know yet).
+struct LagReport {
+    group: String,
+}
+
+impl ClientContext for LagReport {
+    fn stats(&self, statistics: Statistics) {
+        for (topic, stats) in &statistics.topics {
+            let lag: i64 = stats
+                .partitions
+                .values()
+                .filter(|p| p.partition >= 0 && p.consumer_lag >= 0)
+                .map(|p| p.consumer_lag)
+                .sum();
+            crate::metrics::CONSUMER_LAG
+                .with_label_values(&[topic.as_str(), self.group.as_str()])
+                .set(lag);
+        }
+    }
+}
+
+impl ConsumerContext for LagReport {}
 
 /// A record copied out of librdkafka's buffer, before decoding.
 struct RawRecord {
@@ -181,7 +207,7 @@ impl EventConsumer {
         settings: ConsumerSettings,
         dead_letters: DeadLetters,
     ) -> Result<Self, KafkaError> {
-        let consumer: StreamConsumer = ClientConfig::new()
+        let consumer: StreamConsumer<LagReport> = ClientConfig::new()
             .set("bootstrap.servers", &kafka.bootstrap_servers)
             .set("group.id", &settings.group_id)
             .set("enable.auto.commit", "true")
@@ -199,7 +225,11 @@ impl EventConsumer {
                 (kafka.session_timeout.as_millis() / 3).max(100).to_string(),
             )
             .set("enable.partition.eof", "false")
-            .create()?;
+            // For `taskflow_consumer_lag` (see `LagReport`).
+            .set("statistics.interval.ms", "5000")
+            .create_with_context(LagReport {
+                group: settings.group_id.clone(),
+            })?;
         let topics: Vec<&str> = settings.topics.iter().map(String::as_str).collect();
         consumer.subscribe(&topics)?;
         Ok(Self {
@@ -271,6 +301,9 @@ impl EventConsumer {
                 }
             }
             for record in &raw {
+                crate::metrics::EVENTS_CONSUMED
+                    .with_label_values(&[record.topic.as_str(), &self.group])
+                    .inc();
                 if let Err(error) =
                     self.consumer
                         .store_offset(&record.topic, record.partition, record.offset)

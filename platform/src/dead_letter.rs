@@ -68,14 +68,19 @@ impl DeadLetters {
                 key: CONSUMER_GROUP,
                 value: Some(&self.consumer_group),
             });
-        self.producer
+        let parked = self
+            .producer
             .send_raw(
                 &self.topic,
                 poison.key.as_deref(),
                 poison.payload.as_deref().unwrap_or_default(),
                 headers,
             )
-            .await
+            .await?;
+        crate::metrics::DEAD_LETTERS
+            .with_label_values(&[self.topic.as_str()])
+            .inc();
+        Ok(parked)
     }
 }
 
@@ -94,7 +99,11 @@ pub async fn park_event(
         key: REASON,
         value: Some(reason),
     });
-    producer
+    let parked = producer
         .send_raw(topic, Some(key.as_bytes()), &payload, headers)
-        .await
+        .await?;
+    crate::metrics::DEAD_LETTERS
+        .with_label_values(&[topic])
+        .inc();
+    Ok(parked)
 }

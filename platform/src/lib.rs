@@ -12,6 +12,7 @@ pub mod headers;
 pub mod http;
 pub mod inbox;
 pub mod listen;
+pub mod metrics;
 pub mod outbox;
 pub mod problem;
 pub mod producer;

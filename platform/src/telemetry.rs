@@ -69,8 +69,13 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
 /// Whether spans are exported: an OTLP endpoint is set (an empty value counts as unset, as the
 /// OpenTelemetry specification says) and `OTEL_TRACES_EXPORTER` does not say `none`.
 fn exports_spans(var: impl Fn(&str) -> Option<String>) -> bool {
-    let set = |name: &str| var(name).is_some_and(|v| !v.trim().is_empty());
-    let endpoint = set("OTEL_EXPORTER_OTLP_ENDPOINT") || set("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT");
+    let endpoint = [
+        var("OTEL_EXPORTER_OTLP_ENDPOINT"),
+        var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|v| !v.trim().is_empty());
     let disabled = var("OTEL_TRACES_EXPORTER").is_some_and(|v| v.trim() == "none");
     endpoint && !disabled
 }

@@ -14,6 +14,7 @@ use taskflow_platform::clock::SharedClock;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::headers::{TraceContext, current_trace_in};
 use taskflow_platform::listen::Listener;
+use taskflow_platform::metrics;
 use taskflow_schemas::Event;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 use tokio::task::JoinSet;
@@ -84,6 +85,8 @@ struct Finished {
     event: Event,
     /// Set when the task failed for good: why it is parked on the dead-letter topic.
     dead_letter: Option<String>,
+    /// How long the attempt ran.
+    ran: Duration,
     span: tracing::Span,
     /// Told once the outcome is durable (or found moot), so the slot frees only then.
     recorded: oneshot::Sender<()>,
@@ -402,6 +405,7 @@ impl Shared {
             error,
             event,
             dead_letter,
+            ran: Duration::from_millis(duration_ms.max(0) as u64),
             span: tracing::Span::current(),
             recorded,
         }
@@ -423,6 +427,15 @@ impl Shared {
                         let task = &finished.task;
                         let _enter = finished.span.enter();
                         if recorded {
+                            metrics::TASK_ATTEMPTS
+                                .with_label_values(&[
+                                    task.task_type.as_str(),
+                                    finished.outcome.as_str(),
+                                ])
+                                .inc();
+                            metrics::TASK_RUN
+                                .with_label_values(&[task.task_type.as_str()])
+                                .observe(finished.ran.as_secs_f64());
                             tracing::debug!(task_id = %task.task_id, attempt = task.attempt, outcome = finished.outcome.as_str(), next_state = finished.change.to.as_str(), "attempt ended");
                         } else {
                             tracing::warn!(task_id = %task.task_id, attempt = task.attempt, "lease lost before the outcome was recorded; outcome dropped");

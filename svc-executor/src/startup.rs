@@ -9,8 +9,10 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer};
 use anyhow::Context;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use futures::future::BoxFuture;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::http::Readiness;
+use taskflow_platform::metrics::{self, Scrape, ScrapeGauges};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 use tokio::sync::Notify;
@@ -20,6 +22,7 @@ use crate::dispatch::{DispatchSettings, Dispatcher};
 use crate::handlers::Handlers;
 use crate::handlers::http::{HttpHandler, HttpPolicy};
 use crate::ingest::Ingest;
+use crate::store;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -95,10 +98,18 @@ impl Application {
         let listener =
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
-        let server = HttpServer::new(move || App::new().configure(readiness.clone().configure()))
-            .workers(1)
-            .listen(listener)?
-            .run();
+        let scrape = Scrape {
+            pool: Some(pool.clone()),
+            gauges: Some(Arc::new(QueueGauges)),
+        };
+        let server = HttpServer::new(move || {
+            App::new()
+                .configure(readiness.clone().configure())
+                .configure(metrics::configure(scrape.clone()))
+        })
+        .workers(1)
+        .listen(listener)?
+        .run();
         tracing::info!(port, instance = %config.instance, concurrency = config.concurrency, "svc-executor running");
         Ok(Self {
             port,
@@ -120,6 +131,32 @@ impl Application {
     /// the drain time (releasing the rest), and commits consumed offsets.
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.running.serve_until_stopped(self.server).await
+    }
+}
+
+/// `taskflow_queue_depth{state}` and `taskflow_oldest_ready_task_age_seconds`, read when
+/// `/metrics` is scraped.
+struct QueueGauges;
+
+impl ScrapeGauges for QueueGauges {
+    fn refresh<'a>(&'a self, pool: &'a DbPool) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            let Ok(mut conn) = pool.get().await else {
+                return;
+            };
+            if let Ok(depth) = store::depth_by_state(&mut conn).await {
+                for state in ["queued", "running"] {
+                    let n = depth
+                        .iter()
+                        .find(|(s, _)| s == state)
+                        .map_or(0, |(_, n)| *n);
+                    metrics::QUEUE_DEPTH.with_label_values(&[state]).set(n);
+                }
+            }
+            if let Ok(age) = store::oldest_ready_age(&mut conn).await {
+                metrics::OLDEST_READY_AGE.set(age);
+            }
+        })
     }
 }
 

@@ -85,6 +85,10 @@ impl Application {
         let listener =
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
+        let scrape = taskflow_platform::metrics::Scrape {
+            pool: Some(runtime.pool.clone()),
+            gauges: None,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -92,6 +96,7 @@ impl Application {
                 .wrap_fn(correlation::middleware)
                 .configure(readiness.clone().configure())
                 .configure(http::configure)
+                .configure(taskflow_platform::metrics::configure(scrape.clone()))
         })
         .workers(config.workers)
         .max_connections(config.max_connections)

@@ -109,6 +109,23 @@ struct State {
     /// not count, so a filtered stream on a busy tenant still gets its keep-alives (and a
     /// client that left is noticed).
     quiet: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// Counts this stream in `taskflow_sse_clients` while it lives.
+    _open: OpenStream,
+}
+
+struct OpenStream;
+
+impl OpenStream {
+    fn new() -> Self {
+        taskflow_platform::metrics::SSE_CLIENTS.inc();
+        OpenStream
+    }
+}
+
+impl Drop for OpenStream {
+    fn drop(&mut self) {
+        taskflow_platform::metrics::SSE_CLIENTS.dec();
+    }
 }
 
 impl Subscription {
@@ -135,6 +152,7 @@ impl Subscription {
             phase: Phase::Replay,
             pending,
             quiet,
+            _open: OpenStream::new(),
         };
         futures::stream::unfold(state, |mut state| async move {
             let frame = state.next().await?;

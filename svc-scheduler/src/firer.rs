@@ -13,6 +13,7 @@ use diesel_async::AsyncConnection;
 use taskflow_platform::clock::SharedClock;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::listen::Listener;
+use taskflow_platform::metrics;
 use taskflow_platform::runtime::StopSignal;
 use taskflow_schemas::{Event, EventMeta, ScheduleOccurrenceSkipped, ScheduledTaskTriggered};
 use tokio::sync::Notify;
@@ -94,10 +95,11 @@ impl Firer {
         let mut conn = self.pool.get().await?;
         let now = self.clock.now();
         let producer = self.producer.clone();
-        let (decided, events) = conn
+        let (decided, events, steps) = conn
             .transaction::<_, StoreError, _>(async move |conn| {
                 let due = store::lock_due(conn, BATCH).await?;
                 let mut events = 0;
+                let mut steps = Vec::new();
                 for row in &due {
                     // Each schedule's decision starts the trace its triggered tasks continue.
                     let span = tracing::info_span!(
@@ -115,18 +117,36 @@ impl Firer {
                         .instrument(span.clone())
                         .await;
                     match decided {
-                        Ok(n) => events += n,
+                        Ok((n, decided_steps)) => {
+                            events += n;
+                            steps.extend(decided_steps);
+                        }
                         Err(error) => {
                             tracing::error!(parent: &span, schedule_id = %row.id, %error, "schedule could not be decided; trying it again in {} s", PUT_OFF.num_seconds());
                             store::put_off(conn, row.id, now + PUT_OFF).await?;
                         }
                     }
                 }
-                Ok((due.len(), events))
+                Ok((due.len(), events, steps))
             })
             .await?;
         if events > 0 {
             self.outbox_ready.notify_one();
+        }
+        // Counted once committed.
+        for step in &steps {
+            let outcome = match step {
+                Step::Trigger { nominal, .. } => {
+                    let late = (now - *nominal).num_milliseconds().max(0) as f64 / 1_000.0;
+                    metrics::SCHEDULE_FIRE_DELAY.observe(late);
+                    "triggered"
+                }
+                Step::Skip { reason, .. } if *reason == "missed" => "missed",
+                Step::Skip { .. } => "skipped",
+            };
+            metrics::SCHEDULE_OCCURRENCES
+                .with_label_values(&[outcome])
+                .inc();
         }
         Ok(decided)
     }
@@ -137,7 +157,7 @@ async fn decide(
     row: &ScheduleRow,
     now: chrono::DateTime<Utc>,
     producer: &str,
-) -> Result<usize, StoreError> {
+) -> Result<(usize, Vec<Step>), StoreError> {
     let model = match ScheduleModel::from_row(row) {
         Ok(model) => model,
         Err(reason) => {
@@ -154,11 +174,11 @@ async fn decide(
                 );
             }
             store::update_schedule(conn, &paused).await?;
-            return Ok(0);
+            return Ok((0, Vec::new()));
         }
     };
     let Some(next_nominal) = row.next_nominal else {
-        return Ok(0);
+        return Ok((0, Vec::new()));
     };
     let previous = store::last_run(conn, row.id).await?;
     let plan = Schedule {
@@ -180,7 +200,7 @@ async fn decide(
     next.waiting_for_task = plan.waiting_for;
     next.updated_at = now;
     store::update_schedule(conn, &next).await?;
-    Ok(events)
+    Ok((events, plan.steps))
 }
 
 /// Writes the steps' occurrence rows and their events (into the outbox), in the caller's

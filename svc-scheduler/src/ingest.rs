@@ -19,17 +19,24 @@ impl BatchHandler for Ingest {
     type Error = StoreError;
 
     async fn handle(&mut self, batch: &[ConsumedRecord]) -> Result<(), StoreError> {
+        let relevant: Vec<&ConsumedRecord> = batch
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r.event,
+                    Event::ApiKeyIssued(_)
+                        | Event::ApiKeyRevoked(_)
+                        | Event::ScheduledTaskRefused(_)
+                ) || r.event.is_terminal()
+            })
+            .collect();
+        // Most of what the requests and lifecycle topics carry is not for the scheduler: no
+        // transaction (and no commit) for a batch without anything it follows.
+        if relevant.is_empty() {
+            return Ok(());
+        }
         let mut conn = self.db.get().await?;
-        conn.transaction::<_, StoreError, _>(async move |conn| {
-            let relevant: Vec<&ConsumedRecord> = batch
-                .iter()
-                .filter(|r| {
-                    matches!(
-                        r.event,
-                        Event::ApiKeyIssued(_) | Event::ApiKeyRevoked(_) | Event::ScheduledTaskRefused(_)
-                    ) || r.event.is_terminal()
-                })
-                .collect();
+        let refusals = conn.transaction::<_, StoreError, _>(async move |conn| {
             let ids: Vec<Uuid> = relevant.iter().map(|r| r.event.meta().event_id).collect();
             let mut new = taskflow_platform::inbox::record_all(conn, &ids).await?;
             let mut ended = Vec::new();
@@ -53,6 +60,7 @@ impl BatchHandler for Ingest {
                     other => ended.push(other.key()),
                 }
             }
+            let refusals = refused.len() as u64;
             let mut released = refused;
             if !ended.is_empty() && store::mark_task_ended(conn, &ended).await? > 0 {
                 released.extend(ended);
@@ -60,8 +68,14 @@ impl BatchHandler for Ingest {
             if !released.is_empty() {
                 store::schedules_waiting_for(conn, &released).await?;
             }
-            Ok(())
+            Ok(refusals)
         })
-        .await
+        .await?;
+        if refusals > 0 {
+            taskflow_platform::metrics::SCHEDULE_OCCURRENCES
+                .with_label_values(&["refused"])
+                .inc_by(refusals);
+        }
+        Ok(())
     }
 }

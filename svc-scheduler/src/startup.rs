@@ -76,12 +76,17 @@ impl Application {
         let listener =
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
         let port = listener.local_addr()?.port();
+        let scrape = taskflow_platform::metrics::Scrape {
+            pool: Some(runtime.pool.clone()),
+            gauges: None,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .wrap_fn(correlation::middleware)
                 .configure(readiness.clone().configure())
                 .configure(http::configure)
+                .configure(taskflow_platform::metrics::configure(scrape.clone()))
         })
         .workers(config.workers)
         .listen(listener)?

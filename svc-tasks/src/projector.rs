@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use diesel_async::AsyncConnection;
-use taskflow_platform::{BatchHandler, ConsumedRecord};
+use taskflow_platform::{BatchHandler, ConsumedRecord, metrics};
 use taskflow_schemas::Event;
 
 use crate::domain::{TaskView, apply};
@@ -37,18 +37,80 @@ impl BatchHandler for Projector {
         let mut conn = self.services.db.get().await?;
         let services = &self.services;
         let dead_letters = self.dead_letter_topic.as_str();
-        let triggered = conn
+        let (triggered, observed) = conn
             .transaction::<_, ServiceError, _>(async move |conn| {
                 let triggered =
                     scheduled::create_triggered(conn, services, dead_letters, batch).await?;
-                project_batch(conn, batch).await?;
-                Ok(triggered)
+                let observed = project_batch(conn, batch).await?;
+                Ok((triggered, observed))
             })
             .await?;
         if triggered.wrote_outbox() {
             self.services.outbox_ready.notify_one();
         }
+        // Counted once committed: a batch retried after a failure is not counted twice.
+        for (task_type, priority) in &triggered.created_kinds {
+            metrics::TASKS_SUBMITTED
+                .with_label_values(&[task_type.as_str(), priority, "schedule"])
+                .inc();
+        }
+        for observation in observed {
+            observation.record();
+        }
         Ok(())
+    }
+}
+
+/// What a projected event tells the metrics.
+enum Observed {
+    Finished {
+        task_type: String,
+        status: &'static str,
+    },
+    Waited {
+        task_type: String,
+        seconds: f64,
+    },
+}
+
+impl Observed {
+    fn record(self) {
+        match self {
+            Observed::Finished { task_type, status } => metrics::TASKS_FINISHED
+                .with_label_values(&[task_type.as_str(), status])
+                .inc(),
+            Observed::Waited { task_type, seconds } => metrics::TASK_QUEUE_WAIT
+                .with_label_values(&[task_type.as_str()])
+                .observe(seconds),
+        }
+    }
+
+    /// What `event` tells about `task` (as it was before the event) on its way to `next`.
+    fn of(task: &TaskView, next: &TaskView, event: &Event) -> Vec<Observed> {
+        let task_type = || task.task_type.clone();
+        let mut seen = Vec::new();
+        if !task.status.is_terminal() && next.status.is_terminal() {
+            seen.push(Observed::Finished {
+                task_type: task_type(),
+                status: next.status.as_str(),
+            });
+        }
+        if let Event::TaskStarted(e) = event
+            && e.attempt == 1
+            && task.started_at.is_none()
+        {
+            {
+                let ready = task
+                    .run_at
+                    .map_or(task.created_at, |r| r.max(task.created_at));
+                let waited = (e.meta.occurred_at - ready.timestamp_millis()).max(0);
+                seen.push(Observed::Waited {
+                    task_type: task_type(),
+                    seconds: waited as f64 / 1_000.0,
+                });
+            }
+        }
+        seen
     }
 }
 
@@ -63,7 +125,10 @@ fn is_execution_event(event: &Event) -> bool {
     )
 }
 
-async fn project_batch(conn: &mut Conn, batch: &[ConsumedRecord]) -> Result<(), ServiceError> {
+async fn project_batch(
+    conn: &mut Conn,
+    batch: &[ConsumedRecord],
+) -> Result<Vec<Observed>, ServiceError> {
     let relevant: Vec<&ConsumedRecord> = batch
         .iter()
         .filter(|r| is_execution_event(&r.event))
@@ -79,6 +144,7 @@ async fn project_batch(conn: &mut Conn, batch: &[ConsumedRecord]) -> Result<(), 
         .map(|t| (t.id, (t, false)))
         .collect();
     let mut appended = Vec::new();
+    let mut observed = Vec::new();
     // In tenant order, so that concurrent batches lock the counters in one order.
     let mut freed: BTreeMap<Uuid, i32> = BTreeMap::new();
     for record in relevant {
@@ -106,6 +172,7 @@ async fn project_batch(conn: &mut Conn, batch: &[ConsumedRecord]) -> Result<(), 
             *freed.entry(next.tenant_id).or_default() += 1;
         }
         tracing::debug!(%task_id, event_type = event.kind().name(), status = next.status.as_str(), "task projected");
+        observed.extend(Observed::of(task, &next, event));
         appended.push((task_id, next.version, event));
         *task = next;
         *changed = true;
@@ -118,5 +185,5 @@ async fn project_batch(conn: &mut Conn, batch: &[ConsumedRecord]) -> Result<(), 
     for (tenant_id, n) in freed {
         store::release_active_slots(conn, tenant_id, n).await?;
     }
-    Ok(())
+    Ok(observed)
 }

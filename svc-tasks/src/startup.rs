@@ -93,6 +93,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let max_body = config.max_body_bytes;
         tracing::info!(cors_origins = ?cors.as_slice(), "browser pages allowed to call the api");
+        let scrape = taskflow_platform::metrics::Scrape {
+            pool: Some(runtime.pool.clone()),
+            gauges: None,
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
@@ -100,6 +104,7 @@ impl Application {
                 .wrap_fn(http::problems::middleware)
                 .wrap_fn(correlation::middleware)
                 .configure(|cfg| http::configure(cfg, max_body))
+                .configure(taskflow_platform::metrics::configure(scrape.clone()))
         })
         .workers(config.workers)
         .listen(listener)?

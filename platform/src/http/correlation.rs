@@ -61,10 +61,17 @@ where
     {
         span.record("trace_id", trace_id);
     }
+    // The route's template (`/v1/tasks/{id}`), never the path itself: bounded label values.
+    let route = req.match_pattern().unwrap_or_else(|| "unmatched".into());
+    let method = req.method().to_string();
+    let started = std::time::Instant::now();
     let response = service.call(req);
     async move {
         let mut response = response.instrument(span.clone()).await?;
         span.record("status", response.status().as_u16());
+        crate::metrics::HTTP_REQUEST_DURATION
+            .with_label_values(&[method.as_str(), route.as_str(), response.status().as_str()])
+            .observe(started.elapsed().as_secs_f64());
         if let Ok(value) = HeaderValue::from_str(&id) {
             response
                 .headers_mut()

@@ -8,6 +8,7 @@ mod cancellations;
 mod claim;
 mod complete;
 mod executions;
+mod gauges;
 mod leases;
 pub mod schema;
 
@@ -20,6 +21,7 @@ pub use cancellations::{CancelFound, cancel_flags, request_cancel};
 pub use claim::{Claimed, claim, note_turns, until_next_due};
 pub use complete::{Outcome, finish_all};
 pub use executions::{NewExecution, dead_letter_task, insert_executions};
+pub use gauges::{depth_by_state, oldest_ready_age};
 pub use leases::{holds, release_owned};
 pub use taskflow_platform::outbox::{enqueue, enqueue_all};
 

@@ -257,3 +257,37 @@ async fn a_start_read_before_its_creation_is_told_after_it() {
     );
     assert_eq!(app.held_events(task_id).await, 0, "nothing left held");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn open_streams_are_counted_in_the_metrics() {
+    let app = TestNotify::spawn().await;
+    let tenant = app.tenant().await;
+    let gauge = || async {
+        let text = app
+            .http
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find_map(|line| line.strip_prefix("taskflow_sse_clients "))
+            .and_then(|v| v.trim().parse::<i64>().ok())
+            .expect("taskflow_sse_clients in the scrape")
+    };
+    assert_eq!(gauge().await, 0);
+    let first = open_stream(&app, "/v1/stream", Some(&tenant.key)).await;
+    let second = open_stream(&app, "/v1/stream", Some(&tenant.key)).await;
+    assert_eq!(gauge().await, 2);
+    drop(first);
+    drop(second);
+    // The server notices a closed client at its next write: keep-alives are 15 s apart here,
+    // so give it a task to tell.
+    app.task_life(&tenant, 1, true).await;
+    wait_until(Duration::from_secs(60), "both streams gone", || async {
+        (gauge().await == 0).then_some(())
+    })
+    .await;
+}

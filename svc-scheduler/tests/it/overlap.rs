@@ -146,4 +146,20 @@ async fn a_trigger_svc_tasks_refused_ends_its_run_and_the_schedule_goes_on() {
         reason.contains("refused by svc-tasks") && reason.contains("/payload"),
         "{reason}"
     );
+    // Counted once, though delivered twice.
+    let metrics = app
+        .http
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "taskflow_schedule_occurrences_total{outcome=\"refused\"} 1"),
+        "{metrics}"
+    );
 }

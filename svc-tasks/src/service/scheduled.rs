@@ -35,9 +35,11 @@ use crate::domain::{TaskView, decide_cancel, quota, trigger};
 use crate::store::{self, Conn};
 
 /// What the triggers of one batch did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Triggered {
     pub created: usize,
+    /// Type and priority of each task created (for the metrics, once committed).
+    pub created_kinds: Vec<(String, &'static str)>,
     pub refused: usize,
     /// Previous runs asked to cancel (overlap `cancel_other`).
     pub cancelled: usize,
@@ -102,6 +104,7 @@ pub async fn create_triggered(
 
     let now = services.clock.now().timestamp_millis();
     let mut created = Vec::new();
+    let mut created_kinds = Vec::new();
     let mut refused = Vec::new();
     let mut replaced: Vec<(&ConsumedRecord, &ScheduledTaskTriggered, Uuid)> = Vec::new();
     let mut per_tenant: BTreeMap<Uuid, i32> = BTreeMap::new();
@@ -139,6 +142,7 @@ pub async fn create_triggered(
                     &services.producer_name,
                 );
                 let task = trigger::task_created(t, &valid, meta);
+                created_kinds.push((task.task_type.clone(), task.priority.as_str()));
                 created.push(NewTask::caused_by(
                     record.event.clone(),
                     task.into(),
@@ -207,6 +211,7 @@ pub async fn create_triggered(
     }
     Ok(Triggered {
         created: created.len(),
+        created_kinds,
         refused: refused.len(),
         cancelled,
     })

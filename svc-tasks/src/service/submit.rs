@@ -98,6 +98,11 @@ pub async fn submit(
     if submitted.iter().any(|s| !s.replayed) {
         services.outbox_ready.notify_one();
     }
+    for s in submitted.iter().filter(|s| !s.replayed) {
+        taskflow_platform::metrics::TASKS_SUBMITTED
+            .with_label_values(&[s.task.task_type.as_str(), s.task.priority.as_str(), "api"])
+            .inc();
+    }
     Ok(submitted)
 }
 

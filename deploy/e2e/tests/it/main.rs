@@ -5,6 +5,7 @@ mod crashes;
 mod delayed;
 mod helpers;
 mod lifecycle;
+mod metrics;
 mod notify;
 mod ordering;
 mod schedule_overlap;
