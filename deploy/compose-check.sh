@@ -17,7 +17,9 @@ command -v docker-compose >/dev/null ||
   { log "ERROR: docker-compose is missing (Debian package docker-compose; make tools installs it)" >&2; exit 1; }
 command -v python3 >/dev/null || { log "ERROR: python3 is missing" >&2; exit 1; }
 
-if ! python3 deploy/compose_check.py; then
+# A clean environment: docker-compose lets the caller's variables win over the env file, so a
+# shell that sourced .taskflow/dev.env would otherwise check the native values, not the file's.
+if ! env -i PATH="$PATH" HOME="$HOME" ${CARGO_TARGET_DIR:+CARGO_TARGET_DIR="$CARGO_TARGET_DIR"} python3 deploy/compose_check.py; then
   log "FAILED (see FAIL lines above)"
   exit 1
 fi

@@ -20,6 +20,10 @@
 # Everything here is a function prefixed svc_executor_ (this file runs inside up.sh's shell).
 
 SVC_EXECUTOR_BASE_PORT=18100 # instance N listens on 18100+N
+# The loopback ports `http` tasks may reach in dev (your local test servers): none of the
+# platform's own (PostgreSQL, Kafka, the registry, the services, Jaeger), so a task cannot
+# reach their unauthenticated endpoints (the registry accepts deletes).
+SVC_EXECUTOR_TASK_PORTS=18200-18299
 # Each instance may hold TASKFLOW_EXECUTOR_CONCURRENCY+4 (20) PostgreSQL connections, and
 # max_connections is 300 for everything (tests included): keep n small.
 SVC_EXECUTOR_MAX=10
@@ -96,6 +100,7 @@ svc_executor_settings() {
       "TASKFLOW_EXECUTOR_BIND=$HOST:$(svc_executor_port "$n")" \
       "TASKFLOW_EXECUTOR_INSTANCE=executor-$n" \
       "TASKFLOW_HTTP_ALLOW_LOOPBACK=true" \
+      "TASKFLOW_HTTP_LOOPBACK_PORTS=$SVC_EXECUTOR_TASK_PORTS" \
       "RUST_LOG=info"
     otel_settings "executor-$n"
   )

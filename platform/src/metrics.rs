@@ -192,14 +192,6 @@ pub static DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
 pub static SSE_CLIENTS: LazyLock<IntGauge> =
     LazyLock::new(|| int_gauge("sse_clients", "Open SSE and WebSocket streams"));
 
-pub static NOTIFICATIONS_DELIVERED: LazyLock<IntCounterVec> = LazyLock::new(|| {
-    counter(
-        "notifications_delivered_total",
-        "Notifications written to clients' streams, by transport",
-        &["transport"],
-    )
-});
-
 // --- schedules (svc-scheduler) ------------------------------------------------------------
 
 pub static SCHEDULE_OCCURRENCES: LazyLock<IntCounterVec> = LazyLock::new(|| {
@@ -290,7 +282,6 @@ pub fn render() -> String {
         &*EVENTS_CONSUMED,
         &*DEAD_LETTERS,
         &*SSE_CLIENTS,
-        &*NOTIFICATIONS_DELIVERED,
         &*SCHEDULE_OCCURRENCES,
         &*SCHEDULE_FIRE_DELAY,
     );

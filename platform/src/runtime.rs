@@ -87,6 +87,7 @@ pub struct Runtime {
 impl Runtime {
     pub async fn connect(c: Connect<'_>) -> anyhow::Result<Self> {
         let pool = db::pool(c.database_url, c.pool_size)?;
+        wait_for_database(&pool, c.identity.service).await?;
         db::migrate(&pool, c.migrations)
             .await
             .context("migrating the service database")?;
@@ -239,6 +240,40 @@ impl Running {
         let result = server.await;
         self.stop().await;
         Ok(result?)
+    }
+}
+
+/// How long a starting service waits for PostgreSQL before it gives up (and exits non-zero,
+/// for its supervisor to restart it).
+const DATABASE_STARTUP_WAIT: Duration = Duration::from_secs(300);
+
+/// Waits until PostgreSQL answers, with a growing pause (0.5 s up to 5 s) while it cannot be
+/// reached — it may still be starting.
+async fn wait_for_database(pool: &DbPool, service: &str) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + DATABASE_STARTUP_WAIT;
+    let mut failures = 0u32;
+    loop {
+        match pool.get().await {
+            Ok(_) => {
+                if failures > 0 {
+                    tracing::info!(service, failures, "database reachable");
+                }
+                return Ok(());
+            }
+            Err(error) if tokio::time::Instant::now() < deadline => {
+                failures = failures.saturating_add(1);
+                let wait =
+                    backoff::step(Duration::from_millis(500), Duration::from_secs(5), failures);
+                tracing::warn!(service, %error, failures, retry_in_ms = wait.as_millis() as u64, "database not reachable yet; waiting for it before starting");
+                tokio::time::sleep(wait).await;
+            }
+            Err(error) => {
+                return Err(error).context(format!(
+                    "the database was not reachable within {} s",
+                    DATABASE_STARTUP_WAIT.as_secs()
+                ));
+            }
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use crate::events::{
     ApiKeyIssued, ApiKeyRevoked, ScheduleOccurrenceSkipped, ScheduledTaskRefused,
     ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated,
-    TaskFailed, TaskProgressUpdated, TaskStarted,
+    TaskFailed, TaskProgressUpdated, TaskStarted, TaskState,
 };
 use crate::meta::EventMeta;
 use crate::topics::Stream;
@@ -101,10 +101,11 @@ catalog! {
     ApiKeyRevoked => TenantKeys,
     ScheduleOccurrenceSkipped => ScheduleTriggers,
     ScheduledTaskRefused => TaskRequests,
+    TaskState => TaskStates,
 }
 
 /// Parsed schemas, one cell per kind in `EventKind::ALL` order.
-static PARSED: [OnceLock<Schema>; 12] = [const { OnceLock::new() }; 12];
+static PARSED: [OnceLock<Schema>; 13] = [const { OnceLock::new() }; 13];
 
 impl EventKind {
     /// The schema, parsed once per process.
@@ -162,6 +163,7 @@ impl Event {
             Event::ApiKeyRevoked(e) => e.key_id,
             Event::ScheduleOccurrenceSkipped(e) => e.schedule_id,
             Event::ScheduledTaskRefused(e) => e.task_id,
+            Event::TaskState(e) => e.task_id,
         }
     }
 

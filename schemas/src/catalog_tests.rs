@@ -65,7 +65,7 @@ fn only_endings_are_terminal() {
     assert_eq!(
         terminal,
         [
-            false, false, false, false, true, false, true, false, false, false, false
+            false, false, false, false, true, false, true, false, false, false, false, false, false
         ]
     );
 }

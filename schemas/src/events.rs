@@ -123,6 +123,31 @@ pub struct ScheduledTaskTriggered {
     pub cancel_task_id: Option<String>,
 }
 
+/// The latest state of one task (svc-tasks' projection), for the compacted state topic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskState {
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    #[serde(with = "crate::uuid_text")]
+    pub task_id: Uuid,
+    pub task_type: String,
+    /// The API's spelling: scheduled, pending, running, retrying, completed, failed, cancelled.
+    pub status: String,
+    pub priority: Priority,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub cancel_requested: bool,
+    /// Milliseconds since the Unix epoch, UTC (as every time below).
+    pub created_at: i64,
+    pub run_at: Option<i64>,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub error: Option<String>,
+    pub schedule_id: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub version: i32,
+}
+
 /// A trigger svc-tasks could not turn into a task, and why (nothing was created for it).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledTaskRefused {

@@ -17,7 +17,7 @@ pub use catalog::{DecodeEventError, Event, EventKind};
 pub use events::{
     ApiKeyIssued, ApiKeyRevoked, Priority, ScheduleOccurrenceSkipped, ScheduledTaskRefused,
     ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled, TaskCompleted, TaskCreated,
-    TaskFailed, TaskProgressUpdated, TaskStarted,
+    TaskFailed, TaskProgressUpdated, TaskStarted, TaskState,
 };
 pub use meta::EventMeta;
 pub use topics::{Stream, Topics};

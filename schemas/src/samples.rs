@@ -7,7 +7,7 @@ use uuid::Uuid;
 use crate::{
     ApiKeyIssued, ApiKeyRevoked, Event, EventMeta, Priority, ScheduleOccurrenceSkipped,
     ScheduledTaskRefused, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled,
-    TaskCompleted, TaskCreated, TaskFailed, TaskProgressUpdated, TaskStarted,
+    TaskCompleted, TaskCreated, TaskFailed, TaskProgressUpdated, TaskStarted, TaskState,
 };
 
 /// Metadata with a fresh event id and a random tenant.
@@ -128,6 +128,25 @@ pub fn one_of_each() -> Vec<Event> {
             fire_time: 1_790_000_060_000,
             task_id: Uuid::new_v4(),
             reason: "tenant 0 is not known to svc-tasks".into(),
+        }
+        .into(),
+        TaskState {
+            meta: sample_meta(),
+            task_id: Uuid::new_v4(),
+            task_type: "sleep".into(),
+            status: "completed".into(),
+            priority: Priority::High,
+            attempts: 2,
+            max_attempts: 3,
+            cancel_requested: false,
+            created_at: 1_790_000_000_000,
+            run_at: None,
+            started_at: Some(1_790_000_000_100),
+            finished_at: Some(1_790_000_002_000),
+            error: None,
+            schedule_id: Some(Uuid::new_v4().to_string()),
+            labels: BTreeMap::from([("team".to_owned(), "core".to_owned())]),
+            version: 5,
         }
         .into(),
     ]

@@ -14,14 +14,17 @@ pub enum Stream {
     /// svc-tasks → ApiKeyIssued, ApiKeyRevoked. Compacted: keyed by key id, the latest state of
     /// every key stays readable from the start, so a new service can learn them all.
     TenantKeys,
+    /// svc-tasks → TaskState. Compacted: keyed by task id, the latest state of every task.
+    TaskStates,
 }
 
 impl Stream {
-    pub const ALL: [Stream; 4] = [
+    pub const ALL: [Stream; 5] = [
         Stream::TaskRequests,
         Stream::TaskExecution,
         Stream::ScheduleTriggers,
         Stream::TenantKeys,
+        Stream::TaskStates,
     ];
 
     pub fn base_name(self) -> &'static str {
@@ -30,12 +33,13 @@ impl Stream {
             Stream::TaskExecution => "taskflow.execution.lifecycle.v1",
             Stream::ScheduleTriggers => "taskflow.scheduler.triggers.v1",
             Stream::TenantKeys => "taskflow.tenants.keys.v1",
+            Stream::TaskStates => "taskflow.tasks.state.v1",
         }
     }
 
     /// True for streams Kafka compacts (keeps the latest record per key) instead of expiring.
     pub fn is_compacted(self) -> bool {
-        matches!(self, Stream::TenantKeys)
+        matches!(self, Stream::TenantKeys | Stream::TaskStates)
     }
 }
 

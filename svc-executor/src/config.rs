@@ -11,12 +11,15 @@
 //! | `TASKFLOW_DRAIN_MS` | `20000` | on SIGTERM, time for running attempts to finish |
 //! | `TASKFLOW_EXECUTOR_POLL_MS` | `1000` | longest sleep of an idle dispatcher (new work wakes it at once by NOTIFY; retries, delayed tasks and expired leases by their due time) |
 //! | `TASKFLOW_HTTP_ALLOW_LOOPBACK` / `TASKFLOW_HTTP_ALLOW_PRIVATE` | `false` | let `http` tasks reach loopback / private networks |
+//! | `TASKFLOW_HTTP_LOOPBACK_PORTS` | `any` | with loopback allowed: only these ports (`18200-18299,8080`), only by IP literal |
 //! | `TASKFLOW_EXECUTOR_GROUP` | `svc-executor` | consumer group of TaskCreated |
 //! | `KAFKA_BOOTSTRAP_SERVERS`, `SCHEMA_REGISTRY_URL`, `TASKFLOW_TOPIC_PREFIX`, `TASKFLOW_TASK_PARTITIONS` | | see `taskflow-platform` |
 
 use std::time::Duration;
 
 use taskflow_platform::config::{ConfigError, parsed_or, required};
+
+use crate::handlers::http::LoopbackPorts;
 use taskflow_platform::{KafkaSettings, RegistrySettings};
 
 use crate::domain::backoff::Backoff;
@@ -33,6 +36,7 @@ pub struct ExecutorConfig {
     pub drain: Duration,
     pub poll: Duration,
     pub allow_loopback: bool,
+    pub loopback_ports: LoopbackPorts,
     pub allow_private: bool,
     pub consumer_group: String,
     pub kafka: KafkaSettings,
@@ -62,6 +66,7 @@ impl ExecutorConfig {
             drain: Duration::from_millis(parsed_or("TASKFLOW_DRAIN_MS", 20_000)?),
             poll: Duration::from_millis(parsed_or("TASKFLOW_EXECUTOR_POLL_MS", 1000)?),
             allow_loopback: parsed_or("TASKFLOW_HTTP_ALLOW_LOOPBACK", false)?,
+            loopback_ports: parsed_or("TASKFLOW_HTTP_LOOPBACK_PORTS", LoopbackPorts::Any)?,
             allow_private: parsed_or("TASKFLOW_HTTP_ALLOW_PRIVATE", false)?,
             consumer_group: std::env::var("TASKFLOW_EXECUTOR_GROUP")
                 .unwrap_or_else(|_| "svc-executor".into()),

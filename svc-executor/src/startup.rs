@@ -65,6 +65,7 @@ impl Application {
 
         let policy = HttpPolicy {
             allow_loopback: config.allow_loopback,
+            loopback_ports: config.loopback_ports.clone(),
             allow_private: config.allow_private,
             ..HttpPolicy::default()
         };

@@ -171,6 +171,7 @@ fn is_task_event(event: &Event) -> bool {
         Event::ScheduledTaskTriggered(_)
             | Event::ScheduleOccurrenceSkipped(_)
             | Event::ScheduledTaskRefused(_)
+            | Event::TaskState(_)
             | Event::ApiKeyIssued(_)
             | Event::ApiKeyRevoked(_)
     )

@@ -21,8 +21,13 @@ const EXCERPT_BYTES: usize = 256;
 /// What the operator lets tasks reach.
 #[derive(Debug, Clone)]
 pub struct HttpPolicy {
-    /// 127.0.0.0/8 and ::1 (dev setups call local services).
+    /// 127.0.0.0/8 and ::1 (dev setups call local services)...
     pub allow_loopback: bool,
+    /// ... on these ports only, when listed: then only IP-literal URLs (`http://127.0.0.1:PORT`)
+    /// reach loopback, since a name's resolution happens where the port is not known. A dev
+    /// setup lists a range that holds none of the platform's own ports, so a task cannot reach
+    /// the schema registry, the brokers or the services' unauthenticated endpoints.
+    pub loopback_ports: LoopbackPorts,
     /// RFC 1918, CGNAT 100.64.0.0/10 and unique-local fc00::/7. Link-local (cloud metadata),
     /// unspecified, multicast, documentation and other reserved ranges are never allowed.
     pub allow_private: bool,
@@ -38,6 +43,7 @@ impl Default for HttpPolicy {
     fn default() -> Self {
         Self {
             allow_loopback: false,
+            loopback_ports: LoopbackPorts::Any,
             allow_private: false,
             max_response_bytes: 64 * 1024,
             max_redirects: 5,
@@ -45,6 +51,78 @@ impl Default for HttpPolicy {
             request_timeout: Duration::from_secs(30),
             user_agent: concat!("taskflow-executor/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
+    }
+}
+
+/// Which loopback ports tasks may reach (when loopback is allowed at all).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum LoopbackPorts {
+    #[default]
+    Any,
+    /// Inclusive ranges, e.g. `18200-18299,8080`.
+    Only(Vec<(u16, u16)>),
+}
+
+impl LoopbackPorts {
+    fn allows(&self, port: u16) -> bool {
+        match self {
+            LoopbackPorts::Any => true,
+            LoopbackPorts::Only(ranges) => {
+                ranges.iter().any(|(lo, hi)| (*lo..=*hi).contains(&port))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for LoopbackPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoopbackPorts::Any => f.write_str("any"),
+            LoopbackPorts::Only(ranges) => {
+                let each: Vec<String> = ranges
+                    .iter()
+                    .map(|(lo, hi)| {
+                        if lo == hi {
+                            lo.to_string()
+                        } else {
+                            format!("{lo}-{hi}")
+                        }
+                    })
+                    .collect();
+                f.write_str(&each.join(","))
+            }
+        }
+    }
+}
+
+impl std::str::FromStr for LoopbackPorts {
+    type Err = String;
+
+    /// `any`, or a comma-separated list of ports and inclusive ranges (`18200-18299,8080`).
+    fn from_str(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        if text.eq_ignore_ascii_case("any") {
+            return Ok(LoopbackPorts::Any);
+        }
+        let port = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| format!("{p:?} is not a port (1-65535)"))
+        };
+        let mut ranges = Vec::new();
+        for part in text.split(',') {
+            let range = match part.split_once('-') {
+                Some((lo, hi)) => (port(lo)?, port(hi)?),
+                None => (port(part)?, port(part)?),
+            };
+            if range.0 > range.1 {
+                return Err(format!("{part:?}: the range ends before it starts"));
+            }
+            ranges.push(range);
+        }
+        Ok(LoopbackPorts::Only(ranges))
     }
 }
 
@@ -96,9 +174,26 @@ pub fn is_allowed(ip: IpAddr, policy: &HttpPolicy) -> bool {
     };
     match scope {
         Scope::Global => true,
-        Scope::Loopback => policy.allow_loopback,
+        // Through a name (the resolver knows no port): only when any port may be reached.
+        Scope::Loopback => policy.allow_loopback && policy.loopback_ports == LoopbackPorts::Any,
         Scope::Private => policy.allow_private,
         Scope::Never => false,
+    }
+}
+
+fn is_loopback(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => matches!(scope_v4(v4), Scope::Loopback),
+        IpAddr::V6(v6) => matches!(scope_v6(v6), Scope::Loopback),
+    }
+}
+
+/// Whether tasks may connect to `ip`:`port` given as an IP literal.
+fn is_allowed_literal(ip: IpAddr, port: u16, policy: &HttpPolicy) -> bool {
+    if is_loopback(ip) {
+        policy.allow_loopback && policy.loopback_ports.allows(port)
+    } else {
+        is_allowed(ip, policy)
     }
 }
 
@@ -260,9 +355,16 @@ impl HttpHandler {
         // IP literals never reach the resolver, so they are checked here.
         let host = url.host_str().unwrap_or_default();
         let literal = host.trim_start_matches('[').trim_end_matches(']');
+        let port = url.port_or_known_default().unwrap_or(0);
         if let Ok(ip) = literal.parse::<IpAddr>()
-            && !is_allowed(ip, &self.policy)
+            && !is_allowed_literal(ip, port, &self.policy)
         {
+            if is_loopback(ip) && self.policy.allow_loopback {
+                return Err(Permanent(format!(
+                    "refused: port {port} of {ip} is not one tasks may reach (loopback ports: {})",
+                    self.policy.loopback_ports
+                )));
+            }
             return Err(Permanent(Refused(ip).to_string()));
         }
         Ok(())
@@ -401,6 +503,48 @@ mod tests {
     async fn call(policy: HttpPolicy, url: &str) -> Result<Value, HandlerError> {
         let handler = HttpHandler::new(policy).expect("client");
         handler.run(&json!({ "url": url })).await
+    }
+
+    #[tokio::test]
+    async fn listed_loopback_ports_are_reached_by_ip_and_nothing_else_on_loopback() {
+        let (port, hits) = serve().await;
+        let mut policy = loopback();
+        policy.loopback_ports = LoopbackPorts::Only(vec![(port, port)]);
+        let result = call(policy.clone(), &format!("http://127.0.0.1:{port}/ok"))
+            .await
+            .expect("a listed port");
+        assert_eq!(result["status"], 200);
+        // Another loopback port (the schema registry's in a dev setup): refused, no connection.
+        let other = if port == 18081 { 18082 } else { 18081 };
+        let before = hits.load(SeqCst);
+        let err = call(
+            policy.clone(),
+            &format!("http://127.0.0.1:{other}/apis/registry/v3"),
+        )
+        .await
+        .expect_err("an unlisted port");
+        assert!(
+            matches!(&err, Permanent(m) if m.contains(&format!("port {other} of 127.0.0.1 is not one tasks may reach")) && m.contains(&port.to_string())),
+            "{err:?}"
+        );
+        // By name the port cannot be checked where the address is: refused even when listed.
+        let err = call(policy.clone(), &format!("http://localhost:{port}/ok"))
+            .await
+            .expect_err("a name");
+        assert!(
+            matches!(&err, Permanent(m) | Retryable(m) if m.contains("refused")),
+            "{err:?}"
+        );
+        assert_eq!(hits.load(SeqCst), before, "nothing reached the server");
+        // The ports' spelling.
+        assert_eq!(
+            "18200-18299, 8080".parse::<LoopbackPorts>(),
+            Ok(LoopbackPorts::Only(vec![(18200, 18299), (8080, 8080)]))
+        );
+        assert_eq!("any".parse::<LoopbackPorts>(), Ok(LoopbackPorts::Any));
+        for bad in ["", "0", "70000", "9-3", "x"] {
+            assert!(bad.parse::<LoopbackPorts>().is_err(), "{bad:?}");
+        }
     }
 
     #[tokio::test]

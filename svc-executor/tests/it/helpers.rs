@@ -81,6 +81,7 @@ impl TestExecutor {
             drain: Duration::from_secs(5),
             poll: POLL,
             allow_loopback: true,
+            loopback_ports: Default::default(),
             allow_private: false,
             consumer_group: format!("it-{id}-svc-executor"),
             kafka: kafka.clone(),

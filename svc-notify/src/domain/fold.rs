@@ -102,6 +102,7 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
         Event::ScheduledTaskTriggered(_)
         | Event::ScheduleOccurrenceSkipped(_)
         | Event::ScheduledTaskRefused(_)
+        | Event::TaskState(_)
         | Event::ApiKeyIssued(_)
         | Event::ApiKeyRevoked(_) => {
             return None;
@@ -196,6 +197,7 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
         Event::ScheduledTaskTriggered(_)
         | Event::ScheduleOccurrenceSkipped(_)
         | Event::ScheduledTaskRefused(_)
+        | Event::TaskState(_)
         | Event::ApiKeyIssued(_)
         | Event::ApiKeyRevoked(_) => {
             return None;

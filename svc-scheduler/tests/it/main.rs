@@ -5,3 +5,4 @@
 mod helpers;
 mod overlap;
 mod schedules;
+mod startup;

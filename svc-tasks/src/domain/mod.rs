@@ -8,4 +8,6 @@ pub mod task;
 pub mod text;
 pub mod trigger;
 
-pub use task::{ApplyError, CancelRefused, TaskStatus, TaskView, apply, decide_cancel, fold};
+pub use task::{
+    ApplyError, CancelRefused, TaskStatus, TaskView, apply, decide_cancel, fold, state_of,
+};

@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 use taskflow_platform::text::{scrub, scrub_json};
-use taskflow_schemas::{Event, EventMeta, Priority, ScheduledTaskTriggered, TaskCancelRequested};
+use taskflow_schemas::{
+    Event, EventMeta, Priority, ScheduledTaskTriggered, TaskCancelRequested, TaskState,
+};
 use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -141,6 +143,7 @@ pub fn apply(state: Option<TaskView>, event: &Event) -> Result<TaskView, ApplyEr
         Event::ScheduledTaskTriggered(_)
         | Event::ScheduleOccurrenceSkipped(_)
         | Event::ScheduledTaskRefused(_)
+        | Event::TaskState(_)
         | Event::ApiKeyIssued(_)
         | Event::ApiKeyRevoked(_) => {
             return Err(ApplyError::NotATaskEvent(event.kind().name()));
@@ -312,6 +315,29 @@ pub fn decide_cancel(
         task_id: task.id,
         reason,
     }))
+}
+
+/// The task's state as the compacted state topic carries it.
+pub fn state_of(task: &TaskView, meta: EventMeta) -> TaskState {
+    let millis = |t: chrono::DateTime<chrono::Utc>| t.timestamp_millis();
+    TaskState {
+        meta,
+        task_id: task.id,
+        task_type: task.task_type.clone(),
+        status: task.status.as_str().to_owned(),
+        priority: task.priority,
+        attempts: task.attempts,
+        max_attempts: task.max_attempts,
+        cancel_requested: task.cancel_requested,
+        created_at: millis(task.created_at),
+        run_at: task.run_at.map(millis),
+        started_at: task.started_at.map(millis),
+        finished_at: task.finished_at.map(millis),
+        error: task.error.clone(),
+        schedule_id: task.schedule_id.map(|id| id.to_string()),
+        labels: task.labels.clone(),
+        version: task.version,
+    }
 }
 
 #[cfg(test)]

@@ -16,5 +16,6 @@ mod quotas;
 mod refusals;
 mod relay;
 mod scheduled;
+mod state_topic;
 mod submit;
 mod unstorable;

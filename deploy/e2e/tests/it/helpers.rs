@@ -118,6 +118,7 @@ impl System {
             drain: Duration::from_secs(5),
             poll: Duration::from_millis(50),
             allow_loopback: true,
+            loopback_ports: Default::default(),
             allow_private: false,
             consumer_group: format!("it-{}-svc-executor", self.id),
             kafka: self.kafka.clone(),

@@ -3,6 +3,7 @@
 
 mod crashes;
 mod delayed;
+mod hardening;
 mod helpers;
 mod lifecycle;
 mod metrics;

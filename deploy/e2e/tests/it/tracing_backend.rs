@@ -467,12 +467,28 @@ async fn a_scheduled_task_is_one_trace_from_the_schedulers_decision() {
         .await
         {
             let spans = trace(&http, &traces_url, &id).await;
+            // Each process exports its spans in its own batches: wait for every hop.
+            let has = |service: &str, name: &str| {
+                spans.iter().any(|s| s.service == service && s.name == name)
+            };
             let has_attempt = spans.iter().any(|s| {
                 s.service == "svc-executor"
                     && s.name == "attempt"
                     && s.tag("task_id").as_deref() == Some(task_id.as_str())
             });
-            if has_attempt {
+            let complete = has_attempt
+                && has("svc-scheduler", "fire schedule")
+                && has("svc-scheduler", &format!("send {triggers}"))
+                && has("svc-tasks", &format!("process {triggers}"))
+                && has(
+                    "svc-tasks",
+                    &format!("send {}", topics.name(Stream::TaskRequests)),
+                )
+                && has(
+                    "svc-executor",
+                    &format!("process {}", topics.name(Stream::TaskRequests)),
+                );
+            if complete {
                 break (id, spans);
             }
         }
