@@ -15,7 +15,7 @@ SCHEDULERS ?=
 # every service at it; TRACING=0 stops it. Empty: keep what runs now. `make test` sets it to 1.
 TRACING ?=
 
-.PHONY: help up down status logs test build lint fmt schemas-check bench tools bench-peers compose-up compose-down compose-logs
+.PHONY: help up down status logs test build lint fmt schemas-check bench tools bench-peers seed compose-up compose-down compose-logs
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -28,6 +28,9 @@ down: ## stop what `make up` started
 
 status: ## show what runs, where, and whether it answers
 	@deploy/status.sh
+
+seed: up ## demo data: two tenants (acme, globex) with a mix of tasks and a few schedules, for the dashboard and the CLI
+	@source .taskflow/dev.env && deploy/seed.sh
 
 logs: ## tail the logs of everything `make up` started
 	@deploy/logs.sh

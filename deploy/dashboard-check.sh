@@ -32,5 +32,7 @@ for service in "svc-tasks $TASKFLOW_API_URL" "svc-notify $TASKFLOW_NOTIFY_URL"; 
   fi
 done
 
-TASKFLOW_CHROMIUM="$chromium" TASKFLOW_BROWSER_MODULES="$modules" TASKFLOW_DASHBOARD_OUT=.taskflow \
-  exec node deploy/browser/dashboard-check.mjs
+export TASKFLOW_CHROMIUM="$chromium" TASKFLOW_BROWSER_MODULES="$modules" TASKFLOW_DASHBOARD_OUT=.taskflow
+node deploy/browser/dashboard-check.mjs
+# Then svc-tasks' interactive API reference (Swagger UI at /docs).
+exec node deploy/browser/api-docs-check.mjs

@@ -109,6 +109,8 @@ pub fn routes() -> &'static [(String, Vec<String>)] {
             .unwrap_or_default();
         routes.push(("/openapi.json".into(), vec!["GET".into()]));
         routes.push(("/docs".into(), vec!["GET".into()]));
+        routes.push(("/docs/swagger-ui-bundle.js".into(), vec!["GET".into()]));
+        routes.push(("/docs/swagger-ui.css".into(), vec!["GET".into()]));
         routes
     })
 }
@@ -562,7 +564,9 @@ fn escape(s: &str) -> String {
         .replace('>', "&gt;")
 }
 
-/// A self-contained page (no scripts, no CDN) listing every operation.
+/// Swagger UI (swagger-ui-dist 5.35.0 from npm, `static/swagger-ui/`), compiled into the binary
+/// so the reference works offline; "Authorize" takes an API key (or the admin token) and "Try it
+/// out" calls this service with it. Without scripts the page still lists every operation.
 #[get("/docs")]
 pub async fn docs_page() -> HttpResponse {
     let api = document();
@@ -586,17 +590,41 @@ pub async fn docs_page() -> HttpResponse {
             }
         }
     }
+    let title = escape(api["info"]["title"].as_str().unwrap_or_default());
     let html = format!(
-        "<!doctype html><html><head><meta charset=utf-8><title>TaskFlow API</title>\
-         <style>body{{font-family:sans-serif;max-width:60rem;margin:2rem auto}}td{{padding:.3rem .8rem;border-bottom:1px solid #ddd}}</style></head>\
-         <body><h1>{}</h1><p>{}</p><p>Machine-readable: <a href=\"/openapi.json\">/openapi.json</a>. \
-         Authenticate with <code>Authorization: Bearer &lt;api key&gt;</code>.</p><table>{rows}</table></body></html>",
-        escape(api["info"]["title"].as_str().unwrap_or_default()),
-        escape(api["info"]["description"].as_str().unwrap_or_default()),
+        "<!doctype html><html><head><meta charset=utf-8><title>{title}</title>\
+         <link rel=stylesheet href=\"/docs/swagger-ui.css\">\
+         <style>noscript table{{font-family:sans-serif;margin:2rem}}noscript td{{padding:.3rem .8rem;border-bottom:1px solid #ddd}}</style></head>\
+         <body><div id=swagger-ui></div>\
+         <noscript><h1>{title}</h1><p>Machine-readable: <a href=\"/openapi.json\">/openapi.json</a>. \
+         Authenticate with <code>Authorization: Bearer &lt;api key&gt;</code>.</p><table>{rows}</table></noscript>\
+         <script src=\"/docs/swagger-ui-bundle.js\"></script>\
+         <script>window.ui = SwaggerUIBundle({{url: '/openapi.json', dom_id: '#swagger-ui', \
+         deepLinking: true, persistAuthorization: true, tryItOutEnabled: true, \
+         displayRequestDuration: true, filter: true}});</script></body></html>"
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html)
+}
+
+const SWAGGER_UI_JS: &[u8] = include_bytes!("../../static/swagger-ui/swagger-ui-bundle.js");
+const SWAGGER_UI_CSS: &[u8] = include_bytes!("../../static/swagger-ui/swagger-ui.css");
+
+#[get("/docs/swagger-ui-bundle.js")]
+pub async fn swagger_ui_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(SWAGGER_UI_JS)
+}
+
+#[get("/docs/swagger-ui.css")]
+pub async fn swagger_ui_css() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/css; charset=utf-8")
+        .insert_header(("Cache-Control", "public, max-age=86400"))
+        .body(SWAGGER_UI_CSS)
 }
 
 #[cfg(test)]

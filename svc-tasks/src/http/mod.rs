@@ -53,5 +53,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     .service(health::ready)
     .service(docs::openapi_json)
     .service(docs::docs_page)
+    .service(docs::swagger_ui_js)
+    .service(docs::swagger_ui_css)
     .default_service(web::to(problems::no_route));
 }

@@ -209,10 +209,32 @@ async fn health_and_docs_answer() {
     }
     let docs = app.http.get(app.url("/docs")).send().await.expect("docs");
     assert_eq!(docs.status(), StatusCode::OK);
-    assert!(
-        docs.text()
-            .await
-            .expect("html")
-            .contains("/v1/tasks/{id}/cancel")
-    );
+    let page = docs.text().await.expect("html");
+    // Swagger UI over /openapi.json, and the operations listed for a reader without scripts.
+    assert!(page.contains("SwaggerUIBundle") && page.contains("'/openapi.json'"));
+    assert!(page.contains("/v1/tasks/{id}/cancel"));
+    // Its assets are served by the service itself (offline), not a CDN.
+    for (asset, kind, marker) in [
+        (
+            "/docs/swagger-ui-bundle.js",
+            "text/javascript",
+            "SwaggerUIBundle",
+        ),
+        ("/docs/swagger-ui.css", "text/css", ".swagger-ui"),
+    ] {
+        assert!(page.contains(asset), "{asset}");
+        let response = app.http.get(app.url(asset)).send().await.expect("asset");
+        assert_eq!(response.status(), StatusCode::OK, "{asset}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap_or_default()
+                .starts_with(kind)
+        );
+        assert!(
+            response.text().await.expect("text").contains(marker),
+            "{asset}"
+        );
+    }
+    assert!(!page.contains("cdn"), "no CDN");
 }
