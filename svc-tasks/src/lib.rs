@@ -8,4 +8,5 @@ pub mod http;
 pub mod projector;
 pub mod service;
 pub mod startup;
+pub mod state_relay;
 pub mod store;

@@ -41,7 +41,7 @@ impl BatchHandler for Projector {
             .transaction::<_, ServiceError, _>(async move |conn| {
                 let triggered =
                     scheduled::create_triggered(conn, services, dead_letters, batch).await?;
-                let observed = project_batch(conn, batch, &services.producer_name).await?;
+                let observed = project_batch(conn, batch).await?;
                 Ok((triggered, observed))
             })
             .await?;
@@ -128,7 +128,6 @@ fn is_execution_event(event: &Event) -> bool {
 async fn project_batch(
     conn: &mut Conn,
     batch: &[ConsumedRecord],
-    producer: &str,
 ) -> Result<Vec<Observed>, ServiceError> {
     let relevant: Vec<&ConsumedRecord> = batch
         .iter()
@@ -182,7 +181,7 @@ async fn project_batch(
         .into_values()
         .filter_map(|(task, changed)| changed.then_some(task))
         .collect();
-    record_folded(conn, &appended, &changed, Announce::No, producer).await?;
+    record_folded(conn, &appended, &changed, Announce::No).await?;
     for (tenant_id, n) in freed {
         store::release_active_slots(conn, tenant_id, n).await?;
     }

@@ -71,6 +71,11 @@ impl Application {
 
         if config.run_relay {
             runtime.spawn_relay(config.relay_idle_poll);
+            let states = crate::state_relay::StateRelay {
+                services: services.clone(),
+                producer: runtime.producer.clone(),
+            };
+            runtime.spawn_after_topics(move |stop| states.run(stop));
         }
         let projector = Projector {
             services: services.clone(),

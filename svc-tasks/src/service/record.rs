@@ -5,10 +5,10 @@
 //! through here.
 
 use taskflow_platform::headers::{TraceContext, current_trace};
-use taskflow_schemas::{Event, EventMeta};
+use taskflow_schemas::Event;
 
 use super::ServiceError;
-use crate::domain::{TaskView, apply, fold, state_of};
+use crate::domain::{TaskView, apply, fold};
 use crate::store::{self, Conn, StoreError};
 
 /// Whether a recorded event also goes to Kafka (through the outbox).
@@ -28,7 +28,6 @@ pub async fn record(
     event: &Event,
     announce: Announce,
 ) -> Result<TaskView, ServiceError> {
-    let producer = event.meta().producer.clone();
     let next = apply(Some(current.clone()), event).map_err(|e| StoreError::Corrupt {
         what: "task stream",
         reason: e.to_string(),
@@ -38,7 +37,6 @@ pub async fn record(
         &[(next.id, next.version, event)],
         std::slice::from_ref(&next),
         announce,
-        &producer,
     )
     .await?;
     Ok(next)
@@ -106,21 +104,10 @@ pub async fn record_new(conn: &mut Conn, new: &[NewTask]) -> Result<Vec<TaskView
     let log: Vec<_> = new.iter().flat_map(NewTask::log).collect();
     store::append_events(conn, &log).await?;
     store::insert_tasks(conn, &tasks).await?;
-    let mut outgoing: Vec<_> = new
+    let outgoing: Vec<_> = new
         .iter()
         .map(|task| (task.created.clone(), task.trace.clone()))
         .collect();
-    for (task, view) in new.iter().zip(&tasks) {
-        let meta = task.created.meta();
-        let meta = EventMeta::new(
-            meta.occurred_at,
-            &meta.correlation_id,
-            meta.tenant_id,
-            &meta.producer,
-        )
-        .caused_by(meta);
-        outgoing.push((state_of(view, meta).into(), task.trace.clone()));
-    }
     store::enqueue_all(conn, &outgoing).await?;
     Ok(tasks)
 }
@@ -128,48 +115,30 @@ pub async fn record_new(conn: &mut Conn, new: &[NewTask]) -> Result<Vec<TaskView
 /// Records events already folded by the caller (who holds the tasks' row locks): `events` as
 /// (task, version, event), `changed` the tasks after them. One statement per table.
 ///
-/// Every changed task whose status, attempts or cancel flag moved (not progress alone) also
-/// gets its new state on the compacted state topic, written by `producer` (svc-tasks).
+/// A changed task whose status, attempts or cancel flag moved (not progress alone) is marked for
+/// the state topic (`state_relay`).
 pub async fn record_folded(
     conn: &mut Conn,
     events: &[(uuid::Uuid, i32, &Event)],
     changed: &[TaskView],
     announce: Announce,
-    producer: &str,
 ) -> Result<(), ServiceError> {
     store::append_events(conn, events).await?;
     store::update_tasks(conn, changed).await?;
-    let trace = current_trace();
-    let mut outgoing: Vec<_> = if announce == Announce::Yes {
-        events
+    let mut moved: Vec<uuid::Uuid> = events
+        .iter()
+        .filter(|(_, _, e)| !matches!(e, Event::TaskProgressUpdated(_)))
+        .map(|(task_id, _, _)| *task_id)
+        .collect();
+    moved.sort_unstable();
+    moved.dedup();
+    store::mark_state_changed(conn, &moved).await?;
+    if announce == Announce::Yes {
+        let trace = current_trace();
+        let outgoing: Vec<_> = events
             .iter()
             .map(|(_, _, e)| ((*e).clone(), trace.clone()))
-            .collect()
-    } else {
-        Vec::new()
-    };
-    // The last event of each task that moves its state (progress alone does not).
-    let mut moved: std::collections::HashMap<uuid::Uuid, &Event> = std::collections::HashMap::new();
-    for (task_id, _, event) in events {
-        if !matches!(event, Event::TaskProgressUpdated(_)) {
-            moved.insert(*task_id, event);
-        }
-    }
-    for view in changed {
-        let Some(cause) = moved.get(&view.id) else {
-            continue;
-        };
-        let cause = cause.meta();
-        let meta = EventMeta::new(
-            view.updated_at.timestamp_millis(),
-            &cause.correlation_id,
-            view.tenant_id,
-            producer,
-        )
-        .caused_by(cause);
-        outgoing.push((state_of(view, meta).into(), trace.clone()));
-    }
-    if !outgoing.is_empty() {
+            .collect();
         store::enqueue_all(conn, &outgoing).await?;
     }
     Ok(())

@@ -182,3 +182,57 @@ pub async fn list_tasks(
         .map(rows::TaskRow::into_view)
         .collect()
 }
+
+/// Marks these tasks' current version as a state change the state topic must carry.
+pub async fn mark_state_changed(conn: &mut Conn, ids: &[Uuid]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(tasks::table.filter(tasks::id.eq_any(ids)))
+        .set(tasks::state_version.eq(tasks::version))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Up to `limit` tasks whose state changed since it was last published, oldest change first,
+/// locked (another instance's relay skips them).
+pub async fn lock_unpublished_states(
+    conn: &mut Conn,
+    limit: i64,
+) -> Result<Vec<TaskView>, StoreError> {
+    tasks::table
+        .filter(tasks::state_version.gt(tasks::state_published))
+        .order(tasks::updated_at)
+        .limit(limit)
+        .select(rows::TaskRow::as_select())
+        .for_update()
+        .skip_locked()
+        .load(conn)
+        .await?
+        .into_iter()
+        .map(rows::TaskRow::into_view)
+        .collect()
+}
+
+/// Records that `(task, version)` states are on the state topic: one statement for the batch
+/// (`UPDATE … FROM unnest(…)`, which diesel's builder cannot express).
+pub async fn mark_states_published(
+    conn: &mut Conn,
+    published: &[(Uuid, i32)],
+) -> Result<(), StoreError> {
+    use diesel::sql_types::{Array, Integer, Uuid as SqlUuid};
+    if published.is_empty() {
+        return Ok(());
+    }
+    let (ids, versions): (Vec<Uuid>, Vec<i32>) = published.iter().copied().unzip();
+    diesel::sql_query(
+        "UPDATE tasks SET state_published = GREATEST(tasks.state_published, v.version) \
+         FROM unnest($1::uuid[], $2::int4[]) AS v(id, version) WHERE tasks.id = v.id",
+    )
+    .bind::<Array<SqlUuid>, _>(ids)
+    .bind::<Array<Integer>, _>(versions)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

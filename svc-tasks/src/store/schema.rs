@@ -74,6 +74,10 @@ diesel::table! {
         schedule_id -> Nullable<Uuid>,
         fire_time -> Nullable<Timestamptz>,
         run_at -> Nullable<Timestamptz>,
+        /// Version at the last change of status, attempts or cancel flag.
+        state_version -> Int4,
+        /// Version last published on the state topic.
+        state_published -> Int4,
     }
 }
 

@@ -18,13 +18,12 @@ async fn a_relay_killed_between_publish_and_mark_loses_nothing() {
     for _ in 0..3 {
         json_of(app.submit(&tenant, &noop(), None).await).await;
     }
-    // The outbox holds the three tasks, their states (TaskState, on the state topic) and the
-    // tenant's key (ApiKeyIssued, on its own topic).
+    // The outbox holds the three tasks and the tenant's key (ApiKeyIssued, on its own topic).
     let producer = app.producer();
     let mut conn = app.services.db.get().await.expect("connection");
     let crashed = conn
         .transaction::<(), OutboxError, _>(async |conn| {
-            assert_eq!(publish_without_marking(conn, &producer).await?, 7);
+            assert_eq!(publish_without_marking(conn, &producer).await?, 4);
             // The process dies here: its transaction never commits.
             Err(OutboxError::Corrupt {
                 id: 0,
@@ -36,7 +35,7 @@ async fn a_relay_killed_between_publish_and_mark_loses_nothing() {
     drop(conn);
     let topic = app.topic(Stream::TaskRequests);
     read_topic(&app.kafka.bootstrap_servers, &topic, 3).await;
-    assert_eq!(app.outbox_unpublished().await, 7, "nothing was marked");
+    assert_eq!(app.outbox_unpublished().await, 4, "nothing was marked");
 
     let relay = Relay {
         db: app.services.db.clone(),
@@ -44,7 +43,7 @@ async fn a_relay_killed_between_publish_and_mark_loses_nothing() {
         ready: Arc::new(Notify::new()),
         idle_poll: Duration::from_millis(50),
     };
-    assert_eq!(relay.pass().await.expect("pass"), 7);
+    assert_eq!(relay.pass().await.expect("pass"), 4);
     assert_eq!(app.outbox_unpublished().await, 0);
 
     let records = read_topic(&app.kafka.bootstrap_servers, &topic, 6).await;
