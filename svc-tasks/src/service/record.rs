@@ -116,7 +116,7 @@ pub async fn record_new(conn: &mut Conn, new: &[NewTask]) -> Result<Vec<TaskView
 /// (task, version, event), `changed` the tasks after them. One statement per table.
 ///
 /// A changed task whose status, attempts or cancel flag moved (not progress alone) is marked for
-/// the state topic (`state_relay`).
+/// the state topic (`state_relay`) by the projection's own upsert.
 pub async fn record_folded(
     conn: &mut Conn,
     events: &[(uuid::Uuid, i32, &Event)],
@@ -125,14 +125,6 @@ pub async fn record_folded(
 ) -> Result<(), ServiceError> {
     store::append_events(conn, events).await?;
     store::update_tasks(conn, changed).await?;
-    let mut moved: Vec<uuid::Uuid> = events
-        .iter()
-        .filter(|(_, _, e)| !matches!(e, Event::TaskProgressUpdated(_)))
-        .map(|(task_id, _, _)| *task_id)
-        .collect();
-    moved.sort_unstable();
-    moved.dedup();
-    store::mark_state_changed(conn, &moved).await?;
     if announce == Announce::Yes {
         let trace = current_trace();
         let outgoing: Vec<_> = events

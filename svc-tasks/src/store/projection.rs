@@ -46,6 +46,13 @@ pub async fn update_tasks(conn: &mut Conn, changed: &[TaskView]) -> Result<(), S
             tasks::started_at.eq(excluded(tasks::started_at)),
             tasks::finished_at.eq(excluded(tasks::finished_at)),
             tasks::version.eq(excluded(tasks::version)),
+            // A change the state topic carries (status, attempts, cancel flag; not progress)
+            // marks the row for the state relay, in this same statement.
+            tasks::state_version.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
+                "CASE WHEN tasks.status <> excluded.status OR tasks.attempts <> excluded.attempts \
+                 OR tasks.cancel_requested <> excluded.cancel_requested \
+                 THEN excluded.version ELSE tasks.state_version END",
+            )),
         ))
         .execute(conn)
         .await?;
@@ -181,18 +188,6 @@ pub async fn list_tasks(
         .into_iter()
         .map(rows::TaskRow::into_view)
         .collect()
-}
-
-/// Marks these tasks' current version as a state change the state topic must carry.
-pub async fn mark_state_changed(conn: &mut Conn, ids: &[Uuid]) -> Result<(), StoreError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    diesel::update(tasks::table.filter(tasks::id.eq_any(ids)))
-        .set(tasks::state_version.eq(tasks::version))
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 /// Up to `limit` tasks whose state changed since it was last published, oldest change first,
