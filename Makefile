@@ -59,7 +59,7 @@ test: TRACING = 1
 test: up tools lint ## start what the tests need, then lint and run every test against the real servers
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E 'not $(ALONE)'
 	@source .taskflow/dev.env && deploy/foreign-client-check.sh
-	@source .taskflow/dev.env && deploy/analytics-check.sh
+	@source .taskflow/dev.env && timeout 300 deploy/analytics-check.sh
 	@source .taskflow/dev.env && deploy/schemathesis-check.sh
 	@source .taskflow/dev.env && deploy/dashboard-check.sh
 	@deploy/compose-check.sh

@@ -48,7 +48,9 @@ impl Default for HttpPolicy {
             max_response_bytes: 64 * 1024,
             max_redirects: 5,
             connect_timeout: Duration::from_secs(5),
-            request_timeout: Duration::from_secs(30),
+            // A backstop only: the task's own `timeout_ms` (at most 1 h) ends the attempt first, as
+            // `timed_out` (30 s here cut longer calls short and counted them as failed).
+            request_timeout: Duration::from_secs(3_600),
             user_agent: concat!("taskflow-executor/", env!("CARGO_PKG_VERSION")).to_owned(),
         }
     }
