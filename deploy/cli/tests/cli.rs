@@ -748,3 +748,97 @@ async fn a_refused_trigger_is_replayed_once_its_cause_is_fixed() {
         "the replayed task runs"
     );
 }
+
+#[tokio::test]
+async fn tap_decodes_every_other_contract_too() {
+    // Keys, schedules, refused triggers and task states: with the task events above, every one
+    // of TaskFlow's 13 record types comes through the tap decoded.
+    let cli = Cli::new_tenant(&["--allowed-priorities", "low,normal"]).await;
+    let since = chrono::Utc::now() - chrono::Duration::seconds(5);
+    let since = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+
+    // ApiKeyIssued (the tenant's first key, and this one), ApiKeyRevoked.
+    let issued = run(
+        None,
+        &["tenants", "keys", "issue", &cli.tenant_id, "-o", "json"],
+    )
+    .await;
+    assert_eq!(issued.code, 0, "{issued:?}");
+    let key_id = issued.json()["key_id"].as_str().expect("key_id").to_owned();
+    let revoked = run(
+        None,
+        &["tenants", "keys", "revoke", &cli.tenant_id, &key_id],
+    )
+    .await;
+    assert_eq!(revoked.code, 0, "{revoked:?}");
+    // TaskState (the state relay), from a task of this tenant.
+    cli.submit("noop", "{}", &[]).await;
+    // ScheduledTaskRefused: svc-tasks answers a trigger asking for a priority the tenant lacks.
+    publish_trigger(&cli.tenant_id, Priority::High).await;
+    // ScheduledTaskTriggered and ScheduleOccurrenceSkipped: a 1 s schedule of long runs.
+    let definition = serde_json::json!({
+        "name": format!("tap-{}", Uuid::new_v4().simple()),
+        "task": {"type": "sleep", "payload": {"duration_ms": 30_000}},
+        "spec": {"every": "PT1S"},
+        "overlap": "skip",
+    })
+    .to_string();
+    let created = wait_until(
+        Duration::from_secs(30),
+        "svc-scheduler to know the tenant's key",
+        || async {
+            let run = cli
+                .run(&[
+                    "schedules",
+                    "create",
+                    "--definition",
+                    &definition,
+                    "-o",
+                    "json",
+                ])
+                .await;
+            (run.code == 0).then(|| run.json())
+        },
+    )
+    .await;
+    let schedule = created["id"].as_str().expect("schedule id").to_owned();
+
+    let wanted: BTreeSet<String> = [
+        "ApiKeyIssued",
+        "ApiKeyRevoked",
+        "TaskState",
+        "ScheduledTaskRefused",
+        "ScheduledTaskTriggered",
+        "ScheduleOccurrenceSkipped",
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect();
+    let lines = wait_until(
+        Duration::from_secs(60),
+        "every other record type",
+        || async {
+            let run = cli
+                .run(&["tap", "--all", "--from", &since, "--tenant", &cli.tenant_id])
+                .await;
+            assert_eq!(run.code, 0, "{run:?}");
+            let lines = run.json_lines();
+            wanted.is_subset(&types_of(&lines)).then_some(lines)
+        },
+    )
+    .await;
+    let pause = cli.run(&["schedules", "pause", &schedule]).await;
+    assert_eq!(pause.code, 0, "{pause:?}");
+    for line in &lines {
+        assert!(line.get("error").is_none(), "undecodable: {line}");
+        assert_eq!(line["event"]["tenant_id"], cli.tenant_id.as_str(), "{line}");
+        assert_eq!(line["headers"]["event_type"], line["event_type"], "{line}");
+        // The record key is the entity the contract names.
+        let key = match line["event_type"].as_str().unwrap_or_default() {
+            "ApiKeyIssued" | "ApiKeyRevoked" => &line["event"]["key_id"],
+            "ScheduledTaskTriggered" | "ScheduleOccurrenceSkipped" => &line["event"]["schedule_id"],
+            _ => &line["event"]["task_id"],
+        };
+        assert_eq!(&line["key"], key, "{line}");
+    }
+}
