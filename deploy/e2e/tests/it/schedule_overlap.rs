@@ -5,19 +5,15 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use taskflow_platform::db;
 
 use crate::helpers::{System, wait_until};
-use crate::schedules::start_scheduler;
+use crate::schedules::{scheduler_database, start_scheduler, wait_for_key};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn cancel_other_cancels_the_running_task_and_refused_triggers_do_not_stall_a_schedule() {
     let system = System::start().await;
     system.executor("executor-1", 8).await;
-    let admin_url = std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
-    let database_url = db::create_database(&admin_url, &format!("it_sched_{}", system.id))
-        .await
-        .expect("db");
+    let database_url = scheduler_database(&system).await;
     let scheduler = start_scheduler(&system, &database_url).await;
     let http = reqwest::Client::new();
     // A tenant that may not use priority critical: svc-tasks refuses such triggers.
@@ -32,21 +28,7 @@ async fn cancel_other_cancels_the_running_task_and_refused_triggers_do_not_stall
         .await
         .expect("json");
     let key = created["api_key"].as_str().expect("key").to_owned();
-    wait_until(
-        Duration::from_secs(60),
-        "the scheduler to know the key",
-        || async {
-            let status = http
-                .get(format!("{scheduler}/v1/schedules"))
-                .bearer_auth(&key)
-                .send()
-                .await
-                .ok()?
-                .status();
-            (status == StatusCode::OK).then_some(())
-        },
-    )
-    .await;
+    wait_for_key(&http, &scheduler, &key).await;
     let create = |body: Value| {
         let (http, scheduler, key) = (http.clone(), scheduler.clone(), key.clone());
         async move {

@@ -32,25 +32,23 @@ pub async fn start_scheduler(system: &System, database_url: &str) -> String {
     url
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_one_second_schedule_runs_real_tasks_once_per_instant_with_two_schedulers() {
-    let system = System::start().await;
-    system.executor("executor-1", 8).await;
+/// A database of its own for this test's schedulers.
+pub async fn scheduler_database(system: &System) -> String {
     let admin_url = std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
-    let database_url = db::create_database(&admin_url, &format!("it_sched_{}", system.id))
+    db::create_database(&admin_url, &format!("it_sched_{}", system.id))
         .await
-        .expect("db");
-    let first = start_scheduler(&system, &database_url).await;
-    let _second = start_scheduler(&system, &database_url).await;
-    let tenant: Tenant = system.tenant().await;
-    let http = reqwest::Client::new();
+        .expect("db")
+}
+
+/// Waits until the scheduler at `url` knows `key` (it learns keys from svc-tasks' key events).
+pub async fn wait_for_key(http: &reqwest::Client, url: &str, key: &str) {
     wait_until(
         Duration::from_secs(60),
-        "the scheduler to know svc-tasks' key",
+        "the scheduler to know the tenant's key",
         || async {
             let status = http
-                .get(format!("{first}/v1/schedules"))
-                .bearer_auth(&tenant.key)
+                .get(format!("{url}/v1/schedules"))
+                .bearer_auth(key)
                 .send()
                 .await
                 .ok()?
@@ -59,6 +57,18 @@ async fn a_one_second_schedule_runs_real_tasks_once_per_instant_with_two_schedul
         },
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_one_second_schedule_runs_real_tasks_once_per_instant_with_two_schedulers() {
+    let system = System::start().await;
+    system.executor("executor-1", 8).await;
+    let database_url = scheduler_database(&system).await;
+    let first = start_scheduler(&system, &database_url).await;
+    let _second = start_scheduler(&system, &database_url).await;
+    let tenant: Tenant = system.tenant().await;
+    let http = reqwest::Client::new();
+    wait_for_key(&http, &first, &tenant.key).await;
     let created: Value = http
         .post(format!("{first}/v1/schedules"))
         .bearer_auth(&tenant.key)
@@ -136,10 +146,7 @@ async fn a_one_second_schedule_runs_real_tasks_once_per_instant_with_two_schedul
 async fn killing_one_of_two_schedulers_loses_and_doubles_no_instant() {
     let system = System::start().await;
     system.executor("executor-1", 8).await;
-    let admin_url = std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
-    let database_url = db::create_database(&admin_url, &format!("it_sched_{}", system.id))
-        .await
-        .expect("db");
+    let database_url = scheduler_database(&system).await;
     let survivor = start_scheduler(&system, &database_url).await;
     let mut doomed = crate::crashes::Process(
         std::process::Command::new(crate::helpers::service_binary("svc-scheduler"))
@@ -158,21 +165,7 @@ async fn killing_one_of_two_schedulers_loses_and_doubles_no_instant() {
     );
     let tenant: Tenant = system.tenant().await;
     let http = reqwest::Client::new();
-    wait_until(
-        Duration::from_secs(60),
-        "the scheduler to know the key",
-        || async {
-            let status = http
-                .get(format!("{survivor}/v1/schedules"))
-                .bearer_auth(&tenant.key)
-                .send()
-                .await
-                .ok()?
-                .status();
-            (status == StatusCode::OK).then_some(())
-        },
-    )
-    .await;
+    wait_for_key(&http, &survivor, &tenant.key).await;
     let created: Value = http
         .post(format!("{survivor}/v1/schedules"))
         .bearer_auth(&tenant.key)
