@@ -58,7 +58,7 @@ ALONE := test(/under_a_broker_restart/)
 test: TRACING = 1
 test: up tools lint ## start what the tests need, then lint and run every test against the real servers
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E 'not $(ALONE)'
-	@source .taskflow/dev.env && deploy/foreign-client-check.sh
+	@source .taskflow/dev.env && timeout 300 deploy/foreign-client-check.sh
 	@source .taskflow/dev.env && timeout 300 deploy/analytics-check.sh
 	@source .taskflow/dev.env && deploy/schemathesis-check.sh
 	@source .taskflow/dev.env && deploy/dashboard-check.sh

@@ -13,7 +13,9 @@ from confluent_kafka.serialization import MessageField, SerializationContext
 
 def main(samples_path):
     expected = [json.loads(line) for line in open(samples_path) if line.strip()]
-    registry = SchemaRegistryClient({"url": os.environ["SCHEMA_REGISTRY_URL"]})
+    # A request timeout: without one, httpx waits forever on a registry connection that stopped
+    # answering (seen once as a CI run hung in this check); with it, the client retries.
+    registry = SchemaRegistryClient({"url": os.environ["SCHEMA_REGISTRY_URL"], "timeout": 10})
     for sample in expected:
         subject = f"{sample['topic']}-{sample['record']}"
         latest = registry.get_latest_version(subject)

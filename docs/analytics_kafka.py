@@ -69,7 +69,7 @@ def main():
 
     prefix = os.environ.get("TASKFLOW_TOPIC_PREFIX", "")
     topics = [prefix + t for t in TOPICS]
-    registry = SchemaRegistryClient({"url": os.environ["SCHEMA_REGISTRY_URL"]})
+    registry = SchemaRegistryClient({"url": os.environ["SCHEMA_REGISTRY_URL"], "timeout": 10})
     deserialize = AvroDeserializer(registry)
     consumer = Consumer({
         "bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
