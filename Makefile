@@ -14,8 +14,14 @@ SCHEDULERS ?=
 # Tracing (make up TRACING=1): also run a trace backend (Jaeger, UI on 127.0.0.1:16686) and point
 # every service at it; TRACING=0 stops it. Empty: keep what runs now. `make test` sets it to 1.
 TRACING ?=
+# make chaos: how many fault runs, the seed that orders them, or an explicit comma-separated list.
+RUNS ?=
+SEED ?=
+FAULTS ?=
+# The short chaos run in `make test`: one fault per kind of piece (a worker, the database, the API).
+CI_FAULTS := kill-executor,crash-postgres,kill-tasks
 
-.PHONY: help up down status logs test build lint fmt schemas-check bench tools bench-peers seed compose-up compose-down compose-logs
+.PHONY: help up down status logs test build lint fmt schemas-check bench tools bench-peers seed compose-up compose-down compose-logs chaos
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -63,10 +69,14 @@ test: up tools lint ## start what the tests need, then lint and run every test a
 	@source .taskflow/dev.env && deploy/schemathesis-check.sh
 	@source .taskflow/dev.env && deploy/dashboard-check.sh
 	@deploy/compose-check.sh
+	@source .taskflow/dev.env && FAULTS=$(CI_FAULTS) RUNS=3 timeout 900 deploy/chaos.sh
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E '$(ALONE)' --success-output final
 
 bench: ## submission and end-to-end execution throughput and latency, then svc-notify under 1,000 and 10,000 SSE clients (release builds, own databases and topics, ~5 min)
 	@deploy/bench.sh
+
+chaos: up ## seeded faults under load, each run reconciled against P1-P7 (RUNS=20 SEED=7 FAULTS=kill-kafka,...; ~1 min a run)
+	@source .taskflow/dev.env && RUNS=$(RUNS) SEED=$(SEED) FAULTS=$(FAULTS) deploy/chaos.sh
 
 bench-peers: ## TaskFlow next to River (Go) on the same PostgreSQL, same no-op workload: one table + latency chart (~6 min)
 	@deploy/bench-peers.sh
