@@ -11,8 +11,9 @@ export TASKFLOW_TASK_PARTITIONS ?= 12
 EXECUTORS ?=
 # How many svc-scheduler instances `make up` runs (make up SCHEDULERS=2); same rule as EXECUTORS.
 SCHEDULERS ?=
-# Tracing (make up TRACING=1): also run a trace backend (Jaeger, UI on 127.0.0.1:16686) and point
-# every service at it; TRACING=0 stops it. Empty: keep what runs now. `make test` sets it to 1.
+# Tracing (make up TRACING=1): also run a trace backend (Jaeger, query API on 127.0.0.1:16686) and
+# its UI (Zipkin, http://127.0.0.1:19411/zipkin/) and point every service at it; TRACING=0 stops
+# both. Empty: keep what runs now. `make test` sets it to 1.
 TRACING ?=
 # make chaos: how many fault runs, the seed that orders them, or an explicit comma-separated list.
 RUNS ?=
@@ -21,7 +22,7 @@ FAULTS ?=
 # The short chaos run in `make test`: one fault per kind of piece (a worker, the database, the API).
 CI_FAULTS := kill-executor,crash-postgres,kill-tasks
 
-.PHONY: help up down status logs test build lint fmt schemas-check bench tools bench-peers seed compose-up compose-down compose-logs chaos
+.PHONY: help up down status logs test build lint fmt schemas-check bench tools bench-peers seed compose-up compose-down compose-logs chaos trace-screenshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -77,6 +78,10 @@ bench: ## submission and end-to-end execution throughput and latency, then svc-n
 
 chaos: up ## seeded faults under load, each run reconciled against P1-P7 (RUNS=20 SEED=7 FAULTS=kill-kafka,...; ~1 min a run)
 	@source .taskflow/dev.env && RUNS=$(RUNS) SEED=$(SEED) FAULTS=$(FAULTS) deploy/chaos.sh
+
+trace-screenshot: TRACING = 1
+trace-screenshot: up ## a screenshot of one task's trace in the trace UI (Zipkin) -> .taskflow/trace-screenshot.png
+	@source .taskflow/dev.env && deploy/trace-screenshot.sh
 
 bench-peers: ## TaskFlow next to River (Go) on the same PostgreSQL, same no-op workload: one table + latency chart (~6 min)
 	@deploy/bench-peers.sh
