@@ -120,7 +120,9 @@ impl TestScheduler {
             .publish(&event.into())
             .await
             .expect("published");
-        wait_until(Duration::from_secs(30), "the key to be known", || async {
+        // 60 s: with two instances in one group the first rebalance can take most of 30 s on a
+        // loaded two-core machine (seen once in CI), and the key is learnt only after it.
+        wait_until(Duration::from_secs(60), "the key to be known", || async {
             let status = self
                 .http
                 .get(self.url("/v1/schedules"))
