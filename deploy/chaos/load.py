@@ -77,8 +77,13 @@ class TargetServer:
 
 
 class Load:
-    def __init__(self, api, key, run_id, seed, rate=8.0, workers=4):
+    """Submissions at `rate` per second, plus a reader asking each HTTP service about the run
+    twice a second (svc-tasks' task list, svc-notify's overview, svc-scheduler's schedules): its
+    answers are judged like the submissions'."""
+
+    def __init__(self, api, key, run_id, seed, rate=8.0, workers=4, read_urls=()):
         self.api, self.key, self.run_id = api, key, run_id
+        self.read_urls = list(read_urls)
         self.rng = random.Random(seed)
         self.rate, self.workers = rate, workers
         self.todo = queue.Queue()
@@ -94,6 +99,7 @@ class Load:
     def start(self):
         self.threads = [threading.Thread(target=self._tick, daemon=True)]
         self.threads += [threading.Thread(target=self._work, daemon=True) for _ in range(self.workers)]
+        self.threads.append(threading.Thread(target=self._read, daemon=True))
         for thread in self.threads:
             thread.start()
 
@@ -116,6 +122,20 @@ class Load:
         for _ in range(self.workers):
             self.todo.put(None)
 
+    def _read(self):
+        while not self.stopping.wait(0.5):
+            for url in self.read_urls:
+                reply = http("GET", url, self.key)
+                if reply.status != 200:
+                    self._count_error(reply, f"GET {url.split('/', 3)[-1]}")
+
+    def _count_error(self, reply, what):
+        label, clean = classify(reply)
+        with self.lock:
+            self.errors[(label, clean)] += 1
+            if not clean and len(self.unclean_samples) < 5:
+                self.unclean_samples.append(f"{what} {label}: {reply.body[:200]!r} {reply.failure}")
+
     def _work(self):
         while (item := self.todo.get()) is not None:
             self._submit(*item)
@@ -131,11 +151,7 @@ class Load:
                     self.accepted[task_id] = kind
                     self.by_key.setdefault(idem_key, set()).add(task_id)
                 return
-            label, clean = classify(reply)
-            with self.lock:
-                self.errors[(label, clean)] += 1
-                if not clean and len(self.unclean_samples) < 5:
-                    self.unclean_samples.append(f"{label}: {reply.body[:200]!r} {reply.failure}")
+            self._count_error(reply, "POST /v1/tasks")
             if self.stopping.is_set():
                 give_up_at = give_up_at or time.time() + 60
                 if time.time() > give_up_at:

@@ -58,7 +58,8 @@ def one_run(stack, number, fault_name, rng, stamp, rate):
         "POST", f"{stack.scheduler}/v1/schedules", key,
         {"name": f"chaos {run_id}", "task": {"type": "noop", "labels": {"chaos": run_id, "kind": "scheduled"}},
          "spec": {"every": "PT2S"}})).json()
-    load = Load(stack.api, key, run_id, rng.random(), rate=rate)
+    reads = [f"{stack.api}/v1/tasks?limit=5", f"{stack.notify}/v1/overview", f"{stack.scheduler}/v1/schedules"]
+    load = Load(stack.api, key, run_id, rng.random(), rate=rate, read_urls=reads)
     load.start()
     time.sleep(WARM_S)
     fault_started = time.time()

@@ -50,6 +50,7 @@ class Stack:
         self.env = dict(os.environ)
         self.api = self.env["TASKFLOW_API_URL"]
         self.scheduler = self.env["TASKFLOW_SCHEDULER_URL"]
+        self.notify = self.env["TASKFLOW_NOTIFY_URL"]
         self.admin_token = self.env["TASKFLOW_ADMIN_TOKEN"]
         self.executors = executors
         self.log_dir = log_dir
