@@ -304,8 +304,14 @@ impl Relay {
         let mut failures = 0u32;
         let mut listener = Listener::new(self.db.clone(), WAKE_CHANNEL);
         let mut pruned_at = tokio::time::Instant::now();
+        // In a streak of large passes the relay runs again anyway, so it stops listening: each
+        // commit that notifies (every outbox insert of this database) would otherwise cost the
+        // listening connection a transaction of its own.
+        let mut busy = false;
         loop {
-            listener.ensure().await;
+            if !busy {
+                listener.ensure().await;
+            }
             if pruned_at.elapsed() >= PRUNE_EVERY {
                 pruned_at = tokio::time::Instant::now();
                 self.prune().await;
@@ -321,15 +327,24 @@ impl Relay {
                     Pass::Published(0)
                 }
             };
-            if pass == Pass::Published(BATCH as usize) {
-                continue;
-            }
+            let full = pass == Pass::Published(BATCH as usize);
             // Under load (a large pass), wait a moment so that the next pass carries more rows
             // per transaction and per produce request; a lone row is never held back.
-            if let Pass::Published(n) = pass
-                && n >= BUSY_PASS
-            {
-                tokio::time::sleep(BUSY_LINGER).await;
+            let large = matches!(pass, Pass::Published(n) if n >= BUSY_PASS);
+            if full || large {
+                if !busy {
+                    busy = true;
+                    listener.pause().await;
+                }
+                if !full {
+                    tokio::time::sleep(BUSY_LINGER).await;
+                }
+                continue;
+            }
+            if busy {
+                // The streak is over: listen again (top of the loop), then look once more for
+                // rows committed while nobody listened, before waiting.
+                busy = false;
                 continue;
             }
             let wait = if failures > 0 {

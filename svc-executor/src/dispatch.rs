@@ -143,8 +143,19 @@ impl Dispatcher {
         // did not, an attempt's end alone is no reason to look again: only new work, a due
         // time or the poll can make something claimable.
         let mut more_ready = true;
+        // Set when this dispatcher (re)starts listening: work committed while it did not listen
+        // announced itself to nobody here, so it claims once without being woken.
+        let mut unheard = false;
         loop {
-            work_listener.ensure().await;
+            // Listening costs this database a transaction per notifying commit (every outbox
+            // insert too, whatever the channel). While attempts run and the last claim left work
+            // ready, each attempt's end claims again anyway: no need to listen then.
+            if more_ready && !running.is_empty() {
+                work_listener.pause().await;
+            } else if !work_listener.is_listening() && work_listener.ensure().await {
+                unheard = true;
+                wait = Duration::ZERO;
+            }
             let look_at = tokio::time::Instant::now() + wait;
             let look_at = due.map_or(look_at, |due| due.min(look_at));
             let woke = tokio::select! {
@@ -166,6 +177,7 @@ impl Dispatcher {
             // and the database's NOTIFY announce the same rows).
             while running.try_join_next().is_some() {}
             let new_work = woke == Woke::NewWork
+                || unheard
                 || self.work_ready.notified().now_or_never().is_some()
                 || work_listener.take_pending();
             if !running.is_empty() && cancellations_checked.elapsed() >= CANCEL_CHECK_EVERY {
@@ -187,6 +199,7 @@ impl Dispatcher {
                 wait = CLAIM_LINGER;
                 continue;
             }
+            unheard = false;
             match shared.claim(free).await {
                 Ok((claimed, next_due)) => {
                     failures = 0;
