@@ -33,6 +33,7 @@ class Verdict:
     retries: int = 0  # attempts not counted right
     projection: int = 0  # a database disagrees with the topic's ending
     triggers: int = 0  # the run's schedule's triggers on the topic (information)
+    taken_over: int = 0  # attempts lost with their executor and run again (information)
     details: list = field(default_factory=list)
 
     def flag(self, kind, detail, n=1):
@@ -54,11 +55,12 @@ class Facts:
     executions: dict  # task id -> (state, attempt), svc-executor
     notified_endings: Counter  # task id -> endings in svc-notify's history
     scheduler_outbox: list  # (event id, event type), svc-scheduler
+    taken_over: int = 0  # attempts svc-executor recorded as lost (lease expired, run again): information
 
 
 def judge(facts, accepted, by_key, schedule_id):
     """The promises, checked on what was gathered (pure: no I/O)."""
-    verdict = Verdict()
+    verdict = Verdict(taken_over=facts.taken_over)
     records, tasks, tasks_outbox = facts.records, facts.tasks, facts.tasks_outbox
     executor_outbox, executions = facts.executor_outbox, facts.executions
     notified_endings, scheduler_outbox = facts.notified_endings, facts.scheduler_outbox

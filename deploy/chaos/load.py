@@ -24,7 +24,7 @@ def task_spec(kind, rng, run_id):
     if kind == "noop":
         return {"type": "noop", "labels": labels}
     if kind == "sleep":
-        return {"type": "sleep", "payload": {"duration_ms": rng.randint(300, 1500), "steps": 3},
+        return {"type": "sleep", "payload": {"duration_ms": rng.randint(1000, 3500), "steps": 3},
                 "timeout_ms": TIMEOUT_MS, "labels": labels}
     if kind == "fail":  # retried, then failed for good after its third attempt
         return {"type": "fail", "payload": {"message": "chaos: this task always fails"}, "max_attempts": 3,

@@ -126,6 +126,8 @@ def gather(tenant_id, since_ms):
             "WHERE destination IS NULL AND body->>'tenant_id' = %s", (tenant_id,))]
         executions = {str(r[0]): (r[1], r[2]) for r in db.execute(
             "SELECT task_id, state, attempt FROM executions WHERE tenant_id = %s", (tenant_id,))}
+        taken_over = db.execute("SELECT count(*) FROM attempts JOIN executions USING (task_id) "
+                                "WHERE tenant_id = %s AND outcome = 'lost'", (tenant_id,)).fetchone()[0]
     with connect("svc-notify") as db:
         notified_endings = Counter(str(r[0]) for r in db.execute(
             "SELECT task_id FROM notifications WHERE tenant_id = %s AND status IN ('completed', 'failed', 'cancelled')",
@@ -133,4 +135,5 @@ def gather(tenant_id, since_ms):
     with connect("svc-scheduler") as db:
         scheduler_outbox = [(str(r[0]), r[1]) for r in db.execute(
             "SELECT event_id, event_type FROM outbox WHERE destination IS NULL AND body->>'tenant_id' = %s", (tenant_id,))]
-    return Facts(records, tasks, tasks_outbox, executor_outbox, executions, notified_endings, scheduler_outbox)
+    return Facts(records, tasks, tasks_outbox, executor_outbox, executions, notified_endings, scheduler_outbox,
+                 taken_over)

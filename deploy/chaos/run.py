@@ -80,6 +80,7 @@ def one_run(stack, number, fault_name, rng, stamp, rate):
     return {
         "run": number, "fault": fault_name, "what": what, "tenant": tenant_id,
         "accepted": len(load.accepted), "tasks": verdict.tasks, "triggers": verdict.triggers,
+        "taken_over": verdict.taken_over,
         "client_errors": errors, "unclean": unclean, "abandoned": load.abandoned,
         "error_kinds": {f"{label}{'' if clean else ' (unclean)'}": n for (label, clean), n in load.errors.items()},
         "unclean_samples": load.unclean_samples,
@@ -97,7 +98,7 @@ def one_run(stack, number, fault_name, rng, stamp, rate):
 
 
 COLUMNS = [("run", 3), ("fault", 15), ("accepted", 8), ("client errors", 19), ("lost", 4), ("doubled", 7),
-           ("stuck", 5), ("order/retry/proj/events", 23), ("restart s", 9), ("recover s", 9), ("settle s", 8), ("verdict", 7)]
+           ("stuck", 5), ("order/retry/proj/events", 23), ("taken over", 10), ("restart s", 9), ("recover s", 9), ("settle s", 8), ("verdict", 7)]
 
 
 def row(r):
@@ -105,7 +106,7 @@ def row(r):
         if r["client_errors"] else "0"
     settle_s = r["settle_s"] if not isinstance(r["settle_s"], str) else "no"
     cells = [r["run"], r["fault"], f"{r['accepted']}+{r['tasks'] - r['accepted']}", errors, r["lost"], r["doubled"],
-             r["stuck"], f"{r['order']}/{r['retries']}/{r['projection']}/{r['events_lost']}",
+             r["stuck"], f"{r['order']}/{r['retries']}/{r['projection']}/{r['events_lost']}", r.get("taken_over", "?"),
              r.get("restart_s", "?"), r["recover_s"] if r["recover_s"] is not None else "never", settle_s, "ok" if r["ok"] else "FAIL"]
     return "| " + " | ".join(str(c).ljust(w) for c, (_, w) in zip(cells, COLUMNS)) + " |"
 
