@@ -9,12 +9,23 @@
 //! An owner that runs again anyway — a relay in a streak of large passes — [`pauses`](Listener::pause)
 //! (`UNLISTEN`, the connection stays), and after listening again looks once more before it
 //! waits, for changes committed while nobody listened.
+//!
+//! A connection that only listens never runs a statement, and PostgreSQL publishes a backend's
+//! counters only after a statement (or at disconnect): its notification reads would show up in
+//! `pg_stat_database` hours late, all at once. So a listener that waits runs an empty statement
+//! every [`REPORT_EVERY`] to publish them (one transaction per 10 s).
+
+use std::time::Duration;
 
 use diesel_async::pooled_connection::deadpool::Object;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection};
 use futures::{FutureExt, StreamExt};
+use tokio::time::Instant;
 
 use crate::db::DbPool;
+
+/// How often a waiting listener makes its backend publish its counters.
+pub const REPORT_EVERY: Duration = Duration::from_secs(10);
 
 pub struct Listener {
     pool: DbPool,
@@ -22,6 +33,8 @@ pub struct Listener {
     conn: Option<AsyncPgConnection>,
     /// The connection has `LISTEN`ed (and not `UNLISTEN`ed since).
     listening: bool,
+    /// When the backend last ran a statement (and so published its counters).
+    reported_at: Instant,
 }
 
 impl Listener {
@@ -37,6 +50,7 @@ impl Listener {
             channel,
             conn: None,
             listening: false,
+            reported_at: Instant::now(),
         }
     }
 
@@ -63,6 +77,7 @@ impl Listener {
             return false;
         }
         self.listening = true;
+        self.reported_at = Instant::now();
         true
     }
 
@@ -113,23 +128,38 @@ impl Listener {
     /// when the connection is gone (the next `ensure` reconnects); pending forever while not
     /// connected or paused, so use it inside a `select!` with a timeout.
     pub async fn notified(&mut self) -> bool {
-        let Some(conn) = self.conn.as_mut().filter(|_| self.listening) else {
-            return std::future::pending().await;
-        };
-        let woke = {
-            let mut stream = std::pin::pin!(conn.notifications_stream());
-            match stream.next().await {
-                Some(Ok(_)) => {
-                    while let Some(Some(Ok(_))) = stream.next().now_or_never() {}
-                    true
+        loop {
+            let Some(conn) = self.conn.as_mut().filter(|_| self.listening) else {
+                return std::future::pending().await;
+            };
+            let report_at = self.reported_at + REPORT_EVERY;
+            let woke = {
+                let mut stream = std::pin::pin!(conn.notifications_stream());
+                tokio::select! {
+                    next = stream.next() => match next {
+                        Some(Ok(_)) => {
+                            while let Some(Some(Ok(_))) = stream.next().now_or_never() {}
+                            Some(true)
+                        }
+                        _ => Some(false),
+                    },
+                    () = tokio::time::sleep_until(report_at) => None,
                 }
-                _ => false,
+            };
+            match woke {
+                Some(true) => return true,
+                Some(false) => {}
+                None => {
+                    // An empty statement: the backend publishes its counters when it is done.
+                    self.reported_at = Instant::now();
+                    if conn.batch_execute("").await.is_ok() {
+                        continue;
+                    }
+                }
             }
-        };
-        if !woke {
             self.conn = None;
             self.listening = false;
+            return false;
         }
-        woke
     }
 }
