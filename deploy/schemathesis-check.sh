@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Fuzzes the running svc-tasks (`make up`, 127.0.0.1:18090) against its own OpenAPI document with
+# Fuzzes the running svc-tasks (`make up`, 127.0.0.1:18090), then svc-scheduler (18096, as a
+# tenant created for the run), each against its own OpenAPI document with
 # schemathesis, an outside property-based API tester from PyPI: every check it has, a bounded
 # number of generated requests per operation, the dev tenant's key and the admin token for the
 # two security schemes (deploy/schemathesis.toml). Fails on any server error, response that does
 # not match the document, accepted invalid input, refused valid input, missing 401/405, etc.
 #
-#   SCHEMATHESIS_MAX_EXAMPLES  examples per operation and phase (default 100: ~2,400 requests,
-#                              under a minute here)
+#   SCHEMATHESIS_MAX_EXAMPLES  examples per operation and phase (default 100: ~2,400 requests
+#                              per service, a minute or two each here)
 #   SCHEMATHESIS_SEED          replay a run (schemathesis prints the seed it used)
 #
 # deploy/schemathesis_hooks.py keeps the fuzzer's tasks harmless for the running executor
@@ -15,6 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${TASKFLOW_API_URL:?source .taskflow/dev.env first}" "${TASKFLOW_API_KEY:?}" "${TASKFLOW_ADMIN_TOKEN:?}"
+: "${TASKFLOW_SCHEDULER_URL:?}"
 
 version=4.32.5
 cache="${TASKFLOW_CACHE:-$HOME/.cache/taskflow}"
@@ -25,31 +27,57 @@ if [[ "$("$venv/bin/st" --version 2>/dev/null)" != *" $version" ]]; then
   "$venv/bin/pip" install --quiet "schemathesis==$version"
 fi
 
-if ! curl -fsS -o /dev/null --max-time 5 "$TASKFLOW_API_URL/health/ready"; then
-  echo "schemathesis-check: svc-tasks at $TASKFLOW_API_URL is not ready (make up)" >&2
+for url in "$TASKFLOW_API_URL" "$TASKFLOW_SCHEDULER_URL"; do
+  if ! curl -fsS -o /dev/null --max-time 5 "$url/health/ready"; then
+    echo "schemathesis-check: $url is not ready (make up)" >&2
+    exit 1
+  fi
+done
+
+# A tenant of its own for svc-scheduler, which learns API keys from svc-tasks' key events: wait
+# until it knows the new key (as deploy/seed.sh does).
+scheduler_key() {
+  local created
+  created="$(curl -fsS --max-time 10 -X POST -H "Authorization: Bearer $TASKFLOW_ADMIN_TOKEN" \
+    -H 'Content-Type: application/json' "$TASKFLOW_API_URL/v1/admin/tenants" \
+    -d "{\"name\": \"schemathesis-$(date +%s)-$$\"}")"
+  key="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])' <<<"$created")"
+  for _ in $(seq 120); do
+    if curl -fsS -o /dev/null --max-time 5 -H "Authorization: Bearer $key" "$TASKFLOW_SCHEDULER_URL/v1/schedules"; then
+      return
+    fi
+    sleep 0.5
+  done
+  echo "schemathesis-check: svc-scheduler did not learn the new tenant's key within 60 s" >&2
   exit 1
-fi
+}
 
 # schemathesis and hypothesis keep caches (.schemathesis/, .hypothesis/) in the working
 # directory: run them in ours, which also holds the reports of the last run.
 root="$PWD"
-report_dir=.taskflow/schemathesis
-rm -rf "$report_dir"
-mkdir -p "$report_dir"
-args=(
-  --checks all
-  --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}"
-  --workers 2
-  --request-timeout 10
-  --generation-database none
-  --report junit,ndjson --report-dir "$root/$report_dir"
-)
-[[ -n "${SCHEMATHESIS_SEED:-}" ]] && args+=(--seed "$SCHEMATHESIS_SEED")
-echo "schemathesis-check: schemathesis $version against $TASKFLOW_API_URL/openapi.json (report in $report_dir)"
-started=$SECONDS
-(
-  cd "$report_dir"
-  PYTHONPATH="$root/deploy${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks \
-    "$venv/bin/st" --config-file "$root/deploy/schemathesis.toml" run "$TASKFLOW_API_URL/openapi.json" "${args[@]}"
-)
-echo "schemathesis-check: passed in $((SECONDS - started)) s"
+fuzz() { # name base-url api-key
+  local report_dir=".taskflow/schemathesis/$1" started=$SECONDS
+  rm -rf "$report_dir"
+  mkdir -p "$report_dir"
+  local args=(
+    --checks all
+    --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-100}"
+    --workers 2
+    --request-timeout 10
+    --generation-database none
+    --report junit,ndjson --report-dir "$root/$report_dir"
+  )
+  [[ -n "${SCHEMATHESIS_SEED:-}" ]] && args+=(--seed "$SCHEMATHESIS_SEED")
+  echo "schemathesis-check: schemathesis $version against $2/openapi.json (report in $report_dir)"
+  (
+    cd "$report_dir"
+    TASKFLOW_API_KEY="$3" PYTHONPATH="$root/deploy${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks \
+      "$venv/bin/st" --config-file "$root/deploy/schemathesis.toml" run "$2/openapi.json" "${args[@]}"
+  )
+  echo "schemathesis-check: $1 passed in $((SECONDS - started)) s"
+}
+
+rm -rf .taskflow/schemathesis
+fuzz svc-tasks "$TASKFLOW_API_URL" "$TASKFLOW_API_KEY"
+scheduler_key
+fuzz svc-scheduler "$TASKFLOW_SCHEDULER_URL" "$key"

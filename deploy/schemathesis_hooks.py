@@ -1,6 +1,6 @@
 """Schemathesis hooks for deploy/schemathesis-check.sh (loaded through SCHEMATHESIS_HOOKS).
 
-They do not touch what is checked, only two things the fuzzer cannot know:
+They do not touch what is checked, only things the fuzzer cannot know:
 
 0. A `run_at` is only accepted from a minute in the past to a year ahead of the server's clock;
    a generated, well-formed one is moved to a few seconds from now (malformed ones stay).
@@ -17,6 +17,9 @@ They do not touch what is checked, only two things the fuzzer cannot know:
    and one that this run already sent with a different body (or earlier in the same batch) is
    replaced by a fresh valid key. Same key with the same body stays the same key, so replays
    are exercised.
+3. svc-scheduler's schedules (deploy/schemathesis-check.sh fuzzes it too) are real as well:
+   their tasks are defused as in 1., and their times are moved so that they never fire during
+   the run and are never refused for a time the clock makes invalid (see _harmless_schedule).
 """
 
 import datetime
@@ -96,8 +99,62 @@ def _fingerprint(value):
     return json.dumps(value, sort_keys=True, default=str)
 
 
+RFC3339 = re.compile(r"^\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)$")
+
+
+def _is_instant(value):
+    """A well-formed RFC 3339 date-time (a leap second counts), as the document's format."""
+    if not isinstance(value, str) or not RFC3339.match(value):
+        return False
+    text = value.upper().replace("Z", "+00:00")
+    text = text[:17] + ("59" if text[17:19] == "60" else text[17:19]) + text[19:]
+    try:
+        datetime.datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _iso(instant):
+    return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _harmless_schedule(body, creating):
+    """svc-scheduler: a schedule made by the fuzzer must neither fire during the run nor be
+    refused for its times, which depend on the clock (an `at` in the past, an `end_at` before
+    `start_at`, a window that has ended): every well-formed (or, on creation, absent) `start_at`
+    becomes 30 days from now, `end_at` ten years later and `at` a day after `start_at`. Malformed
+    values stay, so negative cases stay negative. Its task is defused like a submission's."""
+    if not isinstance(body, dict):
+        return
+    _defuse(body.get("task"))
+    start = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=30)
+    if (creating and "start_at" not in body) or body.get("start_at", 0) is None or _is_instant(body.get("start_at")):
+        body["start_at"] = _iso(start)
+    if _is_instant(body.get("end_at")):
+        body["end_at"] = _iso(start + datetime.timedelta(days=3650))
+    spec = body.get("spec")
+    if isinstance(spec, dict) and _is_instant(spec.get("at")):
+        spec["at"] = _iso(start + datetime.timedelta(days=1))
+
+
+def _past_range(body):
+    """A well-formed backfill range becomes the hour before last (the schedules start in the
+    future, so nothing fires): `to` may not be in the future nor `from` after it."""
+    if isinstance(body, dict) and _is_instant(body.get("from")) and _is_instant(body.get("to")):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        body["from"] = _iso(now - datetime.timedelta(hours=2))
+        body["to"] = _iso(now - datetime.timedelta(hours=1))
+
+
 @schemathesis.hook
 def before_call(context, case, kwargs):
+    if case.path == "/v1/schedules" and case.method.upper() == "POST":
+        _harmless_schedule(case.body, creating=True)
+    elif case.path == "/v1/schedules/{id}" and case.method.upper() == "PATCH":
+        _harmless_schedule(case.body, creating=False)
+    elif case.path == "/v1/schedules/{id}/backfill":
+        _past_range(case.body)
     if case.method.upper() != "POST":
         return
     if case.path == "/v1/tasks":

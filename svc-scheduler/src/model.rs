@@ -12,6 +12,17 @@ use crate::template::{TaskTemplate, TemplateProblem};
 /// Default catch-up window: instants up to an hour late still run after an outage.
 pub const DEFAULT_CATCHUP: &str = "PT1H";
 
+/// A schedule's name: at most this many characters (Unicode scalar values).
+pub const MAX_NAME_CHARS: usize = 200;
+/// A pause note: at most this many characters.
+pub const MAX_NOTE_CHARS: usize = 2_000;
+
+/// Why `note` cannot be stored, if it cannot.
+pub fn note_problem(note: &str) -> Option<String> {
+    (note.chars().count() > MAX_NOTE_CHARS || note.contains('\0'))
+        .then(|| format!("at most {MAX_NOTE_CHARS} characters, no NUL"))
+}
+
 /// Everything a client sets about a schedule (`POST /v1/schedules`; `PATCH` changes parts).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -81,16 +92,17 @@ impl Definition {
                 message,
             });
         };
-        let name = self.name.trim();
-        if name.is_empty() || name.len() > 200 || name.contains('\0') {
-            problem("/name", "1 to 200 characters, no NUL".into());
-        }
-        if self
-            .note
-            .as_ref()
-            .is_some_and(|n| n.len() > 2_000 || n.contains('\0'))
+        if self.name.trim().is_empty()
+            || self.name.chars().count() > MAX_NAME_CHARS
+            || self.name.contains('\0')
         {
-            problem("/note", "at most 2000 characters, no NUL".into());
+            problem(
+                "/name",
+                format!("1 to {MAX_NAME_CHARS} characters, not only white space, no NUL"),
+            );
+        }
+        if let Some(message) = self.note.as_deref().and_then(note_problem) {
+            problem("/note", message);
         }
         let mut duration = |pointer: &str, text: Option<&str>, default: &str| {
             parse_duration(text.unwrap_or(default))

@@ -1,6 +1,7 @@
 //! Every error svc-scheduler answers, as RFC 9457 problem documents with stable slugs.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{ALLOW, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use taskflow_platform::problem::Problem;
 
@@ -108,8 +109,14 @@ pub fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_we
 }
 
 pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
+    json_problem(&err).into()
+}
+
+/// A body that is too large (413), not JSON (415), malformed (400) or not what the operation
+/// takes (422).
+pub fn json_problem(err: &actix_web::error::JsonPayloadError) -> ApiError {
     use actix_web::error::JsonPayloadError as E;
-    let problem = match &err {
+    let problem = match err {
         E::OverflowKnownLength { .. } | E::Overflow { .. } => Problem::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "body-too-large",
@@ -135,26 +142,34 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> a
             err.to_string(),
         ),
     };
-    ApiError(problem).into()
+    ApiError(problem)
 }
 
+/// The default service: 405 with `Allow` on a path the API serves (as its document lists
+/// them), 404 elsewhere.
 pub async fn no_route(req: HttpRequest) -> HttpResponse {
-    let known = req.path().starts_with("/v1/schedules") || req.path().starts_with("/health/");
-    if known {
-        Problem::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method-not-allowed",
-            "Method not allowed",
-            format!("{} {} is not supported", req.method(), req.path()),
-        )
-        .error_response()
-    } else {
-        Problem::new(
+    let Some(allow) = super::docs::allowed_methods(req.path()) else {
+        return Problem::new(
             StatusCode::NOT_FOUND,
             "not-found",
             "Not found",
-            "no such endpoint; the API is under /v1/schedules",
+            "no such endpoint; the API is under /v1/schedules (see /openapi.json)",
         )
-        .error_response()
+        .error_response();
+    };
+    let mut response = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!(
+            "{} {} is not supported; allowed: {allow}",
+            req.method(),
+            req.path()
+        ),
+    )
+    .error_response();
+    if let Ok(value) = HeaderValue::from_str(allow) {
+        response.headers_mut().insert(ALLOW, value);
     }
+    response
 }

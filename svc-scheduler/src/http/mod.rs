@@ -1,6 +1,7 @@
 //! svc-scheduler's HTTP API: schedules and their occurrences.
 
 pub mod auth;
+pub mod docs;
 pub mod errors;
 pub mod schedules;
 pub mod views;
@@ -11,6 +12,9 @@ use actix_web::web;
 use taskflow_platform::clock::SharedClock;
 use taskflow_platform::db::DbPool;
 use tokio::sync::Notify;
+
+/// Largest request body (413 above it).
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub struct AppState {
     pub pool: DbPool,
@@ -26,7 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .app_data(web::PathConfig::default().error_handler(errors::path_error))
         .app_data(
             web::JsonConfig::default()
-                .limit(64 * 1024)
+                .limit(MAX_BODY_BYTES)
                 .error_handler(errors::json_error),
         )
         .service(schedules::create)
@@ -39,5 +43,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(schedules::trigger)
         .service(schedules::backfill)
         .service(schedules::occurrences)
+        .service(docs::openapi_json)
         .default_service(web::to(errors::no_route));
 }

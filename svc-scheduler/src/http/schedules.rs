@@ -1,23 +1,25 @@
 //! `/v1/schedules`: create, read, change, pause/resume, run now, backfill, and the occurrences.
 
+use actix_web::error::JsonPayloadError;
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use taskflow_platform::problem::Problem;
 use uuid::Uuid;
 
-use super::AppState;
 use super::auth::Tenant;
-use super::errors::{ApiError, bad_request, invalid, not_found};
+use super::errors::{ApiError, bad_request, invalid, json_problem, not_found};
 use super::views::{OccurrenceView, ScheduleView};
+use super::{AppState, MAX_BODY_BYTES};
 use crate::domain::options::occurrences as instants;
 use crate::firer::record;
 use crate::firing::{Step, task_id};
-use crate::model::{Definition, ScheduleModel};
+use crate::model::{Definition, ScheduleModel, note_problem};
 use crate::store::{self, Conn, ScheduleRow, StoreError};
 
 /// Most instants one backfill (or one resume's record of paused instants) writes.
@@ -68,6 +70,19 @@ fn view(row: &ScheduleRow) -> Value {
     serde_json::to_value(ScheduleView::from(row)).unwrap_or_default()
 }
 
+/// Create a schedule. Nothing is stored unless every rule holds.
+#[utoipa::path(
+    tag = "schedules",
+    operation_id = "create_schedule",
+    request_body = ref("#/components/schemas/NewSchedule"),
+    responses(
+        (status = 201, description = "Created", body = ref("#/components/schemas/Schedule"),
+         headers(("Location" = String, description = "The schedule"))),
+        (status = 409, description = "This tenant has a schedule of that name (names are compared trimmed)"),
+        (status = 422, description = "Invalid schedule: `problems[]` lists each with a JSON pointer (bad cron, unknown zone, end before start, never fires, too frequent, a payload its type refuses, NUL in a string, unknown fields)"),
+    ),
+    security(("api_key" = []))
+)]
 #[post("/v1/schedules")]
 pub async fn create(
     tenant: Tenant,
@@ -95,15 +110,28 @@ pub async fn create(
         .json(view(&row)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// The last id of the previous page.
+    /// `next_after` of the previous page.
     pub after: Option<Uuid>,
-    /// 1..=500, default 100
+    /// Page size, default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
+/// The tenant's schedules, oldest first (ids are time-ordered).
+#[utoipa::path(
+    tag = "schedules",
+    operation_id = "list_schedules",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page", body = ref("#/components/schemas/ScheduleList")),
+        (status = 400, description = "Unknown or invalid query parameter"),
+    ),
+    security(("api_key" = []))
+)]
 #[get("/v1/schedules")]
 pub async fn list(
     tenant: Tenant,
@@ -129,6 +157,17 @@ pub async fn list(
     })))
 }
 
+/// One schedule, with its next instant.
+#[utoipa::path(
+    tag = "schedules",
+    operation_id = "get_schedule",
+    params(("id" = Uuid, Path, description = "The schedule (another tenant's is 404 like a missing one)")),
+    responses(
+        (status = 200, description = "The schedule", body = ref("#/components/schemas/Schedule")),
+        (status = 404, description = "No such schedule"),
+    ),
+    security(("api_key" = []))
+)]
 #[get("/v1/schedules/{id}")]
 pub async fn get(
     tenant: Tenant,
@@ -181,6 +220,19 @@ async fn change(
 
 /// Merges the body's fields into the definition (a field set to null is reset), checks the
 /// result like a new schedule and plans again from now.
+#[utoipa::path(
+    tag = "schedules",
+    operation_id = "update_schedule",
+    params(("id" = Uuid, Path, description = "The schedule (another tenant's is 404 like a missing one)")),
+    request_body = ref("#/components/schemas/ScheduleChange"),
+    responses(
+        (status = 200, description = "The changed schedule", body = ref("#/components/schemas/Schedule")),
+        (status = 404, description = "No such schedule"),
+        (status = 409, description = "Another schedule of this tenant has that name"),
+        (status = 422, description = "The merged schedule is invalid (`problems[]`), or a field is unknown"),
+    ),
+    security(("api_key" = []))
+)]
 #[patch("/v1/schedules/{id}")]
 pub async fn patch(
     tenant: Tenant,
@@ -224,6 +276,17 @@ fn patched(
     Ok(next)
 }
 
+/// Delete a schedule and its occurrences; it fires no more.
+#[utoipa::path(
+    tag = "schedules",
+    operation_id = "delete_schedule",
+    params(("id" = Uuid, Path, description = "The schedule (another tenant's is 404 like a missing one)")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such schedule"),
+    ),
+    security(("api_key" = []))
+)]
 #[delete("/v1/schedules/{id}")]
 pub async fn delete(
     tenant: Tenant,
@@ -245,22 +308,69 @@ pub struct PauseBody {
     pub note: Option<String>,
 }
 
-/// Stops firing; `note` says why (shown with the schedule).
+/// A body that may be left out: none (or only white space) and `null` are `None`; anything else
+/// must be JSON (Content-Type) and a `T`.
+async fn optional_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+) -> Result<Option<T>, ApiError> {
+    let body = match payload.to_bytes_limited(MAX_BODY_BYTES).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(e)) => {
+            return Err(bad_request(
+                "unreadable-body",
+                "Body could not be read",
+                e.to_string(),
+            ));
+        }
+        Err(_) => {
+            return Err(json_problem(&JsonPayloadError::Overflow {
+                limit: MAX_BODY_BYTES,
+            }));
+        }
+    };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    let json = req
+        .mime_type()
+        .ok()
+        .flatten()
+        .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
+    if !json {
+        return Err(json_problem(&JsonPayloadError::ContentType));
+    }
+    serde_json::from_slice(&body).map_err(|e| json_problem(&JsonPayloadError::Deserialize(e)))
+}
+
+/// Stop firing; `note` says why (shown with the schedule). The body is optional.
+#[utoipa::path(
+    tag = "schedules",
+    operation_id = "pause_schedule",
+    params(("id" = Uuid, Path, description = "The schedule (another tenant's is 404 like a missing one)")),
+    request_body(content = ref("#/components/schemas/Pause"), description = "Optional: no body, `null`, `{}` and `{\"note\": null}` all mean no note"),
+    responses(
+        (status = 200, description = "The paused schedule", body = ref("#/components/schemas/Schedule")),
+        (status = 404, description = "No such schedule"),
+        (status = 422, description = "Invalid note, or an unknown field"),
+    ),
+    security(("api_key" = []))
+)]
 #[post("/v1/schedules/{id}/pause")]
 pub async fn pause(
     tenant: Tenant,
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
-    body: Option<web::Json<PauseBody>>,
+    req: HttpRequest,
+    body: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    let note = body.and_then(|b| b.into_inner().note);
-    if note
-        .as_ref()
-        .is_some_and(|n| n.len() > 2_000 || n.contains('\0'))
-    {
+    let note = optional_json::<PauseBody>(&req, body)
+        .await?
+        .and_then(|b| b.note);
+    if let Some(message) = note.as_deref().and_then(note_problem) {
         return Err(invalid(vec![crate::template::TemplateProblem {
             pointer: "/note".into(),
-            message: "at most 2000 characters, no NUL".into(),
+            message,
         }]));
     }
     change(&state, tenant.0, path.into_inner(), Change::Pause(note)).await
@@ -277,7 +387,17 @@ fn paused(mut row: ScheduleRow, note: Option<String>, now: DateTime<Utc>) -> Sch
 }
 
 /// Fires again from now on; the instants that passed while paused are recorded as skipped
-/// (`paused`), up to 1,000 of them.
+/// (`paused`), up to 1,000 of them. Resuming a running schedule changes nothing.
+#[utoipa::path(
+    tag = "schedules",
+    operation_id = "resume_schedule",
+    params(("id" = Uuid, Path, description = "The schedule (another tenant's is 404 like a missing one)")),
+    responses(
+        (status = 200, description = "The running schedule", body = ref("#/components/schemas/Schedule")),
+        (status = 404, description = "No such schedule"),
+    ),
+    security(("api_key" = []))
+)]
 #[post("/v1/schedules/{id}/resume")]
 pub async fn resume(
     tenant: Tenant,
@@ -328,7 +448,17 @@ async fn resumed(
     Ok(row)
 }
 
-/// Runs the schedule's task now, once, whatever its timetable and overlap policy say.
+/// Run the schedule's task now, once, whatever its timetable and overlap policy say.
+#[utoipa::path(
+    tag = "schedules",
+    operation_id = "trigger_schedule",
+    params(("id" = Uuid, Path, description = "The schedule (another tenant's is 404 like a missing one)")),
+    responses(
+        (status = 202, description = "The trigger is recorded and will be sent to svc-tasks", body = ref("#/components/schemas/Triggered")),
+        (status = 404, description = "No such schedule"),
+    ),
+    security(("api_key" = []))
+)]
 #[post("/v1/schedules/{id}/trigger")]
 pub async fn trigger(
     tenant: Tenant,
@@ -369,6 +499,18 @@ pub struct BackfillBody {
 
 /// Runs every instant of the timetable in (from, to] that has no occurrence yet (at most
 /// 1,000), as the timetable would have, whatever the overlap policy.
+#[utoipa::path(
+    tag = "schedules",
+    operation_id = "backfill_schedule",
+    params(("id" = Uuid, Path, description = "The schedule (another tenant's is 404 like a missing one)")),
+    request_body = ref("#/components/schemas/Backfill"),
+    responses(
+        (status = 202, description = "The triggers are recorded", body = ref("#/components/schemas/Backfilled")),
+        (status = 404, description = "No such schedule"),
+        (status = 422, description = "`to` not after `from` or in the future, more than 1,000 instants, or an unknown field"),
+    ),
+    security(("api_key" = []))
+)]
 #[post("/v1/schedules/{id}/backfill")]
 pub async fn backfill(
     tenant: Tenant,
@@ -427,16 +569,30 @@ pub async fn backfill(
     Ok(HttpResponse::Accepted().json(json!({"triggered": fired})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OccurrencesQuery {
-    /// Newest first; the page before this instant.
+    /// `next_before` of the previous page: the occurrences before this instant.
     pub before: Option<DateTime<Utc>>,
-    /// 1..=500, default 100
+    /// Page size, default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
 }
 
 /// Every decided instant, newest first, with what became of it.
+#[utoipa::path(
+    tag = "schedules",
+    operation_id = "schedule_occurrences",
+    params(("id" = Uuid, Path, description = "The schedule (another tenant's is 404 like a missing one)"),
+        OccurrencesQuery),
+    responses(
+        (status = 200, description = "A page, newest first", body = ref("#/components/schemas/OccurrenceList")),
+        (status = 400, description = "Unknown or invalid query parameter"),
+        (status = 404, description = "No such schedule"),
+    ),
+    security(("api_key" = []))
+)]
 #[get("/v1/schedules/{id}/occurrences")]
 pub async fn occurrences(
     tenant: Tenant,

@@ -2,6 +2,7 @@
 //! gets its own database, topic prefix and consumer group; it plays svc-tasks by publishing the
 //! key events and reading the triggers topic.
 
+mod docs;
 mod helpers;
 mod overlap;
 mod schedules;
