@@ -67,7 +67,14 @@ impl Definition {
         now: DateTime<Utc>,
         max_per_second: f64,
     ) -> Result<ScheduleModel, Vec<TemplateProblem>> {
-        let model = self.model()?;
+        let labels = self.task.check_labels_for_tasks();
+        let model = self.model().map_err(|mut problems| {
+            problems.extend(labels.iter().cloned());
+            problems
+        })?;
+        if !labels.is_empty() {
+            return Err(labels);
+        }
         if let Err(e) = crate::domain::options::validate(
             &model.spec,
             &model.window,

@@ -65,6 +65,12 @@ pub const TIMEOUT_MS: std::ops::RangeInclusive<i64> = 100..=3_600_000;
 pub const MAX_LABELS: usize = 32;
 pub const MAX_LABEL_KEY_CHARS: usize = 64;
 pub const MAX_LABEL_VALUE_CHARS: usize = 256;
+/// svc-tasks' label rules (it refuses a trigger whose labels break them), required of schedules
+/// created or changed from now on. Stored schedules keep the looser rules above, so they still
+/// load; svc-tasks refuses their offending triggers with a reason (ScheduledTaskRefused).
+pub const NEW_MAX_LABELS: usize = 20;
+pub const NEW_MAX_LABEL_KEY_CHARS: usize = 63;
+pub const NEW_LABEL_KEY_PATTERN: &str = "^[A-Za-z0-9._/-]{1,63}$";
 /// PostgreSQL's text and jsonb cannot hold U+0000: refused in every string a client sends.
 pub const NUL_MESSAGE: &str = "must not contain U+0000 (NUL)";
 
@@ -112,6 +118,34 @@ fn validators() -> &'static BTreeMap<&'static str, jsonschema::Validator> {
 impl TaskTemplate {
     pub fn priority(&self) -> Option<Priority> {
         serde_json::from_value(Value::String(self.priority.to_ascii_uppercase())).ok()
+    }
+
+    /// The label rules svc-tasks applies to the tasks this template makes (see NEW_MAX_LABELS).
+    pub fn check_labels_for_tasks(&self) -> Vec<TemplateProblem> {
+        let mut problems = Vec::new();
+        if self.labels.len() > NEW_MAX_LABELS {
+            problems.push(TemplateProblem {
+                pointer: "/task/labels".into(),
+                message: format!(
+                    "{} labels, at most {NEW_MAX_LABELS} allowed",
+                    self.labels.len()
+                ),
+            });
+        }
+        for key in self.labels.keys() {
+            let key_ok = !key.is_empty()
+                && key.len() <= NEW_MAX_LABEL_KEY_CHARS
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/'));
+            if !key_ok {
+                problems.push(TemplateProblem {
+                    pointer: format!("/task/labels/{}", key.replace('~', "~0").replace('/', "~1")),
+                    message: "label keys are 1-63 characters of [A-Za-z0-9-_./]".into(),
+                });
+            }
+        }
+        problems
     }
 
     /// Every problem at once (empty when the template is valid).
@@ -210,5 +244,24 @@ mod tests {
         )
         .expect("parses");
         assert_eq!(t.check()[0].pointer, "/task/payload/headers/a\u{0}~1");
+    }
+
+    #[test]
+    fn new_templates_follow_svc_tasks_label_rules_and_stored_ones_still_load() {
+        let labels: serde_json::Map<String, Value> =
+            (0..21).map(|i| (format!("k{i}"), json!("v"))).collect();
+        let t = template(json!({"type": "noop", "labels": labels})).expect("parses");
+        assert!(
+            t.check().is_empty(),
+            "a stored schedule with 21 labels still loads"
+        );
+        assert_eq!(t.check_labels_for_tasks()[0].pointer, "/task/labels");
+
+        let t = template(json!({"type": "noop", "labels": {"team name": "ops", "a/b": "x"}}))
+            .expect("parses");
+        assert!(t.check().is_empty());
+        let problems = t.check_labels_for_tasks();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].pointer, "/task/labels/team name");
     }
 }

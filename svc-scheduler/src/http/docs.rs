@@ -25,7 +25,7 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use super::schedules;
 use crate::model::{DEFAULT_CATCHUP, MAX_NAME_CHARS, MAX_NOTE_CHARS};
 use crate::template::{
-    MAX_ATTEMPTS, MAX_LABEL_KEY_CHARS, MAX_LABEL_VALUE_CHARS, MAX_LABELS, TIMEOUT_MS,
+    MAX_ATTEMPTS, MAX_LABEL_VALUE_CHARS, NEW_LABEL_KEY_PATTERN, NEW_MAX_LABELS, TIMEOUT_MS,
 };
 
 #[derive(OpenApi)]
@@ -337,8 +337,8 @@ fn request_schemas() -> Vec<(String, Value)> {
                     },
                     "labels": {
                         "type": "object",
-                        "maxProperties": MAX_LABELS,
-                        "propertyNames": {"minLength": 1, "maxLength": MAX_LABEL_KEY_CHARS, "pattern": NO_NUL},
+                        "maxProperties": NEW_MAX_LABELS,
+                        "propertyNames": {"pattern": NEW_LABEL_KEY_PATTERN},
                         "additionalProperties": {"type": "string", "maxLength": MAX_LABEL_VALUE_CHARS, "pattern": NO_NUL}
                     }
                 }
