@@ -19,6 +19,7 @@ use std::sync::OnceLock;
 use actix_web::dev::ResourceDef;
 use actix_web::{HttpResponse, get};
 use serde_json::{Value, json};
+use taskflow_platform::http::openapi::{self, BodyErrors, ErrorStatuses, NO_NUL, ProblemList};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
@@ -63,12 +64,6 @@ impl utoipa::Modify for Security {
     }
 }
 
-const PROBLEM: &str = "application/problem+json";
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
-/// No U+0000 anywhere in the string.
-const NO_NUL: &str = "^[^\\u0000]*$";
 /// What `char::is_whitespace` (and so `str::trim`) counts as white space.
 const WHITE_SPACE: &str =
     "\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
@@ -87,18 +82,9 @@ pub fn document() -> &'static Value {
 pub fn allowed_methods(path: &str) -> Option<&'static str> {
     static ROUTES: OnceLock<Vec<(ResourceDef, String)>> = OnceLock::new();
     let routes = ROUTES.get_or_init(|| {
-        let mut routes: Vec<(ResourceDef, String)> = document()["paths"]
-            .as_object()
+        let mut routes: Vec<(ResourceDef, String)> = openapi::routes(document())
             .into_iter()
-            .flatten()
-            .map(|(path, item)| {
-                let methods: Vec<String> = METHODS
-                    .iter()
-                    .filter(|m| item.get(**m).is_some())
-                    .map(|m| m.to_uppercase())
-                    .collect();
-                (ResourceDef::new(path.as_str()), methods.join(", "))
-            })
+            .map(|(path, methods)| (ResourceDef::new(path.as_str()), methods.join(", ")))
             .collect();
         for path in ["/openapi.json", "/metrics"] {
             routes.push((ResourceDef::new(path), "GET".into()));
@@ -127,15 +113,7 @@ fn complete(mut doc: Value) -> Value {
         "The database, Kafka and the schema registry answer: `{\"status\": \"ready\", \"checks\": {...}}`",
     );
     add_links(&mut doc);
-    if let Some(paths) = doc["paths"].as_object_mut() {
-        for (path, item) in paths.iter_mut() {
-            for method in METHODS {
-                if let Some(op) = item.get_mut(method) {
-                    complete_operation(path, op);
-                }
-            }
-        }
-    }
+    openapi::for_each_operation(&mut doc, |path, _, op| complete_operation(path, op));
     doc
 }
 
@@ -518,27 +496,10 @@ fn answer_schemas() -> Vec<(String, Value)> {
 }
 
 fn problem_schema() -> Value {
-    json!({
-        "type": "object",
-        "description": "RFC 9457 problem details; `type` is urn:taskflow:problem:<slug>, stable and machine-readable",
-        "required": ["type", "title", "status", "detail"],
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "problems": {
-                "type": "array",
-                "description": "Each problem of an invalid schedule, located by a JSON pointer into the request body",
-                "items": {
-                    "type": "object",
-                    "required": ["pointer", "message"],
-                    "properties": {"pointer": {"type": "string"}, "message": {"type": "string"}}
-                }
-            },
-            "retry_after_secs": {"type": "integer", "description": "Also sent as Retry-After"}
-        }
-    })
+    openapi::problem_schema(Some(ProblemList {
+        key: "problems",
+        description: "Each problem of an invalid schedule, located by a JSON pointer into the request body",
+    }))
 }
 
 /// The schema of a query parameter, as the handlers check it (`Option<T>` derives nullable).
@@ -571,47 +532,26 @@ fn complete_operation(path: &str, op: &mut Value) {
     }
     let secured = op.get("security").is_some();
     let has_body = op.get("requestBody").is_some();
-    let Some(responses) = op["responses"].as_object_mut() else {
-        return;
-    };
-    let mut add = |status: &str, description: &str| {
-        responses
-            .entry(status.to_owned())
-            .or_insert_with(|| json!({"description": description}));
-    };
-    if secured {
-        add("401", "Missing, unknown or revoked API key");
-        add(
-            "503",
+    let statuses = ErrorStatuses {
+        unauthorized: secured.then_some("Missing, unknown or revoked API key"),
+        unavailable: secured.then_some(
             "The database cannot serve now; nothing was changed; retry after Retry-After",
-        );
-    }
-    if has_body {
-        add("400", "Body is not valid JSON");
-        add("413", "Body larger than 64 KiB");
-        add("415", "Body is not JSON (Content-Type)");
-        add("422", "Body has unknown fields or values of the wrong type");
-    }
-    if locations.iter().any(|l| l == "path") {
-        add("404", "No such schedule (also: a malformed id)");
-    }
-    if locations.iter().any(|l| l == "query") {
-        add("400", "Unknown or invalid query parameter");
-    }
-    add("500", "Internal error");
-    for (status, response) in responses.iter_mut() {
-        if status.starts_with('4') || status.starts_with('5') {
-            response["content"] =
-                json!({PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}});
-        }
-        if status == "503" {
-            response["headers"] = json!({"Retry-After": {
-                "description": "Seconds to wait before retrying",
-                "required": true,
-                "schema": {"type": "integer", "minimum": 0}
-            }});
-        }
-    }
+        ),
+        body: has_body.then_some(BodyErrors {
+            too_large: "Body larger than 64 KiB",
+            unprocessable: "Body has unknown fields or values of the wrong type",
+        }),
+        not_found: locations
+            .iter()
+            .any(|l| l == "path")
+            .then_some("No such schedule (also: a malformed id)"),
+        bad_parameter: locations
+            .iter()
+            .any(|l| l == "query")
+            .then_some("Unknown or invalid query parameter"),
+        internal: "Internal error",
+    };
+    openapi::complete_errors(op, &statuses);
 }
 
 #[cfg(test)]
@@ -621,6 +561,7 @@ mod tests {
     use super::*;
     use crate::domain::options::{Window, validate};
     use crate::domain::spec::{Spec, SpecInput, parse_duration};
+    use taskflow_platform::http::openapi::METHODS;
 
     fn accepted_cron(expression: &str) {
         let spec = Spec::parse(&SpecInput {
@@ -697,7 +638,7 @@ mod tests {
                 for (status, response) in responses {
                     if status.starts_with('4') || status.starts_with('5') {
                         assert!(
-                            response["content"][PROBLEM].is_object(),
+                            response["content"][openapi::PROBLEM].is_object(),
                             "{method} {path} {status}"
                         );
                     }

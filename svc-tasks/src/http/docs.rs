@@ -19,6 +19,8 @@ use serde_json::{Map, Value, json};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
+use taskflow_platform::http::openapi::{self, BodyErrors, ErrorStatuses, METHODS, ProblemList};
+
 use super::{admin, dto, health, tasks};
 use crate::domain::catalog::payload_schemas;
 use crate::domain::submission::{
@@ -64,18 +66,13 @@ impl utoipa::Modify for Security {
 }
 
 /// No U+0000 anywhere in the string.
-pub const NO_NUL: &str = "^[^\\u0000]*$";
+pub const NO_NUL: &str = openapi::NO_NUL;
 /// `valid_idempotency_key`.
 pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]([ -~]{0,253}[!-~])?$";
 /// The label key rule of `submission::validate`.
 pub const LABEL_KEY_PATTERN: &str = "^[A-Za-z0-9._/-]{1,63}$";
 /// `admin::check_name`: no control characters, no space first or last.
 pub const TENANT_NAME_PATTERN: &str = "^[^\\u0000-\\u0020\\u007f-\\u009f]([^\\u0000-\\u001f\\u007f-\\u009f]*[^\\u0000-\\u0020\\u007f-\\u009f])?$";
-
-const PROBLEM: &str = "application/problem+json";
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
 
 /// The served document (built once).
 pub fn document() -> &'static Value {
@@ -91,22 +88,7 @@ pub fn document() -> &'static Value {
 pub fn routes() -> &'static [(String, Vec<String>)] {
     static ROUTES: OnceLock<Vec<(String, Vec<String>)>> = OnceLock::new();
     ROUTES.get_or_init(|| {
-        let mut routes: Vec<(String, Vec<String>)> = document()["paths"]
-            .as_object()
-            .map(|paths| {
-                paths
-                    .iter()
-                    .map(|(path, item)| {
-                        let methods = METHODS
-                            .iter()
-                            .filter(|m| item.get(**m).is_some())
-                            .map(|m| m.to_uppercase())
-                            .collect();
-                        (path.clone(), methods)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let mut routes = openapi::routes(document());
         routes.push(("/openapi.json".into(), vec!["GET".into()]));
         routes.push(("/docs".into(), vec!["GET".into()]));
         routes.push(("/docs/swagger-ui-bundle.js".into(), vec!["GET".into()]));
@@ -132,15 +114,7 @@ fn complete(mut doc: Value) -> Value {
         }
     });
     add_links(&mut doc);
-    if let Some(paths) = doc["paths"].as_object_mut() {
-        for (path, item) in paths.iter_mut() {
-            for method in METHODS {
-                if let Some(op) = item.get_mut(method) {
-                    complete_operation(path, op);
-                }
-            }
-        }
-    }
+    openapi::for_each_operation(&mut doc, |path, _, op| complete_operation(path, op));
     doc
 }
 
@@ -194,28 +168,10 @@ fn add_links(doc: &mut Value) {
 }
 
 fn problem_schema() -> Value {
-    json!({
-        "type": "object",
-        "description": "RFC 9457 problem details; `type` is urn:taskflow:problem:<slug>, stable and machine-readable",
-        "required": ["type", "title", "status", "detail"],
-        "properties": {
-            "type": {"type": "string"},
-            "title": {"type": "string"},
-            "status": {"type": "integer"},
-            "detail": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "description": "Each problem, located by a JSON pointer into the request body",
-                "items": {
-                    "type": "object",
-                    "required": ["pointer", "message"],
-                    "properties": {"pointer": {"type": "string"}, "message": {"type": "string"}}
-                }
-            },
-            "retry_after_secs": {"type": "integer", "description": "Also sent as Retry-After"}
-        },
-        "additionalProperties": true
-    })
+    openapi::problem_schema(Some(ProblemList {
+        key: "errors",
+        description: "Each problem, located by a JSON pointer into the request body",
+    }))
 }
 
 /// A payload schema from `schemas/tasks/`, with "no U+0000" added to every string and every
@@ -467,21 +423,6 @@ fn parameter_schema(name: &str, location: &str) -> Option<Value> {
     })
 }
 
-fn problem_response(description: &str) -> Value {
-    json!({
-        "description": description,
-        "content": {PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    })
-}
-
-fn retry_after() -> Value {
-    json!({"Retry-After": {
-        "description": "Seconds to wait before retrying",
-        "required": true,
-        "schema": {"type": "integer", "minimum": 0}
-    }})
-}
-
 fn complete_operation(path: &str, op: &mut Value) {
     let mut locations = Vec::new();
     if let Some(parameters) = op.get_mut("parameters").and_then(Value::as_array_mut) {
@@ -506,51 +447,26 @@ fn complete_operation(path: &str, op: &mut Value) {
             }}}
         });
     }
-    let responses = op["responses"].as_object_mut();
-    let Some(responses) = responses else {
-        return;
-    };
-    let mut add = |status: &str, description: &str| {
-        responses
-            .entry(status.to_owned())
-            .or_insert_with(|| problem_response(description));
-    };
-    if secured {
-        add("401", "Missing, unknown or revoked credentials");
-    }
-    if has_body {
-        add("400", "Body is not valid JSON");
-        add(
-            "413",
-            "Body larger than the limit (TASKFLOW_MAX_BODY_BYTES)",
-        );
-        add("415", "Body is not JSON (Content-Type)");
-        add("422", "Body has unknown fields or invalid values");
-    }
-    if locations.iter().any(|l| l == "path") {
-        add("404", "No such resource (also: a malformed id)");
-    }
-    if locations.iter().any(|l| l == "query" || l == "header") {
-        add("400", "Invalid query or header parameter");
-    }
-    if uses_database {
-        add(
-            "503",
+    let statuses = ErrorStatuses {
+        unauthorized: secured.then_some("Missing, unknown or revoked credentials"),
+        unavailable: uses_database.then_some(
             "The database cannot serve now; nothing was recorded; retry after Retry-After",
-        );
-    }
-    add("500", "Internal error; nothing was recorded");
-    // Every error answer is a problem document.
-    for (status, response) in responses.iter_mut() {
-        let error = status.starts_with('4') || status.starts_with('5');
-        if error && response.get("content").is_none() {
-            response["content"] =
-                json!({PROBLEM: {"schema": {"$ref": "#/components/schemas/Problem"}}});
-        }
-        if status == "429" || status == "503" {
-            response["headers"] = retry_after();
-        }
-    }
+        ),
+        body: has_body.then_some(BodyErrors {
+            too_large: "Body larger than the limit (TASKFLOW_MAX_BODY_BYTES)",
+            unprocessable: "Body has unknown fields or invalid values",
+        }),
+        not_found: locations
+            .iter()
+            .any(|l| l == "path")
+            .then_some("No such resource (also: a malformed id)"),
+        bad_parameter: locations
+            .iter()
+            .any(|l| l == "query" || l == "header")
+            .then_some("Invalid query or header parameter"),
+        internal: "Internal error; nothing was recorded",
+    };
+    openapi::complete_errors(op, &statuses);
 }
 
 #[get("/openapi.json")]
@@ -629,6 +545,8 @@ pub async fn swagger_ui_css() -> HttpResponse {
 
 #[cfg(test)]
 mod tests {
+    use taskflow_platform::http::openapi::PROBLEM;
+
     use super::*;
 
     fn operations() -> Vec<(String, String, Value)> {
