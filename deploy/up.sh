@@ -182,7 +182,14 @@ kafka_start() {
   KAFKA_PID="$(our_pid kafka)" || die_with_log kafka "the JVM exited right away" "$KAFKA_LOG"
 }
 
-kafka_wait() { wait_for kafka 90 "$KAFKA_LOG" "$KAFKA_PID" kafka_answers; }
+# After an unclean stop (kill -9, power loss) the broker checks every partition's log before it
+# answers: ~10 s per 1,000 partitions here, and a dev broker collects thousands from test runs.
+# Allow 90 s plus that, so `make up` (and `make chaos`' kill-kafka) waits the recovery out.
+kafka_wait() {
+  local partitions
+  partitions="$(find "$KAFKA_DIR/data" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l)"
+  wait_for kafka $((90 + partitions / 50)) "$KAFKA_LOG" "$KAFKA_PID" kafka_answers
+}
 
 # --- schema registry (Apicurio Registry 3, Confluent-compatible API) -----------------------------
 

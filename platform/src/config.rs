@@ -37,6 +37,11 @@ where
     }
 }
 
+/// librdkafka's `reconnect.backoff.max.ms` for every TaskFlow client. Its default (10 s) let a
+/// consumer sit up to 10 s after a restarted broker was back (`make chaos` kill-kafka: a task
+/// waited 8 s to be consumed); one reconnect attempt a second costs nothing.
+pub const KAFKA_RECONNECT_BACKOFF_MAX_MS: &str = "1000";
+
 /// Where Kafka is and how TaskFlow lays out its topics on it.
 #[derive(Debug, Clone)]
 pub struct KafkaSettings {

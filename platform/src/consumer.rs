@@ -225,6 +225,10 @@ impl EventConsumer {
                 (kafka.session_timeout.as_millis() / 3).max(100).to_string(),
             )
             .set("enable.partition.eof", "false")
+            .set(
+                "reconnect.backoff.max.ms",
+                crate::config::KAFKA_RECONNECT_BACKOFF_MAX_MS,
+            )
             // For `taskflow_consumer_lag` (see `LagReport`).
             .set("statistics.interval.ms", "5000")
             .create_with_context(LagReport {

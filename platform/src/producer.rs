@@ -104,6 +104,10 @@ impl EventProducer {
             // Short: at low load a record waits little; at high load batches fill while in flight.
             .set("linger.ms", "2")
             .set(
+                "reconnect.backoff.max.ms",
+                crate::config::KAFKA_RECONNECT_BACKOFF_MAX_MS,
+            )
+            .set(
                 "delivery.timeout.ms",
                 kafka.delivery_timeout.as_millis().to_string(),
             )
