@@ -56,6 +56,7 @@ class Facts:
     notified_endings: Counter  # task id -> endings in svc-notify's history
     scheduler_outbox: list  # (event id, event type), svc-scheduler
     taken_over: int = 0  # attempts svc-executor recorded as lost (lease expired, run again): information
+    released: Counter = field(default_factory=Counter)  # task id -> attempts given back on SIGTERM (they do not count)
 
 
 def judge(facts, accepted, by_key, schedule_id):
@@ -136,7 +137,7 @@ def judge(facts, accepted, by_key, schedule_id):
         # Retries counted right: attempts 1..k started once each, the ending is attempt k <= max.
         started = [r["attempt"] for t, r in events if t == "TaskStarted"]
         k = len(started)
-        if started != list(range(1, k + 1)) or ending.get("attempt", k) not in (k, 0) or k > max_attempts or attempts != k:
+        if started != list(range(1, k + 1)) or ending.get("attempt", k) not in (k, 0) or k > max_attempts + facts.released.get(task_id, 0) or attempts != k:
             verdict.flag("retries", f"task {task_id}: started attempts {started}, ending attempt {ending.get('attempt')}, "
                          f"svc-tasks counts {attempts} of {max_attempts}")
 

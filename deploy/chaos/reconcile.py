@@ -128,6 +128,9 @@ def gather(tenant_id, since_ms):
             "SELECT task_id, state, attempt FROM executions WHERE tenant_id = %s", (tenant_id,))}
         taken_over = db.execute("SELECT count(*) FROM attempts JOIN executions USING (task_id) "
                                 "WHERE tenant_id = %s AND outcome = 'lost'", (tenant_id,)).fetchone()[0]
+        released = Counter({str(r[0]): r[1] for r in db.execute(
+            "SELECT task_id, count(*) FROM attempts JOIN executions USING (task_id) "
+            "WHERE tenant_id = %s AND outcome = 'released' GROUP BY task_id", (tenant_id,))})
     with connect("svc-notify") as db:
         notified_endings = Counter(str(r[0]) for r in db.execute(
             "SELECT task_id FROM notifications WHERE tenant_id = %s AND status IN ('completed', 'failed', 'cancelled')",
@@ -136,4 +139,4 @@ def gather(tenant_id, since_ms):
         scheduler_outbox = [(str(r[0]), r[1]) for r in db.execute(
             "SELECT event_id, event_type FROM outbox WHERE destination IS NULL AND body->>'tenant_id' = %s", (tenant_id,))]
     return Facts(records, tasks, tasks_outbox, executor_outbox, executions, notified_endings, scheduler_outbox,
-                 taken_over)
+                 taken_over, released)

@@ -106,6 +106,13 @@ class Judge(unittest.TestCase):
         facts.records[3] = event(LIFECYCLE, "TaskStarted", "e-start-2", attempt=3)
         self.assertFlagged(verdict_of(facts), "retries")
 
+    def test_a_released_attempt_does_not_count_against_max_attempts(self):
+        facts = healthy()
+        facts.tasks[T] = ("completed", 2, 1, KEY)
+        self.assertFlagged(verdict_of(facts), "retries")
+        facts.released = Counter({T: 1})
+        self.assertEqual(verdict_of(facts).violations(), 0)
+
     def test_svc_tasks_counting_other_attempts_is_a_retry_miscount(self):
         facts = healthy()
         facts.tasks[T] = ("completed", 3, 3, KEY)

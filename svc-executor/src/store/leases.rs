@@ -32,8 +32,11 @@ pub async fn holds(
 
 /// On shutdown: gives back what `owner` still runs, to start again elsewhere right away
 /// (`Released` in the state machine: queued, due now; the open attempt is logged as
-/// released). Returns how many executions were given back. Run it in a transaction: the
-/// executions stay locked from the first statement to the last.
+/// released). A released attempt does not count against the task's `max_attempts`: the
+/// execution's budget grows by one, so the run elsewhere is a full attempt even when the
+/// released one was the last allowed (attempt numbers still only grow). Returns how many
+/// executions were given back. Run it in a transaction: the executions stay locked from the
+/// first statement to the last.
 pub async fn release_owned(conn: &mut Conn, owner: &str) -> Result<usize, StoreError> {
     let owned = executions::table
         .filter(executions::lease_owner.eq(owner))
@@ -53,6 +56,7 @@ pub async fn release_owned(conn: &mut Conn, owner: &str) -> Result<usize, StoreE
             executions::lease_until.eq(None::<DateTime<Utc>>),
             executions::due_at.eq(now),
             executions::updated_at.eq(now),
+            executions::max_attempts.eq(executions::max_attempts + 1),
         ))
         .execute(conn)
         .await

@@ -137,7 +137,8 @@ async fn a_poison_record_is_dead_lettered_and_the_partition_keeps_flowing() {
 }
 
 /// SIGTERM: the executor stops taking work, gives the running attempt back when the drain time
-/// is up, and exits; another instance runs the task to its end.
+/// is up, and exits; another instance runs the task to its end. The released attempt does not
+/// count: a task allowed one attempt still gets a full run elsewhere.
 #[tokio::test(flavor = "multi_thread")]
 async fn sigterm_releases_unfinished_attempts_to_other_instances() {
     let system = System::start().await;
@@ -146,7 +147,7 @@ async fn sigterm_releases_unfinished_attempts_to_other_instances() {
     let id = system
         .submit(
             &tenant,
-            json!({"type": "sleep", "payload": {"duration_ms": 4000, "steps": 4}}),
+            json!({"type": "sleep", "payload": {"duration_ms": 4000, "steps": 4}, "max_attempts": 1}),
         )
         .await;
     system
