@@ -45,6 +45,16 @@ pub async fn caller(
             "never put an API key in a URL; exchange it for a stream token (POST /v1/stream-tokens) and pass that as ?token=",
         ));
     }
+    // Checked even when the header wins: a malformed parameter is refused, never ignored.
+    if let Some(t) = token
+        && !t.starts_with(token::TOKEN_PREFIX)
+    {
+        return Err(bad_request(
+            "invalid-query",
+            "Invalid query parameter",
+            "token must be a stream token (tfs_...) from POST /v1/stream-tokens",
+        ));
+    }
     let credential = match (bearer(req), token) {
         (Some(header), _) => header,
         (None, Some(t)) => t.to_owned(),

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod dashboard;
+pub mod docs;
 pub mod errors;
 pub mod history;
 pub mod params;
@@ -45,5 +46,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(dashboard::index)
         .service(dashboard::config)
         .service(dashboard::asset)
+        .service(docs::openapi_json)
         .default_service(web::to(problems::no_route));
 }

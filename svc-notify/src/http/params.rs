@@ -87,23 +87,12 @@ impl Params {
     }
 
     /// Where to resume: `Last-Event-ID` (what `EventSource` sends on reconnect) wins over
-    /// `?after=` (what a client sends first).
+    /// `?after=` (what a client sends first). Both are checked when both are sent: a malformed
+    /// one is refused, never ignored.
     pub fn cursor(&self, req: &HttpRequest) -> Result<Option<i64>, ApiError> {
-        let header = req
-            .headers()
-            .get("last-event-id")
-            .map(|v| v.to_str().unwrap_or("\u{FFFD}").to_owned());
-        let (source, text) = match (header, self.get("after")) {
-            (Some(h), _) => ("Last-Event-ID", h),
-            (None, Some(a)) => ("after", a.to_owned()),
-            (None, None) => return Ok(None),
-        };
-        let text = text.trim();
-        text.parse::<i64>()
-            .ok()
-            .filter(|n| *n >= 0)
-            .map(Some)
-            .ok_or_else(|| {
+        let parse = |source: &str, text: &str| {
+            let text = text.trim();
+            text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
                 bad_request(
                     "invalid-cursor",
                     "Invalid resume cursor",
@@ -113,6 +102,14 @@ impl Params {
                     ),
                 )
             })
+        };
+        let after = self.get("after").map(|a| parse("after", a)).transpose()?;
+        let header = req
+            .headers()
+            .get("last-event-id")
+            .map(|v| parse("Last-Event-ID", v.to_str().unwrap_or("\u{FFFD}")))
+            .transpose()?;
+        Ok(header.or(after))
     }
 
     /// `type`, `status` and `label=key:value` (repeatable, all must match).
@@ -135,7 +132,7 @@ impl Params {
             ),
         };
         let task_type = match self.get("type") {
-            Some(t) if t.is_empty() || t.len() > 64 => {
+            Some(t) if t.is_empty() || t.chars().count() > 64 => {
                 return Err(bad_request(
                     "invalid-query",
                     "Invalid query parameter",

@@ -18,8 +18,18 @@ use crate::domain::token::{self, Claims, DEFAULT_TTL_SECS, MAX_TTL_SECS, MIN_TTL
 pub struct TokenRequest {
     /// Limit the token to this task's stream and history.
     pub task_id: Option<Uuid>,
-    /// 10..=900, default 300.
-    pub ttl_seconds: Option<i64>,
+    /// 10..=900, default 300; a whole number (`615.0` is 615, as JSON Schema's `integer`).
+    pub ttl_seconds: Option<serde_json::Number>,
+}
+
+/// `ttl_seconds` as a whole number of seconds; `None` for a fraction or a huge number.
+fn whole_seconds(number: &serde_json::Number) -> Option<i64> {
+    number.as_i64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+            .map(|f| f as i64)
+    })
 }
 
 #[post("/v1/stream-tokens")]
@@ -42,18 +52,29 @@ pub async fn issue(
     }
     let caller = caller(&req, &state, None).await?;
     let request = parse_body(&body)?;
-    let ttl = request.ttl_seconds.unwrap_or(DEFAULT_TTL_SECS);
-    if !(MIN_TTL_SECS..=MAX_TTL_SECS).contains(&ttl) {
+    let ttl = match &request.ttl_seconds {
+        None => Some(DEFAULT_TTL_SECS),
+        Some(number) => whole_seconds(number),
+    }
+    .filter(|ttl| (MIN_TTL_SECS..=MAX_TTL_SECS).contains(ttl));
+    let Some(ttl) = ttl else {
+        let given = request
+            .ttl_seconds
+            .as_ref()
+            .map(ToString::to_string)
+            .unwrap_or_default();
         return Err(ApiError(
             taskflow_platform::problem::Problem::new(
                 actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid-body",
                 "Invalid request body",
-                format!("ttl_seconds must be from {MIN_TTL_SECS} to {MAX_TTL_SECS}, not {ttl}"),
+                format!(
+                    "ttl_seconds must be a whole number from {MIN_TTL_SECS} to {MAX_TTL_SECS}, not {given}"
+                ),
             )
             .with("pointer", "/ttl_seconds"),
         ));
-    }
+    };
     if let Some(task_id) = request.task_id {
         check_task(&state, &caller, task_id).await?;
     }
@@ -79,7 +100,23 @@ fn parse_body(body: &[u8]) -> Result<TokenRequest, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(TokenRequest::default());
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|e| bad_request("malformed-json", "Malformed JSON", e.to_string()))?;
+    if !value.is_object() {
+        // serde would read a struct from an array (`[null, null]`) too.
+        return Err(ApiError(
+            taskflow_platform::problem::Problem::new(
+                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-body",
+                "Invalid request body",
+                format!(
+                    "the body must be a JSON object (or empty); fields: task_id (uuid), ttl_seconds ({MIN_TTL_SECS}..={MAX_TTL_SECS})"
+                ),
+            )
+            .with("pointer", ""),
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| {
         if e.is_data() {
             ApiError(taskflow_platform::problem::Problem::new(
                 actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
