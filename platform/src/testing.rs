@@ -113,3 +113,70 @@ pub fn assert_no_platform_tables(dir: &str) {
     }
     assert!(checked > 0, "no migrations found under {dir}");
 }
+
+const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "patch", "trace"];
+
+/// Checks a service's `/openapi.json` against the routes it serves and returns the documented
+/// operations ("GET /v1/x/{id}", sorted): every documented operation is routed (401 without
+/// credentials under `/v1/`, otherwise a status its document lists), every other method on a
+/// documented path is 405 with `Allow` naming exactly the documented ones, and an unknown path
+/// is 404. `fill` gives each path parameter a concrete value.
+pub async fn documented_routes(
+    http: &reqwest::Client,
+    base_url: &str,
+    fill: &[(&str, &str)],
+) -> (serde_json::Value, Vec<String>) {
+    use reqwest::{Method, StatusCode};
+    let response = http
+        .get(format!("{base_url}/openapi.json"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: serde_json::Value = response.json().await.expect("json");
+    assert!(doc["openapi"].as_str().expect("openapi").starts_with("3."));
+    let mut listed = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let concrete = fill
+            .iter()
+            .fold(path.clone(), |p, (name, value)| p.replace(name, value));
+        let documented: Vec<&str> = METHODS
+            .into_iter()
+            .filter(|m| item.get(*m).is_some())
+            .collect();
+        for method in METHODS {
+            let answer = http
+                .request(
+                    Method::from_bytes(method.to_uppercase().as_bytes()).expect("method"),
+                    format!("{base_url}{concrete}"),
+                )
+                .send()
+                .await
+                .expect("request");
+            let status = answer.status();
+            if documented.contains(&method) {
+                listed.push(format!("{} {path}", method.to_uppercase()));
+                if path.starts_with("/v1/") {
+                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
+                }
+                assert!(
+                    item[method]["responses"][status.as_str()].is_object(),
+                    "{method} {path}: {status} is not documented"
+                );
+            } else {
+                assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+                let allow = answer.headers()["allow"].to_str().expect("allow");
+                let allow: Vec<String> = allow.split(", ").map(str::to_lowercase).collect();
+                assert_eq!(allow, documented, "{method} {path}");
+            }
+        }
+    }
+    let unknown = http
+        .get(format!("{base_url}/v2/nothing"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    listed.sort();
+    (doc, listed)
+}

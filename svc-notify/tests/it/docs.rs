@@ -1,11 +1,11 @@
 //! `GET /openapi.json` lists exactly the routes svc-notify serves.
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::*;
+use taskflow_platform::testing::documented_routes;
 
-const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "patch", "trace"];
+use crate::helpers::*;
 
 /// Each documented operation is routed (401 without credentials under `/v1`, a documented
 /// answer elsewhere), every other method on a documented path is 405 with `Allow` naming the
@@ -13,57 +13,15 @@ const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "patch", 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_document_is_served_and_lists_every_route() {
     let app = TestNotify::spawn().await;
-    let response = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(response.status(), StatusCode::OK);
-    let doc: Value = response.json().await.expect("json");
-    assert!(doc["openapi"].as_str().expect("openapi").starts_with("3."));
-    let paths = doc["paths"].as_object().expect("paths");
-    let mut listed: Vec<String> = Vec::new();
-    for (path, item) in paths {
-        let concrete = path
-            .replace("{task_id}", "0190a1b2-0000-7000-8000-000000000000")
-            .replace("{file}", "app.js");
-        let documented: Vec<&str> = METHODS
-            .into_iter()
-            .filter(|m| item.get(*m).is_some())
-            .collect();
-        for method in METHODS {
-            let answer = app
-                .http
-                .request(
-                    Method::from_bytes(method.to_uppercase().as_bytes()).expect("method"),
-                    app.url(&concrete),
-                )
-                .send()
-                .await
-                .expect("request");
-            let status = answer.status();
-            if documented.contains(&method) {
-                listed.push(format!("{} {path}", method.to_uppercase()));
-                if path.starts_with("/v1/") {
-                    assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {path}");
-                }
-                assert!(
-                    item[method]["responses"][status.as_str()].is_object(),
-                    "{method} {path}: {status} is not documented"
-                );
-            } else {
-                assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
-                let allow = answer.headers()["allow"]
-                    .to_str()
-                    .expect("allow")
-                    .to_owned();
-                let allow: Vec<String> = allow.split(", ").map(str::to_lowercase).collect();
-                assert_eq!(allow, documented, "{method} {path}");
-            }
-        }
-    }
-    listed.sort();
+    let (doc, listed) = documented_routes(
+        &app.http,
+        &app.url(""),
+        &[
+            ("{task_id}", "0190a1b2-0000-7000-8000-000000000000"),
+            ("{file}", "app.js"),
+        ],
+    )
+    .await;
     assert_eq!(
         listed,
         [
@@ -83,17 +41,11 @@ async fn the_document_is_served_and_lists_every_route() {
     // The SSE operations answer event streams.
     for path in ["/v1/stream", "/v1/tasks/{task_id}/stream"] {
         assert!(
-            paths[path]["get"]["responses"]["200"]["content"]["text/event-stream"].is_object(),
+            doc["paths"][path]["get"]["responses"]["200"]["content"]["text/event-stream"]
+                .is_object(),
             "{path}"
         );
     }
-    let unknown = app
-        .http
-        .get(app.url("/v2/nothing"))
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
 
 /// What schemathesis found against the document: a malformed `token` beside a valid header, and
