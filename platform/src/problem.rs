@@ -69,3 +69,29 @@ impl ResponseError for Problem {
         response.json(self)
     }
 }
+
+/// The answer of a service's default route: 405 with `Allow` (and `allowed_methods` in the
+/// problem) when `allow` lists the methods of a known path, 404 with `not_found` otherwise.
+pub fn no_route(
+    method: &actix_web::http::Method,
+    path: &str,
+    allow: Option<&str>,
+    not_found: &str,
+) -> HttpResponse {
+    let Some(allow) = allow else {
+        return Problem::new(StatusCode::NOT_FOUND, "not-found", "Not found", not_found)
+            .error_response();
+    };
+    let mut response = Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        "Method not allowed",
+        format!("{method} {path} is not supported; allowed: {allow}"),
+    )
+    .with("allowed_methods", allow)
+    .error_response();
+    if let Ok(value) = HeaderValue::from_str(allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}

@@ -1,8 +1,6 @@
 //! Answers for paths and methods no route serves, as problem documents (404, or 405 with
 //! `Allow` on a known path).
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{ALLOW, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use taskflow_platform::problem::Problem;
 
@@ -21,33 +19,12 @@ fn allowed(path: &str) -> Option<&'static str> {
 }
 
 pub async fn no_route(req: HttpRequest) -> HttpResponse {
-    match allowed(req.path()) {
-        Some(allow) => {
-            let mut response = Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
-                format!(
-                    "{} {} is not supported; allowed: {allow}",
-                    req.method(),
-                    req.path()
-                ),
-            )
-            .with("allowed_methods", allow)
-            .error_response();
-            response
-                .headers_mut()
-                .insert(ALLOW, HeaderValue::from_static(allow));
-            response
-        }
-        None => Problem::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            "no such endpoint; the dashboard is at /, the API under /v1",
-        )
-        .error_response(),
-    }
+    taskflow_platform::problem::no_route(
+        req.method(),
+        req.path(),
+        allowed(req.path()),
+        "no such endpoint; the dashboard is at /, the API under /v1",
+    )
 }
 
 /// Any error response that is not yet a problem document (actix's own, e.g. a payload error)

@@ -1,7 +1,6 @@
 //! Every error svc-scheduler answers, as RFC 9457 problem documents with stable slugs.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ALLOW, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use taskflow_platform::problem::Problem;
 
@@ -148,28 +147,10 @@ pub fn json_problem(err: &actix_web::error::JsonPayloadError) -> ApiError {
 /// The default service: 405 with `Allow` on a path the API serves (as its document lists
 /// them), 404 elsewhere.
 pub async fn no_route(req: HttpRequest) -> HttpResponse {
-    let Some(allow) = super::docs::allowed_methods(req.path()) else {
-        return Problem::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            "no such endpoint; the API is under /v1/schedules (see /openapi.json)",
-        )
-        .error_response();
-    };
-    let mut response = Problem::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method-not-allowed",
-        "Method not allowed",
-        format!(
-            "{} {} is not supported; allowed: {allow}",
-            req.method(),
-            req.path()
-        ),
+    taskflow_platform::problem::no_route(
+        req.method(),
+        req.path(),
+        super::docs::allowed_methods(req.path()),
+        "no such endpoint; the API is under /v1/schedules (see /openapi.json)",
     )
-    .error_response();
-    if let Ok(value) = HeaderValue::from_str(allow) {
-        response.headers_mut().insert(ALLOW, value);
-    }
-    response
 }

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ResourceDef, Service, ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use taskflow_platform::problem::{self, Problem};
 
@@ -35,33 +35,12 @@ pub fn allowed_methods(path: &str) -> Option<&'static str> {
 
 /// The default service: 405 + `Allow` on a known path, 404 otherwise.
 pub async fn no_route(req: HttpRequest) -> HttpResponse {
-    match allowed_methods(req.path()) {
-        Some(allow) => {
-            let mut response = Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method-not-allowed",
-                "Method not allowed",
-                format!(
-                    "{} {} is not supported; allowed: {allow}",
-                    req.method(),
-                    req.path()
-                ),
-            )
-            .with("allowed_methods", allow)
-            .error_response();
-            if let Ok(value) = HeaderValue::from_str(allow) {
-                response.headers_mut().insert(ALLOW, value);
-            }
-            response
-        }
-        None => Problem::new(
-            StatusCode::NOT_FOUND,
-            "not-found",
-            "Not found",
-            "no such endpoint; see /docs",
-        )
-        .error_response(),
-    }
+    taskflow_platform::problem::no_route(
+        req.method(),
+        req.path(),
+        allowed_methods(req.path()),
+        "no such endpoint; see /docs",
+    )
 }
 
 fn slug(status: StatusCode) -> String {
