@@ -59,6 +59,19 @@ pub fn bad_request(slug: &str, title: &str, detail: impl Into<String>) -> ApiErr
     ApiError(Problem::new(StatusCode::BAD_REQUEST, slug, title, detail))
 }
 
+/// 422 for a body that parsed but breaks a rule; `pointer` locates it (RFC 6901).
+pub fn invalid_body(pointer: &str, detail: impl Into<String>) -> ApiError {
+    ApiError(
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid-body",
+            "Invalid request body",
+            detail,
+        )
+        .with("pointer", pointer),
+    )
+}
+
 pub fn not_found(detail: impl Into<String>) -> ApiError {
     ApiError(Problem::new(
         StatusCode::NOT_FOUND,

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::AppState;
 use super::auth::{API_KEY_PREFIX, caller};
-use super::errors::{ApiError, bad_request, unauthorized};
+use super::errors::{ApiError, bad_request, invalid_body, unauthorized};
 use super::params::Params;
 use super::streams::check_task;
 use crate::domain::token::{self, Claims, DEFAULT_TTL_SECS, MAX_TTL_SECS, MIN_TTL_SECS};
@@ -63,16 +63,11 @@ pub async fn issue(
             .as_ref()
             .map(ToString::to_string)
             .unwrap_or_default();
-        return Err(ApiError(
-            taskflow_platform::problem::Problem::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-body",
-                "Invalid request body",
-                format!(
-                    "ttl_seconds must be a whole number from {MIN_TTL_SECS} to {MAX_TTL_SECS}, not {given}"
-                ),
-            )
-            .with("pointer", "/ttl_seconds"),
+        return Err(invalid_body(
+            "/ttl_seconds",
+            format!(
+                "ttl_seconds must be a whole number from {MIN_TTL_SECS} to {MAX_TTL_SECS}, not {given}"
+            ),
         ));
     };
     if let Some(task_id) = request.task_id {
@@ -104,16 +99,11 @@ fn parse_body(body: &[u8]) -> Result<TokenRequest, ApiError> {
         .map_err(|e| bad_request("malformed-json", "Malformed JSON", e.to_string()))?;
     if !value.is_object() {
         // serde would read a struct from an array (`[null, null]`) too.
-        return Err(ApiError(
-            taskflow_platform::problem::Problem::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-body",
-                "Invalid request body",
-                format!(
-                    "the body must be a JSON object (or empty); fields: task_id (uuid), ttl_seconds ({MIN_TTL_SECS}..={MAX_TTL_SECS})"
-                ),
-            )
-            .with("pointer", ""),
+        return Err(invalid_body(
+            "",
+            format!(
+                "the body must be a JSON object (or empty); fields: task_id (uuid), ttl_seconds ({MIN_TTL_SECS}..={MAX_TTL_SECS})"
+            ),
         ));
     }
     serde_json::from_value(value).map_err(|e| {
