@@ -13,7 +13,7 @@ EXECUTORS ?=
 SCHEDULERS ?=
 # Tracing (make up TRACING=1): also run a trace backend (Jaeger, query API on 127.0.0.1:16686) and
 # its UI (Zipkin, http://127.0.0.1:19411/zipkin/) and point every service at it; TRACING=0 stops
-# both. Empty: keep what runs now. `make test` sets it to 1.
+# both. Empty: keep what runs now. `make test-traces` sets it to 1.
 TRACING ?=
 # make chaos: how many fault runs, the seed that orders them, or an explicit comma-separated list.
 RUNS ?=
@@ -22,7 +22,7 @@ FAULTS ?=
 # The short chaos run in `make test`: one fault per kind of piece (a worker, the database, the API).
 CI_FAULTS := kill-executor,crash-postgres,kill-tasks
 
-.PHONY: help up down status logs test build lint fmt schemas-check bench tools bench-peers seed compose-up compose-down compose-logs chaos trace-screenshot
+.PHONY: help up down status logs test test-unit test-traces build lint fmt schemas-check bench tools bench-peers seed compose-up compose-down compose-logs chaos trace-screenshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -60,31 +60,41 @@ schemas-check: up ## register every Avro contract; fail on a change the registry
 
 # Tests that restart the shared broker run last and alone (nextest filter `broker_restart`).
 ALONE := test(/under_a_broker_restart/)
+# The tests that read the trace backend's query API: `make test-traces` runs them (it starts the
+# backend, which a new machine first builds from the Go module proxy, ~10 min once).
+TRACES := test(/^tracing_backend::/)
 
-# The tests include one trace in the trace backend (tracing_backend): its `up` runs with TRACING=1.
-test: TRACING = 1
-test: up tools lint ## start what the tests need, then lint and run every test against the real servers
-	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E 'not $(ALONE)'
-	@source .taskflow/dev.env && timeout 300 deploy/foreign-client-check.sh
-	@source .taskflow/dev.env && timeout 300 deploy/analytics-check.sh
-	@source .taskflow/dev.env && deploy/schemathesis-check.sh
-	@source .taskflow/dev.env && deploy/dashboard-check.sh
-	@deploy/compose-check.sh
-	@source .taskflow/dev.env && FAULTS=$(CI_FAULTS) RUNS=3 timeout 900 deploy/chaos.sh
+test: up tools lint ## lint, then every test against the real servers, the outside checks and a short chaos run
+	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E 'not $(ALONE) and not $(TRACES)'
+	@source .taskflow/dev.env && timeout 300 checks/foreign-client-check.sh
+	@source .taskflow/dev.env && timeout 300 checks/analytics-check.sh
+	@source .taskflow/dev.env && checks/schemathesis-check.sh
+	@source .taskflow/dev.env && checks/dashboard-check.sh
+	@source .taskflow/dev.env && checks/seed-check.sh
+	@checks/compose-check.sh
+	@source .taskflow/dev.env && FAULTS=$(CI_FAULTS) RUNS=3 timeout 900 checks/chaos.sh
 	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E '$(ALONE)' --success-output final
 
+test-unit: tools ## the inner loop: every test that needs no server (unit tests of every crate, the chaos judge), no stack needed
+	@cargo nextest run --workspace --lib --bins --no-fail-fast
+	@python3 -m unittest discover -s checks/chaos -p 'test_*.py' -q
+
+test-traces: TRACING = 1
+test-traces: up tools ## a task's spans reach a real OpenTelemetry receiver (Jaeger) as one trace; starts the trace backend
+	@source .taskflow/dev.env && cargo nextest run -p taskflow-e2e --no-fail-fast -E '$(TRACES)'
+
 bench: ## submission and end-to-end execution throughput and latency, then svc-notify under 1,000 and 10,000 SSE clients (release builds, own databases and topics, ~5 min)
-	@deploy/bench.sh
+	@bench/bench.sh
 
 chaos: up ## seeded faults under load, each run reconciled against P1-P7 (RUNS=20 SEED=7 FAULTS=kill-kafka,...; ~1 min a run)
-	@source .taskflow/dev.env && RUNS=$(RUNS) SEED=$(SEED) FAULTS=$(FAULTS) deploy/chaos.sh
+	@source .taskflow/dev.env && RUNS=$(RUNS) SEED=$(SEED) FAULTS=$(FAULTS) checks/chaos.sh
 
 trace-screenshot: TRACING = 1
 trace-screenshot: up ## a screenshot of one task's trace in the trace UI (Zipkin) -> .taskflow/trace-screenshot.png
-	@source .taskflow/dev.env && deploy/trace-screenshot.sh
+	@source .taskflow/dev.env && checks/trace-screenshot.sh
 
 bench-peers: ## TaskFlow next to River (Go) on the same PostgreSQL, same no-op workload: one table + latency chart (~6 min)
-	@deploy/bench-peers.sh
+	@bench/bench-peers.sh
 
 compose-up: ## TaskFlow in Docker: build the four images, start them with PostgreSQL, Kafka and the registry (EXECUTORS=n, TRACING=1 for Jaeger)
 	@EXECUTORS=$(EXECUTORS) TRACING=$(TRACING) deploy/compose/run.sh up

@@ -2,8 +2,8 @@
 # Install, once per machine, what building and testing the Rust workspace needs beyond the
 # toolchain itself: the C toolchain and headers that rdkafka's bundled librdkafka (features
 # tokio+zstd) and reqwest's native-tls link against, and cargo-nextest; and what the dashboard's
-# browser check (deploy/dashboard-check.sh) needs: Debian's Chromium, Node.js with npm, and the
-# npm packages of deploy/browser/package-lock.json in the cache (~/.cache/taskflow/browser).
+# browser check (checks/dashboard-check.sh) needs: Debian's Chromium, Node.js with npm, and the
+# npm packages of checks/browser/package-lock.json in the cache (~/.cache/taskflow/browser).
 # Warm path: every check is local (dpkg-query, `cargo nextest --version`, comparing the lockfile
 # with the cached copy), so a machine that already has everything needs no network and returns
 # in well under a second.
@@ -17,8 +17,8 @@ cd "$(dirname "$0")/.."
 #   libssl-dev       native-tls -> openssl-sys
 #   zlib1g-dev       librdkafka's default gzip support (libz-sys links the system zlib)
 #   curl, python3    deploy/*.sh use them for readiness probes
-#   chromium         the headless browser deploy/dashboard-check.sh drives (puppeteer-core, --no-sandbox)
-#   docker-compose   validates deploy/compose.yaml (`docker-compose config`) in deploy/compose-check.sh;
+#   chromium         the headless browser checks/dashboard-check.sh drives (puppeteer-core, --no-sandbox)
+#   docker-compose   validates deploy/compose.yaml (`docker-compose config`) in checks/compose-check.sh;
 #                    it needs no Docker engine for that
 APT_PACKAGES=(build-essential cmake pkg-config libssl-dev zlib1g-dev curl python3 chromium docker-compose)
 
@@ -99,12 +99,12 @@ install_nextest() {
 }
 
 # The browser check's npm packages (puppeteer-core; it downloads no browser), installed with
-# `npm ci` from deploy/browser's lockfile into the cache, so fresh clones reuse them. A copy of
+# `npm ci` from checks/browser's lockfile into the cache, so fresh clones reuse them. A copy of
 # the lockfile beside them says what is there; a different one is installed anew next to it and
 # swapped in, so an interrupted install leaves the previous one usable.
 install_browser_modules() {
   local cache="${TASKFLOW_CACHE:-$HOME/.cache/taskflow}"
-  local dest="$cache/browser" src="deploy/browser" tmp
+  local dest="$cache/browser" src="checks/browser" tmp
   if [[ -d "$dest/node_modules/puppeteer-core" ]] && cmp -s "$src/package-lock.json" "$dest/package-lock.json"; then
     return 0
   fi

@@ -359,11 +359,107 @@ SUMMARY=()
 # The name column fits `svc-executor-10`.
 summary_add() { SUMMARY+=("$(printf '  %-16s %-52s %s' "$1" "$2" "$(rel "$3")")"); }
 
-# The cargo profile `make up` builds the services with: release by default, so that what runs is
-# what the benchmarks measure (TASKFLOW_PROFILE=dev builds faster and runs ~5x slower).
-SERVICE_PROFILE="${TASKFLOW_PROFILE:-release}"
+# The cargo profile `make up` builds the services with: dev by default, the profile `make test`
+# builds its tests with, so a first `make test` after `make up` compiles only the tests on top and
+# one set of compiled dependencies serves both (Cargo.toml: the workspace at opt-level 1, its
+# dependencies at 2). TASKFLOW_PROFILE=release builds what the images and the benchmarks run.
+SERVICE_PROFILE="${TASKFLOW_PROFILE:-dev}"
 # Cargo's output folder of that profile (the dev profile writes to debug/).
 service_profile_dir() { if [[ "$SERVICE_PROFILE" == dev ]]; then printf debug; else printf '%s' "$SERVICE_PROFILE"; fi; }
+# The four services, in the order `make up` starts them.
+SERVICES=(svc-tasks svc-executor svc-notify svc-scheduler)
+SERVICES_BUILD_LOG="$LOG_DIR/services-build.log"
+SERVICES_BUILD_PID=""
+SERVICES_BUILT=""
+
+# service_bin NAME: where `make up`'s build puts a service's binary.
+service_bin() { printf '%s/%s/%s' "${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}" "$(service_profile_dir)" "$1"; }
+
+# The four services are one cargo build (cargo then compiles their shared crates once and overlaps
+# the rest), started in the background before PostgreSQL, Kafka and the registry so that the
+# compiler and the JVMs' start-up share the wait. A no-op build when nothing changed.
+services_build_start() {
+  [[ -n "$SERVICES_BUILD_PID$SERVICES_BUILT" ]] && return 0
+  command -v cargo >/dev/null || die "cargo is not on PATH (install Rust with https://rustup.rs, then run make up again)"
+  mkdir -p "$LOG_DIR"
+  local args=(build --profile "$SERVICE_PROFILE" --color never) svc
+  for svc in "${SERVICES[@]}"; do args+=(-p "$svc" --bin "$svc"); done
+  info "building the four services (cargo ${args[*]}; the first time takes a few minutes, output in $(rel "$SERVICES_BUILD_LOG"))"
+  # 8>&- 9>&-: cargo and rustc must not inherit the state/cache locks (see lock_state).
+  (cd "$TASKFLOW_ROOT" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}" \
+    exec cargo "${args[@]}") >"$SERVICES_BUILD_LOG" 2>&1 </dev/null 8>&- 9>&- &
+  SERVICES_BUILD_PID=$!
+}
+
+# Wait for the build services_build_start began (starting it if nobody did); exit on failure.
+services_build_wait() {
+  [[ -n "$SERVICES_BUILT" ]] && return 0
+  services_build_start
+  if ! wait "$SERVICES_BUILD_PID"; then
+    {
+      printf '[taskflow] ERROR: building the services failed; last 40 lines of %s:\n' "$(rel "$SERVICES_BUILD_LOG")"
+      tail -n 40 "$SERVICES_BUILD_LOG" | sed 's/^/    /'
+    } >&2
+    exit 1
+  fi
+  SERVICES_BUILD_PID=""
+  SERVICES_BUILT=1
+  local svc
+  for svc in "${SERVICES[@]}"; do
+    [[ -x "$(service_bin "$svc")" ]] || die "$svc: cargo build succeeded but $(service_bin "$svc") is missing (is CARGO_TARGET_DIR the same as cargo's?)"
+  done
+}
+
+# --- the services (deploy/up.d/50-80) -----------------------------------------------------------
+# Each hook names its instances, ports and settings; starting, restarting and waiting is here.
+# SETTINGS_CMD... is a command printing the instance's environment, one NAME=value a line.
+
+# service_stale_reason PID BIN SETTINGS_CMD...: why the running process PID should be restarted
+# (prints a reason), or nothing when it runs BIN's current build with the current settings.
+service_stale_reason() {
+  local pid="$1" bin="$2" environ setting
+  shift 2
+  binary_rebuilt_reason "$pid" "$bin" && return 0
+  # The settings it runs with (its environment is readable: it is our process).
+  environ="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null)" || return 0
+  while IFS= read -r setting; do
+    if [[ $'\n'"$environ"$'\n' != *$'\n'"$setting"$'\n'* ]]; then
+      printf 'its setting %s changed' "${setting%%=*}"
+      return 0
+    fi
+  done < <("$@")
+}
+
+# service_ensure NAME PORT BIN STOP_TIMEOUT_S SETTINGS_CMD...: start instance NAME of BIN on
+# PORT when it does not run; restart it when its binary was rebuilt or a setting changed since
+# it started; leave it alone otherwise. Does not wait (service_wait does), so instances start
+# side by side. Settings are exported, not passed on the command line: tokens stay out of `ps`.
+service_ensure() {
+  local name="$1" port="$2" bin="$3" timeout="$4" pid reason settings
+  shift 4
+  if pid="$(our_pid "$name")"; then
+    reason="$(service_stale_reason "$pid" "$bin" "$@")"
+    [[ -n "$reason" ]] || return 0
+    info "restarting $name: $reason"
+    stop_piece "$name" "$timeout"
+  fi
+  require_port_free "$name" "$port"
+  mapfile -t settings < <("$@")
+  info "starting $name on http://$HOST:$port"
+  (
+    cd "$STATE_DIR" || exit 1 # where a core dump would land, not the source tree
+    export "${settings[@]}"
+    start_detached "$name" "$LOG_DIR/$name.log" "$bin"
+  )
+  record_health_url "$name" "http://$HOST:$port/health/ready"
+}
+
+# service_wait NAME PORT: wait until instance NAME answers /health/ready (60 s at most).
+service_wait() {
+  local name="$1" pid
+  pid="$(our_pid "$name")" || die_with_log "$name" "the process exited right away" "$LOG_DIR/$name.log"
+  wait_for "$name" 60 "$LOG_DIR/$name.log" "$pid" curl -fsS -o /dev/null --max-time 3 "http://$HOST:$2/health/ready"
+}
 
 # A hook-started service's readiness URL, so `make status` can ask it (run/NAME.url).
 record_health_url() { mkdir -p "$RUN_DIR" && printf '%s\n' "$2" >"$RUN_DIR/$1.url"; }

@@ -26,8 +26,12 @@ tenant_key() {
   if created="$(api POST /v1/admin/tenants "{\"name\": \"$name\"}" 2>/dev/null)"; then
     python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])' <<<"$created" >"$file"
   else
-    id="$(api GET "/v1/admin/tenants?name=$name" 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); print((d.get("items") or d.get("tenants") or [{}])[0].get("id",""))' || true)"
-    [[ -n "$id" ]] || { say "tenant $name exists but its key is unknown here; delete $file's tenant or pick another name" >&2; exit 1; }
+    # The tenant exists but its key file is gone (keys are shown once): find the tenant by name
+    # and issue it a new key.
+    id="$(api GET "/v1/admin/tenants?name=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$name")" |
+      python3 -c 'import json,sys; items = json.load(sys.stdin)["items"]; print(items[0]["tenant_id"] if items else "")')"
+    [[ -n "$id" ]] || { say "could not create tenant $name, and no tenant has that name" >&2; exit 1; }
+    say "tenant $name exists but $file was lost: issuing it a new key"
     api POST "/v1/admin/tenants/$id/keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])' >"$file"
   fi
   cat "$file"

@@ -346,6 +346,8 @@ main() {
   mkdir -p "$RUN_DIR" "$LOG_DIR"
   preflight
   check_ports
+  # The compiler works while PostgreSQL, Kafka and the registry start (hooks wait for it).
+  services_build_start
   pg_up
   # The two JVMs start in parallel (the registry needs PostgreSQL, which is ready by now).
   kafka_start

@@ -3,8 +3,8 @@
 # .taskflow/dev.env is written; deploy/lib.sh is loaded): build and run svc-tasks, make sure a dev
 # tenant exists, and add TASKFLOW_API_URL, TASKFLOW_API_KEY and TASKFLOW_ADMIN_TOKEN to dev.env.
 #
-#   binary   $CARGO_TARGET_DIR/<profile>/svc-tasks (cargo build --profile $SERVICE_PROFILE -p svc-tasks; a no-op when up to date)
-#   process  run/svc-tasks.pid, logs/svc-tasks.log (JSON lines), build output logs/svc-tasks-build.log
+#   binary   $CARGO_TARGET_DIR/<profile>/svc-tasks (the one cargo build of the four services: services_build_start in deploy/lib.sh)
+#   process  run/svc-tasks.pid, logs/svc-tasks.log (JSON lines)
 #   secrets  .taskflow/secrets/admin-token      admin token, generated once per clone (mode 600)
 #            .taskflow/secrets/dev-tenant.json  the dev tenant and its API key (mode 600)
 #
@@ -18,29 +18,13 @@
 SVC_TASKS_PORT=18090
 SVC_TASKS_URL="http://$HOST:$SVC_TASKS_PORT"
 SVC_TASKS_LOG="$LOG_DIR/svc-tasks.log"
-SVC_TASKS_BUILD_LOG="$LOG_DIR/svc-tasks-build.log"
-SVC_TASKS_BIN="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}/$(service_profile_dir)/svc-tasks"
+SVC_TASKS_BIN="$(service_bin svc-tasks)"
 SVC_TASKS_SECRETS="$STATE_DIR/secrets"
 SVC_TASKS_TOKEN_FILE="$SVC_TASKS_SECRETS/admin-token"
 SVC_TASKS_TENANT_FILE="$SVC_TASKS_SECRETS/dev-tenant.json"
 SVC_TASKS_ADMIN_TOKEN=""
 SVC_TASKS_API_KEY=""
 
-svc_tasks_build() {
-  command -v cargo >/dev/null || die "svc-tasks: cargo is not on PATH (install Rust with https://rustup.rs, then run make up again)"
-  info "building svc-tasks (first time takes a few minutes; output in $(rel "$SVC_TASKS_BUILD_LOG"))"
-  mkdir -p "$LOG_DIR"
-  # 8>&- 9>&-: cargo and rustc must not inherit the state/cache locks (see lock_state).
-  if ! (cd "$TASKFLOW_ROOT" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}" \
-    cargo build --profile "$SERVICE_PROFILE" -p svc-tasks --color never) >"$SVC_TASKS_BUILD_LOG" 2>&1 </dev/null 8>&- 9>&-; then
-    {
-      printf '[taskflow] ERROR: cargo build -p svc-tasks failed; last 40 lines of %s:\n' "$(rel "$SVC_TASKS_BUILD_LOG")"
-      tail -n 40 "$SVC_TASKS_BUILD_LOG" | sed 's/^/    /'
-    } >&2
-    exit 1
-  fi
-  [[ -x "$SVC_TASKS_BIN" ]] || die "svc-tasks: cargo build succeeded but $SVC_TASKS_BIN is missing (is CARGO_TARGET_DIR the same as cargo's?)"
-}
 
 # The admin token: read from secrets/admin-token, or generated there once.
 svc_tasks_admin_token() {
@@ -65,71 +49,25 @@ svc_tasks_admin_token() {
   SVC_TASKS_ADMIN_TOKEN="$token"
 }
 
-svc_tasks_live() { curl -fsS -o /dev/null --max-time 2 "$SVC_TASKS_URL/health/live"; }
-svc_tasks_ready() { curl -fsS -o /dev/null --max-time 3 "$SVC_TASKS_URL/health/ready"; }
-
-# Its settings besides dev.env and the admin token, one NAME=value a line.
+# Its environment, one NAME=value a line. The admin token is one of them: service_ensure exports
+# the settings (they never reach a command line), and a changed token restarts the service.
 svc_tasks_settings() {
-  printf '%s\n' \
-    "RUST_LOG=info" \
-    "TASKFLOW_TASKS_BIND=$HOST:$SVC_TASKS_PORT" \
-    "TASKFLOW_CORS_ORIGINS=http://$HOST:18095,http://localhost:18095"
-  otel_settings
-}
-
-# Why the running process PID should be restarted (prints a reason), or nothing if it is current.
-svc_tasks_stale_reason() {
-  local pid="$1" environ setting
-  binary_rebuilt_reason "$pid" "$SVC_TASKS_BIN" && return 0
-  # The admin token and settings it runs with (its environment is readable: it is our process).
-  if environ="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null)"; then
-    if [[ $'\n'"$environ"$'\n' != *$'\n'"TASKFLOW_ADMIN_TOKEN=$SVC_TASKS_ADMIN_TOKEN"$'\n'* ]]; then
-      printf 'the admin token changed'
-      return 0
-    fi
-    while IFS= read -r setting; do
-      if [[ $'\n'"$environ"$'\n' != *$'\n'"$setting"$'\n'* ]]; then
-        printf 'its setting %s changed' "${setting%%=*}"
-        return 0
-      fi
-    done < <(svc_tasks_settings)
-  fi
-}
-
-svc_tasks_start() {
-  local settings
-  require_port_free svc-tasks "$SVC_TASKS_PORT"
-  mapfile -t settings < <(svc_tasks_settings)
-  info "starting svc-tasks on $SVC_TASKS_URL"
   (
-    # The service reads its settings from the environment: dev.env (database, Kafka, registry,
-    # partitions) plus the admin token, exported rather than passed on the command line so it
-    # does not show up in `ps`.
     # shellcheck source=/dev/null
     source "$DEV_ENV"
-    export TASKFLOW_ADMIN_TOKEN="$SVC_TASKS_ADMIN_TOKEN"
-    cd "$STATE_DIR" || exit 1 # where a core dump would land, not the source tree
+    printf '%s\n' \
+      "DATABASE_URL_TASKS=$DATABASE_URL_TASKS" \
+      "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS" \
+      "SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL" \
+      "TASKFLOW_TASK_PARTITIONS=$TASKFLOW_TASK_PARTITIONS" \
+      "TASKFLOW_ADMIN_TOKEN=$SVC_TASKS_ADMIN_TOKEN" \
+      "RUST_LOG=info" \
+      "TASKFLOW_TASKS_BIND=$HOST:$SVC_TASKS_PORT" \
+      "TASKFLOW_CORS_ORIGINS=http://$HOST:18095,http://localhost:18095"
     # The dashboard (svc-notify, deploy/up.d/70-svc-notify.sh) calls this API from the browser
-    # (TASKFLOW_CORS_ORIGINS in svc_tasks_settings).
-    start_detached svc-tasks "$SVC_TASKS_LOG" "${settings[@]}" "$SVC_TASKS_BIN"
+    # (TASKFLOW_CORS_ORIGINS above).
+    otel_settings
   )
-  record_health_url svc-tasks "$SVC_TASKS_URL/health/ready"
-}
-
-svc_tasks_run() {
-  local pid reason
-  if pid="$(our_pid svc-tasks)"; then
-    reason="$(svc_tasks_stale_reason "$pid")"
-    if [[ -n "$reason" ]]; then
-      info "restarting svc-tasks: $reason"
-      stop_piece svc-tasks 10
-      svc_tasks_start
-    fi
-  else
-    svc_tasks_start
-  fi
-  pid="$(our_pid svc-tasks)" || die_with_log svc-tasks "the process exited right away" "$SVC_TASKS_LOG"
-  wait_for svc-tasks 60 "$SVC_TASKS_LOG" "$pid" svc_tasks_ready
 }
 
 # svc_tasks_http METHOD PATH BEARER OUT [JSON]: prints the HTTP status (000: no answer), body to
@@ -247,9 +185,10 @@ svc_tasks_save_tenant() {
 svc_tasks_up() {
   # Fail before a long build if someone else holds the port.
   if ! our_pid svc-tasks >/dev/null; then require_port_free svc-tasks "$SVC_TASKS_PORT"; fi
-  svc_tasks_build
+  services_build_wait
   svc_tasks_admin_token
-  svc_tasks_run
+  service_ensure svc-tasks "$SVC_TASKS_PORT" "$SVC_TASKS_BIN" 10 svc_tasks_settings
+  service_wait svc-tasks "$SVC_TASKS_PORT"
   svc_tasks_dev_tenant
   devenv_export TASKFLOW_API_URL "$SVC_TASKS_URL"
   devenv_export TASKFLOW_API_KEY "$SVC_TASKS_API_KEY"

@@ -4,12 +4,11 @@
 # instances of it (`make up EXECUTORS=n`; without it, as many as run now, or 1), and add
 # TASKFLOW_EXECUTORS to dev.env.
 #
-#   binary    $CARGO_TARGET_DIR/<profile>/svc-executor (cargo build --profile $SERVICE_PROFILE -p svc-executor --bin svc-executor;
-#             a no-op when up to date; only the service, not the package's other binaries)
+#   binary    $CARGO_TARGET_DIR/<profile>/svc-executor (the one cargo build of the four services:
+#             services_build_start in deploy/lib.sh; a no-op when up to date)
 #   instance  N = 1..EXECUTORS: run/svc-executor-N.pid, logs/svc-executor-N.log (JSON lines),
 #             health on 127.0.0.1:(18100+N) (/health/live, /health/ready), lease owner name
 #             executor-N (stable per slot: a restarted instance takes its slot's name again)
-#   build     logs/svc-executor-build.log
 #
 # Idempotent: a running instance of ours is left alone unless its binary was rebuilt since it
 # started or its settings changed: then it is restarted, so `make up` after a code change runs
@@ -27,8 +26,7 @@ SVC_EXECUTOR_TASK_PORTS=18200-18299
 # Each instance may hold TASKFLOW_EXECUTOR_CONCURRENCY+4 (20) PostgreSQL connections, and
 # max_connections is 300 for everything (tests included): keep n small.
 SVC_EXECUTOR_MAX=10
-SVC_EXECUTOR_BUILD_LOG="$LOG_DIR/svc-executor-build.log"
-SVC_EXECUTOR_BIN="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}/$(service_profile_dir)/svc-executor"
+SVC_EXECUTOR_BIN="$(service_bin svc-executor)"
 # SIGTERM: the service stops taking work, lets running attempts finish for TASKFLOW_DRAIN_MS
 # (20 s by default), then releases the rest; SIGKILL only after that.
 SVC_EXECUTOR_STOP_TIMEOUT=25
@@ -37,8 +35,6 @@ svc_executor_name() { printf 'svc-executor-%s' "$1"; }
 svc_executor_log() { printf '%s/svc-executor-%s.log' "$LOG_DIR" "$1"; }
 svc_executor_port() { printf '%s' $((SVC_EXECUTOR_BASE_PORT + $1)); }
 svc_executor_url() { printf 'http://%s:%s' "$HOST" "$(svc_executor_port "$1")"; }
-
-svc_executor_ready() { curl -fsS -o /dev/null --max-time 3 "$(svc_executor_url "$1")/health/ready"; }
 
 # The instance count: EXECUTORS when given (`make up EXECUTORS=n`); otherwise as many as run now
 # (so `make test`, `make bench` and `make schemas-check`, which run `make up` first, keep an
@@ -70,21 +66,6 @@ svc_executor_slots() {
   done | sort -rn
 }
 
-svc_executor_build() {
-  command -v cargo >/dev/null || die "svc-executor: cargo is not on PATH (install Rust with https://rustup.rs, then run make up again)"
-  info "building svc-executor (output in $(rel "$SVC_EXECUTOR_BUILD_LOG"))"
-  mkdir -p "$LOG_DIR"
-  # 8>&- 9>&-: cargo and rustc must not inherit the state/cache locks (see lock_state).
-  if ! (cd "$TASKFLOW_ROOT" && CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}" \
-    cargo build --profile "$SERVICE_PROFILE" -p svc-executor --bin svc-executor --color never) >"$SVC_EXECUTOR_BUILD_LOG" 2>&1 </dev/null 8>&- 9>&-; then
-    {
-      printf '[taskflow] ERROR: cargo build -p svc-executor failed; last 40 lines of %s:\n' "$(rel "$SVC_EXECUTOR_BUILD_LOG")"
-      tail -n 40 "$SVC_EXECUTOR_BUILD_LOG" | sed 's/^/    /'
-    } >&2
-    exit 1
-  fi
-  [[ -x "$SVC_EXECUTOR_BIN" ]] || die "svc-executor: cargo build succeeded but $SVC_EXECUTOR_BIN is missing (is CARGO_TARGET_DIR the same as cargo's?)"
-}
 
 # The environment of instance N, one NAME=value a line: dev.env's settings plus its own.
 svc_executor_settings() {
@@ -106,35 +87,8 @@ svc_executor_settings() {
   )
 }
 
-# Why the running instance N (process PID) should be restarted (prints a reason), or nothing.
-svc_executor_stale_reason() {
-  local n="$1" pid="$2" environ setting
-  binary_rebuilt_reason "$pid" "$SVC_EXECUTOR_BIN" && return 0
-  # The settings it runs with (its environment is readable: it is our process).
-  if environ="$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null)"; then
-    while IFS= read -r setting; do
-      if [[ $'\n'"$environ"$'\n' != *$'\n'"$setting"$'\n'* ]]; then
-        printf 'its setting %s changed' "${setting%%=*}"
-        return 0
-      fi
-    done < <(svc_executor_settings "$n")
-  fi
-}
-
-svc_executor_start() {
-  local n="$1" settings
-  require_port_free "$(svc_executor_name "$n")" "$(svc_executor_port "$n")"
-  mapfile -t settings < <(svc_executor_settings "$n")
-  info "starting $(svc_executor_name "$n") on $(svc_executor_url "$n") (lease owner executor-$n)"
-  (
-    cd "$STATE_DIR" || exit 1 # where a core dump would land, not the source tree
-    start_detached "$(svc_executor_name "$n")" "$(svc_executor_log "$n")" "${settings[@]}" "$SVC_EXECUTOR_BIN"
-  )
-  record_health_url "$(svc_executor_name "$n")" "$(svc_executor_url "$n")/health/ready"
-}
-
 svc_executor_up() {
-  local count n pid reason
+  local count n
   count="$(svc_executor_count)"
 
   # Instances above the count go first (highest N first), whatever the build does.
@@ -149,22 +103,15 @@ svc_executor_up() {
       require_port_free "$(svc_executor_name "$n")" "$(svc_executor_port "$n")"
     fi
   done
-  if ((count > 0)); then svc_executor_build; fi
+  if ((count > 0)); then services_build_wait; fi
 
   # Start (or restart) them all, then wait for each: they come up in parallel.
   for ((n = 1; n <= count; n++)); do
-    if pid="$(our_pid "$(svc_executor_name "$n")")"; then
-      reason="$(svc_executor_stale_reason "$n" "$pid")"
-      [[ -n "$reason" ]] || continue
-      info "restarting $(svc_executor_name "$n"): $reason"
-      stop_piece "$(svc_executor_name "$n")" "$SVC_EXECUTOR_STOP_TIMEOUT"
-    fi
-    svc_executor_start "$n"
+    service_ensure "$(svc_executor_name "$n")" "$(svc_executor_port "$n")" "$SVC_EXECUTOR_BIN" \
+      "$SVC_EXECUTOR_STOP_TIMEOUT" svc_executor_settings "$n"
   done
   for ((n = 1; n <= count; n++)); do
-    pid="$(our_pid "$(svc_executor_name "$n")")" ||
-      die_with_log "$(svc_executor_name "$n")" "the process exited right away" "$(svc_executor_log "$n")"
-    wait_for "$(svc_executor_name "$n")" 60 "$(svc_executor_log "$n")" "$pid" svc_executor_ready "$n"
+    service_wait "$(svc_executor_name "$n")" "$(svc_executor_port "$n")"
     summary_add "$(svc_executor_name "$n")" "$(svc_executor_url "$n")/health/ready (executor-$n)" "$(svc_executor_log "$n")"
   done
 

@@ -1,6 +1,6 @@
 //! Publishes one event of every type under a topic prefix and prints them as JSON lines, so a
 //! client that knows nothing of this repository can be checked against them
-//! (`deploy/foreign-client-check.sh`).
+//! (`checks/foreign-client-check.sh`).
 
 use std::sync::Arc;
 

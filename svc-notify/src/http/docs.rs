@@ -11,7 +11,7 @@
 //! (`text/event-stream`, with their parameters and refusals) and the health routes. The
 //! WebSocket feed (`/v1/ws`) and the dashboard (`/`, `/dashboard/...`) are listed with their
 //! route and purpose only (an upgrade and static files are not a JSON API); `/metrics` is
-//! Prometheus' and left out. `deploy/schemathesis-check.sh` fuzzes the JSON operations and
+//! Prometheus' and left out. `checks/schemathesis-check.sh` fuzzes the JSON operations and
 //! leaves out the streams, which by design never end while the client is entitled to them.
 
 use std::sync::OnceLock;

@@ -2,7 +2,7 @@
 //!
 //! The paths, parameters and success answers are derived by utoipa from the handlers
 //! (`schedules.rs`); this module adds what the derive cannot know, so that the document states
-//! what the server does (`deploy/schemathesis-check.sh` fuzzes the running service against it):
+//! what the server does (`checks/schemathesis-check.sh` fuzzes the running service against it):
 //! - the bodies as JSON Schemas with their real rules: the name, one `spec` variant per kind
 //!   (`cron` in an IANA zone, `every`, `at`), the durations, the overlap policies, and one task
 //!   template variant per task type with that type's payload schema (`schemas/tasks/`);

@@ -1,0 +1,296 @@
+//! The table of `make bench-peers`: reads the JSON lines the runs wrote (bench/peers/river's
+//! river-bench for River, bench-e2e --json for TaskFlow, and the `commits_after` line
+//! bench/bench-peers.sh adds after it stopped TaskFlow's services) and prints one aligned
+//! table: a column per system, then TaskFlow / River ratios. With `--json-out`, also writes the
+//! table's numbers as one JSON object.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Parser;
+use serde_json::{Value, json};
+
+#[derive(Parser, Debug)]
+#[command(about = "Table of `make bench-peers` from its JSON lines")]
+struct Args {
+    /// The JSON lines of the run (results.jsonl).
+    results: PathBuf,
+    /// 1-minute load average when the run started / ended (printed under the table).
+    #[arg(long)]
+    load_start: Option<String>,
+    #[arg(long)]
+    load_end: Option<String>,
+    /// Also write the table as JSON here.
+    #[arg(long)]
+    json_out: Option<PathBuf>,
+}
+
+/// One system in one configuration: its throughput and latency objects.
+#[derive(Default)]
+struct Column {
+    title: String,
+    throughput: Option<Value>,
+    latency: Option<Value>,
+    commits: Option<f64>,
+}
+
+fn f(v: &Value, key: &str) -> Option<f64> {
+    v.get(key).and_then(Value::as_f64)
+}
+
+impl Column {
+    fn tp(&self, key: &str) -> Option<f64> {
+        self.throughput.as_ref().and_then(|v| f(v, key))
+    }
+    fn lat(&self, key: &str) -> Option<f64> {
+        self.latency.as_ref().and_then(|v| f(v, key))
+    }
+    fn commits_per_task(&self) -> Option<f64> {
+        let tasks = self.tp("tasks")?;
+        Some(self.commits? / tasks.max(1.0))
+    }
+}
+
+fn title(system: &str, config: &str) -> String {
+    match system {
+        "river" => format!("River {config}"),
+        "taskflow" => format!("TaskFlow {config}"),
+        other => format!("{other} {config}"),
+    }
+}
+
+fn number(v: Option<f64>) -> String {
+    match v {
+        None => "-".to_owned(),
+        Some(x) if x.abs() >= 1000.0 => format!("{x:.0}"),
+        Some(x) if x.abs() >= 100.0 => format!("{x:.0}"),
+        Some(x) if x.abs() >= 10.0 => format!("{x:.1}"),
+        Some(x) if x.abs() >= 1.0 => format!("{x:.2}"),
+        Some(x) => format!("{x:.3}"),
+    }
+}
+
+fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+        _ => None,
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let text = std::fs::read_to_string(&args.results)
+        .with_context(|| format!("reading {}", args.results.display()))?;
+    let mut columns: BTreeMap<(u8, String), Column> = BTreeMap::new();
+    let mut commits_after: BTreeMap<String, f64> = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not JSON", args.results.display(), i + 1))?;
+        let system = v["system"].as_str().unwrap_or("?").to_owned();
+        let config = v["config"].as_str().unwrap_or("").to_owned();
+        // River default, River tuned, then TaskFlow.
+        let order = match (system.as_str(), config.as_str()) {
+            ("river", "default") => 0,
+            ("river", _) => 1,
+            _ => 2,
+        };
+        let key = (order, format!("{system}/{config}"));
+        match v["phase"].as_str() {
+            Some("commits_after") => {
+                commits_after.insert(key.1, f(&v, "commits_after").unwrap_or(0.0));
+            }
+            Some(phase @ ("throughput" | "latency")) => {
+                let column = columns.entry(key).or_insert_with(|| Column {
+                    title: title(&system, &config),
+                    ..Column::default()
+                });
+                if phase == "throughput" {
+                    column.throughput = Some(v);
+                } else {
+                    column.latency = Some(v);
+                }
+            }
+            _ => {}
+        }
+    }
+    anyhow::ensure!(
+        !columns.is_empty(),
+        "no results in {}",
+        args.results.display()
+    );
+    for ((_, key), column) in &mut columns {
+        let Some(tp) = &column.throughput else {
+            continue;
+        };
+        column.commits = match (f(tp, "commits"), commits_after.get(key)) {
+            (Some(c), _) => Some(c),
+            // TaskFlow: read after its services stopped, minus bench-e2e's own commits.
+            (None, Some(after)) => {
+                f(tp, "commits_before").map(|b| after - b - f(tp, "own_commits").unwrap_or(0.0))
+            }
+            (None, None) => None,
+        };
+    }
+    let cols: Vec<&Column> = columns.values().collect();
+    let river_default = columns.iter().find(|((o, _), _)| *o == 0).map(|(_, c)| c);
+    let river_tuned = columns.iter().find(|((o, _), _)| *o == 1).map(|(_, c)| c);
+    let taskflow = columns.iter().find(|((o, _), _)| *o == 2).map(|(_, c)| c);
+
+    type Metric = (&'static str, fn(&Column) -> Option<f64>);
+    let metrics: [Metric; 8] = [
+        ("throughput: first submit -> all completed (tasks/s)", |c| {
+            c.tp("tasks_per_s")
+        }),
+        ("  TaskFlow: executor finished all (tasks/s)", |c| {
+            c.tp("done_per_s")
+        }),
+        ("submit/insert while working (tasks/s)", |c| {
+            c.tp("submit_per_s")
+        }),
+        ("CPU s per 1,000 tasks, all processes", |c| {
+            c.tp("cpu_s_per_1000")
+        }),
+        ("PostgreSQL commits per task", Column::commits_per_task),
+        ("submit -> started p50 at 100 tasks/s (ms)", |c| {
+            c.lat("p50_ms")
+        }),
+        ("submit -> started p99 at 100 tasks/s (ms)", |c| {
+            c.lat("p99_ms")
+        }),
+        ("  (samples)", |c| c.lat("measured")),
+    ];
+
+    let label_width = metrics.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
+    let width = cols
+        .iter()
+        .map(|c| c.title.len())
+        .max()
+        .unwrap_or(10)
+        .max(12);
+    let mut out = String::new();
+    let mut header = format!("{:<label_width$}", "");
+    for c in &cols {
+        let _ = write!(header, "  {:>width$}", c.title);
+    }
+    let ratio_titles = [
+        ("TaskFlow/River default", river_default),
+        ("TaskFlow/River tuned", river_tuned),
+    ];
+    for (t, r) in &ratio_titles {
+        if r.is_some() && taskflow.is_some() {
+            let _ = write!(header, "  {t:>22}");
+        }
+    }
+    let _ = writeln!(out, "{header}");
+    let _ = writeln!(out, "{}", "-".repeat(header.len()));
+    let mut table_json = serde_json::Map::new();
+    for (label, get) in &metrics {
+        let mut line = format!("{label:<label_width$}");
+        let mut row = serde_json::Map::new();
+        for c in &cols {
+            let v = get(c);
+            let _ = write!(line, "  {:>width$}", number(v));
+            row.insert(c.title.clone(), json!(v));
+        }
+        for (t, r) in &ratio_titles {
+            if let (Some(r), Some(tf)) = (r, taskflow) {
+                let x = if label.starts_with("  ") {
+                    None
+                } else {
+                    ratio(get(tf), get(r))
+                };
+                let shown = x.map_or("-".to_owned(), |x| format!("{}x", number(Some(x))));
+                let _ = write!(line, "  {shown:>22}");
+                row.insert(t.to_string(), json!(x));
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+        table_json.insert(label.trim().to_owned(), Value::Object(row));
+    }
+
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "CPU seconds per 1,000 tasks by process (throughput run):"
+    );
+    for c in &cols {
+        let Some(tp) = &c.throughput else { continue };
+        let tasks = f(tp, "tasks").unwrap_or(1.0).max(1.0);
+        let parts: Vec<String> = tp["cpu_s"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| format!("{k} {}", number(v.as_f64().map(|s| s / tasks * 1000.0))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let _ = writeln!(out, "  {:<width$}  {}", c.title, parts.join(", "));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(out, "Runs:");
+    for c in &cols {
+        if let Some(tp) = &c.throughput {
+            let _ = writeln!(
+                out,
+                "  {:<width$}  throughput: {} of {} tasks completed in {:.1} s, batches of {}, {} in flight{}",
+                c.title,
+                f(tp, "completed").unwrap_or(0.0),
+                f(tp, "tasks").unwrap_or(0.0),
+                f(tp, "secs").unwrap_or(0.0),
+                f(tp, "batch").unwrap_or(0.0),
+                f(tp, "inflight").unwrap_or(0.0),
+                tp.get("settings")
+                    .and_then(Value::as_object)
+                    .map(|s| {
+                        let kv: Vec<String> = s
+                            .iter()
+                            .map(|(k, v)| format!("{k} {}", v.as_str().unwrap_or("?")))
+                            .collect();
+                        format!("; {}", kv.join(", "))
+                    })
+                    .unwrap_or_default()
+            );
+        }
+        if let Some(lat) = &c.latency {
+            let _ = writeln!(
+                out,
+                "  {:<width$}  latency: {} of {} tasks measured at {}/s, p90 {} ms, max {} ms, schedule slip max {} ms; {}",
+                "",
+                f(lat, "measured").unwrap_or(0.0),
+                f(lat, "tasks").unwrap_or(0.0),
+                f(lat, "rate").unwrap_or(0.0),
+                number(f(lat, "p90_ms")),
+                number(f(lat, "max_ms")),
+                number(f(lat, "late_max_ms")),
+                lat["definition"].as_str().unwrap_or("")
+            );
+        }
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "ratio = TaskFlow / River: above 1 is better for throughput, worse for CPU, commits and latency."
+    );
+    if let (Some(a), Some(b)) = (&args.load_start, &args.load_end) {
+        let _ = writeln!(
+            out,
+            "1-minute load average: {a} at the start, {b} at the end."
+        );
+    }
+    print!("{out}");
+
+    if let Some(path) = &args.json_out {
+        let summary = json!({
+            "table": table_json,
+            "load_average_1m": {"start": args.load_start, "end": args.load_end},
+        });
+        std::fs::write(path, format!("{summary:#}\n"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
