@@ -10,6 +10,10 @@ use diesel_async::{
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+mod transient;
+
+pub use transient::{is_transient, is_transient_connection, is_transient_pool};
+
 pub type DbPool = Pool<AsyncPgConnection>;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +28,19 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
     #[error("migrations failed: {0}")]
     Migrate(String),
+}
+
+impl DbError {
+    /// Whether the database cannot serve for now (see [`is_transient`]); a pool that cannot be
+    /// built and failed migrations are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            DbError::Pool(e) => is_transient_pool(e),
+            DbError::Connect(e) => is_transient_connection(e),
+            DbError::Query(e) => is_transient(e),
+            DbError::Build(_) | DbError::Migrate(_) => false,
+        }
+    }
 }
 
 /// A pool of `max_size` connections. A connection handed back is reused without a test query

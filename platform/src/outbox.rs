@@ -90,6 +90,18 @@ pub enum OutboxError {
     Corrupt { id: i64, reason: String },
 }
 
+impl OutboxError {
+    /// Whether the database cannot serve for now ([`crate::db::is_transient`]); an event that
+    /// cannot be stored and an unreadable row are not.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            OutboxError::Db(e) => crate::db::is_transient(e),
+            OutboxError::Pool(e) => crate::db::is_transient_pool(e),
+            OutboxError::Body(_) | OutboxError::Corrupt { .. } => false,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
 pub struct OutboxRow {

@@ -70,6 +70,55 @@ impl ResponseError for Problem {
     }
 }
 
+/// Seconds a 503 asks the client to wait before retrying (`Retry-After`).
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
+/// 503 + `Retry-After`: a dependency (the database) cannot serve now; the same request may
+/// succeed later. `detail` says which, and that nothing was done.
+pub fn unavailable(detail: impl Into<String>) -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "Temporarily unavailable",
+        detail,
+    )
+    .retry_after(UNAVAILABLE_RETRY_AFTER_SECS)
+}
+
+/// 500: a failure retrying will not cure (a bug, data we cannot read). No `Retry-After`, and
+/// `detail` gives away no internals; the cause goes to the log.
+pub fn internal(detail: impl Into<String>) -> Problem {
+    Problem::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "Internal error",
+        detail,
+    )
+}
+
+/// How a service answers a failed database call, in its own words: 503 for a transient failure
+/// ([`crate::db::is_transient`]), 500 for any other (promise P8: a bug is never a 503).
+#[derive(Debug, Clone, Copy)]
+pub struct DatabaseFailure<'a> {
+    /// The 503's detail.
+    pub unavailable: &'a str,
+    /// The 500's detail.
+    pub internal: &'a str,
+}
+
+impl DatabaseFailure<'_> {
+    /// The problem for `cause`, which is logged (a warning when transient, an error otherwise).
+    pub fn answer(&self, cause: &dyn std::fmt::Display, transient: bool) -> Problem {
+        if transient {
+            tracing::warn!(error = %cause, "database unavailable");
+            unavailable(self.unavailable)
+        } else {
+            tracing::error!(error = %cause, "request failed on a database error that retrying will not cure");
+            internal(self.internal)
+        }
+    }
+}
+
 /// The answer of a service's default route: 405 with `Allow` (and `allowed_methods` in the
 /// problem) when `allow` lists the methods of a known path, 404 with `not_found` otherwise.
 pub fn no_route(
@@ -94,4 +143,45 @@ pub fn no_route(
         response.headers_mut().insert(header::ALLOW, value);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ANSWERS: DatabaseFailure<'static> = DatabaseFailure {
+        unavailable: "down",
+        internal: "broken",
+    };
+
+    #[test]
+    fn a_transient_failure_is_a_503_with_retry_after_and_any_other_a_plain_500() {
+        let response = ANSWERS.answer(&"lost connection", true).error_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            response.headers().get(header::RETRY_AFTER).expect("header"),
+            "2"
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .expect("header"),
+            CONTENT_TYPE
+        );
+
+        let problem = ANSWERS.answer(&"corrupt row", false);
+        assert_eq!(problem.problem_type, "urn:taskflow:problem:internal");
+        assert_eq!(problem.detail, "broken");
+        let response = problem.error_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!response.headers().contains_key(header::RETRY_AFTER));
+        assert_eq!(
+            response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .expect("header"),
+            CONTENT_TYPE
+        );
+    }
 }

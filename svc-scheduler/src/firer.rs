@@ -285,9 +285,7 @@ pub async fn record(
         }
     }
     store::insert_occurrences(conn, &occurrences).await?;
-    taskflow_platform::outbox::enqueue_all(conn, &events)
-        .await
-        .map_err(|e| StoreError::Outbox(e.to_string()))?;
+    taskflow_platform::outbox::enqueue_all(conn, &events).await?;
     Ok(events.len())
 }
 

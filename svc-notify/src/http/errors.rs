@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use taskflow_platform::problem::Problem;
+use taskflow_platform::problem::{DatabaseFailure, Problem};
 
 use crate::store::StoreError;
 
@@ -31,18 +31,16 @@ impl ResponseError for ApiError {
     }
 }
 
+/// How svc-notify answers a failed database call: 503 + Retry-After when it is transient, 500
+/// otherwise (the platform's `db::is_transient` decides).
+const DATABASE: DatabaseFailure<'static> = DatabaseFailure {
+    unavailable: "the notification database does not answer; retry shortly",
+    internal: "the request failed inside svc-notify",
+};
+
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        tracing::error!(%error, "database unavailable");
-        ApiError(
-            Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Temporarily unavailable",
-                "the notification database does not answer; retry shortly",
-            )
-            .retry_after(2),
-        )
+        ApiError(DATABASE.answer(&error, error.is_transient()))
     }
 }
 
@@ -118,4 +116,96 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> a
         ),
     };
     ApiError(problem).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    use diesel_async::pooled_connection::deadpool::PoolError;
+
+    use super::*;
+
+    /// Status, `Retry-After` and problem type of the answer actix sends for `e`.
+    fn answer(e: StoreError) -> (StatusCode, Option<String>, String) {
+        let response = ApiError::from(e).error_response();
+        assert_eq!(
+            response.headers().get(CONTENT_TYPE).expect("header"),
+            taskflow_platform::problem::CONTENT_TYPE
+        );
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        let status = response.status();
+        let body = actix_web::body::MessageBody::try_into_bytes(response.into_body())
+            .expect("a complete body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        (
+            status,
+            retry_after,
+            body["type"].as_str().expect("type").to_owned(),
+        )
+    }
+
+    fn db(kind: DatabaseErrorKind, message: &str) -> StoreError {
+        StoreError::Query(DieselError::DatabaseError(
+            kind,
+            Box::new(message.to_owned()),
+        ))
+    }
+
+    /// Promise P8: a bug (an unreadable row, a violated constraint) is a 500, never a 503 that
+    /// clients would retry forever.
+    #[test]
+    fn a_database_error_retrying_will_not_cure_is_a_500_without_retry_after() {
+        for e in [
+            StoreError::Corrupt {
+                what: "notification",
+                reason: "bad kind".into(),
+            },
+            StoreError::Query(DieselError::DeserializationError("unexpected null".into())),
+            db(
+                DatabaseErrorKind::UniqueViolation,
+                "duplicate key value violates unique constraint",
+            ),
+            db(DatabaseErrorKind::Unknown, "column \"x\" does not exist"),
+            StoreError::Pool(PoolError::NoRuntimeSpecified),
+        ] {
+            let shown = e.to_string();
+            assert_eq!(
+                answer(e),
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    None,
+                    "urn:taskflow:problem:internal".into()
+                ),
+                "{shown}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_transient_database_error_is_a_503_with_retry_after() {
+        for e in [
+            StoreError::Pool(PoolError::Closed),
+            db(DatabaseErrorKind::ClosedConnection, "connection closed"),
+            db(
+                DatabaseErrorKind::Unknown,
+                "terminating connection due to administrator command",
+            ),
+            StoreError::Query(DieselError::BrokenTransactionManager),
+        ] {
+            let shown = e.to_string();
+            assert_eq!(
+                answer(e),
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Some("2".into()),
+                    "urn:taskflow:problem:unavailable".into()
+                ),
+                "{shown}"
+            );
+        }
+    }
 }

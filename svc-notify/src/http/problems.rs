@@ -1,8 +1,8 @@
 //! Answers for paths and methods no route serves, as problem documents (404, or 405 with
-//! `Allow` on a known path).
+//! `Allow` on a known path), and the platform's middleware that makes any other error response
+//! a problem document.
 
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use taskflow_platform::problem::Problem;
+use actix_web::{HttpRequest, HttpResponse};
 
 /// Route templates (as prefixes and exact paths) with their methods.
 fn allowed(path: &str) -> Option<&'static str> {
@@ -28,44 +28,23 @@ pub async fn no_route(req: HttpRequest) -> HttpResponse {
 }
 
 /// Any error response that is not yet a problem document (actix's own, e.g. a payload error)
-/// becomes one, keeping its status and headers. For `App::wrap_fn`.
-pub fn middleware<S>(
+/// becomes one of type `http-<status>`, keeping its status and headers. For `App::wrap_fn`.
+pub fn middleware<S, B>(
     req: actix_web::dev::ServiceRequest,
     service: &S,
-) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse, actix_web::Error>> + use<S>
+) -> impl std::future::Future<Output = Result<actix_web::dev::ServiceResponse, actix_web::Error>>
++ use<S, B>
 where
     S: actix_web::dev::Service<
             actix_web::dev::ServiceRequest,
-            Response = actix_web::dev::ServiceResponse,
+            Response = actix_web::dev::ServiceResponse<B>,
             Error = actix_web::Error,
         >,
+    B: actix_web::body::MessageBody + 'static,
 {
-    use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
-    let response = service.call(req);
-    async move {
-        let response = response.await?;
-        let status = response.status();
-        let is_problem = response
-            .headers()
-            .get(CONTENT_TYPE)
-            .is_some_and(|v| v.as_bytes() == taskflow_platform::problem::CONTENT_TYPE.as_bytes());
-        if !(status.is_client_error() || status.is_server_error()) || is_problem {
-            return Ok(response);
-        }
-        let (req, res) = response.into_parts();
-        let title = status.canonical_reason().unwrap_or("Error");
-        let detail = res
-            .error()
-            .map(ToString::to_string)
-            .filter(|d| !d.is_empty())
-            .unwrap_or_else(|| title.to_owned());
-        let slug = format!("http-{}", status.as_u16());
-        let mut replaced = Problem::new(status, &slug, title, detail).error_response();
-        for (name, value) in res.headers() {
-            if name != CONTENT_TYPE && name != CONTENT_LENGTH {
-                replaced.headers_mut().append(name.clone(), value.clone());
-            }
-        }
-        Ok(actix_web::dev::ServiceResponse::new(req, replaced))
-    }
+    taskflow_platform::http::problems::middleware(
+        req,
+        service,
+        taskflow_platform::http::problems::status_slug,
+    )
 }

@@ -29,3 +29,15 @@ pub enum StoreError {
     #[error("stored {what} is not valid: {reason}")]
     Corrupt { what: &'static str, reason: String },
 }
+
+impl StoreError {
+    /// Whether the database cannot serve for now, so the same request may succeed later
+    /// ([`taskflow_platform::db::is_transient`]); an invalid stored row is a bug.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Query(e) => taskflow_platform::db::is_transient(e),
+            StoreError::Pool(e) => taskflow_platform::db::is_transient_pool(e),
+            StoreError::Corrupt { .. } => false,
+        }
+    }
+}

@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
-use taskflow_platform::problem::Problem;
+use taskflow_platform::problem::{DatabaseFailure, Problem};
 
 use crate::store::StoreError;
 use crate::template::TemplateProblem;
@@ -41,21 +41,17 @@ impl From<StoreError> for ApiError {
                 "Schedule name taken",
                 format!("this tenant has a schedule named {name:?} already"),
             )),
-            other => {
-                tracing::error!(error = %other, "database unavailable");
-                ApiError(
-                    Problem::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "unavailable",
-                        "Temporarily unavailable",
-                        "the scheduler database does not answer; retry shortly",
-                    )
-                    .retry_after(2),
-                )
-            }
+            other => ApiError(DATABASE.answer(&other, other.is_transient())),
         }
     }
 }
+
+/// How svc-scheduler answers a failed database call: 503 + Retry-After when it is transient,
+/// 500 otherwise (the platform's `db::is_transient` decides).
+const DATABASE: DatabaseFailure<'static> = DatabaseFailure {
+    unavailable: "the scheduler database does not answer; retry shortly",
+    internal: "the request failed inside svc-scheduler; nothing was recorded",
+};
 
 pub fn invalid(problems: Vec<TemplateProblem>) -> ApiError {
     let detail = problems
@@ -153,4 +149,115 @@ pub async fn no_route(req: HttpRequest) -> HttpResponse {
         super::docs::allowed_methods(req.path()),
         "no such endpoint; the API is under /v1/schedules (see /openapi.json)",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    use diesel_async::pooled_connection::deadpool::PoolError;
+    use taskflow_platform::outbox::OutboxError;
+
+    use super::*;
+
+    /// Status, `Retry-After` and problem type of the answer actix sends for `e`.
+    fn answer(e: impl Into<ApiError>) -> (StatusCode, Option<String>, String) {
+        let response = e.into().error_response();
+        assert_eq!(
+            response.headers().get(CONTENT_TYPE).expect("header"),
+            taskflow_platform::problem::CONTENT_TYPE
+        );
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        let status = response.status();
+        let body = actix_web::body::MessageBody::try_into_bytes(response.into_body())
+            .expect("a complete body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        (
+            status,
+            retry_after,
+            body["type"].as_str().expect("type").to_owned(),
+        )
+    }
+
+    fn db(kind: DatabaseErrorKind, message: &str) -> DieselError {
+        DieselError::DatabaseError(kind, Box::new(message.to_owned()))
+    }
+
+    fn internal() -> (StatusCode, Option<String>, String) {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            None,
+            "urn:taskflow:problem:internal".into(),
+        )
+    }
+
+    fn unavailable() -> (StatusCode, Option<String>, String) {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Some("2".into()),
+            "urn:taskflow:problem:unavailable".into(),
+        )
+    }
+
+    /// Promise P8: a bug is a 500, never a 503 that clients would retry forever. Only a taken
+    /// name has an answer of its own.
+    #[test]
+    fn a_database_error_retrying_will_not_cure_is_a_500_without_retry_after() {
+        assert_eq!(
+            answer(DieselError::DeserializationError("unexpected null".into())),
+            internal()
+        );
+        assert_eq!(
+            answer(db(
+                DatabaseErrorKind::CheckViolation,
+                "new row violates check constraint"
+            )),
+            internal()
+        );
+        // A unique violation the store did not turn into a taken name.
+        assert_eq!(
+            answer(db(
+                DatabaseErrorKind::UniqueViolation,
+                "duplicate key value violates unique constraint \"occurrences_pkey\""
+            )),
+            internal()
+        );
+        assert_eq!(
+            answer(StoreError::Outbox(OutboxError::Body(
+                serde_json::from_str::<serde_json::Value>("{").expect_err("not json")
+            ))),
+            internal()
+        );
+        assert_eq!(
+            answer(StoreError::Pool(PoolError::NoRuntimeSpecified)),
+            internal()
+        );
+        assert_eq!(
+            answer(StoreError::NameTaken("nightly".into())).0,
+            StatusCode::CONFLICT
+        );
+    }
+
+    #[test]
+    fn a_transient_database_error_is_a_503_with_retry_after() {
+        assert_eq!(answer(DieselError::BrokenTransactionManager), unavailable());
+        assert_eq!(
+            answer(db(
+                DatabaseErrorKind::SerializationFailure,
+                "could not serialize"
+            )),
+            unavailable()
+        );
+        assert_eq!(answer(StoreError::Pool(PoolError::Closed)), unavailable());
+        assert_eq!(
+            answer(StoreError::Outbox(OutboxError::Db(db(
+                DatabaseErrorKind::UnableToSendCommand,
+                "connection reset"
+            )))),
+            unavailable()
+        );
+    }
 }

@@ -26,9 +26,22 @@ pub enum StoreError {
     #[error("no database connection: {0}")]
     Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
     #[error("outbox: {0}")]
-    Outbox(String),
+    Outbox(#[from] taskflow_platform::outbox::OutboxError),
     #[error("a schedule named {0:?} exists already")]
     NameTaken(String),
+}
+
+impl StoreError {
+    /// Whether the database cannot serve for now, so the same request may succeed later
+    /// ([`taskflow_platform::db::is_transient`]). A taken name is an answer, not a failure.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Query(e) => taskflow_platform::db::is_transient(e),
+            StoreError::Pool(e) => taskflow_platform::db::is_transient_pool(e),
+            StoreError::Outbox(e) => e.is_transient(),
+            StoreError::NameTaken(_) => false,
+        }
+    }
 }
 
 pub fn is_unique_violation(error: &diesel::result::Error) -> bool {

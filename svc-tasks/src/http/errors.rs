@@ -3,10 +3,8 @@
 use actix_web::HttpRequest;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde_json::json;
-use taskflow_platform::outbox::OutboxError;
-use taskflow_platform::problem::Problem;
+use taskflow_platform::problem::{self, DatabaseFailure, Problem};
 
 use crate::domain::catalog::PayloadProblem;
 use crate::domain::quota::QuotaRefusal;
@@ -148,26 +146,20 @@ pub fn problem_for(e: ServiceError) -> Problem {
             "A tenant with this name exists",
             detail,
         ),
-        ServiceError::Store(StoreError::Db(db)) if is_unavailable(&db) => unavailable(detail),
-        ServiceError::Store(StoreError::Outbox(OutboxError::Db(db))) if is_unavailable(&db) => {
-            unavailable(detail)
+        ServiceError::Store(store) => DATABASE.answer(&store, store.is_transient()),
+        ServiceError::RebuildInterrupted => {
+            tracing::error!(error = %detail, "request failed inside svc-tasks");
+            problem::internal(DATABASE.internal)
         }
-        ServiceError::Store(StoreError::Outbox(OutboxError::Pool(_))) => unavailable(detail),
-        ServiceError::Store(_) | ServiceError::RebuildInterrupted => internal(&detail),
     }
 }
 
-/// 500: a failure that retrying will not cure. Logged with its cause; the client gets no
-/// internals and no Retry-After.
-pub fn internal(cause: &str) -> Problem {
-    tracing::error!(error = %cause, "request failed inside svc-tasks");
-    Problem::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "internal",
-        "Internal error",
-        "the request failed inside svc-tasks; nothing was recorded",
-    )
-}
+/// How svc-tasks answers a failed database call: 503 + Retry-After when it is transient, 500
+/// otherwise (the platform's `db::is_transient` decides).
+const DATABASE: DatabaseFailure<'static> = DatabaseFailure {
+    unavailable: "the task database cannot serve this request now; nothing was recorded, retry later",
+    internal: "the request failed inside svc-tasks; nothing was recorded",
+};
 
 fn quota(q: QuotaRefusal) -> Problem {
     let retry_after = q.retry_after_secs();
@@ -191,71 +183,7 @@ fn not_found(what: &str, detail: &str) -> Problem {
 }
 
 fn unavailable(detail: String) -> Problem {
-    tracing::warn!(error = %detail, "database unavailable");
-    Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "Temporarily unavailable",
-        "the task database cannot serve this request now; nothing was recorded, retry later",
-    )
-    .retry_after(2)
-}
-
-/// PostgreSQL messages (the cluster runs with English messages, `lc_messages` C) of errors that
-/// diesel reports as `Unknown` but that say the server cannot serve right now rather than that
-/// the request is wrong: SQLSTATE 57P01/57P02/57P05/25P03 (the server ended the session:
-/// administrator command, crash of another backend, idle timeouts), 57P03 (starting up,
-/// shutting down, in recovery), 53300 (too many connections), 53200/53100 (out of memory, disk
-/// full), 40P01 (deadlock: retrying succeeds), 57014 (statement cancelled: timeout, operator,
-/// conflict with recovery on a standby).
-const UNAVAILABLE_MESSAGES: [&str; 9] = [
-    "terminating connection",
-    "the database system is",
-    "sorry, too many clients",
-    "remaining connection slots are reserved",
-    "out of memory",
-    "could not extend file",
-    "deadlock detected",
-    "canceling statement due to",
-    "could not connect",
-];
-
-/// Whether a database error says the database is (for now) unable to serve, so the same request
-/// may succeed later: 503 with Retry-After. Everything else is a 500 that retrying would not
-/// cure: a value the database refuses (e.g. 22021, 22P05: NUL in text or jsonb, which
-/// validation should have caught), a constraint violation that slipped past the domain rules,
-/// a bug in a statement.
-///
-/// diesel's kinds for PostgreSQL (through diesel-async/tokio-postgres):
-/// - `ClosedConnection`, `UnableToSendCommand`: no SQLSTATE at all, i.e. the connection broke
-///   under the query (I/O error, server gone, socket closed) -> unavailable;
-/// - `SerializationFailure` (40001): lost a race with a concurrent transaction -> retryable;
-/// - `ReadOnlyTransaction` (25006): the server is a read-only standby, e.g. mid-failover;
-/// - `UniqueViolation`, `ForeignKeyViolation`, `NotNullViolation`, `CheckViolation`,
-///   `RestrictViolation`, `ExclusionViolation`: the request (or our code) is wrong -> 500;
-/// - `Unknown`: every other SQLSTATE; only the messages above mean unavailable.
-pub fn is_unavailable(e: &DieselError) -> bool {
-    match e {
-        DieselError::DatabaseError(kind, info) => match kind {
-            DatabaseErrorKind::ClosedConnection
-            | DatabaseErrorKind::UnableToSendCommand
-            | DatabaseErrorKind::SerializationFailure
-            | DatabaseErrorKind::ReadOnlyTransaction => true,
-            DatabaseErrorKind::UniqueViolation
-            | DatabaseErrorKind::ForeignKeyViolation
-            | DatabaseErrorKind::NotNullViolation
-            | DatabaseErrorKind::CheckViolation
-            | DatabaseErrorKind::RestrictViolation
-            | DatabaseErrorKind::ExclusionViolation => false,
-            _ => {
-                let message = info.message();
-                UNAVAILABLE_MESSAGES.iter().any(|m| message.contains(m))
-            }
-        },
-        // A transaction whose connection broke mid-way (rollback failed).
-        DieselError::BrokenTransactionManager => true,
-        _ => false,
-    }
+    DATABASE.answer(&detail, true)
 }
 
 pub fn json_error(err: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
@@ -334,6 +262,13 @@ pub fn query_error(err: QueryPayloadError, _req: &HttpRequest) -> actix_web::Err
 
 #[cfg(test)]
 mod tests {
+    use actix_web::ResponseError;
+    use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    use diesel_async::pooled_connection::PoolError as ManagerError;
+    use diesel_async::pooled_connection::deadpool::PoolError;
+    use taskflow_platform::outbox::OutboxError;
+
     use super::*;
 
     fn db(kind: DatabaseErrorKind, message: &str) -> ServiceError {
@@ -343,51 +278,75 @@ mod tests {
         )))
     }
 
-    fn status_and_retry(e: ServiceError) -> (u16, Option<u64>) {
-        let p = problem_for(e);
-        (p.status, p.retry_after_secs)
+    /// Status, `Retry-After` and problem type of the answer actix sends for `e`.
+    fn answer(e: ServiceError) -> (u16, Option<String>, String) {
+        let response = ApiError::from(e).error_response();
+        assert_eq!(
+            response.headers().get(CONTENT_TYPE).expect("header"),
+            problem::CONTENT_TYPE
+        );
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        let body = actix_web::body::MessageBody::try_into_bytes(response.into_body())
+            .expect("a complete body");
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        let slug = body["type"].as_str().expect("type").to_owned();
+        (
+            body["status"].as_u64().expect("status") as u16,
+            retry_after,
+            slug,
+        )
+    }
+
+    fn unavailable() -> (u16, Option<String>, String) {
+        (
+            503,
+            Some("2".into()),
+            "urn:taskflow:problem:unavailable".into(),
+        )
+    }
+
+    fn internal() -> (u16, Option<String>, String) {
+        (500, None, "urn:taskflow:problem:internal".into())
     }
 
     #[test]
-    fn only_availability_errors_are_retryable_503s() {
-        let unavailable = [
+    fn only_transient_database_errors_are_retryable_503s() {
+        let transient = [
             db(DatabaseErrorKind::ClosedConnection, "connection closed"),
-            db(
-                DatabaseErrorKind::UnableToSendCommand,
-                "error communicating with the server",
-            ),
             db(
                 DatabaseErrorKind::SerializationFailure,
                 "could not serialize access due to concurrent update",
             ),
             db(
-                DatabaseErrorKind::ReadOnlyTransaction,
-                "cannot execute INSERT in a read-only transaction",
-            ),
-            db(
                 DatabaseErrorKind::Unknown,
                 "terminating connection due to administrator command",
             ),
-            db(
-                DatabaseErrorKind::Unknown,
-                "the database system is shutting down",
-            ),
-            db(DatabaseErrorKind::Unknown, "deadlock detected"),
             ServiceError::Store(StoreError::Db(DieselError::BrokenTransactionManager)),
-            ServiceError::Unavailable("pool timed out".into()),
+            ServiceError::Store(StoreError::Outbox(OutboxError::Db(
+                DieselError::BrokenTransactionManager,
+            ))),
+            ServiceError::from(PoolError::Closed),
+            ServiceError::from(PoolError::Backend(ManagerError::ConnectionError(
+                diesel::ConnectionError::BadConnection("connection refused".into()),
+            ))),
+            ServiceError::Unavailable("a projection rebuild is ending; retry".into()),
         ];
-        for e in unavailable {
+        for e in transient {
             let shown = e.to_string();
-            assert_eq!(status_and_retry(e), (503, Some(2)), "{shown}");
+            assert_eq!(answer(e), unavailable(), "{shown}");
         }
-        let internal = [
+    }
+
+    /// Promise P8: a bug is a 500, never a 503 that clients would retry forever.
+    #[test]
+    fn a_database_error_retrying_will_not_cure_is_a_500_without_retry_after() {
+        let permanent = [
             db(
                 DatabaseErrorKind::Unknown,
                 "invalid byte sequence for encoding \"UTF8\": 0x00",
-            ),
-            db(
-                DatabaseErrorKind::Unknown,
-                "unsupported Unicode escape sequence",
             ),
             db(
                 DatabaseErrorKind::Unknown,
@@ -402,19 +361,24 @@ mod tests {
                 "duplicate key value violates unique constraint",
             ),
             db(DatabaseErrorKind::NotNullViolation, "null value in column"),
-            db(
-                DatabaseErrorKind::ForeignKeyViolation,
-                "violates foreign key",
-            ),
             ServiceError::Store(StoreError::Db(DieselError::NotFound)),
+            ServiceError::Store(StoreError::Db(DieselError::DeserializationError(
+                "unexpected null for non-null column".into(),
+            ))),
             ServiceError::Store(StoreError::Corrupt {
                 what: "task stream",
                 reason: "bad".into(),
             }),
+            ServiceError::Store(StoreError::Outbox(OutboxError::Corrupt {
+                id: 1,
+                reason: "bad".into(),
+            })),
+            ServiceError::from(PoolError::NoRuntimeSpecified),
+            ServiceError::RebuildInterrupted,
         ];
-        for e in internal {
+        for e in permanent {
             let shown = e.to_string();
-            assert_eq!(status_and_retry(e), (500, None), "{shown}");
+            assert_eq!(answer(e), internal(), "{shown}");
         }
     }
 

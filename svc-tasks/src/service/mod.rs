@@ -85,14 +85,8 @@ impl From<diesel::result::Error> for ServiceError {
     }
 }
 
-impl From<taskflow_platform::db::DbError> for ServiceError {
-    fn from(e: taskflow_platform::db::DbError) -> Self {
-        ServiceError::Unavailable(e.to_string())
-    }
-}
-
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ServiceError {
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        ServiceError::Unavailable(e.to_string())
+        ServiceError::Store(StoreError::Pool(e))
     }
 }

@@ -37,6 +37,24 @@ pub enum StoreError {
     Outbox(#[from] taskflow_platform::outbox::OutboxError),
     #[error("tenant name {0:?} is taken")]
     NameTaken(String),
+    #[error("no database connection: {0}")]
+    Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
+}
+
+impl StoreError {
+    /// Whether the database cannot serve for now, so the same request may succeed later
+    /// ([`taskflow_platform::db::is_transient`]); a conflict or a taken name is an answer, not
+    /// a failure, and unreadable rows are a bug.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Db(e) => taskflow_platform::db::is_transient(e),
+            StoreError::Pool(e) => taskflow_platform::db::is_transient_pool(e),
+            StoreError::Outbox(e) => e.is_transient(),
+            StoreError::Corrupt { .. } | StoreError::Conflict { .. } | StoreError::NameTaken(_) => {
+                false
+            }
+        }
+    }
 }
 
 fn is_unique_violation(e: &DieselError) -> bool {
