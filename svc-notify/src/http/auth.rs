@@ -3,9 +3,9 @@
 //! from the credential. Unknown, revoked, expired and foreign credentials all get 401; an API
 //! key put in a URL is refused outright (URLs end up in logs).
 
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::{HttpRequest, web};
 use sha2::{Digest, Sha256};
+use taskflow_platform::http::bearer::bearer;
 use uuid::Uuid;
 
 use super::AppState;
@@ -21,13 +21,6 @@ pub struct Caller {
     pub key_id: Uuid,
     /// A token issued for one task reads only that task.
     pub task_scope: Option<Uuid>,
-}
-
-fn bearer(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, credential) = value.trim().split_once([' ', '\t'])?;
-    let credential = credential.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !credential.is_empty()).then(|| credential.to_owned())
 }
 
 /// The caller, from the header or from `token` (the `?token=` query parameter).
@@ -56,7 +49,7 @@ pub async fn caller(
         ));
     }
     let credential = match (bearer(req), token) {
-        (Some(header), _) => header,
+        (Some(header), _) => header.to_owned(),
         (None, Some(t)) => t.to_owned(),
         (None, None) => {
             return Err(unauthorized(

@@ -39,11 +39,8 @@ pub async fn issue(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     Params::parse(&req, &[])?;
-    let presented_key = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains(API_KEY_PREFIX));
+    let presented_key = taskflow_platform::http::bearer::bearer(&req)
+        .is_some_and(|credential| credential.starts_with(API_KEY_PREFIX));
     if !presented_key {
         return Err(unauthorized(
             "unauthorized",

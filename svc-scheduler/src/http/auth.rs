@@ -5,9 +5,9 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
 use sha2::{Digest, Sha256};
+use taskflow_platform::http::bearer::bearer;
 use uuid::Uuid;
 
 use super::AppState;
@@ -16,19 +16,12 @@ use crate::store;
 
 pub struct Tenant(pub Uuid);
 
-fn bearer(req: &HttpRequest) -> Option<String> {
-    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, key) = value.trim().split_once([' ', '\t'])?;
-    let key = key.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !key.is_empty()).then(|| key.to_owned())
-}
-
 impl FromRequest for Tenant {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let key = bearer(req);
+        let key = bearer(req).map(str::to_owned);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
             let key = key.ok_or_else(|| unauthorized("send Authorization: Bearer <api key>"))?;

@@ -6,8 +6,8 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpRequest, web};
+use taskflow_platform::http::bearer::bearer;
 use taskflow_platform::problem::Problem;
 
 use super::AppState;
@@ -15,18 +15,6 @@ use super::errors::ApiError;
 use crate::service::credentials::token_matches;
 use crate::service::tenants::tenant_for_key;
 use crate::store::TenantRow;
-
-/// The token of `Authorization: Bearer <token>`. The scheme name is case-insensitive (RFC 9110
-/// section 11.1), and any amount of whitespace may separate it from the token.
-pub fn bearer(req: &HttpRequest) -> Option<&str> {
-    bearer_token(req.headers().get(AUTHORIZATION)?.to_str().ok()?)
-}
-
-fn bearer_token(value: &str) -> Option<&str> {
-    let (scheme, token) = value.trim().split_once([' ', '\t'])?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
 
 fn unauthorized(detail: &str) -> ApiError {
     ApiError(Problem::new(
@@ -86,26 +74,5 @@ impl FromRequest for Admin {
             )),
         });
         std::future::ready(result)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::bearer_token;
-
-    #[test]
-    fn the_scheme_is_case_insensitive() {
-        for header in [
-            "Bearer abc",
-            "bearer abc",
-            "BEARER abc",
-            "bEaReR   abc ",
-            "Bearer\tabc",
-        ] {
-            assert_eq!(bearer_token(header), Some("abc"), "{header:?}");
-        }
-        for header in ["Basic abc", "Bearer", "Bearer  ", "Bearerabc", "abc"] {
-            assert_eq!(bearer_token(header), None, "{header:?}");
-        }
     }
 }
