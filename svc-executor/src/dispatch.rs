@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use taskflow_platform::listen::Listener;
 use taskflow_platform::metrics;
 use taskflow_schemas::Event;
 use tokio::sync::{Notify, mpsc, oneshot, watch};
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -161,7 +162,10 @@ impl Dispatcher {
             let woke = tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                Some(_) = running.join_next(), if !running.is_empty() => Woke::SlotFreed,
+                Some(joined) = running.join_next(), if !running.is_empty() => {
+                    attempt_ended(joined);
+                    Woke::SlotFreed
+                }
                 () = self.work_ready.notified() => Woke::NewWork,
                 _ = work_listener.notified() => Woke::NewWork,
                 () = tokio::time::sleep_until(look_at) => Woke::Timer,
@@ -175,7 +179,9 @@ impl Dispatcher {
             // Every attempt that ended meanwhile frees its slot now, not one wake-up each; a
             // wake-up for new work that is already pending is taken now too (the local notice
             // and the database's NOTIFY announce the same rows).
-            while running.try_join_next().is_some() {}
+            while let Some(joined) = running.try_join_next() {
+                attempt_ended(joined);
+            }
             let new_work = woke == Woke::NewWork
                 || unheard
                 || self.work_ready.notified().now_or_never().is_some()
@@ -232,6 +238,17 @@ impl Dispatcher {
         }
         shared.drain(running).await;
         completer.abort();
+    }
+}
+
+/// An attempt's task ended. A handler's panic never gets here (the attempt catches it and
+/// fails); one that does is a bug of the runner itself, and its attempt is not recorded: said
+/// loudly here, it is taken over when its lease expires.
+fn attempt_ended(joined: Result<(), JoinError>) {
+    if let Err(error) = joined
+        && error.is_panic()
+    {
+        tracing::error!(%error, "attempt runner panicked; its attempt is taken over when the lease expires");
     }
 }
 
@@ -361,10 +378,23 @@ impl Shared {
                 shared: self.clone(),
                 attempt: attempt_ref(&task, &self.settings),
             };
+            // A panic is caught here, where the attempt is known, and ends it as failed with the
+            // panic's message (see `HandlerError::panicked` for why for good). Unwind safety:
+            // the handler's future is dropped after a panic, and the handlers share nothing a
+            // half-run could leave broken (the HTTP client drops a connection whose request was
+            // abandoned).
+            let handler =
+                AssertUnwindSafe(self.handlers.run(&task.task_type, &task.payload, &progress))
+                    .catch_unwind();
             tokio::select! {
-                outcome = tokio::time::timeout(timeout, self.handlers.run(&task.task_type, &task.payload, &progress)) => match outcome {
-                    Ok(Ok(result)) => AttemptResult::Succeeded(result),
-                    Ok(Err(error)) => AttemptResult::Failed(error),
+                outcome = tokio::time::timeout(timeout, handler) => match outcome {
+                    Ok(Ok(Ok(result))) => AttemptResult::Succeeded(result),
+                    Ok(Ok(Err(error))) => AttemptResult::Failed(error),
+                    Ok(Err(panic)) => {
+                        let error = HandlerError::panicked(&*panic);
+                        tracing::error!(task_id = %task.task_id, attempt = task.attempt, %error, "handler panicked; the attempt fails for good");
+                        AttemptResult::Failed(error)
+                    }
                     Err(_) => AttemptResult::TimedOut { after: timeout },
                 },
                 _ = cancel_rx.wait_for(|c| *c) => AttemptResult::Cancelled,
@@ -539,12 +569,13 @@ impl Shared {
     async fn drain(&self, mut running: JoinSet<()>) {
         let deadline = tokio::time::Instant::now() + self.settings.drain;
         while !running.is_empty() {
-            if tokio::time::timeout_at(deadline, running.join_next())
-                .await
-                .is_err()
-            {
-                running.abort_all();
-                break;
+            match tokio::time::timeout_at(deadline, running.join_next()).await {
+                Ok(Some(joined)) => attempt_ended(joined),
+                Ok(None) => {}
+                Err(_) => {
+                    running.abort_all();
+                    break;
+                }
             }
         }
         match self.db.get().await {
@@ -645,3 +676,7 @@ impl Progress for AttemptProgress {
         })
     }
 }
+
+#[cfg(test)]
+#[path = "dispatch_tests.rs"]
+mod tests;

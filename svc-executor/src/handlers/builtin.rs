@@ -65,3 +65,10 @@ pub fn fail(payload: &Value) -> Result<Value, HandlerError> {
         HandlerError::Permanent(p.message)
     })
 }
+
+/// Unit tests only (task type `panic`): panics with the payload's `message`.
+#[cfg(test)]
+pub fn panic(payload: &Value) -> Result<Value, HandlerError> {
+    let message = payload["message"].as_str().unwrap_or("panicked on purpose");
+    panic!("{message}");
+}

@@ -39,6 +39,9 @@ impl Handlers {
             "sleep" => builtin::sleep(payload, progress).await,
             "noop" => builtin::noop(),
             "fail" => builtin::fail(payload),
+            // Unit tests only: a handler that panics, for the dispatcher's panic handling.
+            #[cfg(test)]
+            "panic" => builtin::panic(payload),
             other => Err(HandlerError::Permanent(format!(
                 "no handler for task type {other:?}"
             ))),
