@@ -48,15 +48,21 @@ tools: ## install the cargo tools the targets use (cargo-nextest), once per mach
 build: ## compile the workspace
 	cargo build --workspace --all-targets
 
-lint: ## rustfmt check and clippy with warnings as errors
+lint: ## rustfmt check, clippy with warnings as errors, and make up's and make test's builds sharing their dependencies
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	@checks/build-unity.sh
 
 fmt: ## format the code
 	cargo fmt --all
 
 schemas-check: up ## register every Avro contract; fail on a change the registry calls incompatible
 	@source .taskflow/dev.env && cargo run --quiet -p taskflow-platform --bin schemas-check -- schemas/avro
+
+# The tests build in the dev profile, like `make up`'s services (deploy/lib.sh SERVICE_PROFILE):
+# cargo's own `test` profile has the same settings under another name, and so would compile every
+# dependency a second time.
+NEXTEST := cargo nextest run --cargo-profile dev
 
 # Tests that restart the shared broker run last and alone (nextest filter `broker_restart`).
 ALONE := test(/under_a_broker_restart/)
@@ -65,7 +71,7 @@ ALONE := test(/under_a_broker_restart/)
 TRACES := test(/^tracing_backend::/)
 
 test: up tools lint ## lint, then every test against the real servers, the outside checks and a short chaos run
-	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E 'not $(ALONE) and not $(TRACES)'
+	@source .taskflow/dev.env && $(NEXTEST) --workspace --no-fail-fast -E 'not $(ALONE) and not $(TRACES)'
 	@source .taskflow/dev.env && timeout 300 checks/foreign-client-check.sh
 	@source .taskflow/dev.env && timeout 300 checks/analytics-check.sh
 	@source .taskflow/dev.env && checks/schemathesis-check.sh
@@ -73,15 +79,15 @@ test: up tools lint ## lint, then every test against the real servers, the outsi
 	@source .taskflow/dev.env && checks/seed-check.sh
 	@checks/compose-check.sh
 	@source .taskflow/dev.env && FAULTS=$(CI_FAULTS) RUNS=3 timeout 900 checks/chaos.sh
-	@source .taskflow/dev.env && cargo nextest run --workspace --no-fail-fast -E '$(ALONE)' --success-output final
+	@source .taskflow/dev.env && $(NEXTEST) --workspace --no-fail-fast -E '$(ALONE)' --success-output final
 
 test-unit: tools ## the inner loop: every test that needs no server (unit tests of every crate, the chaos judge), no stack needed
-	@cargo nextest run --workspace --lib --bins --no-fail-fast
+	@$(NEXTEST) --workspace --lib --bins --no-fail-fast
 	@python3 -m unittest discover -s checks/chaos -p 'test_*.py' -q
 
 test-traces: TRACING = 1
 test-traces: up tools ## a task's spans reach a real OpenTelemetry receiver (Jaeger) as one trace; starts the trace backend
-	@source .taskflow/dev.env && cargo nextest run -p taskflow-e2e --no-fail-fast -E '$(TRACES)'
+	@source .taskflow/dev.env && $(NEXTEST) --workspace --no-fail-fast -E '$(TRACES)'
 
 bench: ## submission and end-to-end execution throughput and latency, then svc-notify under 1,000 and 10,000 SSE clients (release builds, own databases and topics, ~5 min)
 	@bench/bench.sh
