@@ -117,6 +117,51 @@ pub async fn create_tenant(
     }))
 }
 
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TenantQuery {
+    /// The tenant's exact name (1-100 characters, as at creation).
+    pub name: String,
+}
+
+/// The tenants a lookup found: none or one (names are unique).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TenantList {
+    pub items: Vec<TenantDto>,
+}
+
+/// Find a tenant by its name, e.g. to issue a new key to a tenant whose key was lost (keys are
+/// shown once) when only its name is known.
+#[utoipa::path(tag = "admin", params(TenantQuery), responses((status = 200, body = TenantList), (status = 400, description = "Invalid name")), security(("admin_token" = [])))]
+#[get("/v1/admin/tenants")]
+pub async fn find_tenants(
+    state: web::Data<AppState>,
+    _admin: Admin,
+    query: web::Query<TenantQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let name = query.into_inner().name;
+    // The creation rule, so a name no tenant can have is refused, not searched (and a NUL,
+    // which PostgreSQL cannot compare, never reaches the database).
+    if let Err(ApiError(problem)) = check_name(&name) {
+        return Err(ApiError(
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-query",
+                "Invalid query parameter",
+                problem.detail,
+            )
+            .with("parameter", "name"),
+        ));
+    }
+    let mut conn = state.services.db.get().await.map_err(ServiceError::from)?;
+    let found = store::find_tenant_by_name(&mut conn, &name)
+        .await
+        .map_err(ServiceError::from)?;
+    Ok(HttpResponse::Ok().json(TenantList {
+        items: found.into_iter().map(TenantDto::from).collect(),
+    }))
+}
+
 /// Read a tenant's settings.
 #[utoipa::path(tag = "admin", params(("id" = Uuid, Path)), responses((status = 200, body = TenantDto), (status = 404)), security(("admin_token" = [])))]
 #[get("/v1/admin/tenants/{id}")]

@@ -2,7 +2,7 @@
 //!
 //! The document starts from what utoipa derives from the handlers and is then completed so that
 //! it states what the server really does (schemathesis checks the two against each other in
-//! `make test`, deploy/schemathesis-check.sh):
+//! `make test`, checks/schemathesis-check.sh):
 //! - every status an operation can answer, with the problem document (`application/problem+json`)
 //!   for every error: 401 where credentials are needed, 400/413/415/422 where a body is read,
 //!   404 where a path names a resource, 400 for query and header parameters, 503 (+ Retry-After)
@@ -40,7 +40,7 @@ use crate::domain::submission::{
     paths(
         tasks::submit_task, tasks::submit_batch, tasks::get_task, tasks::list_tasks,
         tasks::task_events, tasks::cancel_task,
-        admin::create_tenant, admin::get_tenant, admin::update_tenant, admin::add_key,
+        admin::create_tenant, admin::find_tenants, admin::get_tenant, admin::update_tenant, admin::add_key,
         admin::revoke_key, admin::rebuild, admin::rebuild_status, admin::outbox,
         health::live, health::ready,
     ),
@@ -410,6 +410,10 @@ fn parameter_schema(name: &str, location: &str) -> Option<Value> {
             json!({"type": "string", "enum": ["low", "normal", "high", "critical"]})
         }
         ("query", "type") => json!({"type": "string", "pattern": NO_NUL}),
+        ("query", "name") => json!({
+            "type": "string", "minLength": 1, "maxLength": admin::MAX_TENANT_NAME,
+            "pattern": TENANT_NAME_PATTERN
+        }),
         ("query", "created_after") => json!({"type": "string", "format": "date-time"}),
         ("query", "cursor") => json!({
             "type": "string", "pattern": tasks::CURSOR_PATTERN,

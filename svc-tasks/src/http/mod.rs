@@ -42,6 +42,7 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     .service(tasks::task_events)
     .service(tasks::cancel_task)
     .service(admin::create_tenant)
+    .service(admin::find_tenants)
     .service(admin::get_tenant)
     .service(admin::update_tenant)
     .service(admin::add_key)

@@ -30,6 +30,19 @@ pub async fn get_tenant(conn: &mut Conn, id: Uuid) -> Result<Option<TenantRow>, 
         .optional()?)
 }
 
+/// The tenant named `name` (names are unique), if any.
+pub async fn find_tenant_by_name(
+    conn: &mut Conn,
+    name: &str,
+) -> Result<Option<TenantRow>, StoreError> {
+    Ok(tenants::table
+        .filter(tenants::name.eq(name))
+        .select(TenantRow::as_select())
+        .first(conn)
+        .await
+        .optional()?)
+}
+
 /// The tenant row, share-locked: submissions of one tenant proceed side by side, while a
 /// change of its limits (which takes the row exclusively) waits for them and they for it.
 pub async fn lock_tenant_shared(
