@@ -44,16 +44,18 @@ python_3_12_or_newer() {
   done
   return 1
 }
-if [[ ! -x "$venv/bin/st" ]]; then
+# A venv cannot move (its scripts name their interpreter by path): made in place, and only a
+# complete install leaves the .complete stamp; anything else is made again.
+if [[ ! -f "$venv/.complete" ]]; then
   python="$(python_3_12_or_newer)" || {
     echo "schemathesis-check: needs CPython 3.12 or newer (3.11's ast crashes under schemathesis' workers); none found (python3.12, python3.13, ~/.pyenv)" >&2
     exit 1
   }
   echo "schemathesis-check: installing $requirements into $venv with $("$python" --version) (once per machine)"
-  rm -rf "$venv.tmp"
-  "$python" -m venv "$venv.tmp"
-  "$venv.tmp/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-  mv "$venv.tmp" "$venv"
+  rm -rf "$venv"
+  "$python" -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  touch "$venv/.complete"
 fi
 version="$("$venv/bin/st" --version | awk '{print $NF}')"
 

@@ -15,11 +15,11 @@ count_schedules() { # KEY NAME: how many schedules called NAME the tenant has
 }
 tasks_of() { # KEY: how many tasks the tenant has (up to 500)
   curl -fsS --max-time 10 -H "Authorization: Bearer $1" "$TASKFLOW_API_URL/v1/tasks?limit=500" |
-    python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))'
+    python3 -c 'import json,sys; print(len(json.load(sys.stdin)["tasks"]))'
 }
 tenant_view() { # KEY: the ids of the oldest tasks a key sees (the same list for keys of one tenant)
   curl -fsS --max-time 10 -H "Authorization: Bearer $1" "$TASKFLOW_API_URL/v1/tasks?limit=500" |
-    python3 -c 'import json,sys; print(" ".join(sorted(t["id"] for t in json.load(sys.stdin)["items"])[:20]))'
+    python3 -c 'import json,sys; print(" ".join(sorted(t["id"] for t in json.load(sys.stdin)["tasks"])[:20]))'
 }
 
 deploy/seed.sh >/dev/null || fail "the first make seed failed"

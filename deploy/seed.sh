@@ -12,8 +12,8 @@ mkdir -p "$secrets"
 
 say() { printf '[seed] %s\n' "$*"; }
 api() { # METHOD PATH [BODY] with the admin token; prints the body, fails on >= 400
-  curl -fsS -X "$1" -H "Authorization: Bearer $TASKFLOW_ADMIN_TOKEN" -H 'Content-Type: application/json' \
-    "$TASKFLOW_API_URL$2" ${3:+-d "$3"}
+  curl -fsS -X "$1" -H "Authorization: Bearer $TASKFLOW_ADMIN_TOKEN" \
+    ${3:+-H 'Content-Type: application/json' -d "$3"} "$TASKFLOW_API_URL$2"
 }
 as_tenant() { # KEY URL METHOD [BODY]
   curl -fsS -X "$3" -H "Authorization: Bearer $1" -H 'Content-Type: application/json' "$2" ${4:+-d "$4"}
@@ -31,7 +31,7 @@ tenant_key() {
     id="$(api GET "/v1/admin/tenants?name=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$name")" |
       python3 -c 'import json,sys; items = json.load(sys.stdin)["items"]; print(items[0]["tenant_id"] if items else "")')"
     [[ -n "$id" ]] || { say "could not create tenant $name, and no tenant has that name" >&2; exit 1; }
-    say "tenant $name exists but $file was lost: issuing it a new key"
+    say "tenant $name exists but $file was lost: issuing it a new key" >&2
     api POST "/v1/admin/tenants/$id/keys" | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"])' >"$file"
   fi
   cat "$file"
