@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PIECE = ROOT / "deploy" / "chaos" / "piece.sh"
+PIECE = ROOT / "checks" / "chaos" / "piece.sh"
 UP = ROOT / "deploy" / "up.sh"
 
 
