@@ -5,7 +5,7 @@
 pub mod config;
 pub mod domain;
 pub mod http;
-pub mod projector;
+pub mod ingest;
 pub mod service;
 pub mod startup;
 pub mod state_relay;

@@ -1,5 +1,5 @@
-//! Wires the HTTP API, the outbox relay and the projector (execution events, schedule triggers)
-//! into one process.
+//! Wires the HTTP API, the outbox relay and the projector (`ingest`: execution events, schedule
+//! triggers) into one process.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -14,7 +14,7 @@ use taskflow_schemas::Stream;
 use crate::config::{CorsOrigins, TasksConfig};
 use crate::domain::catalog::TaskCatalog;
 use crate::http::{self, AppState, correlation};
-use crate::projector::Projector;
+use crate::ingest::Ingest;
 use crate::service::Services;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -77,13 +77,13 @@ impl Application {
             };
             runtime.spawn_after_topics(move |stop| states.run(stop));
         }
-        let projector = Projector {
+        let ingest = Ingest {
             services: services.clone(),
             dead_letter_topic: runtime.dead_letters.topic().to_owned(),
         };
         runtime.spawn_consumer(
             &[Stream::TaskExecution, Stream::ScheduleTriggers],
-            projector,
+            ingest,
             |_| {},
         )?;
 

@@ -1,6 +1,6 @@
-//! Follows what other services tell svc-tasks, one transaction per consumed batch, with the
-//! inbox (a redelivered event is recognised by its event id inside that transaction and changes
-//! nothing):
+//! The projector: follows what other services tell svc-tasks, one transaction per consumed
+//! batch, with the inbox (a redelivered event is recognised by its event id inside that
+//! transaction and changes nothing):
 //! - svc-scheduler's triggers become tasks (`service::scheduled`);
 //! - the executor's lifecycle events go into the task log and the `tasks` projection, so
 //!   `GET /v1/tasks/{id}` shows live status.
@@ -19,13 +19,13 @@ use uuid::Uuid;
 
 pub const CONSUMER_GROUP: &str = "svc-tasks";
 
-pub struct Projector {
+pub struct Ingest {
     pub services: Services,
     /// Where triggers that cannot become tasks are parked (the group's dead-letter topic).
     pub dead_letter_topic: String,
 }
 
-impl BatchHandler for Projector {
+impl BatchHandler for Ingest {
     type Error = ServiceError;
 
     /// One transaction for the batch, with one statement per table however many events: the
