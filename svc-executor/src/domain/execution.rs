@@ -1,5 +1,5 @@
-//! The life of an execution (one task in this service's work queue) as a state machine, and
-//! how each attempt of it ended.
+//! The life of an execution (one task in this service's work queue) as a state machine. How an
+//! attempt ended, and what it leads to, is `outcome`'s (this file reads its decision, [`Next`]).
 //!
 //! | from | trigger | to |
 //! |---|---|---|
@@ -15,9 +15,10 @@
 //! | completed, failed, cancelled | anything | refused: these are final |
 //!
 //! Where each move is made: claims in `store::claim` (one statement for many rows; due work and
-//! expired leases are judged by the database clock), the end of an attempt in
-//! `dispatch` → `store::finish` (guarded: only the lease holder of that attempt moves the row),
-//! cancellation requests in `store::request_cancel`, releases in `store::release_owned`.
+//! expired leases are judged by the database clock; a dead instance's attempt taken over is
+//! `dispatch::rescuer`'s), the end of an attempt in `dispatch::completer` → `store::finish_all`
+//! (guarded: only the lease holder of that attempt moves the row), cancellation requests in
+//! `store::request_cancel`, releases in `dispatch::drain` → `store::release_owned`.
 
 use std::fmt;
 use std::str::FromStr;
@@ -25,6 +26,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 
 use super::outcome::Next;
+use super::unknown_text::UnknownText;
 
 /// Where an execution is. Stored as text (`executions.state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -67,50 +69,6 @@ impl ExecutionState {
     }
 }
 
-/// How one attempt ended, in the execution log. Stored as text (`attempts.outcome`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum AttemptOutcome {
-    Completed,
-    Failed,
-    TimedOut,
-    Cancelled,
-    /// Its instance died or stalled past the lease; another instance took the task over.
-    Lost,
-    /// Its instance shut down before it finished and gave the task back.
-    Released,
-}
-
-impl AttemptOutcome {
-    pub const ALL: [AttemptOutcome; 6] = [
-        AttemptOutcome::Completed,
-        AttemptOutcome::Failed,
-        AttemptOutcome::TimedOut,
-        AttemptOutcome::Cancelled,
-        AttemptOutcome::Lost,
-        AttemptOutcome::Released,
-    ];
-
-    /// The database's spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AttemptOutcome::Completed => "completed",
-            AttemptOutcome::Failed => "failed",
-            AttemptOutcome::TimedOut => "timed_out",
-            AttemptOutcome::Cancelled => "cancelled",
-            AttemptOutcome::Lost => "lost",
-            AttemptOutcome::Released => "released",
-        }
-    }
-}
-
-/// Text that names no state or outcome.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown {what} {text:?}")]
-pub struct UnknownText {
-    pub what: &'static str,
-    pub text: String,
-}
-
 impl FromStr for ExecutionState {
     type Err = UnknownText;
 
@@ -125,27 +83,7 @@ impl FromStr for ExecutionState {
     }
 }
 
-impl FromStr for AttemptOutcome {
-    type Err = UnknownText;
-
-    fn from_str(text: &str) -> Result<Self, UnknownText> {
-        Self::ALL
-            .into_iter()
-            .find(|o| o.as_str() == text)
-            .ok_or_else(|| UnknownText {
-                what: "attempt outcome",
-                text: text.into(),
-            })
-    }
-}
-
 impl fmt::Display for ExecutionState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for AttemptOutcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
@@ -387,15 +325,11 @@ mod tests {
     }
 
     #[test]
-    fn states_and_outcomes_round_trip_through_their_text() {
+    fn states_round_trip_through_their_text() {
         for state in ExecutionState::ALL {
             assert_eq!(state.as_str().parse::<ExecutionState>(), Ok(state));
             assert_eq!(state.to_string(), state.as_str());
         }
-        for outcome in AttemptOutcome::ALL {
-            assert_eq!(outcome.as_str().parse::<AttemptOutcome>(), Ok(outcome));
-        }
-        assert_eq!(AttemptOutcome::TimedOut.as_str(), "timed_out");
         assert_eq!(
             "paused".parse::<ExecutionState>(),
             Err(UnknownText {

@@ -6,6 +6,8 @@ pub mod backoff;
 pub mod execution;
 pub mod handler_error;
 pub mod outcome;
+pub mod unknown_text;
 
-pub use execution::{AttemptOutcome, ExecutionState};
+pub use execution::ExecutionState;
 pub use handler_error::HandlerError;
+pub use outcome::AttemptOutcome;

@@ -1,9 +1,69 @@
-//! What follows an attempt: the task's next state and the event that tells the world.
+//! How an attempt ended and what follows it: the attempt's entry in the execution log and the
+//! decision ([`Next`]) that `execution` turns into the task's next state and `events` into the
+//! event that tells the world.
 
+use std::fmt;
+use std::str::FromStr;
 use std::time::Duration;
 
-use super::execution::AttemptOutcome;
 use super::handler_error::HandlerError;
+use super::unknown_text::UnknownText;
+
+/// How one attempt ended, in the execution log. Stored as text (`attempts.outcome`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AttemptOutcome {
+    Completed,
+    Failed,
+    TimedOut,
+    Cancelled,
+    /// Its instance died or stalled past the lease; another instance took the task over.
+    Lost,
+    /// Its instance shut down before it finished and gave the task back.
+    Released,
+}
+
+impl AttemptOutcome {
+    pub const ALL: [AttemptOutcome; 6] = [
+        AttemptOutcome::Completed,
+        AttemptOutcome::Failed,
+        AttemptOutcome::TimedOut,
+        AttemptOutcome::Cancelled,
+        AttemptOutcome::Lost,
+        AttemptOutcome::Released,
+    ];
+
+    /// The database's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttemptOutcome::Completed => "completed",
+            AttemptOutcome::Failed => "failed",
+            AttemptOutcome::TimedOut => "timed_out",
+            AttemptOutcome::Cancelled => "cancelled",
+            AttemptOutcome::Lost => "lost",
+            AttemptOutcome::Released => "released",
+        }
+    }
+}
+
+impl FromStr for AttemptOutcome {
+    type Err = UnknownText;
+
+    fn from_str(text: &str) -> Result<Self, UnknownText> {
+        Self::ALL
+            .into_iter()
+            .find(|o| o.as_str() == text)
+            .ok_or_else(|| UnknownText {
+                what: "attempt outcome",
+                text: text.into(),
+            })
+    }
+}
+
+impl fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// How an attempt ended, as the runner saw it.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +163,22 @@ mod tests {
             after: Duration::from_millis(100),
         };
         assert!(matches!(decide(timed_out, 1, 2, D), Next::Retry { .. }));
+    }
+
+    #[test]
+    fn outcomes_round_trip_through_their_text() {
+        for outcome in AttemptOutcome::ALL {
+            assert_eq!(outcome.as_str().parse::<AttemptOutcome>(), Ok(outcome));
+            assert_eq!(outcome.to_string(), outcome.as_str());
+        }
+        assert_eq!(AttemptOutcome::TimedOut.as_str(), "timed_out");
+        assert_eq!(
+            "vanished".parse::<AttemptOutcome>(),
+            Err(UnknownText {
+                what: "attempt outcome",
+                text: "vanished".into()
+            })
+        );
     }
 
     #[test]
