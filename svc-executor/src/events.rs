@@ -193,7 +193,9 @@ mod tests {
         let Event::TaskCompleted(done) = done else {
             panic!("a success is a TaskCompleted");
         };
-        assert!(!done.result_json.unwrap_or_default().contains("\\u0000"));
+        let result_json = done.result_json.expect("a success carries its result");
+        let result: serde_json::Value = serde_json::from_str(&result_json).expect("json");
+        assert_eq!(result, serde_json::json!({"body": "a\u{FFFD}b"}));
         let Event::TaskProgressUpdated(p) = attempt().progress(&*clock, 5, "x\0".into()) else {
             panic!("progress");
         };

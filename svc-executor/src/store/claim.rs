@@ -1,6 +1,9 @@
-//! Claiming due work: the one statement of this service written as SQL text.
+//! Claiming due work, and what a claim needs around it: tenants' turns and the time until
+//! something falls due. Three of this service's five statements written as SQL text live here
+//! (the other two are the completer's, in `complete.rs`): `claim`, `note_turns` and
+//! `until_next_due`; each says why beside it.
 //!
-//! Why raw: the claim is a single statement that ranks each tenant's first few ready tasks
+//! Why the claim is raw: it is a single statement that ranks each tenant's first few ready tasks
 //! (`CROSS JOIN LATERAL`), takes rows with `FOR UPDATE OF e SKIP LOCKED` inside a CTE, and
 //! updates and returns them in the same round trip (`UPDATE … FROM picked … RETURNING`). Diesel's
 //! query builder has no LATERAL joins, no CTEs and no `UPDATE … FROM`; spread over several
@@ -38,13 +41,13 @@ pub struct Claimed {
 
 /// Leases up to `limit` executions for `owner` (each tenant's first `4 × limit` ready tasks are
 /// ranked, so that instances claiming at the same moment skip each other's locked rows and
-/// still find work): due queued ones, and running ones whose lease
-/// expired (their instance died or stalled) — `Claimed` in the state machine. Most urgent
-/// priority first; within a priority the tenant that got a slot longest ago goes first, and
-/// tenants alternate inside one claim, so one tenant's backlog cannot starve another's. Only
-/// each tenant's first few ready tasks are considered, which keeps a claim cheap however long
-/// the queue is. Due times and leases are judged by the database's clock, the same for every
-/// instance.
+/// still find work): due queued ones, and running ones whose lease expired (their instance
+/// died or stalled; `dispatch::rescuer` tells the whole takeover) — `Claimed` in the state
+/// machine. Most urgent priority first; within a priority the tenant that got a slot longest
+/// ago goes first, and tenants alternate inside one claim, so one tenant's backlog cannot
+/// starve another's. Only each tenant's first few ready tasks are considered, which keeps a
+/// claim cheap however long the queue is. Due times and leases are judged by the database's
+/// clock, the same for every instance.
 pub async fn claim(
     conn: &mut Conn,
     owner: &str,
@@ -84,11 +87,6 @@ pub async fn claim(
     .await
 }
 
-diesel::define_sql_function! {
-    /// The time at the call, not at the start of the transaction.
-    fn clock_timestamp() -> Timestamptz;
-}
-
 /// A tenant that has never had a slot: first in line.
 fn never() -> diesel::expression::SqlLiteral<Timestamptz> {
     // chrono has no infinite instants, so PostgreSQL's is written out.
@@ -117,12 +115,14 @@ pub async fn ensure_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), Store
 /// Remembers when these tenants last got a slot (in the claiming transaction). Rows another
 /// instance is noting at this moment are skipped (`SKIP LOCKED`): its note is as fresh, and
 /// waiting for its commit would make instances claim in turn. Every tenant with work already
-/// has its row (ingest creates it), so nothing is inserted here.
+/// has its row (ingest creates it), so nothing is inserted here. SQL text: the builder has no
+/// `UPDATE … FROM`, here over the subquery that locks the rows it can have.
 pub async fn note_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), StoreError> {
     if tenants.is_empty() {
         return Ok(());
     }
     diesel::sql_query(
+        // clock_timestamp(): the time at the call, not at the start of the transaction.
         "UPDATE tenant_turns t SET last_claimed_at = clock_timestamp() \
          FROM (SELECT tenant_id FROM tenant_turns WHERE tenant_id = ANY($1) \
                FOR UPDATE SKIP LOCKED) free \
@@ -136,7 +136,8 @@ pub async fn note_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), StoreEr
 
 /// How long until something may become claimable without a wake-up: the earliest due time of
 /// queued work (a retry's backoff) or lease expiry of running work (a lost instance), by the
-/// database's clock. `None` when nothing waits.
+/// database's clock. `None` when nothing waits. SQL text: one round trip needs `LEAST` of two
+/// scalar subqueries and `EXTRACT(EPOCH FROM …)` of an interval, none of which the builder has.
 pub async fn until_next_due(conn: &mut Conn) -> Result<Option<std::time::Duration>, StoreError> {
     let seconds: Option<f64> = diesel::select(sql::<
         diesel::sql_types::Nullable<diesel::sql_types::Double>,

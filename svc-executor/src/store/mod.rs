@@ -1,5 +1,8 @@
 //! Every SQL statement of svc-executor, as small functions over one connection, on diesel's
-//! query builder over `schema` (the claim alone is SQL text; `claim.rs` says why). Callers own
+//! query builder over `schema`, except five written as SQL text where the builder cannot say
+//! them, each with its reason beside it: three in `claim.rs` (the claim, `note_turns`,
+//! `until_next_due`) and two in `complete.rs` (the two statements of `finish_all`); besides
+//! them only the literal `'-infinity'` of `ensure_turns` is text. Callers own
 //! the transaction. The outbox and the inbox are the platform's (`taskflow_platform::outbox`,
 //! `taskflow_platform::inbox`).
 
