@@ -9,8 +9,28 @@ use super::schema::attempts;
 use super::{Conn, StoreError};
 use crate::domain::AttemptOutcome;
 
-/// Logs the start of many attempts (one claim) in two statements; earlier attempts of these
-/// tasks that never ended are marked lost (their instance's lease expired).
+/// Ends, as lost ("lease expired"), the open attempts of these tasks, in one statement: their
+/// instance's lease expired and another instance took them over (`dispatch::rescuer`).
+pub async fn end_lost_attempts(conn: &mut Conn, task_ids: &[Uuid]) -> Result<(), StoreError> {
+    if task_ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(
+        attempts::table
+            .filter(attempts::task_id.eq_any(task_ids))
+            .filter(attempts::ended_at.is_null()),
+    )
+    .set((
+        attempts::ended_at.eq(now),
+        attempts::outcome.eq(AttemptOutcome::Lost.as_str()),
+        attempts::error.eq("lease expired"),
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Logs the start of many attempts (one claim) in one statement.
 pub async fn start_attempts(
     conn: &mut Conn,
     started: &[(Uuid, i32)],
@@ -18,25 +38,6 @@ pub async fn start_attempts(
 ) -> Result<(), StoreError> {
     if started.is_empty() {
         return Ok(());
-    }
-    let retaken: Vec<Uuid> = started
-        .iter()
-        .filter(|(_, attempt)| *attempt > 1)
-        .map(|(task_id, _)| *task_id)
-        .collect();
-    if !retaken.is_empty() {
-        diesel::update(
-            attempts::table
-                .filter(attempts::task_id.eq_any(&retaken))
-                .filter(attempts::ended_at.is_null()),
-        )
-        .set((
-            attempts::ended_at.eq(now),
-            attempts::outcome.eq(AttemptOutcome::Lost.as_str()),
-            attempts::error.eq("lease expired"),
-        ))
-        .execute(conn)
-        .await?;
     }
     let rows: Vec<_> = started
         .iter()

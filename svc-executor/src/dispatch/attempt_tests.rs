@@ -10,7 +10,10 @@ use taskflow_schemas::Event;
 use tokio::sync::{Notify, mpsc};
 use uuid::Uuid;
 
-use super::{DispatchSettings, Finished, Shared};
+use super::super::DispatchSettings;
+use super::super::completer::Finished;
+use super::super::progress::ProgressOutbox;
+use super::Runner;
 use crate::domain::AttemptOutcome;
 use crate::domain::backoff::Backoff;
 use crate::domain::execution::ExecutionState;
@@ -20,11 +23,11 @@ use crate::store::Claimed;
 
 /// A runner whose database is never reached (the pool connects lazily) and whose finished
 /// attempts come out of the returned channel instead of going to the completer.
-fn runner() -> (Arc<Shared>, mpsc::UnboundedReceiver<Finished>) {
+fn runner() -> (Arc<Runner>, mpsc::UnboundedReceiver<Finished>) {
     let (finished, outcomes) = mpsc::unbounded_channel();
-    let shared = Shared {
-        db: taskflow_platform::db::pool("postgres://nobody@127.0.0.1:1/none", 1).expect("pool"),
-        settings: DispatchSettings {
+    let clock = taskflow_platform::clock::system();
+    let runner = Runner {
+        settings: Arc::new(DispatchSettings {
             instance: "unit".into(),
             concurrency: 1,
             lease_grace: Duration::from_secs(1),
@@ -36,17 +39,21 @@ fn runner() -> (Arc<Shared>, mpsc::UnboundedReceiver<Finished>) {
             drain: Duration::from_secs(1),
             producer: "svc-executor/test@unit".into(),
             dead_letter_topic: "dead-letters".into(),
-        },
+        }),
         handlers: Handlers {
             http: HttpHandler::new(HttpPolicy::default()).expect("http handler"),
         },
-        outbox_ready: Arc::new(Notify::new()),
+        clock: clock.clone(),
         cancels: Default::default(),
-        clock: taskflow_platform::clock::system(),
+        progress: Arc::new(ProgressOutbox {
+            db: taskflow_platform::db::pool("postgres://nobody@127.0.0.1:1/none", 1).expect("pool"),
+            clock,
+            instance: "unit".into(),
+            outbox_ready: Arc::new(Notify::new()),
+        }),
         finished,
-        work_ready: Arc::new(Notify::new()),
     };
-    (Arc::new(shared), outcomes)
+    (Arc::new(runner), outcomes)
 }
 
 fn claimed(task_type: &str, payload: serde_json::Value, attempt: i32) -> Claimed {
@@ -68,8 +75,8 @@ fn claimed(task_type: &str, payload: serde_json::Value, attempt: i32) -> Claimed
 
 /// Runs the attempt to its end and returns what it hands to the completer.
 async fn run(task: Claimed) -> Finished {
-    let (shared, mut outcomes) = runner();
-    let attempt = tokio::spawn(shared.run_attempt(task));
+    let (runner, mut outcomes) = runner();
+    let attempt = tokio::spawn(runner.run(task));
     let finished = tokio::time::timeout(Duration::from_secs(5), outcomes.recv())
         .await
         .expect("the attempt ends")
