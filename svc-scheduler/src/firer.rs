@@ -1,9 +1,10 @@
 //! The firer: every instance runs one. A pass locks the schedules due now (`FOR UPDATE SKIP
-//! LOCKED`), decides their instants (`firing`), and in the same transaction writes one occurrence
-//! row per instant (primary key (schedule, instant)), the trigger and skip events into the
-//! outbox, and the schedule's next instant. Two instances never decide the same schedule at
-//! once (the row lock), and a decided instant is never decided again (the schedule moved past
-//! it in that transaction; the primary key would refuse it anyway). No node names, no leases.
+//! LOCKED`), decides their instants (`domain::firing`), and in the same transaction writes one
+//! occurrence row per instant (primary key (schedule, instant)), the trigger and skip events into
+//! the outbox (`service::record`), and the schedule's next instant. Two instances never decide
+//! the same schedule at once (the row lock), and a decided instant is never decided again (the
+//! schedule moved past it in that transaction; the primary key would refuse it anyway). No node
+//! names, no leases.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,13 +16,13 @@ use taskflow_platform::db::DbPool;
 use taskflow_platform::listen::Listener;
 use taskflow_platform::metrics;
 use taskflow_platform::runtime::StopSignal;
-use taskflow_schemas::{Event, EventMeta, ScheduleOccurrenceSkipped, ScheduledTaskTriggered};
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use crate::firing::{Schedule, Step};
-use crate::model::ScheduleModel;
-use crate::store::{self, Conn, OccurrenceRow, ScheduleRow, StoreError};
+use crate::domain::definition::ScheduleModel;
+use crate::domain::firing::{Schedule, Step};
+use crate::service::record;
+use crate::store::{self, Conn, ScheduleRow, StoreError};
 
 /// Schedules decided per transaction.
 const BATCH: i64 = 50;
@@ -158,7 +159,7 @@ async fn decide(
     now: chrono::DateTime<Utc>,
     producer: &str,
 ) -> Result<(usize, Vec<Step>), StoreError> {
-    let model = match ScheduleModel::from_row(row) {
+    let model = match ScheduleModel::from_stored(&row.definition) {
         Ok(model) => model,
         Err(reason) => {
             // Stored by an older version in a shape this one cannot read: stop it visibly
@@ -201,117 +202,4 @@ async fn decide(
     next.updated_at = now;
     store::update_schedule(conn, &next).await?;
     Ok((events, plan.steps))
-}
-
-/// Writes the steps' occurrence rows and their events (into the outbox), in the caller's
-/// transaction. `trigger_reason` marks triggers that did not come from the timetable
-/// (manual, backfill). Returns how many events were written.
-pub async fn record(
-    conn: &mut Conn,
-    row: &ScheduleRow,
-    model: &ScheduleModel,
-    steps: &[Step],
-    trigger_reason: Option<&str>,
-    now: chrono::DateTime<Utc>,
-    producer: &str,
-) -> Result<usize, StoreError> {
-    let mut occurrences = Vec::with_capacity(steps.len());
-    let mut events = Vec::with_capacity(steps.len());
-    let trace = taskflow_platform::headers::current_trace();
-    for step in steps {
-        let meta = EventMeta::new(
-            now.timestamp_millis(),
-            format!("schedule-{}", row.id),
-            row.tenant_id,
-            producer,
-        );
-        match step {
-            Step::Trigger {
-                nominal,
-                task_id,
-                cancel,
-            } => {
-                let reason = match (trigger_reason, cancel) {
-                    (Some(why), _) => Some(why.to_owned()),
-                    (None, Some(previous)) => Some(format!(
-                        "overlap cancel_other: asked svc-tasks to cancel the previous run, task {previous}"
-                    )),
-                    (None, None) => None,
-                };
-                occurrences.push(OccurrenceRow {
-                    schedule_id: row.id,
-                    nominal_time: *nominal,
-                    outcome: "triggered".into(),
-                    reason,
-                    task_id: Some(*task_id),
-                    task_ended: false,
-                    fired_at: now,
-                });
-                events.push((
-                    Event::from(model.trigger(meta, row.id, *nominal, *task_id, *cancel)),
-                    trace.clone(),
-                ));
-            }
-            Step::Skip {
-                nominal,
-                reason,
-                detail,
-            } => {
-                occurrences.push(OccurrenceRow {
-                    schedule_id: row.id,
-                    nominal_time: *nominal,
-                    outcome: if *reason == "missed" {
-                        "missed"
-                    } else {
-                        "skipped"
-                    }
-                    .into(),
-                    reason: Some(format!("{reason}: {detail}")),
-                    task_id: None,
-                    task_ended: false,
-                    fired_at: now,
-                });
-                events.push((
-                    Event::from(ScheduleOccurrenceSkipped {
-                        meta,
-                        schedule_id: row.id,
-                        nominal_time: nominal.timestamp_millis(),
-                        reason: (*reason).into(),
-                        detail: Some(detail.clone()),
-                    }),
-                    trace.clone(),
-                ));
-            }
-        }
-    }
-    store::insert_occurrences(conn, &occurrences).await?;
-    taskflow_platform::outbox::enqueue_all(conn, &events).await?;
-    Ok(events.len())
-}
-
-impl crate::model::ScheduleModel {
-    /// The trigger event of one instant.
-    pub fn trigger(
-        &self,
-        meta: EventMeta,
-        schedule_id: uuid::Uuid,
-        nominal: chrono::DateTime<Utc>,
-        task_id: uuid::Uuid,
-        cancel: Option<uuid::Uuid>,
-    ) -> ScheduledTaskTriggered {
-        let t = &self.task;
-        ScheduledTaskTriggered {
-            meta,
-            schedule_id,
-            fire_time: nominal.timestamp_millis(),
-            task_id,
-            task_type: t.task_type.clone(),
-            priority: t.priority().unwrap_or(taskflow_schemas::Priority::Normal),
-            payload_json: t.payload.to_string(),
-            max_attempts: t.max_attempts,
-            timeout_ms: t.timeout_ms,
-            labels: t.labels.clone(),
-            cancel_task_id: cancel.map(|id| id.to_string()),
-        }
-    }
 }

@@ -15,6 +15,7 @@ use crate::config::SchedulerConfig;
 use crate::firer::Firer;
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
+use crate::service::Services;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -29,7 +30,7 @@ impl Application {
     pub async fn build(config: SchedulerConfig) -> anyhow::Result<Self> {
         let instance = format!(
             "{}-{}",
-            std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
+            taskflow_platform::config::host_name(),
             std::process::id()
         );
         let mut runtime = Runtime::connect(Connect {
@@ -66,11 +67,13 @@ impl Application {
         runtime.spawn(move |stop| firer.run(stop));
 
         let state = web::Data::new(AppState {
-            pool: pool.clone(),
-            clock: runtime.clock.clone(),
-            outbox_ready: runtime.outbox_ready.clone(),
-            producer: runtime.identity.producer_name(),
-            max_per_second: config.max_per_second,
+            services: Services {
+                pool: pool.clone(),
+                clock: runtime.clock.clone(),
+                outbox_ready: runtime.outbox_ready.clone(),
+                producer: runtime.identity.producer_name(),
+                max_per_second: config.max_per_second,
+            },
         });
         let readiness = runtime.readiness();
         let listener =

@@ -4,16 +4,23 @@
 //! - [`options`]: the `start_at`/`end_at` window, occurrences in a range, creation-time checks.
 //! - [`jitter`], [`overlap`], [`catchup`]: how a due occurrence is delayed, admitted or missed.
 //! - [`duration`]: the ISO-8601 durations used by `every`, `jitter` and `catchup_window`.
+//! - [`definition`]: a schedule as the API takes and the database stores it, checked into its
+//!   rules ([`definition::ScheduleModel`]); [`template`]: the task it starts, checked against
+//!   the task-type catalogue.
+//! - [`firing`]: what to do about a due schedule (trigger, skip, miss; where it stands after).
 //!
 //! DST rules for cron schedules are described on [`spec::Spec::next_after`].
 
 pub mod catchup;
+pub mod definition;
 pub mod duration;
 pub mod error;
+pub mod firing;
 pub mod jitter;
 pub mod options;
 pub mod overlap;
 pub mod spec;
+pub mod template;
 
 mod crontab;
 mod wall_clock;

@@ -26,7 +26,12 @@ impl FromRequest for Tenant {
         Box::pin(async move {
             let key = key.ok_or_else(|| unauthorized("send Authorization: Bearer <api key>"))?;
             let state = state.ok_or_else(|| unauthorized("application state missing"))?;
-            let mut conn = state.pool.get().await.map_err(store::StoreError::from)?;
+            let mut conn = state
+                .services
+                .pool
+                .get()
+                .await
+                .map_err(store::StoreError::from)?;
             let hash = Sha256::digest(key.as_bytes());
             store::key_for_hash(&mut conn, &hash)
                 .await?

@@ -24,8 +24,8 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 use super::schedules;
-use crate::model::{DEFAULT_CATCHUP, MAX_NAME_CHARS, MAX_NOTE_CHARS};
-use crate::template::{
+use crate::domain::definition::{DEFAULT_CATCHUP, MAX_NAME_CHARS, MAX_NOTE_CHARS};
+use crate::domain::template::{
     MAX_ATTEMPTS, MAX_LABEL_VALUE_CHARS, NEW_LABEL_KEY_PATTERN, NEW_MAX_LABELS, TIMEOUT_MS,
 };
 

@@ -1,11 +1,13 @@
-//! Every error svc-scheduler answers, as RFC 9457 problem documents with stable slugs.
+//! Every error svc-scheduler answers, as RFC 9457 problem documents with stable slugs: the use
+//! cases' errors mapped to statuses, and actix's body, path and query errors.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use taskflow_platform::problem::{DatabaseFailure, Problem};
 
+use crate::domain::template::TemplateProblem;
+use crate::service::ServiceError;
 use crate::store::StoreError;
-use crate::template::TemplateProblem;
 
 #[derive(Debug)]
 pub struct ApiError(pub Problem);
@@ -42,6 +44,28 @@ impl From<StoreError> for ApiError {
                 format!("this tenant has a schedule named {name:?} already"),
             )),
             other => ApiError(DATABASE.answer(&other, other.is_transient())),
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::NotFound(id) => not_found(format!("no schedule {id}")),
+            ServiceError::Invalid(problems) => invalid(problems),
+            ServiceError::Undecodable(detail) => ApiError(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-schedule",
+                "Invalid schedule",
+                detail,
+            )),
+            unreadable @ ServiceError::Unreadable { .. } => ApiError(Problem::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                unreadable.to_string(),
+            )),
+            ServiceError::Store(e) => e.into(),
         }
     }
 }
@@ -138,17 +162,6 @@ pub fn json_problem(err: &actix_web::error::JsonPayloadError) -> ApiError {
         ),
     };
     ApiError(problem)
-}
-
-/// The default service: 405 with `Allow` on a path the API serves (as its document lists
-/// them), 404 elsewhere.
-pub async fn no_route(req: HttpRequest) -> HttpResponse {
-    taskflow_platform::problem::no_route(
-        req.method(),
-        req.path(),
-        super::docs::allowed_methods(req.path()),
-        "no such endpoint; the API is under /v1/schedules (see /openapi.json)",
-    )
 }
 
 #[cfg(test)]
@@ -258,6 +271,59 @@ mod tests {
                 "connection reset"
             )))),
             unavailable()
+        );
+    }
+
+    /// The use cases' refusals keep the answers the handlers gave them before `service/`.
+    #[test]
+    fn a_use_case_error_keeps_its_status_and_problem_type() {
+        let id = uuid::Uuid::nil();
+        assert_eq!(
+            answer(ServiceError::NotFound(id)),
+            (
+                StatusCode::NOT_FOUND,
+                None,
+                "urn:taskflow:problem:not-found".into()
+            )
+        );
+        let invalid_schedule = (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            None,
+            "urn:taskflow:problem:invalid-schedule".into(),
+        );
+        assert_eq!(
+            answer(ServiceError::invalid("/note", "too long")),
+            invalid_schedule
+        );
+        assert_eq!(
+            answer(ServiceError::Undecodable("invalid type".into())),
+            invalid_schedule
+        );
+        assert_eq!(
+            answer(ServiceError::Unreadable {
+                id,
+                reason: "/spec: unknown kind".into()
+            }),
+            internal()
+        );
+        assert_eq!(
+            answer(ServiceError::Store(StoreError::Pool(PoolError::Closed))),
+            unavailable()
+        );
+        let body = |e: ServiceError| serde_json::to_value(ApiError::from(e).0).expect("json");
+        let invalid = body(ServiceError::invalid("/note", "too long"));
+        assert_eq!(invalid["problems"][0]["pointer"], "/note");
+        assert_eq!(invalid["detail"], "/note: too long");
+        assert_eq!(
+            body(ServiceError::NotFound(id))["detail"],
+            format!("no schedule {id}")
+        );
+        assert_eq!(
+            body(ServiceError::Unreadable {
+                id,
+                reason: "/spec: unknown kind".into()
+            })["detail"],
+            format!("stored schedule {id} is unreadable: /spec: unknown kind")
         );
     }
 }

@@ -1,28 +1,22 @@
-//! svc-scheduler's HTTP API: schedules and their occurrences.
+//! svc-scheduler's HTTP API: schedules and their occurrences. Handlers parse the request, call
+//! one use case (`service`) and map its error (`errors`); nothing here opens a transaction.
 
 pub mod auth;
 pub mod docs;
 pub mod errors;
+pub mod problems;
 pub mod schedules;
 pub mod views;
 
-use std::sync::Arc;
-
 use actix_web::web;
-use taskflow_platform::clock::SharedClock;
-use taskflow_platform::db::DbPool;
-use tokio::sync::Notify;
+
+use crate::service::Services;
 
 /// Largest request body (413 above it).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 pub struct AppState {
-    pub pool: DbPool,
-    pub clock: SharedClock,
-    pub outbox_ready: Arc<Notify>,
-    pub producer: String,
-    /// Most fires per second a schedule may ask for.
-    pub max_per_second: f64,
+    pub services: Services,
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -44,5 +38,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(schedules::backfill)
         .service(schedules::occurrences)
         .service(docs::openapi_json)
-        .default_service(web::to(errors::no_route));
+        .default_service(web::to(problems::no_route));
 }

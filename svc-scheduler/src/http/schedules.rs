@@ -1,73 +1,39 @@
 //! `/v1/schedules`: create, read, change, pause/resume, run now, backfill, and the occurrences.
+//! Each handler parses the request, calls its use case in `service` and answers; the OpenAPI
+//! annotations here are what `/openapi.json` says of each operation.
 
 use actix_web::error::JsonPayloadError;
-use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncConnection;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
-use taskflow_platform::problem::Problem;
+use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use super::auth::Tenant;
-use super::errors::{ApiError, bad_request, invalid, json_problem, not_found};
+use super::errors::{ApiError, bad_request, json_problem};
 use super::views::{OccurrenceView, ScheduleView};
 use super::{AppState, MAX_BODY_BYTES};
-use crate::domain::options::occurrences as instants;
-use crate::firer::record;
-use crate::firing::{Step, task_id};
-use crate::model::{Definition, ScheduleModel, note_problem};
-use crate::store::{self, Conn, ScheduleRow, StoreError};
-
-/// Most instants one backfill (or one resume's record of paused instants) writes.
-const MAX_INSTANTS: usize = 1_000;
-
-fn missing(id: Uuid) -> ApiError {
-    not_found(format!("no schedule {id}"))
-}
-
-fn state_row(
-    id: Uuid,
-    tenant_id: Uuid,
-    definition: &Definition,
-    model: &ScheduleModel,
-    anchor: DateTime<Utc>,
-    now: DateTime<Utc>,
-) -> ScheduleRow {
-    let (next_nominal, next_fire_at) = model.first_from(id, anchor, now);
-    ScheduleRow {
-        id,
-        tenant_id,
-        name: definition.name.trim().to_owned(),
-        definition: serde_json::to_value(definition).unwrap_or_default(),
-        paused: definition.paused,
-        anchor,
-        next_nominal,
-        next_fire_at,
-        waiting_for_task: None,
-        created_at: now,
-        updated_at: now,
-    }
-}
-
-/// The rules of a stored schedule. One it cannot read was stored by this service: a server
-/// fault (500), never the caller's bad input.
-fn model_of(row: &ScheduleRow) -> Result<ScheduleModel, ApiError> {
-    ScheduleModel::from_row(row).map_err(|reason| {
-        ApiError(Problem::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "Internal error",
-            format!("stored schedule {} is unreadable: {reason}", row.id),
-        ))
-    })
-}
+use crate::domain::definition::Definition;
+use crate::service::{change, schedules, trigger as run};
+use crate::store::ScheduleRow;
 
 fn view(row: &ScheduleRow) -> Value {
     serde_json::to_value(ScheduleView::from(row)).unwrap_or_default()
+}
+
+/// `limit` of a page: 1 to 500, 100 when absent.
+fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(bad_request(
+            "invalid-query",
+            "Invalid query parameter",
+            format!("limit must be from 1 to 500, not {limit}"),
+        ));
+    }
+    Ok(limit)
 }
 
 /// Create a schedule. Nothing is stored unless every rule holds.
@@ -89,24 +55,9 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<Definition>,
 ) -> Result<HttpResponse, ApiError> {
-    let definition = body.into_inner();
-    let now = state.clock.now();
-    let model = definition
-        .check(now, state.max_per_second)
-        .map_err(invalid)?;
-    let id = Uuid::now_v7();
-    let row = state_row(
-        id,
-        tenant.0,
-        &definition,
-        &model,
-        definition.anchor(now),
-        now,
-    );
-    let mut conn = state.pool.get().await.map_err(StoreError::from)?;
-    store::insert_schedule(&mut conn, &row).await?;
+    let row = schedules::create(&state.services, tenant.0, body.into_inner()).await?;
     Ok(HttpResponse::Created()
-        .insert_header((LOCATION, format!("/v1/schedules/{id}")))
+        .insert_header((LOCATION, format!("/v1/schedules/{}", row.id)))
         .json(view(&row)))
 }
 
@@ -138,16 +89,8 @@ pub async fn list(
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(bad_request(
-            "invalid-query",
-            "Invalid query parameter",
-            format!("limit must be from 1 to 500, not {limit}"),
-        ));
-    }
-    let mut conn = state.pool.get().await.map_err(StoreError::from)?;
-    let rows = store::list_schedules(&mut conn, tenant.0, query.after, limit).await?;
+    let limit = page_limit(query.limit)?;
+    let rows = schedules::list(&state.services, tenant.0, query.after, limit).await?;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
@@ -174,47 +117,7 @@ pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(StoreError::from)?;
-    let row = store::get_schedule(&mut conn, tenant.0, id)
-        .await?
-        .ok_or_else(|| missing(id))?;
-    Ok(HttpResponse::Ok().json(view(&row)))
-}
-
-/// A change of a schedule's settings.
-enum Change {
-    Patch(serde_json::Map<String, Value>),
-    Pause(Option<String>),
-    Resume,
-}
-
-/// Applies `change` to the locked schedule in one transaction and answers with the result.
-async fn change(
-    state: &web::Data<AppState>,
-    tenant: Uuid,
-    id: Uuid,
-    change: Change,
-) -> Result<HttpResponse, ApiError> {
-    let now = state.clock.now();
-    let max = state.max_per_second;
-    let producer = state.producer.clone();
-    let mut conn = state.pool.get().await.map_err(StoreError::from)?;
-    let row = conn
-        .transaction::<_, ApiError, _>(async move |conn| {
-            let row = store::lock_schedule(conn, tenant, id)
-                .await?
-                .ok_or_else(|| missing(id))?;
-            let row = match change {
-                Change::Patch(fields) => patched(row, fields, now, max)?,
-                Change::Pause(note) => paused(row, note, now),
-                Change::Resume => resumed(conn, row, now, &producer).await?,
-            };
-            store::update_schedule(conn, &row).await?;
-            Ok(row)
-        })
-        .await?;
-    state.outbox_ready.notify_one();
+    let row = schedules::get(&state.services, tenant.0, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
@@ -238,42 +141,16 @@ pub async fn patch(
     tenant: Tenant,
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
-    body: web::Json<serde_json::Map<String, Value>>,
+    body: web::Json<Map<String, Value>>,
 ) -> Result<HttpResponse, ApiError> {
-    change(
-        &state,
+    let row = change::patch(
+        &state.services,
         tenant.0,
         path.into_inner(),
-        Change::Patch(body.into_inner()),
+        body.into_inner(),
     )
-    .await
-}
-
-fn patched(
-    row: ScheduleRow,
-    fields: serde_json::Map<String, Value>,
-    now: DateTime<Utc>,
-    max_per_second: f64,
-) -> Result<ScheduleRow, ApiError> {
-    let mut merged = row.definition.clone();
-    if let Some(merged_fields) = merged.as_object_mut() {
-        for (key, value) in fields {
-            merged_fields.insert(key, value);
-        }
-    }
-    let definition: Definition = serde_json::from_value(merged).map_err(|e| {
-        ApiError(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-schedule",
-            "Invalid schedule",
-            e.to_string(),
-        ))
-    })?;
-    let model = definition.check(now, max_per_second).map_err(invalid)?;
-    let anchor = definition.start_at.unwrap_or(row.anchor);
-    let mut next = state_row(row.id, row.tenant_id, &definition, &model, anchor, now);
-    next.created_at = row.created_at;
-    Ok(next)
+    .await?;
+    Ok(HttpResponse::Ok().json(view(&row)))
 }
 
 /// Delete a schedule and its occurrences; it fires no more.
@@ -293,13 +170,8 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = state.pool.get().await.map_err(StoreError::from)?;
-    if store::delete_schedule(&mut conn, tenant.0, id).await? {
-        Ok(HttpResponse::NoContent().finish())
-    } else {
-        Err(missing(id))
-    }
+    schedules::delete(&state.services, tenant.0, path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -367,23 +239,8 @@ pub async fn pause(
     let note = optional_json::<PauseBody>(&req, body)
         .await?
         .and_then(|b| b.note);
-    if let Some(message) = note.as_deref().and_then(note_problem) {
-        return Err(invalid(vec![crate::template::TemplateProblem {
-            pointer: "/note".into(),
-            message,
-        }]));
-    }
-    change(&state, tenant.0, path.into_inner(), Change::Pause(note)).await
-}
-
-fn paused(mut row: ScheduleRow, note: Option<String>, now: DateTime<Utc>) -> ScheduleRow {
-    row.paused = true;
-    if let Some(fields) = row.definition.as_object_mut() {
-        fields.insert("paused".into(), true.into());
-        fields.insert("note".into(), note.into());
-    }
-    row.updated_at = now;
-    row
+    let row = change::pause(&state.services, tenant.0, path.into_inner(), note).await?;
+    Ok(HttpResponse::Ok().json(view(&row)))
 }
 
 /// Fires again from now on; the instants that passed while paused are recorded as skipped
@@ -404,48 +261,8 @@ pub async fn resume(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    change(&state, tenant.0, path.into_inner(), Change::Resume).await
-}
-
-async fn resumed(
-    conn: &mut Conn,
-    mut row: ScheduleRow,
-    now: DateTime<Utc>,
-    producer: &str,
-) -> Result<ScheduleRow, ApiError> {
-    if !row.paused {
-        return Ok(row);
-    }
-    let model = model_of(&row)?;
-    if let Some(from) = row.next_nominal {
-        let passed = instants(
-            &model.spec,
-            &model.window,
-            row.anchor,
-            from - chrono::Duration::milliseconds(1),
-            now,
-            MAX_INSTANTS,
-        );
-        let steps: Vec<Step> = passed
-            .into_iter()
-            .map(|nominal| Step::Skip {
-                nominal,
-                reason: "paused",
-                detail: "the schedule was paused at this instant".into(),
-            })
-            .collect();
-        record(conn, &row, &model, &steps, None, now, producer).await?;
-    }
-    let (next_nominal, next_fire_at) = model.first_from(row.id, row.anchor, now);
-    row.paused = false;
-    if let Some(fields) = row.definition.as_object_mut() {
-        fields.insert("paused".into(), false.into());
-    }
-    row.next_nominal = next_nominal;
-    row.next_fire_at = next_fire_at;
-    row.waiting_for_task = None;
-    row.updated_at = now;
-    Ok(row)
+    let row = change::resume(&state.services, tenant.0, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(view(&row)))
 }
 
 /// Run the schedule's task now, once, whatever its timetable and overlap policy say.
@@ -465,29 +282,11 @@ pub async fn trigger(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let now = state.clock.now();
-    let instant = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
-    let producer = state.producer.clone();
-    let mut conn = state.pool.get().await.map_err(StoreError::from)?;
-    let task = conn
-        .transaction::<_, ApiError, _>(async move |conn| {
-            let row = store::lock_schedule(conn, tenant.0, id)
-                .await?
-                .ok_or_else(|| missing(id))?;
-            let model = model_of(&row)?;
-            let task = task_id(id, instant);
-            let steps = [Step::Trigger {
-                nominal: instant,
-                task_id: task,
-                cancel: None,
-            }];
-            record(conn, &row, &model, &steps, Some("manual"), now, &producer).await?;
-            Ok(task)
-        })
-        .await?;
-    state.outbox_ready.notify_one();
-    Ok(HttpResponse::Accepted().json(json!({"nominal_time": instant, "task_id": task})))
+    let run::Triggered {
+        nominal_time,
+        task_id,
+    } = run::trigger(&state.services, tenant.0, path.into_inner()).await?;
+    Ok(HttpResponse::Accepted().json(json!({"nominal_time": nominal_time, "task_id": task_id})))
 }
 
 #[derive(Debug, Deserialize)]
@@ -518,54 +317,8 @@ pub async fn backfill(
     path: web::Path<Uuid>,
     body: web::Json<BackfillBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
     let BackfillBody { from, to } = body.into_inner();
-    let now = state.clock.now();
-    if to <= from || to > now {
-        return Err(invalid(vec![crate::template::TemplateProblem {
-            pointer: "/to".into(),
-            message: "to must be after from and not in the future".into(),
-        }]));
-    }
-    let producer = state.producer.clone();
-    let mut conn = state.pool.get().await.map_err(StoreError::from)?;
-    let fired = conn
-        .transaction::<_, ApiError, _>(async move |conn| {
-            let row = store::lock_schedule(conn, tenant.0, id)
-                .await?
-                .ok_or_else(|| missing(id))?;
-            let model = model_of(&row)?;
-            let wanted = instants(
-                &model.spec,
-                &model.window,
-                row.anchor,
-                from,
-                to,
-                MAX_INSTANTS + 1,
-            );
-            if wanted.len() > MAX_INSTANTS {
-                return Err(invalid(vec![crate::template::TemplateProblem {
-                    pointer: "/from".into(),
-                    message: format!(
-                        "more than {MAX_INSTANTS} instants in that range; backfill it in parts"
-                    ),
-                }]));
-            }
-            let known = store::recorded_instants(conn, id, &wanted).await?;
-            let steps: Vec<Step> = wanted
-                .into_iter()
-                .filter(|n| !known.contains(n))
-                .map(|nominal| Step::Trigger {
-                    nominal,
-                    task_id: task_id(id, nominal),
-                    cancel: None,
-                })
-                .collect();
-            record(conn, &row, &model, &steps, Some("backfill"), now, &producer).await?;
-            Ok(steps.len())
-        })
-        .await?;
-    state.outbox_ready.notify_one();
+    let fired = run::backfill(&state.services, tenant.0, path.into_inner(), from, to).await?;
     Ok(HttpResponse::Accepted().json(json!({"triggered": fired})))
 }
 
@@ -600,20 +353,15 @@ pub async fn occurrences(
     path: web::Path<Uuid>,
     query: web::Query<OccurrencesQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=500).contains(&limit) {
-        return Err(bad_request(
-            "invalid-query",
-            "Invalid query parameter",
-            format!("limit must be from 1 to 500, not {limit}"),
-        ));
-    }
-    let mut conn = state.pool.get().await.map_err(StoreError::from)?;
-    store::get_schedule(&mut conn, tenant.0, id)
-        .await?
-        .ok_or_else(|| missing(id))?;
-    let rows = store::list_occurrences(&mut conn, id, query.before, limit).await?;
+    let limit = page_limit(query.limit)?;
+    let rows = schedules::occurrences(
+        &state.services,
+        tenant.0,
+        path.into_inner(),
+        query.before,
+        limit,
+    )
+    .await?;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.nominal_time))
         .flatten();

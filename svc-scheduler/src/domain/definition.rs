@@ -4,10 +4,12 @@
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::options::{Overlap, Window};
-use crate::domain::spec::{Spec, SpecInput, parse_duration};
-use crate::store::ScheduleRow;
-use crate::template::{TaskTemplate, TemplateProblem};
+use taskflow_schemas::{EventMeta, Priority, ScheduledTaskTriggered};
+use uuid::Uuid;
+
+use super::options::{Overlap, Window};
+use super::spec::{Spec, SpecInput, parse_duration};
+use super::template::{TaskTemplate, TemplateProblem};
 
 /// Default catch-up window: instants up to an hour late still run after an outage.
 pub const DEFAULT_CATCHUP: &str = "PT1H";
@@ -75,7 +77,7 @@ impl Definition {
         if !labels.is_empty() {
             return Err(labels);
         }
-        if let Err(e) = crate::domain::options::validate(
+        if let Err(e) = super::options::validate(
             &model.spec,
             &model.window,
             self.anchor(now),
@@ -157,9 +159,11 @@ fn problems_push(problems: &mut Vec<TemplateProblem>, pointer: &str, message: St
 }
 
 impl ScheduleModel {
-    pub fn from_row(row: &ScheduleRow) -> Result<Self, String> {
+    /// The rules of a stored definition (the `definition` column); why it cannot be read, if
+    /// it cannot (it was stored by this service, so that is a fault of ours).
+    pub fn from_stored(definition: &serde_json::Value) -> Result<Self, String> {
         let definition: Definition =
-            serde_json::from_value(row.definition.clone()).map_err(|e| e.to_string())?;
+            serde_json::from_value(definition.clone()).map_err(|e| e.to_string())?;
         definition.model().map_err(|problems| {
             problems
                 .into_iter()
@@ -172,7 +176,7 @@ impl ScheduleModel {
     /// The first instant at or after `from` (within the window), and when it fires.
     pub fn first_from(
         &self,
-        schedule_id: uuid::Uuid,
+        schedule_id: Uuid,
         anchor: DateTime<Utc>,
         from: DateTime<Utc>,
     ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
@@ -188,8 +192,33 @@ impl ScheduleModel {
             .filter(|n| self.window.end_at.is_none_or(|end| *n <= end));
         let fire_at = nominal.map(|n| {
             let next = self.spec.next_after(n, anchor);
-            n + crate::domain::jitter::jitter(schedule_id, n, next, self.jitter)
+            n + super::jitter::jitter(schedule_id, n, next, self.jitter)
         });
         (nominal, fire_at)
+    }
+
+    /// The trigger event of one instant.
+    pub fn trigger(
+        &self,
+        meta: EventMeta,
+        schedule_id: Uuid,
+        nominal: DateTime<Utc>,
+        task_id: Uuid,
+        cancel: Option<Uuid>,
+    ) -> ScheduledTaskTriggered {
+        let t = &self.task;
+        ScheduledTaskTriggered {
+            meta,
+            schedule_id,
+            fire_time: nominal.timestamp_millis(),
+            task_id,
+            task_type: t.task_type.clone(),
+            priority: t.priority().unwrap_or(Priority::Normal),
+            payload_json: t.payload.to_string(),
+            max_attempts: t.max_attempts,
+            timeout_ms: t.timeout_ms,
+            labels: t.labels.clone(),
+            cancel_task_id: cancel.map(|id| id.to_string()),
+        }
     }
 }

@@ -4,11 +4,11 @@
 use chrono::{DateTime, Duration, Utc};
 use uuid::Uuid;
 
-use crate::domain::catchup::{Due, classify};
-use crate::domain::jitter::jitter;
-use crate::domain::options::{Overlap, Window};
-use crate::domain::overlap::{Decision, PreviousRun, decide};
-use crate::domain::spec::Spec;
+use super::catchup::{Due, classify};
+use super::jitter::jitter;
+use super::options::{Overlap, Window};
+use super::overlap::{Decision, PreviousRun, decide};
+use super::spec::Spec;
 
 /// A schedule as the firer sees it.
 pub struct Schedule<'a> {
