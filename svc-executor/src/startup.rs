@@ -69,9 +69,7 @@ impl Application {
             allow_private: config.allow_private,
             ..HttpPolicy::default()
         };
-        let handlers = Handlers {
-            http: HttpHandler::new(policy).map_err(|e| anyhow::anyhow!("{e}"))?,
-        };
+        let handlers = Handlers::new(HttpHandler::new(policy).map_err(|e| anyhow::anyhow!("{e}"))?);
         let dispatcher = Dispatcher::new(
             pool.clone(),
             DispatchSettings {

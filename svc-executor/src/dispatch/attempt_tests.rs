@@ -40,9 +40,7 @@ fn runner() -> (Arc<Runner>, mpsc::UnboundedReceiver<Finished>) {
             producer: "svc-executor/test@unit".into(),
             dead_letter_topic: "dead-letters".into(),
         }),
-        handlers: Handlers {
-            http: HttpHandler::new(HttpPolicy::default()).expect("http handler"),
-        },
+        handlers: Handlers::new(HttpHandler::new(HttpPolicy::default()).expect("http handler")),
         clock: clock.clone(),
         cancels: Default::default(),
         progress: Arc::new(ProgressOutbox {

@@ -1,14 +1,19 @@
-//! The handlers that need nothing outside the process: `sleep`, `noop`, `fail`.
+//! The handlers that need nothing outside the process: `sleep`, `noop`, `fail` (and, in unit
+//! tests only, `panic`).
 
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
-use super::{HandlerError, Progress};
+use super::{Handler, HandlerError, Progress};
+
+/// Waits `duration_ms` in `steps` equal parts, reporting progress after each.
+pub struct Sleep;
 
 #[derive(Deserialize)]
-struct SleepPayload {
+pub struct SleepPayload {
     duration_ms: u64,
     #[serde(default = "one")]
     steps: u32,
@@ -18,8 +23,41 @@ fn one() -> u32 {
     1
 }
 
+impl Handler for Sleep {
+    const TASK_TYPE: &'static str = "sleep";
+    type Payload = SleepPayload;
+
+    async fn run(&self, p: SleepPayload, progress: &dyn Progress) -> Result<Value, HandlerError> {
+        let steps = p.steps.max(1);
+        let step = Duration::from_millis(p.duration_ms) / steps;
+        for done in 1..=steps {
+            tokio::time::sleep(step).await;
+            let percent = (done * 100 / steps) as i32;
+            progress
+                .report(percent, format!("step {done} of {steps}"))
+                .await;
+        }
+        Ok(json!({"slept_ms": p.duration_ms, "steps": steps}))
+    }
+}
+
+/// Succeeds at once with `{}`, whatever its payload.
+pub struct Noop;
+
+impl Handler for Noop {
+    const TASK_TYPE: &'static str = "noop";
+    type Payload = IgnoredAny;
+
+    async fn run(&self, _: IgnoredAny, _: &dyn Progress) -> Result<Value, HandlerError> {
+        Ok(json!({}))
+    }
+}
+
+/// Fails with `message`, retryably unless `retryable` is false.
+pub struct Fail;
+
 #[derive(Deserialize)]
-struct FailPayload {
+pub struct FailPayload {
     #[serde(default = "default_message")]
     message: String,
     #[serde(default = "yes")]
@@ -34,41 +72,41 @@ fn yes() -> bool {
     true
 }
 
-fn parse<'a, T: Deserialize<'a>>(payload: &'a Value) -> Result<T, HandlerError> {
-    T::deserialize(payload).map_err(|e| HandlerError::Permanent(format!("invalid payload: {e}")))
-}
+impl Handler for Fail {
+    const TASK_TYPE: &'static str = "fail";
+    type Payload = FailPayload;
 
-/// Waits `duration_ms` in `steps` equal parts, reporting progress after each.
-pub async fn sleep(payload: &Value, progress: &dyn Progress) -> Result<Value, HandlerError> {
-    let p: SleepPayload = parse(payload)?;
-    let steps = p.steps.max(1);
-    let step = Duration::from_millis(p.duration_ms) / steps;
-    for done in 1..=steps {
-        tokio::time::sleep(step).await;
-        let percent = (done * 100 / steps) as i32;
-        progress
-            .report(percent, format!("step {done} of {steps}"))
-            .await;
+    async fn run(&self, p: FailPayload, _: &dyn Progress) -> Result<Value, HandlerError> {
+        Err(if p.retryable {
+            HandlerError::Retryable(p.message)
+        } else {
+            HandlerError::Permanent(p.message)
+        })
     }
-    Ok(json!({"slept_ms": p.duration_ms, "steps": steps}))
-}
-
-pub fn noop() -> Result<Value, HandlerError> {
-    Ok(json!({}))
-}
-
-pub fn fail(payload: &Value) -> Result<Value, HandlerError> {
-    let p: FailPayload = parse(payload)?;
-    Err(if p.retryable {
-        HandlerError::Retryable(p.message)
-    } else {
-        HandlerError::Permanent(p.message)
-    })
 }
 
 /// Unit tests only (task type `panic`): panics with the payload's `message`.
 #[cfg(test)]
-pub fn panic(payload: &Value) -> Result<Value, HandlerError> {
-    let message = payload["message"].as_str().unwrap_or("panicked on purpose");
-    panic!("{message}");
+pub struct Panic;
+
+#[cfg(test)]
+#[derive(Deserialize)]
+pub struct PanicPayload {
+    #[serde(default = "panicked_on_purpose")]
+    message: String,
+}
+
+#[cfg(test)]
+fn panicked_on_purpose() -> String {
+    "panicked on purpose".into()
+}
+
+#[cfg(test)]
+impl Handler for Panic {
+    const TASK_TYPE: &'static str = "panic";
+    type Payload = PanicPayload;
+
+    async fn run(&self, p: PanicPayload, _: &dyn Progress) -> Result<Value, HandlerError> {
+        panic!("{}", p.message);
+    }
 }
