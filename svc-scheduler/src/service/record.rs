@@ -1,0 +1,96 @@
+//! How a decided instant is written down, by the firer and by the use cases alike: one
+//! occurrence row per step (primary key (schedule, instant)) and its event in the outbox,
+//! `ScheduledTaskTriggered` for a trigger, `ScheduleOccurrenceSkipped` for a skip or a miss.
+
+use chrono::Utc;
+use taskflow_schemas::{Event, EventMeta, ScheduleOccurrenceSkipped};
+
+use crate::domain::definition::ScheduleModel;
+use crate::domain::firing::Step;
+use crate::store::{self, Conn, OccurrenceRow, ScheduleRow, StoreError};
+
+/// Writes the steps' occurrence rows and their events (into the outbox), in the caller's
+/// transaction. `trigger_reason` marks triggers that did not come from the timetable
+/// (manual, backfill). Returns how many events were written.
+pub async fn record(
+    conn: &mut Conn,
+    row: &ScheduleRow,
+    model: &ScheduleModel,
+    steps: &[Step],
+    trigger_reason: Option<&str>,
+    now: chrono::DateTime<Utc>,
+    producer: &str,
+) -> Result<usize, StoreError> {
+    let mut occurrences = Vec::with_capacity(steps.len());
+    let mut events = Vec::with_capacity(steps.len());
+    let trace = taskflow_platform::headers::current_trace();
+    for step in steps {
+        let meta = EventMeta::new(
+            now.timestamp_millis(),
+            format!("schedule-{}", row.id),
+            row.tenant_id,
+            producer,
+        );
+        match step {
+            Step::Trigger {
+                nominal,
+                task_id,
+                cancel,
+            } => {
+                let reason = match (trigger_reason, cancel) {
+                    (Some(why), _) => Some(why.to_owned()),
+                    (None, Some(previous)) => Some(format!(
+                        "overlap cancel_other: asked svc-tasks to cancel the previous run, task {previous}"
+                    )),
+                    (None, None) => None,
+                };
+                occurrences.push(OccurrenceRow {
+                    schedule_id: row.id,
+                    nominal_time: *nominal,
+                    outcome: "triggered".into(),
+                    reason,
+                    task_id: Some(*task_id),
+                    task_ended: false,
+                    fired_at: now,
+                });
+                events.push((
+                    Event::from(model.trigger(meta, row.id, *nominal, *task_id, *cancel)),
+                    trace.clone(),
+                ));
+            }
+            Step::Skip {
+                nominal,
+                reason,
+                detail,
+            } => {
+                occurrences.push(OccurrenceRow {
+                    schedule_id: row.id,
+                    nominal_time: *nominal,
+                    outcome: if *reason == "missed" {
+                        "missed"
+                    } else {
+                        "skipped"
+                    }
+                    .into(),
+                    reason: Some(format!("{reason}: {detail}")),
+                    task_id: None,
+                    task_ended: false,
+                    fired_at: now,
+                });
+                events.push((
+                    Event::from(ScheduleOccurrenceSkipped {
+                        meta,
+                        schedule_id: row.id,
+                        nominal_time: nominal.timestamp_millis(),
+                        reason: (*reason).into(),
+                        detail: Some(detail.clone()),
+                    }),
+                    trace.clone(),
+                ));
+            }
+        }
+    }
+    store::insert_occurrences(conn, &occurrences).await?;
+    taskflow_platform::outbox::enqueue_all(conn, &events).await?;
+    Ok(events.len())
+}
