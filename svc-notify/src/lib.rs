@@ -2,12 +2,18 @@
 //! requests, execution lifecycle and API key events into its own database (numbered history per
 //! tenant, a live view per task, counters), and serves them as Server-Sent Events, WebSocket,
 //! paged history and a browser dashboard.
+//!
+//! `http` (routes, problems) → `service` (the feeds: where one resumes, replay then live) →
+//! `store` (every SQL statement); `domain` is pure. The background loops have a room each: the
+//! consumer `ingest`, the fan-out `hub`, the retention `pruner`. The shape is svc-tasks'
+//! (`docs/service-skeleton.md`).
 
 pub mod config;
 pub mod domain;
 pub mod http;
 pub mod hub;
 pub mod ingest;
+pub mod pruner;
+pub mod service;
 pub mod startup;
 pub mod store;
-pub mod subscription;

@@ -2,7 +2,6 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
@@ -11,13 +10,14 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use rand::RngCore;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::http::correlation;
-use taskflow_platform::runtime::{Connect, Identity, Running, Runtime, StopSignal};
+use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 
 use crate::config::NotifyConfig;
 use crate::http::{self, AppState};
 use crate::hub::Hub;
 use crate::ingest::Ingest;
+use crate::pruner;
 use crate::store;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -72,7 +72,7 @@ impl Application {
         let fan_out = hub.clone();
         runtime.spawn(move |stop| fan_out.run(stop));
         let (prune_pool, retention, every) = (pool.clone(), config.retention, config.prune_every);
-        runtime.spawn(move |stop| prune_loop(prune_pool, retention, every, stop));
+        runtime.spawn(move |stop| pruner::run(prune_pool, retention, every, stop));
 
         let state = web::Data::new(AppState {
             pool: pool.clone(),
@@ -135,38 +135,6 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.running.serve_until_stopped(self.server).await
     }
-}
-
-/// Deletes history older than `retention`, a batch at a time.
-async fn prune_loop(pool: DbPool, retention: Duration, every: Duration, mut stop: StopSignal) {
-    loop {
-        tokio::select! {
-            () = &mut stop => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        if let Err(error) = prune_once(&pool, retention).await {
-            tracing::warn!(%error, "pruning notification history failed; retrying later");
-        }
-    }
-}
-
-/// One round of retention: everything recorded before now − `retention`.
-pub async fn prune_once(pool: &DbPool, retention: Duration) -> Result<usize, store::StoreError> {
-    let cut_off =
-        chrono::Utc::now() - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::MAX);
-    let mut conn = pool.get().await?;
-    let mut total = 0;
-    loop {
-        let pruned = store::prune_before(&mut conn, cut_off, 5_000).await?;
-        total += pruned;
-        if pruned < 5_000 {
-            break;
-        }
-    }
-    if total > 0 {
-        tracing::info!(pruned = total, "notification history pruned");
-    }
-    Ok(total)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
 //! Who is calling: a tenant, by API key (`Authorization: Bearer tfk_...`, for programs) or by
 //! stream token (`?token=tfs_...` or the same header, for browsers). The tenant always comes
 //! from the credential. Unknown, revoked, expired and foreign credentials all get 401; an API
-//! key put in a URL is refused outright (URLs end up in logs).
+//! key put in a URL is refused outright (URLs end up in logs). Which tasks a caller may read:
+//! [`check_task`].
 
 use actix_web::{HttpRequest, web};
 use sha2::{Digest, Sha256};
@@ -9,8 +10,9 @@ use taskflow_platform::http::bearer::bearer;
 use uuid::Uuid;
 
 use super::AppState;
-use super::errors::{ApiError, bad_request, unauthorized};
+use super::errors::{ApiError, bad_request, not_found, unauthorized};
 use crate::domain::token::{self, TokenError};
+use crate::service::resume::Reader;
 use crate::store;
 
 pub const API_KEY_PREFIX: &str = "tfk_";
@@ -21,6 +23,16 @@ pub struct Caller {
     pub key_id: Uuid,
     /// A token issued for one task reads only that task.
     pub task_scope: Option<Uuid>,
+}
+
+impl Caller {
+    /// The caller as the reader of a feed.
+    pub fn reader(&self) -> Reader {
+        Reader {
+            tenant_id: self.tenant_id,
+            key_id: self.key_id,
+        }
+    }
 }
 
 /// The caller, from the header or from `token` (the `?token=` query parameter).
@@ -89,4 +101,26 @@ pub async fn caller(
         key_id: claims.key_id,
         task_scope: claims.task_id,
     })
+}
+
+/// The caller may read `task_id`: it is its tenant's (and in its token's scope). Another
+/// tenant's task is "not found", exactly like a missing one.
+pub async fn check_task(
+    state: &web::Data<AppState>,
+    caller: &Caller,
+    task_id: Uuid,
+) -> Result<(), ApiError> {
+    let missing = || {
+        not_found(format!(
+            "no task {task_id} is known to the notification service (a task appears here within moments of its submission)"
+        ))
+    };
+    if caller.task_scope.is_some_and(|scope| scope != task_id) {
+        return Err(missing());
+    }
+    let mut conn = state.pool.get().await.map_err(store::StoreError::from)?;
+    match store::task_tenant(&mut conn, task_id).await? {
+        Some(tenant) if tenant == caller.tenant_id => Ok(()),
+        _ => Err(missing()),
+    }
 }

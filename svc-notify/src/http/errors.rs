@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use taskflow_platform::problem::{DatabaseFailure, Problem};
 
+use crate::service::resume::ResumeError;
 use crate::store::StoreError;
 
 #[derive(Debug)]
@@ -41,6 +42,23 @@ const DATABASE: DatabaseFailure<'static> = DatabaseFailure {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         ApiError(DATABASE.answer(&error, error.is_transient()))
+    }
+}
+
+impl From<ResumeError> for ApiError {
+    fn from(error: ResumeError) -> Self {
+        match error {
+            ResumeError::Malformed { .. } => {
+                bad_request("invalid-cursor", "Invalid resume cursor", error.to_string())
+            }
+            ResumeError::Ahead { latest, .. } => bad_request(
+                "cursor-ahead",
+                "Resume cursor is ahead of the feed",
+                error.to_string(),
+            )
+            .with_extension("latest_seq", latest),
+            ResumeError::Store(e) => e.into(),
+        }
     }
 }
 

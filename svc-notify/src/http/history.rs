@@ -5,10 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use serde_json::json;
 
 use super::AppState;
-use super::auth::caller;
+use super::auth::{caller, check_task};
 use super::errors::ApiError;
 use super::params::Params;
-use super::streams::check_task;
 use crate::hub::render;
 use crate::store;
 

@@ -1,12 +1,14 @@
-//! Query parameters and the resume cursor, checked before a stream starts: an unknown or
-//! malformed parameter is a 400 problem, never a stream that silently ignores it.
+//! Query parameters, checked before a stream starts: an unknown or malformed parameter is a
+//! 400 problem, never a stream that silently ignores it. The resume cursor's rules are
+//! `service::resume`'s.
 
 use actix_web::HttpRequest;
 use uuid::Uuid;
 
 use super::errors::{ApiError, bad_request};
 use crate::domain::Status;
-use crate::subscription::Filter;
+use crate::service::resume;
+use crate::service::subscription::Filter;
 
 pub struct Params(Vec<(String, String)>);
 
@@ -86,30 +88,13 @@ impl Params {
             .transpose()
     }
 
-    /// Where to resume: `Last-Event-ID` (what `EventSource` sends on reconnect) wins over
-    /// `?after=` (what a client sends first). Both are checked when both are sent: a malformed
-    /// one is refused, never ignored.
+    /// Where to resume, from `?after=` and `Last-Event-ID` ([`resume::cursor`]).
     pub fn cursor(&self, req: &HttpRequest) -> Result<Option<i64>, ApiError> {
-        let parse = |source: &str, text: &str| {
-            let text = text.trim();
-            text.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
-                bad_request(
-                    "invalid-cursor",
-                    "Invalid resume cursor",
-                    format!(
-                        "{source} must be a notification sequence number (a whole number ≥ 0, the id of the last event you received), not {:?}",
-                        text.chars().take(40).collect::<String>()
-                    ),
-                )
-            })
-        };
-        let after = self.get("after").map(|a| parse("after", a)).transpose()?;
         let header = req
             .headers()
             .get("last-event-id")
-            .map(|v| parse("Last-Event-ID", v.to_str().unwrap_or("\u{FFFD}")))
-            .transpose()?;
-        Ok(header.or(after))
+            .map(|v| v.to_str().unwrap_or("\u{FFFD}"));
+        Ok(resume::cursor(self.get("after"), header)?)
     }
 
     /// `type`, `status` and `label=key:value` (repeatable, all must match).

@@ -1,7 +1,8 @@
 //! Server-Sent Events: `GET /v1/stream` (the tenant's tasks, filtered) and
 //! `GET /v1/tasks/{id}/stream` (one task, ending after its terminal event). Every check happens
 //! before the response starts, so a refused request gets a problem document and holds nothing
-//! open.
+//! open. Where a stream resumes (`Last-Event-ID`, `after`, resync, 204 after the end) is
+//! `service::resume`'s; here the frames become SSE.
 
 use std::convert::Infallible;
 
@@ -14,62 +15,31 @@ use taskflow_platform::problem::Problem;
 use uuid::Uuid;
 
 use super::AppState;
-use super::auth::{Caller, caller};
-use super::errors::{ApiError, bad_request, not_found};
+use super::auth::{Caller, caller, check_task};
+use super::errors::ApiError;
 use super::params::Params;
-use crate::store;
-use crate::subscription::{End, Filter, Frame, Start, Subscription};
+use crate::service::resume;
+use crate::service::subscription::{End, Filter, Frame, Subscription};
 
-/// Snapshot size of a `resync`.
-const RESYNC_TASKS: i64 = 1_000;
 /// What EventSource waits before reconnecting, in milliseconds.
 const RETRY_MS: u32 = 2_000;
 
-/// Subscribes and decides where the feed starts; refuses a cursor from the future.
+/// The caller's feed, started where [`resume::open`] decides.
 pub async fn open(
     state: &web::Data<AppState>,
     caller: &Caller,
     filter: Filter,
     cursor: Option<i64>,
 ) -> Result<Subscription, ApiError> {
-    // Subscribe first: whatever commits from here on reaches the feed live, and the replay
-    // below covers everything before (overlaps are dropped by sequence number).
-    let rx = state.hub.subscribe(caller.tenant_id).await?;
-    let mut conn = state.pool.get().await.map_err(store::StoreError::from)?;
-    let (last, pruned) = store::cursor_of(&mut conn, caller.tenant_id).await?;
-    let start = match cursor {
-        Some(after) if after > last => {
-            return Err(bad_request(
-                "cursor-ahead",
-                "Resume cursor is ahead of the feed",
-                format!(
-                    "no notification {after} exists yet: the latest is {last}; resume from an id you received"
-                ),
-            )
-            .with_extension("latest_seq", last));
-        }
-        Some(after) if after < pruned => {
-            let mut overview =
-                store::overview(&mut conn, caller.tenant_id, RESYNC_TASKS, true).await?;
-            if let Some(task_id) = filter.task_id {
-                overview.tasks.retain(|t| t.task_id == task_id);
-            }
-            Start::Resync(overview)
-        }
-        Some(after) => Start::After(after),
-        // One task: its whole story. The tenant: from now on.
-        None if filter.task_id.is_some() => Start::After(0),
-        None => Start::After(last),
-    };
-    Ok(Subscription {
-        pool: state.pool.clone(),
-        tenant_id: caller.tenant_id,
-        key_id: caller.key_id,
+    Ok(resume::open(
+        &state.pool,
+        &state.hub,
+        state.keepalive,
+        caller.reader(),
         filter,
-        keepalive: state.keepalive,
-        rx,
-        start,
-    })
+        cursor,
+    )
+    .await?)
 }
 
 fn sse_bytes(frame: Frame) -> Bytes {
@@ -127,28 +97,6 @@ pub async fn tenant_stream(
     Ok(sse_response(open(&state, &caller, filter, cursor).await?))
 }
 
-/// The caller may read `task_id`: it is its tenant's (and in its token's scope). Another
-/// tenant's task is "not found", exactly like a missing one.
-pub async fn check_task(
-    state: &web::Data<AppState>,
-    caller: &Caller,
-    task_id: Uuid,
-) -> Result<(), ApiError> {
-    let missing = || {
-        not_found(format!(
-            "no task {task_id} is known to the notification service (a task appears here within moments of its submission)"
-        ))
-    };
-    if caller.task_scope.is_some_and(|scope| scope != task_id) {
-        return Err(missing());
-    }
-    let mut conn = state.pool.get().await.map_err(store::StoreError::from)?;
-    match store::task_tenant(&mut conn, task_id).await? {
-        Some(tenant) if tenant == caller.tenant_id => Ok(()),
-        _ => Err(missing()),
-    }
-}
-
 /// One task, live, from its first event (or `Last-Event-ID` / `after`); the stream ends after
 /// the task's terminal event. Reconnecting after that end answers 204, which stops EventSource.
 #[get("/v1/tasks/{task_id}/stream")]
@@ -162,12 +110,10 @@ pub async fn task_stream(
     let caller = caller(&req, &state, params.get("token")).await?;
     check_task(&state, &caller, task_id).await?;
     let cursor = params.cursor(&req)?;
-    if let Some(after) = cursor {
-        let mut conn = state.pool.get().await.map_err(store::StoreError::from)?;
-        let rest = store::history(&mut conn, caller.tenant_id, after, 1, Some(task_id)).await?;
-        if rest.is_empty() && store::task_has_ended(&mut conn, task_id).await? {
-            return Ok(HttpResponse::NoContent().finish());
-        }
+    if let Some(after) = cursor
+        && resume::task_feed_is_over(&state.pool, caller.tenant_id, task_id, after).await?
+    {
+        return Ok(HttpResponse::NoContent().finish());
     }
     let filter = Filter {
         task_id: Some(task_id),

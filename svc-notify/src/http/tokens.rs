@@ -7,10 +7,9 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::AppState;
-use super::auth::{API_KEY_PREFIX, caller};
+use super::auth::{API_KEY_PREFIX, caller, check_task};
 use super::errors::{ApiError, bad_request, invalid_body, unauthorized};
 use super::params::Params;
-use super::streams::check_task;
 use crate::domain::token::{self, Claims, DEFAULT_TTL_SECS, MAX_TTL_SECS, MIN_TTL_SECS};
 
 #[derive(Debug, Default, Deserialize)]

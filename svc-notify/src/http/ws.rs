@@ -10,11 +10,11 @@ use futures::StreamExt;
 use taskflow_platform::problem::Problem;
 
 use super::AppState;
-use super::auth::caller;
+use super::auth::{caller, check_task};
 use super::errors::ApiError;
 use super::params::Params;
-use super::streams::{check_task, open};
-use crate::subscription::{Filter, Frame};
+use super::streams::open;
+use crate::service::subscription::{Filter, Frame};
 
 #[get("/v1/ws")]
 pub async fn feed(

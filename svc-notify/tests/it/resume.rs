@@ -44,7 +44,7 @@ async fn a_cursor_older_than_retention_gets_a_resync_with_the_active_tasks() {
     let done = app.task_life(&tenant, 1, true).await;
     let active = app.task_life(&tenant, 2, false).await;
     app.seq_reaches(&tenant, 8).await;
-    let pruned = svc_notify::startup::prune_once(&app.pool, Duration::ZERO)
+    let pruned = svc_notify::pruner::prune_once(&app.pool, Duration::ZERO)
         .await
         .expect("pruned");
     assert_eq!(pruned, 8);

@@ -1,6 +1,7 @@
 //! One client's feed, whatever carries it (SSE or WebSocket): replay from history after the
-//! client's cursor, then live items from the hub, skipping what was replayed; keep-alives while
-//! quiet; an end when the client's task ended, its key was revoked or it fell behind.
+//! client's cursor, then live items from the hub, skipping what was replayed (by sequence
+//! number); keep-alives while quiet; an end when the client's task ended, its key was revoked
+//! or it fell behind. Where a feed starts (a resume cursor, a resync) is decided in `resume`.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
