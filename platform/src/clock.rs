@@ -31,12 +31,11 @@ pub fn system() -> SharedClock {
     Arc::new(SystemClock)
 }
 
-/// A clock that moves only when told to (tests).
-#[cfg(any(test, feature = "test-support"))]
+/// A clock that moves only when told to (tests; compiled always for the reason given on
+/// `crate::testing`).
 #[derive(Debug)]
 pub struct ManualClock(std::sync::Mutex<DateTime<Utc>>);
 
-#[cfg(any(test, feature = "test-support"))]
 impl ManualClock {
     pub fn at(start: DateTime<Utc>) -> Arc<Self> {
         Arc::new(Self(std::sync::Mutex::new(start)))
@@ -55,7 +54,6 @@ impl ManualClock {
     }
 }
 
-#[cfg(any(test, feature = "test-support"))]
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
         self.0.lock().map(|n| *n).unwrap_or_default()

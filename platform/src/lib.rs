@@ -20,7 +20,9 @@ pub mod registry;
 pub mod runtime;
 pub mod schema_check;
 pub mod telemetry;
-#[cfg(feature = "test-support")]
+/// Helpers for every crate's integration tests. Compiled always, not behind a feature: a
+/// feature would make the test build compile this crate and everything above it a second time
+/// (`make up` builds without it); binaries that do not call it do not link it.
 pub mod testing;
 pub mod text;
 pub mod topic_admin;

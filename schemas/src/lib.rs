@@ -7,7 +7,8 @@
 mod catalog;
 mod events;
 mod meta;
-#[cfg(any(test, feature = "test-support"))]
+/// Example events for tests here and in other crates; compiled always so that the test build
+/// shares this crate with `make up`'s (see `taskflow_platform::testing`).
 pub mod samples;
 mod topics;
 mod uuid_text;

@@ -1,4 +1,4 @@
-//! Example events of every kind, for tests here and in other crates (feature `test-support`).
+//! Example events of every kind, for tests here and in other crates (compiled always, see lib.rs).
 
 use std::collections::BTreeMap;
 
