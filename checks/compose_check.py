@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Checks of the Docker deployment that need no Docker engine (run by checks/compose-check.sh).
 
-  env         every variable the services' code reads is in deploy/.env.example, every variable
-              there is read by some service, and each value equals the code's default unless the
-              comment above it names that default
+  env         every variable a service reads (its `--print-config` table) is in
+              deploy/.env.example, every variable there is read by some service, and each value
+              equals the service's default unless the comment above it names that default
   compose     `docker-compose config` accepts deploy/compose.yaml with that file; each service's
               environment holds exactly the variables its code reads; images, healthchecks,
               depends_on, volumes, published ports, scaling and profiles follow the rules
@@ -54,81 +54,52 @@ def fail(section: str, message: str) -> None:
 
 # --- what the code reads ------------------------------------------------------------------
 
-READERS = {"var", "var_os", "required", "parsed_or"}
-CALL = re.compile(r"\b(?:std::)?(?:env::)?(\w+)\(\s*(\"[A-Z][A-Z0-9_]*\"|(?:Self::)?[A-Z][A-Z0-9_]*)\s*[,)]")
-CONST = re.compile(r"const\s+([A-Z][A-Z0-9_]*)\s*:\s*&(?:'static\s+)?str\s*=\s*\"([A-Z][A-Z0-9_]*)\"")
-ALIAS = re.compile(r"\b(required|parsed_or)\s+as\s+(\w+)")
-DEFAULT_NUM = re.compile(r"\b(\w+)\(\s*\"([A-Z][A-Z0-9_]*)\"\s*,\s*([^()]+?)\s*\)")
-DEFAULT_STR = re.compile(
-    r"env::var\(\s*\"([A-Z][A-Z0-9_]*)\"\s*\)\s*\.unwrap_or_else\(\|_\|\s*\"([^\"]*)\"\.into\(\)\)"
-    r"|env::var\(\s*\"([A-Z][A-Z0-9_]*)\"\s*\)\s*\.unwrap_or_default\(\)"
-)
-
-
-def reads_of(paths: list[Path]) -> tuple[set[str], dict[str, str], list[str]]:
-    """(variables read, code defaults, calls whose variable could not be told) under paths."""
-    names: set[str] = set()
-    defaults: dict[str, str] = {}
-    unknown: list[str] = []
-    for base in paths:
-        for f in sorted(base.rglob("*.rs")):
-            text = "\n".join(re.sub(r"//.*$", "", line) if not re.search(r"\"[^\"]*//", line) else line
-                             for line in f.read_text().splitlines())
-            flat = re.sub(r"\s+", " ", text)
-            readers = set(READERS) | {alias for _, alias in ALIAS.findall(flat)}
-            consts = dict(CONST.findall(flat))
-            for fn, arg in CALL.findall(flat):
-                if fn not in readers:
-                    continue
-                if arg.startswith('"'):
-                    names.add(arg.strip('"'))
-                else:
-                    const = arg.removeprefix("Self::")
-                    if const in consts:
-                        names.add(consts[const])
-            # An env::var call whose argument is not a literal or a known constant would be a
-            # variable this check cannot see: refuse it rather than miss it.
-            for m in re.finditer(r"env::var(?:_os)?\(\s*([^)\"]*?)\s*\)", flat):
-                arg = m.group(1).removeprefix("Self::")
-                if arg and arg != "name" and arg not in consts:
-                    unknown.append(f"{f.relative_to(ROOT)}: env::var({m.group(1)})")
-            if "from_default_env" in flat:  # tracing_subscriber::EnvFilter reads RUST_LOG
-                names.add("RUST_LOG")
-                defaults.setdefault("RUST_LOG", "info")
-            for fn, name, expr in DEFAULT_NUM.findall(flat):
-                if fn in readers and fn not in {"var", "var_os", "required"}:
-                    defaults[name] = expr.rstrip(", ").replace("_", "")
-            for name, value, name2 in DEFAULT_STR.findall(flat):
-                if name:
-                    defaults[name] = value
-                else:
-                    defaults[name2] = ""
-    return names, defaults, unknown
-
-
-def normalise(value: str) -> str:
-    try:
-        number = eval(value, {"__builtins__": {}}, {})  # code literals such as 256 * 1024, 1.0
-        if isinstance(number, bool):
-            return str(number).lower()
-        if isinstance(number, float) and number.is_integer():
-            return str(int(number))
-        return str(number)
-    except Exception:
-        return value
+def service_binary(svc: str) -> Path:
+    """The service as `make up` built it (dev profile in target/debug, or a release build),
+    the newer when both exist."""
+    target = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache" / "taskflow" / "target"))
+    built = [b for b in (target / "debug" / svc, target / "release" / svc) if b.is_file()]
+    if not built:
+        fail("env", f"{svc} is not built under {target} (make up builds it)")
+        return Path("/nonexistent")
+    return max(built, key=lambda b: b.stat().st_mtime)
 
 
 def code_reads() -> tuple[dict[str, set[str]], dict[str, str]]:
-    platform, defaults, unknown = reads_of([ROOT / "platform" / "src"])
-    per_service = {}
+    """(service -> variables it reads, variable -> its default) from each service's own table:
+    `svc-… --print-config` prints one line a variable, name TAB default-or-`required` TAB
+    meaning, exactly what its code reads (a unit test in each service holds it to that)."""
+    per_service: dict[str, set[str]] = {}
+    defaults: dict[str, str] = {}
     for svc in SERVICES:
-        own, own_defaults, own_unknown = reads_of([ROOT / svc / "src"])
-        per_service[svc] = own | platform
-        defaults.update(own_defaults)
-        unknown += own_unknown
-    for u in unknown:
-        fail("env", f"cannot tell which variable this reads (use a string literal): {u}")
+        binary = service_binary(svc)
+        if not binary.is_file():
+            per_service[svc] = set()
+            continue
+        out = subprocess.run([str(binary), "--print-config"], capture_output=True, text=True, timeout=30)
+        if out.returncode != 0:
+            fail("env", f"{binary} --print-config exited {out.returncode}: {out.stderr.strip()}")
+            per_service[svc] = set()
+            continue
+        names = set()
+        for line in out.stdout.splitlines():
+            if not line or line.startswith("#"):
+                continue
+            name, default, _meaning = line.split("\t", 2)
+            names.add(name)
+            if default != "required":
+                defaults[name] = default
+        per_service[svc] = names
     return per_service, defaults
+
+
+def normalise(value: str) -> str:
+    """1.0 and 1 are the same number to a service's parser."""
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return str(int(number)) if number.is_integer() else str(number)
 
 
 def parse_env_example() -> tuple[dict[str, str], set[str], dict[str, str]]:

@@ -17,24 +17,166 @@ pub enum ConfigError {
     },
 }
 
-/// The variable `name`, or a `Missing` error that says how to get it.
-pub fn required(name: &'static str) -> Result<String, ConfigError> {
-    std::env::var(name).map_err(|_| ConfigError::Missing { name })
+/// Where a service's settings come from: the process environment in production
+/// ([`process_env`]), a recording closure in the tests that check a service reads only what its
+/// table lists.
+pub type Vars<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment as [`Vars`].
+pub fn process_env(name: &str) -> Option<String> {
+    std::env::var(name).ok()
 }
 
-/// The variable `name` parsed, or `default` when unset.
-pub fn parsed_or<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError>
-where
-    T::Err: std::fmt::Display,
-{
-    match std::env::var(name) {
-        Err(_) => Ok(default),
-        Ok(value) => value.parse().map_err(|e: T::Err| ConfigError::Invalid {
+/// One environment variable a service reads, as data: services read their settings only through
+/// these, so `svc-… --print-config` prints exactly what the code reads (checks/compose_check.py
+/// holds deploy/.env.example and deploy/compose.yaml to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    pub name: &'static str,
+    /// `None`: the service does not start without it.
+    pub default: Option<&'static str>,
+    pub meaning: &'static str,
+}
+
+impl Setting {
+    pub const fn required(name: &'static str, meaning: &'static str) -> Self {
+        Self {
             name,
+            default: None,
+            meaning,
+        }
+    }
+
+    pub const fn or(name: &'static str, default: &'static str, meaning: &'static str) -> Self {
+        Self {
+            name,
+            default: Some(default),
+            meaning,
+        }
+    }
+
+    /// The value in `vars`, else the default; `Missing` (saying how to get it) when required.
+    pub fn read(&self, vars: Vars) -> Result<String, ConfigError> {
+        vars(self.name)
+            .or_else(|| self.default.map(str::to_owned))
+            .ok_or(ConfigError::Missing { name: self.name })
+    }
+
+    /// [`Self::read`], parsed (a default is parsed too, so the table's text is the default).
+    pub fn parse<T: std::str::FromStr>(&self, vars: Vars) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        let value = self.read(vars)?;
+        value.parse().map_err(|e: T::Err| ConfigError::Invalid {
+            name: self.name,
             reason: e.to_string(),
             value,
-        }),
+        })
     }
+}
+
+/// What every service reads for Kafka ([`KafkaSettings`]).
+pub const KAFKA_SETTINGS: [Setting; 6] = [
+    KafkaSettings::BOOTSTRAP_SERVERS,
+    KafkaSettings::TOPIC_PREFIX,
+    KafkaSettings::TASK_PARTITIONS,
+    KafkaSettings::REPLICATION_FACTOR,
+    KafkaSettings::DELIVERY_TIMEOUT_MS,
+    KafkaSettings::SESSION_TIMEOUT_MS,
+];
+
+/// What every service reads for the schema registry ([`RegistrySettings`]).
+pub const REGISTRY_SETTINGS: [Setting; 1] = [RegistrySettings::URL];
+
+/// Read by `crate::telemetry` and the OpenTelemetry SDK, and the host name an instance's
+/// default name starts with.
+pub const PROCESS_SETTINGS: [Setting; 5] = [
+    Setting::or(
+        "RUST_LOG",
+        "info",
+        "log filter (tracing-subscriber's EnvFilter syntax)",
+    ),
+    Setting::or(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "",
+        "OTLP/HTTP base URL spans are exported to; empty: no export",
+    ),
+    Setting::or(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        "",
+        "OTLP/HTTP URL for spans only, instead of the base URL",
+    ),
+    Setting::or("OTEL_TRACES_EXPORTER", "", "`none` turns span export off"),
+    HOSTNAME,
+];
+
+/// Set by the container runtime or the shell; part of an instance's default name.
+pub const HOSTNAME: Setting =
+    Setting::or("HOSTNAME", "local", "host name, part of the instance name");
+
+/// [`HOSTNAME`] of this process.
+pub fn host_name() -> String {
+    HOSTNAME
+        .read(&process_env)
+        .unwrap_or_else(|_| "local".into())
+}
+
+/// `svc-… --print-config`: when the first argument asks for it, prints `tables` (one line a
+/// variable: name, default or `required`, meaning; tab-separated) and returns true.
+pub fn print_config_if_asked(service: &str, tables: &[&[Setting]]) -> bool {
+    if std::env::args().nth(1).as_deref() != Some("--print-config") {
+        return false;
+    }
+    print!("{}", config_table(service, tables));
+    true
+}
+
+fn config_table(service: &str, tables: &[&[Setting]]) -> String {
+    let mut out = format!(
+        "# {service} reads these environment variables (name, default or `required`, meaning)\n"
+    );
+    for setting in tables.iter().flat_map(|t| t.iter()) {
+        let default = setting.default.unwrap_or("required");
+        out.push_str(&format!(
+            "{}\t{default}\t{}\n",
+            setting.name, setting.meaning
+        ));
+    }
+    out
+}
+
+/// Test support: runs `read` (a service's `from_vars`) with a recording environment that
+/// answers the required variables from `required` and nothing else, and panics unless the
+/// variables it asked for are exactly the names in `tables`.
+pub fn assert_reads_exactly(
+    tables: &[&[Setting]],
+    required: &[(&str, &str)],
+    read: impl FnOnce(Vars) -> Result<(), ConfigError>,
+) {
+    let asked = std::cell::RefCell::new(std::collections::BTreeSet::new());
+    let vars = |name: &str| {
+        asked.borrow_mut().insert(name.to_owned());
+        required
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| (*v).to_owned())
+    };
+    if let Err(error) = read(&vars) {
+        panic!("the settings did not read with only the required variables set: {error}");
+    }
+    let listed: std::collections::BTreeSet<String> = tables
+        .iter()
+        .flat_map(|t| t.iter())
+        .map(|s| s.name.to_owned())
+        .collect();
+    let asked = asked.into_inner();
+    let unlisted: Vec<_> = asked.difference(&listed).collect();
+    let unread: Vec<_> = listed.difference(&asked).collect();
+    assert!(
+        unlisted.is_empty() && unread.is_empty(),
+        "read but not in the table: {unlisted:?}; in the table but never read: {unread:?}"
+    );
 }
 
 /// librdkafka's `reconnect.backoff.max.ms` for every TaskFlow client. Its default (10 s) let a
@@ -61,28 +203,56 @@ pub struct KafkaSettings {
 }
 
 impl KafkaSettings {
-    /// `KAFKA_BOOTSTRAP_SERVERS` (required), `TASKFLOW_TOPIC_PREFIX` (default empty),
-    /// `TASKFLOW_TASK_PARTITIONS` (default 12), `TASKFLOW_REPLICATION_FACTOR` (default 1),
-    /// `KAFKA_DELIVERY_TIMEOUT_MS` (default 30000), `KAFKA_SESSION_TIMEOUT_MS` (default 10000).
+    pub const BOOTSTRAP_SERVERS: Setting = Setting::required(
+        "KAFKA_BOOTSTRAP_SERVERS",
+        "Kafka brokers, host:port[,host:port]",
+    );
+    pub const TOPIC_PREFIX: Setting = Setting::or(
+        "TASKFLOW_TOPIC_PREFIX",
+        "",
+        "prepended to every topic name (isolates deployments sharing a cluster)",
+    );
+    pub const TASK_PARTITIONS: Setting = Setting::or(
+        "TASKFLOW_TASK_PARTITIONS",
+        "12",
+        "partitions of the task topics when TaskFlow creates them",
+    );
+    pub const REPLICATION_FACTOR: Setting = Setting::or(
+        "TASKFLOW_REPLICATION_FACTOR",
+        "1",
+        "replication factor of the topics TaskFlow creates",
+    );
+    pub const DELIVERY_TIMEOUT_MS: Setting = Setting::or(
+        "KAFKA_DELIVERY_TIMEOUT_MS",
+        "30000",
+        "how long the producer retries one record before reporting failure",
+    );
+    pub const SESSION_TIMEOUT_MS: Setting = Setting::or(
+        "KAFKA_SESSION_TIMEOUT_MS",
+        "10000",
+        "a silent consumer's partitions go to the others after this long",
+    );
+
     pub fn from_env() -> Result<Self, ConfigError> {
-        let task_partitions = parsed_or("TASKFLOW_TASK_PARTITIONS", 12)?;
+        Self::from_vars(&process_env)
+    }
+
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let task_partitions: i32 = Self::TASK_PARTITIONS.parse(vars)?;
         if task_partitions < 1 {
             return Err(ConfigError::Invalid {
-                name: "TASKFLOW_TASK_PARTITIONS",
+                name: Self::TASK_PARTITIONS.name,
                 value: task_partitions.to_string(),
                 reason: "must be at least 1".into(),
             });
         }
         Ok(Self {
-            bootstrap_servers: required("KAFKA_BOOTSTRAP_SERVERS")?,
-            topics: Topics::new(std::env::var("TASKFLOW_TOPIC_PREFIX").unwrap_or_default()),
+            bootstrap_servers: Self::BOOTSTRAP_SERVERS.read(vars)?,
+            topics: Topics::new(Self::TOPIC_PREFIX.read(vars)?),
             task_partitions,
-            replication_factor: parsed_or("TASKFLOW_REPLICATION_FACTOR", 1)?,
-            delivery_timeout: Duration::from_millis(parsed_or(
-                "KAFKA_DELIVERY_TIMEOUT_MS",
-                30_000,
-            )?),
-            session_timeout: Duration::from_millis(parsed_or("KAFKA_SESSION_TIMEOUT_MS", 10_000)?),
+            replication_factor: Self::REPLICATION_FACTOR.parse(vars)?,
+            delivery_timeout: Duration::from_millis(Self::DELIVERY_TIMEOUT_MS.parse(vars)?),
+            session_timeout: Duration::from_millis(Self::SESSION_TIMEOUT_MS.parse(vars)?),
         })
     }
 }
@@ -95,12 +265,75 @@ pub struct RegistrySettings {
 }
 
 impl RegistrySettings {
-    /// `SCHEMA_REGISTRY_URL` (required).
+    pub const URL: Setting = Setting::required(
+        "SCHEMA_REGISTRY_URL",
+        "Confluent-compatible API of the schema registry",
+    );
+
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&process_env)
+    }
+
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self {
-            url: required("SCHEMA_REGISTRY_URL")?
-                .trim_end_matches('/')
-                .to_owned(),
+            url: Self::URL.read(vars)?.trim_end_matches('/').to_owned(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_setting_reads_its_variable_then_its_default_and_names_a_missing_one() {
+        let vars = |name: &str| (name == "SET").then(|| "7".to_owned());
+        assert_eq!(
+            Setting::or("SET", "1", "").parse::<u32>(&vars).ok(),
+            Some(7)
+        );
+        assert_eq!(
+            Setting::or("UNSET", "1", "").parse::<u32>(&vars).ok(),
+            Some(1)
+        );
+        assert!(matches!(
+            Setting::required("UNSET", "").read(&vars),
+            Err(ConfigError::Missing { name: "UNSET" })
+        ));
+        assert!(matches!(
+            Setting::or("SET", "1", "").parse::<bool>(&vars),
+            Err(ConfigError::Invalid { name: "SET", .. })
+        ));
+    }
+
+    #[test]
+    fn the_platform_tables_are_what_kafka_and_registry_settings_read() {
+        assert_reads_exactly(
+            &[&KAFKA_SETTINGS, &REGISTRY_SETTINGS],
+            &[
+                ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                ("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081/"),
+            ],
+            |vars| {
+                KafkaSettings::from_vars(vars)?;
+                assert_eq!(
+                    RegistrySettings::from_vars(vars)?.url,
+                    "http://127.0.0.1:8081"
+                );
+                Ok(())
+            },
+        );
+    }
+
+    #[test]
+    fn the_printed_table_is_one_tab_separated_line_a_variable() {
+        let table = config_table("svc-x", &[&KAFKA_SETTINGS[..1], &[HOSTNAME]]);
+        assert_eq!(
+            table.lines().skip(1).collect::<Vec<_>>(),
+            [
+                "KAFKA_BOOTSTRAP_SERVERS\trequired\tKafka brokers, host:port[,host:port]",
+                "HOSTNAME\tlocal\thost name, part of the instance name",
+            ]
+        );
     }
 }

@@ -44,7 +44,7 @@ pub fn init(service: &'static str) -> Result<TelemetryGuard, TelemetryError> {
     opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
     let resource = Resource::builder().with_service_name(service).build();
     let mut builder = SdkTracerProvider::builder().with_resource(resource);
-    if exports_spans(|name| std::env::var(name).ok()) {
+    if exports_spans(crate::config::process_env) {
         let exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
             .build()?;

@@ -1,28 +1,107 @@
 //! svc-executor settings, from the environment (`.taskflow/dev.env` after `make up`).
 //!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `DATABASE_URL_EXECUTOR` | required | this service's own PostgreSQL database |
-//! | `TASKFLOW_EXECUTOR_BIND` | `127.0.0.1:18091` | health endpoints (port 0 picks one) |
-//! | `TASKFLOW_EXECUTOR_CONCURRENCY` | `16` | attempts running at once per instance |
-//! | `TASKFLOW_EXECUTOR_INSTANCE` | `<host>-<pid>` | lease owner name; unique per instance |
-//! | `TASKFLOW_BACKOFF_BASE_MS` / `TASKFLOW_BACKOFF_CAP_MS` | `1000` / `60000` | retry backoff (full jitter) |
-//! | `TASKFLOW_LEASE_GRACE_MS` | `10000` | added to a task's timeout to form its lease |
-//! | `TASKFLOW_DRAIN_MS` | `20000` | on SIGTERM, time for running attempts to finish |
-//! | `TASKFLOW_EXECUTOR_POLL_MS` | `1000` | longest sleep of an idle dispatcher (new work wakes it at once by NOTIFY; retries, delayed tasks and expired leases by their due time) |
-//! | `TASKFLOW_HTTP_ALLOW_LOOPBACK` / `TASKFLOW_HTTP_ALLOW_PRIVATE` | `false` | let `http` tasks reach loopback / private networks |
-//! | `TASKFLOW_HTTP_LOOPBACK_PORTS` | `any` | with loopback allowed: only these ports (`18200-18299,8080`), only by IP literal |
-//! | `TASKFLOW_EXECUTOR_GROUP` | `svc-executor` | consumer group of TaskCreated |
-//! | `KAFKA_BOOTSTRAP_SERVERS`, `SCHEMA_REGISTRY_URL`, `TASKFLOW_TOPIC_PREFIX`, `TASKFLOW_TASK_PARTITIONS` | | see `taskflow-platform` |
+//! What it reads is the table [`SETTINGS`] (`svc-executor --print-config` prints it).
 
 use std::time::Duration;
 
-use taskflow_platform::config::{ConfigError, parsed_or, required};
+use taskflow_platform::config::{
+    ConfigError, HOSTNAME, KAFKA_SETTINGS, PROCESS_SETTINGS, REGISTRY_SETTINGS, Setting, Vars,
+    process_env,
+};
 
 use crate::handlers::http::LoopbackPorts;
 use taskflow_platform::{KafkaSettings, RegistrySettings};
 
 use crate::domain::backoff::Backoff;
+
+const DATABASE_URL: Setting = Setting::required(
+    "DATABASE_URL_EXECUTOR",
+    "this service's own PostgreSQL database",
+);
+const BIND: Setting = Setting::or(
+    "TASKFLOW_EXECUTOR_BIND",
+    "127.0.0.1:18091",
+    "health endpoints (port 0 picks one)",
+);
+const CONCURRENCY: Setting = Setting::or(
+    "TASKFLOW_EXECUTOR_CONCURRENCY",
+    "16",
+    "attempts running at once per instance",
+);
+/// Its default, `<HOSTNAME>-<pid>`, is made in code; empty here means "not set".
+const INSTANCE: Setting = Setting::or(
+    "TASKFLOW_EXECUTOR_INSTANCE",
+    "",
+    "lease owner name, unique per instance; empty: <HOSTNAME>-<pid>",
+);
+const BACKOFF_BASE_MS: Setting = Setting::or(
+    "TASKFLOW_BACKOFF_BASE_MS",
+    "1000",
+    "retry backoff base (full jitter)",
+);
+const BACKOFF_CAP_MS: Setting = Setting::or(
+    "TASKFLOW_BACKOFF_CAP_MS",
+    "60000",
+    "retry backoff cap (full jitter)",
+);
+const LEASE_GRACE_MS: Setting = Setting::or(
+    "TASKFLOW_LEASE_GRACE_MS",
+    "10000",
+    "added to a task's timeout to form its lease",
+);
+const DRAIN_MS: Setting = Setting::or(
+    "TASKFLOW_DRAIN_MS",
+    "20000",
+    "on SIGTERM, time for running attempts to finish",
+);
+const POLL_MS: Setting = Setting::or(
+    "TASKFLOW_EXECUTOR_POLL_MS",
+    "1000",
+    "longest sleep of an idle dispatcher (new work wakes it at once by NOTIFY; retries, \
+     delayed tasks and expired leases by their due time)",
+);
+const ALLOW_LOOPBACK: Setting = Setting::or(
+    "TASKFLOW_HTTP_ALLOW_LOOPBACK",
+    "false",
+    "let http tasks reach loopback addresses",
+);
+const LOOPBACK_PORTS: Setting = Setting::or(
+    "TASKFLOW_HTTP_LOOPBACK_PORTS",
+    "any",
+    "with loopback allowed: only these ports (18200-18299,8080), only by IP literal",
+);
+const ALLOW_PRIVATE: Setting = Setting::or(
+    "TASKFLOW_HTTP_ALLOW_PRIVATE",
+    "false",
+    "let http tasks reach private networks",
+);
+const GROUP: Setting = Setting::or(
+    "TASKFLOW_EXECUTOR_GROUP",
+    "svc-executor",
+    "consumer group of TaskCreated",
+);
+
+/// Every variable svc-executor reads, its own first.
+pub const SETTINGS: [&[Setting]; 4] = [
+    &[
+        DATABASE_URL,
+        BIND,
+        CONCURRENCY,
+        INSTANCE,
+        BACKOFF_BASE_MS,
+        BACKOFF_CAP_MS,
+        LEASE_GRACE_MS,
+        DRAIN_MS,
+        POLL_MS,
+        ALLOW_LOOPBACK,
+        LOOPBACK_PORTS,
+        ALLOW_PRIVATE,
+        GROUP,
+    ],
+    &KAFKA_SETTINGS,
+    &REGISTRY_SETTINGS,
+    &PROCESS_SETTINGS,
+];
 
 #[derive(Debug, Clone)]
 pub struct ExecutorConfig {
@@ -45,33 +124,56 @@ pub struct ExecutorConfig {
 
 impl ExecutorConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let default_instance = format!(
-            "{}-{}",
-            std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
-            std::process::id()
-        );
-        let concurrency: usize = parsed_or("TASKFLOW_EXECUTOR_CONCURRENCY", 16)?;
+        Self::from_vars(&process_env)
+    }
+
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let concurrency: usize = CONCURRENCY.parse(vars)?;
+        let instance = match INSTANCE.read(vars)? {
+            named if !named.is_empty() => named,
+            _ => format!("{}-{}", HOSTNAME.read(vars)?, std::process::id()),
+        };
         Ok(Self {
-            bind: std::env::var("TASKFLOW_EXECUTOR_BIND")
-                .unwrap_or_else(|_| "127.0.0.1:18091".into()),
-            database_url: required("DATABASE_URL_EXECUTOR")?,
+            bind: BIND.read(vars)?,
+            database_url: DATABASE_URL.read(vars)?,
             db_pool_size: concurrency + 4,
             concurrency,
-            instance: std::env::var("TASKFLOW_EXECUTOR_INSTANCE").unwrap_or(default_instance),
+            instance,
             backoff: Backoff {
-                base: Duration::from_millis(parsed_or("TASKFLOW_BACKOFF_BASE_MS", 1000)?),
-                cap: Duration::from_millis(parsed_or("TASKFLOW_BACKOFF_CAP_MS", 60_000)?),
+                base: Duration::from_millis(BACKOFF_BASE_MS.parse(vars)?),
+                cap: Duration::from_millis(BACKOFF_CAP_MS.parse(vars)?),
             },
-            lease_grace: Duration::from_millis(parsed_or("TASKFLOW_LEASE_GRACE_MS", 10_000)?),
-            drain: Duration::from_millis(parsed_or("TASKFLOW_DRAIN_MS", 20_000)?),
-            poll: Duration::from_millis(parsed_or("TASKFLOW_EXECUTOR_POLL_MS", 1000)?),
-            allow_loopback: parsed_or("TASKFLOW_HTTP_ALLOW_LOOPBACK", false)?,
-            loopback_ports: parsed_or("TASKFLOW_HTTP_LOOPBACK_PORTS", LoopbackPorts::Any)?,
-            allow_private: parsed_or("TASKFLOW_HTTP_ALLOW_PRIVATE", false)?,
-            consumer_group: std::env::var("TASKFLOW_EXECUTOR_GROUP")
-                .unwrap_or_else(|_| "svc-executor".into()),
-            kafka: KafkaSettings::from_env()?,
-            registry: RegistrySettings::from_env()?,
+            lease_grace: Duration::from_millis(LEASE_GRACE_MS.parse(vars)?),
+            drain: Duration::from_millis(DRAIN_MS.parse(vars)?),
+            poll: Duration::from_millis(POLL_MS.parse(vars)?),
+            allow_loopback: ALLOW_LOOPBACK.parse(vars)?,
+            loopback_ports: LOOPBACK_PORTS.parse::<LoopbackPorts>(vars)?,
+            allow_private: ALLOW_PRIVATE.parse(vars)?,
+            consumer_group: GROUP.read(vars)?,
+            kafka: KafkaSettings::from_vars(vars)?,
+            registry: RegistrySettings::from_vars(vars)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ExecutorConfig, HOSTNAME, SETTINGS};
+
+    #[test]
+    fn reads_exactly_the_variables_of_its_table() {
+        taskflow_platform::config::assert_reads_exactly(
+            &[SETTINGS[0], SETTINGS[1], SETTINGS[2], &[HOSTNAME]],
+            &[
+                ("DATABASE_URL_EXECUTOR", "postgres://127.0.0.1/executor"),
+                ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                ("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081"),
+            ],
+            |vars| {
+                let config = ExecutorConfig::from_vars(vars)?;
+                assert!(config.instance.starts_with("local-"), "{}", config.instance);
+                Ok(())
+            },
+        );
     }
 }

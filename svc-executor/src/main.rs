@@ -1,10 +1,13 @@
 use std::process::ExitCode;
 
-use svc_executor::config::ExecutorConfig;
+use svc_executor::config::{ExecutorConfig, SETTINGS};
 use svc_executor::startup::Application;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if taskflow_platform::config::print_config_if_asked("svc-executor", &SETTINGS) {
+        return ExitCode::SUCCESS;
+    }
     let _telemetry = match taskflow_platform::telemetry::init("svc-executor") {
         Ok(guard) => guard,
         Err(error) => {

@@ -1,23 +1,74 @@
 //! svc-notify settings, from the environment (`.taskflow/dev.env` after `make up`).
 //!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `DATABASE_URL_NOTIFY` | required | this service's own PostgreSQL database |
-//! | `TASKFLOW_NOTIFY_BIND` | `127.0.0.1:18095` | HTTP listen address (port 0 picks one) |
-//! | `TASKFLOW_NOTIFY_WORKERS` | `2` | HTTP worker threads |
-//! | `TASKFLOW_NOTIFY_DB_POOL` | `16` | database connections |
-//! | `TASKFLOW_NOTIFY_GROUP` | `svc-notify` | consumer group following tasks, lifecycle and key events |
-//! | `TASKFLOW_NOTIFY_RETENTION_HOURS` | `168` | how long notification history is kept (7 days) |
-//! | `TASKFLOW_NOTIFY_KEEPALIVE_SECS` | `15` | SSE comment / WebSocket ping interval on a quiet stream |
-//! | `TASKFLOW_NOTIFY_CLIENT_BUFFER` | `1024` | notifications a client may fall behind before it is cut off (it resumes from history) |
-//! | `TASKFLOW_NOTIFY_MAX_CONNECTIONS` | `25000` | open connections per worker |
-//! | `TASKFLOW_API_URL` | `http://127.0.0.1:18090` | svc-tasks as the browser reaches it (the dashboard's cancel and submit go there) |
-//! | `KAFKA_BOOTSTRAP_SERVERS`, `SCHEMA_REGISTRY_URL`, `TASKFLOW_TOPIC_PREFIX`, `TASKFLOW_TASK_PARTITIONS` | | see `taskflow-platform` |
+//! What it reads is the table [`SETTINGS`] (`svc-notify --print-config` prints it).
 
 use std::time::Duration;
 
-use taskflow_platform::config::{ConfigError, parsed_or as parsed, required as var};
+use taskflow_platform::config::{
+    ConfigError, KAFKA_SETTINGS, PROCESS_SETTINGS, REGISTRY_SETTINGS, Setting, Vars, process_env,
+};
 use taskflow_platform::{KafkaSettings, RegistrySettings};
+
+const DATABASE_URL: Setting = Setting::required(
+    "DATABASE_URL_NOTIFY",
+    "this service's own PostgreSQL database",
+);
+const BIND: Setting = Setting::or(
+    "TASKFLOW_NOTIFY_BIND",
+    "127.0.0.1:18095",
+    "HTTP listen address (port 0 picks one)",
+);
+const WORKERS: Setting = Setting::or("TASKFLOW_NOTIFY_WORKERS", "2", "HTTP worker threads");
+const DB_POOL: Setting = Setting::or("TASKFLOW_NOTIFY_DB_POOL", "16", "database connections");
+const GROUP: Setting = Setting::or(
+    "TASKFLOW_NOTIFY_GROUP",
+    "svc-notify",
+    "consumer group following tasks, lifecycle and key events",
+);
+const RETENTION_HOURS: Setting = Setting::or(
+    "TASKFLOW_NOTIFY_RETENTION_HOURS",
+    "168",
+    "how long notification history is kept (7 days)",
+);
+const KEEPALIVE_SECS: Setting = Setting::or(
+    "TASKFLOW_NOTIFY_KEEPALIVE_SECS",
+    "15",
+    "SSE comment / WebSocket ping interval on a quiet stream",
+);
+const CLIENT_BUFFER: Setting = Setting::or(
+    "TASKFLOW_NOTIFY_CLIENT_BUFFER",
+    "1024",
+    "notifications a client may fall behind before it is cut off (it resumes from history)",
+);
+const MAX_CONNECTIONS: Setting = Setting::or(
+    "TASKFLOW_NOTIFY_MAX_CONNECTIONS",
+    "25000",
+    "open connections per worker",
+);
+const API_URL: Setting = Setting::or(
+    "TASKFLOW_API_URL",
+    "http://127.0.0.1:18090",
+    "svc-tasks as the browser reaches it (the dashboard's cancel and submit go there)",
+);
+
+/// Every variable svc-notify reads, its own first.
+pub const SETTINGS: [&[Setting]; 4] = [
+    &[
+        DATABASE_URL,
+        BIND,
+        WORKERS,
+        DB_POOL,
+        GROUP,
+        RETENTION_HOURS,
+        KEEPALIVE_SECS,
+        CLIENT_BUFFER,
+        MAX_CONNECTIONS,
+        API_URL,
+    ],
+    &KAFKA_SETTINGS,
+    &REGISTRY_SETTINGS,
+    &PROCESS_SETTINGS,
+];
 
 #[derive(Debug, Clone)]
 pub struct NotifyConfig {
@@ -39,9 +90,13 @@ pub struct NotifyConfig {
 
 impl NotifyConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let retention_hours: u64 = parsed("TASKFLOW_NOTIFY_RETENTION_HOURS", 168)?;
-        let keepalive_secs: u64 = parsed("TASKFLOW_NOTIFY_KEEPALIVE_SECS", 15)?;
-        let client_buffer: usize = parsed("TASKFLOW_NOTIFY_CLIENT_BUFFER", 1024)?;
+        Self::from_vars(&process_env)
+    }
+
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let retention_hours: u64 = RETENTION_HOURS.parse(vars)?;
+        let keepalive_secs: u64 = KEEPALIVE_SECS.parse(vars)?;
+        let client_buffer: usize = CLIENT_BUFFER.parse(vars)?;
         if keepalive_secs == 0 || client_buffer == 0 {
             return Err(ConfigError::Invalid {
                 name: "TASKFLOW_NOTIFY_KEEPALIVE_SECS / TASKFLOW_NOTIFY_CLIENT_BUFFER",
@@ -50,22 +105,37 @@ impl NotifyConfig {
             });
         }
         Ok(Self {
-            bind: std::env::var("TASKFLOW_NOTIFY_BIND")
-                .unwrap_or_else(|_| "127.0.0.1:18095".into()),
-            workers: parsed("TASKFLOW_NOTIFY_WORKERS", 2)?,
-            database_url: var("DATABASE_URL_NOTIFY")?,
-            db_pool_size: parsed("TASKFLOW_NOTIFY_DB_POOL", 16)?,
-            consumer_group: std::env::var("TASKFLOW_NOTIFY_GROUP")
-                .unwrap_or_else(|_| "svc-notify".into()),
+            bind: BIND.read(vars)?,
+            workers: WORKERS.parse(vars)?,
+            database_url: DATABASE_URL.read(vars)?,
+            db_pool_size: DB_POOL.parse(vars)?,
+            consumer_group: GROUP.read(vars)?,
             retention: Duration::from_secs(retention_hours * 3600),
             keepalive: Duration::from_secs(keepalive_secs),
             client_buffer,
-            max_connections: parsed("TASKFLOW_NOTIFY_MAX_CONNECTIONS", 25_000)?,
-            tasks_api_url: std::env::var("TASKFLOW_API_URL")
-                .unwrap_or_else(|_| "http://127.0.0.1:18090".into()),
-            kafka: KafkaSettings::from_env()?,
-            registry: RegistrySettings::from_env()?,
+            max_connections: MAX_CONNECTIONS.parse(vars)?,
+            tasks_api_url: API_URL.read(vars)?,
+            kafka: KafkaSettings::from_vars(vars)?,
+            registry: RegistrySettings::from_vars(vars)?,
             prune_every: Duration::from_secs(60),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{NotifyConfig, SETTINGS};
+
+    #[test]
+    fn reads_exactly_the_variables_of_its_table() {
+        taskflow_platform::config::assert_reads_exactly(
+            &SETTINGS[..3],
+            &[
+                ("DATABASE_URL_NOTIFY", "postgres://127.0.0.1/notify"),
+                ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                ("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081"),
+            ],
+            |vars| NotifyConfig::from_vars(vars).map(drop),
+        );
     }
 }

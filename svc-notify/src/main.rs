@@ -1,10 +1,13 @@
 use std::process::ExitCode;
 
-use svc_notify::config::NotifyConfig;
+use svc_notify::config::{NotifyConfig, SETTINGS};
 use svc_notify::startup::Application;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if taskflow_platform::config::print_config_if_asked("svc-notify", &SETTINGS) {
+        return ExitCode::SUCCESS;
+    }
     let _telemetry = match taskflow_platform::telemetry::init("svc-notify") {
         Ok(guard) => guard,
         Err(error) => {

@@ -35,7 +35,7 @@ impl Application {
     pub async fn build(config: NotifyConfig) -> anyhow::Result<Self> {
         let instance = format!(
             "{}-{}",
-            std::env::var("HOSTNAME").unwrap_or_else(|_| "local".into()),
+            taskflow_platform::config::host_name(),
             std::process::id()
         );
         let mut runtime = Runtime::connect(Connect {

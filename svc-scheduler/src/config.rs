@@ -1,17 +1,41 @@
 //! svc-scheduler settings, from the environment (`.taskflow/dev.env` after `make up`).
 //!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `DATABASE_URL_SCHEDULER` | required | this service's own PostgreSQL database |
-//! | `TASKFLOW_SCHEDULER_BIND` | `127.0.0.1:18096` | HTTP listen address (port 0 picks one) |
-//! | `TASKFLOW_SCHEDULER_WORKERS` | `2` | HTTP worker threads |
-//! | `TASKFLOW_SCHEDULER_DB_POOL` | `8` | database connections |
-//! | `TASKFLOW_SCHEDULER_GROUP` | `svc-scheduler` | consumer group following keys and task endings |
-//! | `TASKFLOW_SCHEDULER_MAX_PER_SECOND` | `1` | most fires per second one schedule may ask for |
-//! | `KAFKA_BOOTSTRAP_SERVERS`, `SCHEMA_REGISTRY_URL`, `TASKFLOW_TOPIC_PREFIX`, `TASKFLOW_TASK_PARTITIONS` | | see `taskflow-platform` |
+//! What it reads is the table [`SETTINGS`] (`svc-scheduler --print-config` prints it).
 
-use taskflow_platform::config::{ConfigError, parsed_or as parsed, required as var};
+use taskflow_platform::config::{
+    ConfigError, KAFKA_SETTINGS, PROCESS_SETTINGS, REGISTRY_SETTINGS, Setting, Vars, process_env,
+};
 use taskflow_platform::{KafkaSettings, RegistrySettings};
+
+const DATABASE_URL: Setting = Setting::required(
+    "DATABASE_URL_SCHEDULER",
+    "this service's own PostgreSQL database",
+);
+const BIND: Setting = Setting::or(
+    "TASKFLOW_SCHEDULER_BIND",
+    "127.0.0.1:18096",
+    "HTTP listen address (port 0 picks one)",
+);
+const WORKERS: Setting = Setting::or("TASKFLOW_SCHEDULER_WORKERS", "2", "HTTP worker threads");
+const DB_POOL: Setting = Setting::or("TASKFLOW_SCHEDULER_DB_POOL", "8", "database connections");
+const GROUP: Setting = Setting::or(
+    "TASKFLOW_SCHEDULER_GROUP",
+    "svc-scheduler",
+    "consumer group following keys and task endings",
+);
+const MAX_PER_SECOND: Setting = Setting::or(
+    "TASKFLOW_SCHEDULER_MAX_PER_SECOND",
+    "1",
+    "most fires per second one schedule may ask for",
+);
+
+/// Every variable svc-scheduler reads, its own first.
+pub const SETTINGS: [&[Setting]; 4] = [
+    &[DATABASE_URL, BIND, WORKERS, DB_POOL, GROUP, MAX_PER_SECOND],
+    &KAFKA_SETTINGS,
+    &REGISTRY_SETTINGS,
+    &PROCESS_SETTINGS,
+];
 
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
@@ -27,17 +51,37 @@ pub struct SchedulerConfig {
 
 impl SchedulerConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_vars(&process_env)
+    }
+
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
         Ok(Self {
-            bind: std::env::var("TASKFLOW_SCHEDULER_BIND")
-                .unwrap_or_else(|_| "127.0.0.1:18096".into()),
-            workers: parsed("TASKFLOW_SCHEDULER_WORKERS", 2)?,
-            database_url: var("DATABASE_URL_SCHEDULER")?,
-            db_pool_size: parsed("TASKFLOW_SCHEDULER_DB_POOL", 8)?,
-            consumer_group: std::env::var("TASKFLOW_SCHEDULER_GROUP")
-                .unwrap_or_else(|_| "svc-scheduler".into()),
-            max_per_second: parsed("TASKFLOW_SCHEDULER_MAX_PER_SECOND", 1.0)?,
-            kafka: KafkaSettings::from_env()?,
-            registry: RegistrySettings::from_env()?,
+            bind: BIND.read(vars)?,
+            workers: WORKERS.parse(vars)?,
+            database_url: DATABASE_URL.read(vars)?,
+            db_pool_size: DB_POOL.parse(vars)?,
+            consumer_group: GROUP.read(vars)?,
+            max_per_second: MAX_PER_SECOND.parse(vars)?,
+            kafka: KafkaSettings::from_vars(vars)?,
+            registry: RegistrySettings::from_vars(vars)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{SETTINGS, SchedulerConfig};
+
+    #[test]
+    fn reads_exactly_the_variables_of_its_table() {
+        taskflow_platform::config::assert_reads_exactly(
+            &SETTINGS[..3],
+            &[
+                ("DATABASE_URL_SCHEDULER", "postgres://127.0.0.1/scheduler"),
+                ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                ("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081"),
+            ],
+            |vars| SchedulerConfig::from_vars(vars).map(drop),
+        );
     }
 }

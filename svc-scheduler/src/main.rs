@@ -1,10 +1,13 @@
 use std::process::ExitCode;
 
-use svc_scheduler::config::SchedulerConfig;
+use svc_scheduler::config::{SETTINGS, SchedulerConfig};
 use svc_scheduler::startup::Application;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if taskflow_platform::config::print_config_if_asked("svc-scheduler", &SETTINGS) {
+        return ExitCode::SUCCESS;
+    }
     let _telemetry = match taskflow_platform::telemetry::init("svc-scheduler") {
         Ok(guard) => guard,
         Err(error) => {

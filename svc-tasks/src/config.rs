@@ -1,23 +1,59 @@
 //! svc-tasks settings, from the environment (`.taskflow/dev.env` after `make up`).
 //!
-//! | variable | default | meaning |
-//! |---|---|---|
-//! | `DATABASE_URL_TASKS` | required | this service's own PostgreSQL database |
-//! | `TASKFLOW_ADMIN_TOKEN` | required | bearer token of `/v1/admin/*` |
-//! | `TASKFLOW_TASKS_BIND` | `127.0.0.1:18090` | HTTP listen address (port 0 picks one) |
-//! | `TASKFLOW_TASKS_WORKERS` | `2` | HTTP worker threads |
-//! | `TASKFLOW_TASKS_DB_POOL` | `16` | database connections |
-//! | `TASKFLOW_MAX_BODY_BYTES` | `262144` | request body cap (413 above); well below Kafka's 1 MiB record limit |
-//! | `TASKFLOW_TASKS_GROUP` | `svc-tasks` | consumer group following execution events and schedule triggers (its dead-letter topic: `taskflow.deadletter.<group>.v1`) |
-//! | `TASKFLOW_CORS_ORIGINS` | empty | comma-separated exact origins (`scheme://host[:port]`, as browsers send them) whose pages may call the API with a key (CORS); empty or unset: no cross-origin access ([`CorsOrigins`]) |
-//! | `KAFKA_BOOTSTRAP_SERVERS`, `SCHEMA_REGISTRY_URL`, `TASKFLOW_TOPIC_PREFIX`, `TASKFLOW_TASK_PARTITIONS` | | see `taskflow-platform` |
+//! What it reads is the table [`SETTINGS`] (`svc-tasks --print-config` prints it).
 
 use std::time::Duration;
 
-use taskflow_platform::config::{ConfigError, parsed_or as parsed, required as var};
+use taskflow_platform::config::{
+    ConfigError, KAFKA_SETTINGS, PROCESS_SETTINGS, REGISTRY_SETTINGS, Setting, Vars, process_env,
+};
 use taskflow_platform::{KafkaSettings, RegistrySettings};
 
 use crate::domain::submission::Policy;
+
+const DATABASE_URL: Setting = Setting::required(
+    "DATABASE_URL_TASKS",
+    "this service's own PostgreSQL database",
+);
+const ADMIN_TOKEN: Setting = Setting::required(
+    "TASKFLOW_ADMIN_TOKEN",
+    "bearer token of /v1/admin/* (at least 16 characters)",
+);
+const BIND: Setting = Setting::or(
+    "TASKFLOW_TASKS_BIND",
+    "127.0.0.1:18090",
+    "HTTP listen address (port 0 picks one)",
+);
+const WORKERS: Setting = Setting::or("TASKFLOW_TASKS_WORKERS", "2", "HTTP worker threads");
+const DB_POOL: Setting = Setting::or("TASKFLOW_TASKS_DB_POOL", "16", "database connections");
+const MAX_BODY_BYTES: Setting = Setting::or(
+    "TASKFLOW_MAX_BODY_BYTES",
+    "262144",
+    "request body cap (413 above); well below Kafka's 1 MiB record limit",
+);
+const GROUP: Setting = Setting::or(
+    "TASKFLOW_TASKS_GROUP",
+    "svc-tasks",
+    "consumer group following execution events and schedule triggers \
+     (its dead-letter topic: taskflow.deadletter.<group>.v1)",
+);
+
+/// Every variable svc-tasks reads, its own first.
+pub const SETTINGS: [&[Setting]; 4] = [
+    &[
+        DATABASE_URL,
+        ADMIN_TOKEN,
+        BIND,
+        WORKERS,
+        DB_POOL,
+        MAX_BODY_BYTES,
+        GROUP,
+        CorsOrigins::SETTING,
+    ],
+    &KAFKA_SETTINGS,
+    &REGISTRY_SETTINGS,
+    &PROCESS_SETTINGS,
+];
 
 #[derive(Clone)]
 pub struct TasksConfig {
@@ -60,12 +96,21 @@ impl std::fmt::Debug for TasksConfig {
 pub struct CorsOrigins(Vec<String>);
 
 impl CorsOrigins {
-    pub const VAR: &str = "TASKFLOW_CORS_ORIGINS";
+    pub const SETTING: Setting = Setting::or(
+        "TASKFLOW_CORS_ORIGINS",
+        "",
+        "comma-separated exact origins (scheme://host[:port]) whose pages may call the API \
+         with a key; empty: no cross-origin access",
+    );
 
     pub fn from_env() -> Result<Self, ConfigError> {
-        let value = std::env::var(Self::VAR).unwrap_or_default();
+        Self::from_vars(&process_env)
+    }
+
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let value = Self::SETTING.read(vars)?;
         Self::parse(&value).map_err(|reason| ConfigError::Invalid {
-            name: Self::VAR,
+            name: Self::SETTING.name,
             value,
             reason,
         })
@@ -113,25 +158,28 @@ fn origin(entry: &str) -> Result<String, String> {
 
 impl TasksConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let admin_token = var("TASKFLOW_ADMIN_TOKEN")?;
+        Self::from_vars(&process_env)
+    }
+
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let admin_token = ADMIN_TOKEN.read(vars)?;
         if admin_token.len() < 16 {
             return Err(ConfigError::Invalid {
-                name: "TASKFLOW_ADMIN_TOKEN",
+                name: ADMIN_TOKEN.name,
                 value: "<hidden>".into(),
                 reason: "must be at least 16 characters".into(),
             });
         }
         Ok(Self {
-            bind: std::env::var("TASKFLOW_TASKS_BIND").unwrap_or_else(|_| "127.0.0.1:18090".into()),
-            workers: parsed("TASKFLOW_TASKS_WORKERS", 2)?,
-            database_url: var("DATABASE_URL_TASKS")?,
-            db_pool_size: parsed("TASKFLOW_TASKS_DB_POOL", 16)?,
+            bind: BIND.read(vars)?,
+            workers: WORKERS.parse(vars)?,
+            database_url: DATABASE_URL.read(vars)?,
+            db_pool_size: DB_POOL.parse(vars)?,
             admin_token,
-            max_body_bytes: parsed("TASKFLOW_MAX_BODY_BYTES", 256 * 1024)?,
-            consumer_group: std::env::var("TASKFLOW_TASKS_GROUP")
-                .unwrap_or_else(|_| "svc-tasks".into()),
-            kafka: KafkaSettings::from_env()?,
-            registry: RegistrySettings::from_env()?,
+            max_body_bytes: MAX_BODY_BYTES.parse(vars)?,
+            consumer_group: GROUP.read(vars)?,
+            kafka: KafkaSettings::from_vars(vars)?,
+            registry: RegistrySettings::from_vars(vars)?,
             policy: Policy::default(),
             relay_idle_poll: Duration::from_secs(2),
             run_relay: true,
@@ -141,7 +189,25 @@ impl TasksConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::CorsOrigins;
+    use super::{CorsOrigins, SETTINGS, TasksConfig};
+
+    #[test]
+    fn reads_exactly_the_variables_of_its_table() {
+        taskflow_platform::config::assert_reads_exactly(
+            &SETTINGS[..3],
+            &[
+                ("DATABASE_URL_TASKS", "postgres://127.0.0.1/tasks"),
+                ("TASKFLOW_ADMIN_TOKEN", "0123456789abcdef"),
+                ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),
+                ("SCHEMA_REGISTRY_URL", "http://127.0.0.1:8081"),
+            ],
+            |vars| {
+                TasksConfig::from_vars(vars)?;
+                CorsOrigins::from_vars(vars)?;
+                Ok(())
+            },
+        );
+    }
 
     #[test]
     fn cors_origins_are_exact_origins() {

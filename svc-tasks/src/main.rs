@@ -1,10 +1,13 @@
 use std::process::ExitCode;
 
-use svc_tasks::config::{CorsOrigins, TasksConfig};
+use svc_tasks::config::{CorsOrigins, SETTINGS, TasksConfig};
 use svc_tasks::startup::Application;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    if taskflow_platform::config::print_config_if_asked("svc-tasks", &SETTINGS) {
+        return ExitCode::SUCCESS;
+    }
     let _telemetry = match taskflow_platform::telemetry::init("svc-tasks") {
         Ok(guard) => guard,
         Err(error) => {
