@@ -1,4 +1,4 @@
-//! Helpers for integration tests of every service (feature `test-support`).
+//! Helpers for integration tests of every service (compiled always, see lib.rs).
 
 use std::future::Future;
 use std::time::Duration;
@@ -86,7 +86,10 @@ pub async fn read_topic(bootstrap: &str, topic: &str, count: usize) -> Vec<RawRe
 /// Tables the platform's own migrations create; a service must not declare them again.
 pub const PLATFORM_TABLES: [&str; 2] = ["outbox", "consumed_events"];
 
-/// Panics naming the file when a migration under `dir` creates a platform table.
+/// Panics naming the file when a migration under `dir` touches a platform table: creates,
+/// alters, drops, renames or indexes it. Those tables belong to platform/migrations alone, so a
+/// service's migration that changes one would make the platform's code and that service's
+/// databases disagree.
 pub fn assert_no_platform_tables(dir: &str) {
     let mut checked = 0;
     for entry in std::fs::read_dir(dir).expect("migrations folder") {
@@ -95,23 +98,52 @@ pub fn assert_no_platform_tables(dir: &str) {
             continue;
         };
         checked += 1;
-        let sql = sql.to_lowercase();
-        for table in PLATFORM_TABLES {
-            for form in [
-                format!("create table {table} "),
-                format!("create table {table}("),
-                format!("create table if not exists {table} "),
-                format!("create table if not exists {table}("),
-            ] {
-                assert!(
-                    !sql.contains(&form),
-                    "{} declares the platform's `{table}` table; it is created by platform/migrations",
-                    up.display()
-                );
-            }
+        if let Some((table, statement)) = touched_platform_table(&sql) {
+            panic!(
+                "{} touches the platform's `{table}` table ({statement:?}); only platform/migrations may",
+                up.display()
+            );
         }
     }
     assert!(checked > 0, "no migrations found under {dir}");
+}
+
+/// The first platform table `sql` creates, alters, drops or indexes, with the words that do it.
+fn touched_platform_table(sql: &str) -> Option<(&'static str, String)> {
+    let code: String = sql
+        .lines()
+        .map(|line| line.split("--").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+        .replace(['(', ';', ','], " ");
+    let words: Vec<&str> = code.split_whitespace().collect();
+    let skip_if_exists = |mut i: usize| {
+        for word in ["if", "not", "exists", "only"] {
+            if words.get(i) == Some(&word) {
+                i += 1;
+            }
+        }
+        i
+    };
+    for (i, pair) in words.windows(2).enumerate() {
+        let target = match pair {
+            ["create" | "alter" | "drop" | "truncate", "table"] => words.get(skip_if_exists(i + 2)),
+            ["on", _] => words.get(skip_if_exists(i + 1)),
+            _ => None,
+        };
+        let Some(target) = target else { continue };
+        let name = target
+            .rsplit('.')
+            .next()
+            .unwrap_or(target)
+            .trim_matches('"');
+        if let Some(table) = PLATFORM_TABLES.into_iter().find(|t| *t == name) {
+            let end = (i + 6).min(words.len());
+            return Some((table, words[i..end].join(" ")));
+        }
+    }
+    None
 }
 
 const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "patch", "trace"];
@@ -179,4 +211,36 @@ pub async fn documented_routes(
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
     listed.sort();
     (doc, listed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::touched_platform_table;
+
+    #[test]
+    fn a_migration_touching_a_platform_table_is_caught_in_every_form() {
+        for sql in [
+            "CREATE TABLE outbox (id bigint);",
+            "create table if not exists consumed_events(id bigint)",
+            "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS reason text;",
+            "alter table if exists public.outbox drop column x",
+            "DROP TABLE outbox;",
+            "CREATE INDEX outbox_by_time ON outbox (created_at);",
+            "create unique index x on only \"consumed_events\" (id)",
+        ] {
+            assert!(touched_platform_table(sql).is_some(), "missed: {sql}");
+        }
+    }
+
+    #[test]
+    fn comments_and_other_tables_pass() {
+        for sql in [
+            "-- The outbox is the platform's; ALTER TABLE outbox would be wrong\nSELECT 1;",
+            "CREATE TABLE outbox_archive (id bigint);",
+            "CREATE INDEX tasks_by_time ON tasks (created_at);",
+            "ALTER TABLE tasks ADD COLUMN outbox text;",
+        ] {
+            assert_eq!(touched_platform_table(sql), None, "{sql}");
+        }
+    }
 }
