@@ -12,6 +12,8 @@ use anyhow::Context;
 use clap::Parser;
 use hdrhistogram::Histogram;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use taskflow_bench::latency::{histogram, record_elapsed, us_as_ms};
+use taskflow_bench::submission::{NOOP_TASK, bearer, noop_batch};
 
 #[derive(Parser, Debug)]
 #[command(about = "Sustained submission throughput and latency of svc-tasks")]
@@ -50,11 +52,6 @@ struct WorkerStats {
     errors: BTreeMap<String, u64>,
 }
 
-fn histogram() -> anyhow::Result<Histogram<u64>> {
-    // 1 µs to 10 min, 3 significant digits.
-    Histogram::new_with_bounds(1, 600_000_000, 3).context("histogram bounds")
-}
-
 async fn worker(
     client: reqwest::Client,
     endpoint: String,
@@ -89,9 +86,7 @@ async fn worker(
         }
         match status {
             Ok(status) if status.is_success() => {
-                let micros =
-                    u64::try_from(done.duration_since(sent).as_micros()).unwrap_or(u64::MAX);
-                stats.latency_us.saturating_record(micros.max(1));
+                record_elapsed(&mut stats.latency_us, done.duration_since(sent));
             }
             Ok(status) => *stats.errors.entry(status.as_str().to_owned()).or_default() += 1,
             Err(error) => {
@@ -107,19 +102,6 @@ async fn worker(
         }
     }
     Ok(stats)
-}
-
-/// The request body, serialised once: one `noop` task, or a batch of them.
-fn noop_body(batch_size: usize) -> String {
-    let one = r#"{"type":"noop","payload":{}}"#;
-    if batch_size == 1 {
-        return one.to_owned();
-    }
-    format!(r#"{{"tasks":[{}]}}"#, vec![one; batch_size].join(","))
-}
-
-fn ms(micros: u64) -> f64 {
-    micros as f64 / 1000.0
 }
 
 #[tokio::main(flavor = "current_thread")]
@@ -149,14 +131,15 @@ async fn main() -> anyhow::Result<()> {
         .split(',')
         .map(str::trim)
         .filter(|k| !k.is_empty())
-        .map(|k| {
-            let mut auth = HeaderValue::from_str(&format!("Bearer {k}")).context("API key")?;
-            auth.set_sensitive(true);
-            Ok(auth)
-        })
+        .map(bearer)
         .collect::<anyhow::Result<Vec<_>>>()?;
     anyhow::ensure!(!auths.is_empty(), "no API key given");
-    let body = noop_body(args.batch_size);
+    // Serialised once: one `noop` task, or a batch of them.
+    let body = if args.batch_size == 1 {
+        NOOP_TASK.to_owned()
+    } else {
+        noop_batch(args.batch_size)
+    };
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)
         .timeout(Duration::from_secs(30))
@@ -210,10 +193,10 @@ async fn main() -> anyhow::Result<()> {
         args.concurrency,
         requests_per_sec,
         tasks_per_sec,
-        ms(latency_us.value_at_quantile(0.50)),
-        ms(latency_us.value_at_quantile(0.95)),
-        ms(latency_us.value_at_quantile(0.99)),
-        ms(latency_us.max()),
+        us_as_ms(latency_us.value_at_quantile(0.50)),
+        us_as_ms(latency_us.value_at_quantile(0.95)),
+        us_as_ms(latency_us.value_at_quantile(0.99)),
+        us_as_ms(latency_us.max()),
         failed,
     );
     if failed > 0 {
