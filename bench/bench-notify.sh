@@ -2,7 +2,7 @@
 # svc-notify under many SSE clients (the last part of `make bench`; runs on its own too, ~2 min):
 # how many `GET /v1/stream` connections one instance holds, its RSS per 1,000 clients, and the
 # fan-out latency of every (client, event) pair at a steady event rate, for 1,000 and 10,000
-# clients (bench/src/bin/bench-notify.rs says how each number is taken).
+# clients (bench/src/bin/bench-notify/ says how each number is taken).
 #
 # Starts its own svc-notify (release build) on 127.0.0.1:$BENCH_NOTIFY_PORT with a fresh database
 # (taskflow_bench_notify_<ts>), its own topic prefix (bench-notify-<ts>.) and consumer group, so

@@ -16,7 +16,7 @@
 # consumer group bench-<ts>-svc-executor, same topic prefix), completions projected back into
 # svc-tasks. Phase 1 runs one executor instance, phase 2 adds a second one (same database and
 # group). Each phase uses its own tenant, a warm-up run to completion, then BENCH_E2E_TASKS tasks
-# as fast as BENCH_E2E_CONC batch requests in flight go; bench/src/bin/bench-e2e.rs waits
+# as fast as BENCH_E2E_CONC batch requests in flight go; bench/src/bin/bench-e2e/ waits
 # until all are completed and reads submit -> started / done / seen-by-svc-tasks latencies from
 # both databases. The executor's consumer group starts at the end of the topic, so the tasks of the
 # submit runs are not executed. Its table is appended to the same report.
