@@ -70,12 +70,13 @@ ALONE := test(/under_a_broker_restart/)
 # backend, which a new machine first builds from the Go module proxy, ~10 min once).
 TRACES := test(/^tracing_backend::/)
 
-# `make lint` is not part of `make test`: clippy checks every crate in a build of its own (4.5 min
-# on a new 2-core machine) that shares nothing with the test build. CI (.ci/run) runs both.
+# Lint right after `make up`: its check build shares the proc macros and build scripts `make up`
+# compiled (unoptimised, see Cargo.toml), ~80 s on a new 2-core machine, and fails fast.
 T := checks/timed.sh
-test: tools ## every test against the real servers, the outside checks and a short chaos run; ends with where the time went
+test: tools ## lint, then every test against the real servers, the outside checks and a short chaos run; ends with where the time went
 	@rm -f .taskflow/test-times
 	@$(T) up $(MAKE) --no-print-directory up
+	@$(T) lint $(MAKE) --no-print-directory lint
 	@source .taskflow/dev.env && $(T) tests $(NEXTEST) --workspace --no-fail-fast -E 'not $(ALONE) and not $(TRACES)'
 	@source .taskflow/dev.env && $(T) foreign-client timeout 300 checks/foreign-client-check.sh
 	@source .taskflow/dev.env && $(T) analytics timeout 300 checks/analytics-check.sh
