@@ -139,6 +139,21 @@ impl EventKind {
         EventKind::ALL.iter().copied().find(|k| k.name() == name)
     }
 
+    /// The events of a task's own stream, from its creation to its end: the ones that change
+    /// what the task is (a trigger, a refusal or a state record only tell about it).
+    pub fn is_task_lifecycle(self) -> bool {
+        matches!(
+            self,
+            EventKind::TaskCreated
+                | EventKind::TaskCancelRequested
+                | EventKind::TaskStarted
+                | EventKind::TaskProgressUpdated
+                | EventKind::TaskCompleted
+                | EventKind::TaskFailed
+                | EventKind::TaskCancelled
+        )
+    }
+
     /// True for events after which nothing more happens to the task.
     pub fn is_terminal_kind(self) -> bool {
         matches!(self, EventKind::TaskCompleted | EventKind::TaskCancelled)
@@ -164,6 +179,28 @@ impl Event {
             Event::ScheduleOccurrenceSkipped(e) => e.schedule_id,
             Event::ScheduledTaskRefused(e) => e.task_id,
             Event::TaskState(e) => e.task_id,
+        }
+    }
+
+    /// The task this event is about: the lifecycle events' task, the task a trigger asks for or
+    /// was refused, the task a state record shows. `None` for events about no one task (API keys,
+    /// a skipped schedule occurrence). Unlike [`Event::key`], a trigger answers its task, not its
+    /// schedule.
+    pub fn task_id(&self) -> Option<Uuid> {
+        match self {
+            Event::TaskCreated(e) => Some(e.task_id),
+            Event::TaskCancelRequested(e) => Some(e.task_id),
+            Event::TaskStarted(e) => Some(e.task_id),
+            Event::TaskProgressUpdated(e) => Some(e.task_id),
+            Event::TaskCompleted(e) => Some(e.task_id),
+            Event::TaskFailed(e) => Some(e.task_id),
+            Event::TaskCancelled(e) => Some(e.task_id),
+            Event::ScheduledTaskTriggered(e) => Some(e.task_id),
+            Event::ScheduledTaskRefused(e) => Some(e.task_id),
+            Event::TaskState(e) => Some(e.task_id),
+            Event::ApiKeyIssued(_)
+            | Event::ApiKeyRevoked(_)
+            | Event::ScheduleOccurrenceSkipped(_) => None,
         }
     }
 

@@ -97,3 +97,41 @@ fn key_hashes_travel_as_64_lower_case_hex_digits() {
         assert_eq!(issued.key_hash(), None, "{}", issued.key_sha256);
     }
 }
+
+/// Every kind, named: an event about one task answers its `task_id` field (a trigger its task,
+/// not its schedule); key and schedule events answer none.
+#[test]
+fn task_id_names_the_task_each_event_is_about() {
+    for event in &samples() {
+        let json = event.to_json().expect("json");
+        let task = json["task_id"]
+            .as_str()
+            .and_then(|t| Uuid::parse_str(t).ok());
+        let expected = match event.kind() {
+            EventKind::TaskCreated
+            | EventKind::TaskCancelRequested
+            | EventKind::TaskStarted
+            | EventKind::TaskProgressUpdated
+            | EventKind::TaskCompleted
+            | EventKind::TaskFailed
+            | EventKind::TaskCancelled
+            | EventKind::ScheduledTaskTriggered
+            | EventKind::ScheduledTaskRefused
+            | EventKind::TaskState => Some(task.expect("a task_id field")),
+            EventKind::ApiKeyIssued
+            | EventKind::ApiKeyRevoked
+            | EventKind::ScheduleOccurrenceSkipped => None,
+        };
+        assert_eq!(event.task_id(), expected, "{:?}", event.kind());
+        assert_eq!(event.task_id(), task, "{:?}", event.kind());
+        if event.kind().is_task_lifecycle() {
+            assert_eq!(event.task_id(), Some(event.key()), "{:?}", event.kind());
+        }
+    }
+    let lifecycle: Vec<EventKind> = EventKind::ALL
+        .iter()
+        .copied()
+        .filter(|k| k.is_task_lifecycle())
+        .collect();
+    assert_eq!(lifecycle, &EventKind::ALL[..7]);
+}

@@ -22,7 +22,7 @@ pub use events::{
 };
 pub use meta::EventMeta;
 pub use topics::{Stream, Topics};
-pub use vocabulary::TASK_TYPES;
+pub use vocabulary::{TASK_TYPES, TaskStatus};
 
 /// Avro namespace shared by every TaskFlow record.
 pub const NAMESPACE: &str = "io.taskflow.events";
