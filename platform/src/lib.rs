@@ -8,6 +8,7 @@ pub mod config;
 pub mod consumer;
 pub mod db;
 pub mod dead_letter;
+pub mod entry;
 pub mod headers;
 pub mod http;
 pub mod inbox;
