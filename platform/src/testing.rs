@@ -8,6 +8,10 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use uuid::Uuid;
 
+mod isolation;
+
+pub use isolation::{Isolation, new_database};
+
 /// Polls `check` until it yields a value; panics naming `what` after `timeout`.
 pub async fn wait_until<T, F, Fut>(timeout: Duration, what: &str, mut check: F) -> T
 where

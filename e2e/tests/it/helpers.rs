@@ -12,8 +12,8 @@ use svc_tasks::config::TasksConfig;
 use svc_tasks::domain::submission::Policy;
 use svc_tasks::startup::Application as Tasks;
 use taskflow_platform::db::{self, DbPool};
+use taskflow_platform::testing::Isolation;
 use taskflow_platform::{KafkaSettings, RegistrySettings};
-use taskflow_schemas::Topics;
 use uuid::Uuid;
 
 pub use taskflow_platform::testing::{read_topic, wait_until};
@@ -58,19 +58,15 @@ pub struct Tenant {
 
 impl System {
     pub async fn start() -> Self {
-        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let admin_url =
-            std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
-        let tasks_db = db::create_database(&admin_url, &format!("it_tasks_{id}"))
-            .await
-            .expect("db");
-        let executor_db_url = db::create_database(&admin_url, &format!("it_exec_{id}"))
-            .await
-            .expect("db");
-        let mut kafka = KafkaSettings::from_env().expect("kafka");
-        kafka.topics = Topics::new(format!("it-{id}."));
-        kafka.task_partitions = 3;
-        let registry = RegistrySettings::from_env().expect("registry");
+        let isolation = Isolation::new();
+        let tasks_db = isolation.database("tasks").await;
+        let executor_db_url = isolation.database("exec").await;
+        let consumer_group = isolation.group("svc-tasks");
+        let Isolation {
+            id,
+            kafka,
+            registry,
+        } = isolation;
         let admin_token = format!("admin-{}", Uuid::new_v4().simple());
         let tasks = Tasks::build(TasksConfig {
             bind: "127.0.0.1:0".into(),
@@ -79,7 +75,7 @@ impl System {
             db_pool_size: 8,
             admin_token: admin_token.clone(),
             max_body_bytes: 256 * 1024,
-            consumer_group: format!("it-{id}-svc-tasks"),
+            consumer_group,
             kafka: kafka.clone(),
             registry: registry.clone(),
             policy: Policy::default(),

@@ -9,16 +9,13 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use svc_notify::config::NotifyConfig;
 use svc_notify::startup::Application as Notify;
-use taskflow_platform::db;
+use taskflow_platform::testing::new_database;
 use uuid::Uuid;
 
 use crate::helpers::{System, wait_until};
 
 async fn start_notify(system: &System) -> String {
-    let admin_url = std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
-    let database_url = db::create_database(&admin_url, &format!("it_notify_{}", system.id))
-        .await
-        .expect("db");
+    let database_url = new_database(&format!("it_notify_{}", system.id)).await;
     let notify = Notify::build(NotifyConfig {
         bind: "127.0.0.1:0".into(),
         workers: 1,

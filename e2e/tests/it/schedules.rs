@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use svc_scheduler::config::SchedulerConfig;
 use svc_scheduler::startup::Application as Scheduler;
-use taskflow_platform::db;
+use taskflow_platform::testing::new_database;
 use uuid::Uuid;
 
 use crate::helpers::{System, Tenant, wait_until};
@@ -34,10 +34,7 @@ pub async fn start_scheduler(system: &System, database_url: &str) -> String {
 
 /// A database of its own for this test's schedulers.
 pub async fn scheduler_database(system: &System) -> String {
-    let admin_url = std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
-    db::create_database(&admin_url, &format!("it_sched_{}", system.id))
-        .await
-        .expect("db")
+    new_database(&format!("it_sched_{}", system.id)).await
 }
 
 /// Waits until the scheduler at `url` knows `key` (it learns keys from svc-tasks' key events).

@@ -2,10 +2,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use taskflow_platform::codec::EventCodec;
+use taskflow_platform::testing::Isolation;
 pub use taskflow_platform::testing::{RawRecord, read_topic};
-use taskflow_platform::topic_admin::ensure_topics;
 use taskflow_platform::{EventProducer, KafkaSettings, RegistrySettings};
-use taskflow_schemas::Topics;
 use uuid::Uuid;
 
 /// A private corner of the shared cluster: its own topic prefix (hence its own topics and
@@ -20,14 +19,15 @@ pub struct TestBus {
 
 impl TestBus {
     pub async fn start() -> Self {
-        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let mut kafka = KafkaSettings::from_env().expect("run the tests with `make test`");
-        kafka.topics = Topics::new(format!("it-{id}."));
-        kafka.task_partitions = 3;
-        let registry = RegistrySettings::from_env().expect("run the tests with `make test`");
-        ensure_topics(&kafka, &[]).await.expect("topics created");
-        let codec = Arc::new(EventCodec::new(&registry, kafka.topics.clone()));
-        let producer = EventProducer::new(&kafka, codec.clone()).expect("producer");
+        let isolation = Isolation::new();
+        isolation.ensure_topics().await;
+        let codec = isolation.codec();
+        let producer = isolation.producer(codec.clone());
+        let Isolation {
+            id,
+            kafka,
+            registry,
+        } = isolation;
         Self {
             kafka,
             registry,

@@ -16,9 +16,8 @@ use uuid::Uuid;
 use crate::helpers::TestBus;
 
 async fn outbox_db() -> DbPool {
-    let admin = std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
     let name = format!("it_outbox_{}", &Uuid::new_v4().simple().to_string()[..12]);
-    let url = db::create_database(&admin, &name).await.expect("database");
+    let url = taskflow_platform::testing::new_database(&name).await;
     let pool = db::pool(&url, 4).expect("pool");
     db::migrate(&pool, PLATFORM_MIGRATIONS)
         .await

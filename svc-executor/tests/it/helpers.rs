@@ -1,4 +1,3 @@
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -8,11 +7,10 @@ use diesel_async::RunQueryDsl;
 use svc_executor::config::ExecutorConfig;
 use svc_executor::domain::backoff::Backoff;
 use svc_executor::startup::Application;
-use taskflow_platform::codec::EventCodec;
+use taskflow_platform::EventProducer;
 use taskflow_platform::db::{self, DbPool};
-use taskflow_platform::topic_admin::ensure_topics;
-use taskflow_platform::{EventProducer, KafkaSettings, RegistrySettings};
-use taskflow_schemas::{EventMeta, Priority, TaskCancelRequested, TaskCreated, Topics};
+use taskflow_platform::testing::Isolation;
+use taskflow_schemas::{EventMeta, Priority, TaskCancelRequested, TaskCreated};
 use uuid::Uuid;
 
 pub use taskflow_platform::testing::wait_until;
@@ -56,17 +54,10 @@ struct EventType {
 impl TestExecutor {
     /// Starts an executor running at most `concurrency` attempts at once.
     pub async fn spawn(concurrency: usize) -> Self {
-        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let admin_url =
-            std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
-        let database_url = db::create_database(&admin_url, &format!("it_exec_{id}"))
-            .await
-            .expect("test database");
-        let mut kafka = KafkaSettings::from_env().expect("kafka settings");
-        kafka.topics = Topics::new(format!("it-{id}."));
-        kafka.task_partitions = 3;
-        ensure_topics(&kafka, &[]).await.expect("topics");
-        let registry = RegistrySettings::from_env().expect("registry settings");
+        let isolation = Isolation::new();
+        let database_url = isolation.database("exec").await;
+        isolation.ensure_topics().await;
+        let id = &isolation.id;
         let config = ExecutorConfig {
             bind: "127.0.0.1:0".into(),
             database_url: database_url.clone(),
@@ -83,18 +74,17 @@ impl TestExecutor {
             allow_loopback: true,
             loopback_ports: Default::default(),
             allow_private: false,
-            consumer_group: format!("it-{id}-svc-executor"),
-            kafka: kafka.clone(),
-            registry: registry.clone(),
+            consumer_group: isolation.group("svc-executor"),
+            kafka: isolation.kafka.clone(),
+            registry: isolation.registry.clone(),
         };
         let app = Application::build(config)
             .await
             .expect("svc-executor builds");
         tokio::spawn(app.run_until_stopped());
-        let codec = Arc::new(EventCodec::new(&registry, kafka.topics.clone()));
         Self {
             db: db::pool(&database_url, 2).expect("pool"),
-            producer: EventProducer::new(&kafka, codec).expect("producer"),
+            producer: isolation.producer(isolation.codec()),
             tenant: Uuid::now_v7(),
         }
     }

@@ -1,5 +1,4 @@
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -8,14 +7,13 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use svc_notify::config::NotifyConfig;
 use svc_notify::startup::Application;
-use taskflow_platform::codec::EventCodec;
-use taskflow_platform::db::{self, DbPool};
-use taskflow_platform::topic_admin::ensure_topics;
-use taskflow_platform::{EventProducer, KafkaSettings, RegistrySettings};
+use taskflow_platform::EventProducer;
+use taskflow_platform::db::DbPool;
+use taskflow_platform::testing::Isolation;
 use taskflow_schemas::samples::sample_meta;
 use taskflow_schemas::{
     ApiKeyIssued, ApiKeyRevoked, Event, EventMeta, Priority, TaskCompleted, TaskCreated,
-    TaskProgressUpdated, TaskStarted, Topics,
+    TaskProgressUpdated, TaskStarted,
 };
 use uuid::Uuid;
 
@@ -49,35 +47,26 @@ impl TestNotify {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let admin_url =
-            std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
-        let database_url = db::create_database(&admin_url, &format!("it_notify_{id}"))
-            .await
-            .expect("test database");
-        let mut kafka = KafkaSettings::from_env().expect("kafka settings");
-        kafka.topics = Topics::new(format!("it-{id}."));
-        kafka.task_partitions = 3;
-        ensure_topics(&kafka, &[]).await.expect("topics");
-        let registry = RegistrySettings::from_env().expect("registry settings");
+        let isolation = Isolation::new();
+        let database_url = isolation.database("notify").await;
+        isolation.ensure_topics().await;
         let mut config = NotifyConfig {
             bind: "127.0.0.1:0".into(),
             workers: 1,
             database_url,
             db_pool_size: 8,
-            consumer_group: format!("it-{id}-svc-notify"),
+            consumer_group: isolation.group("svc-notify"),
             retention: Duration::from_secs(3600),
             keepalive: Duration::from_secs(15),
             client_buffer: 1024,
             max_connections: 1_000,
             tasks_api_url: "http://127.0.0.1:18090".into(),
-            kafka: kafka.clone(),
-            registry: registry.clone(),
+            kafka: isolation.kafka.clone(),
+            registry: isolation.registry.clone(),
             prune_every: Duration::from_secs(3600),
         };
         adjust(&mut config);
-        let codec = Arc::new(EventCodec::new(&registry, kafka.topics.clone()));
-        let producer = EventProducer::new(&kafka, codec).expect("producer");
+        let producer = isolation.producer(isolation.codec());
         Self::start(config, producer).await
     }
 

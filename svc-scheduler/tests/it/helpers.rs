@@ -6,12 +6,11 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use svc_scheduler::config::SchedulerConfig;
 use svc_scheduler::startup::Application;
+use taskflow_platform::EventProducer;
 use taskflow_platform::codec::EventCodec;
-use taskflow_platform::db;
-use taskflow_platform::topic_admin::ensure_topics;
-use taskflow_platform::{EventProducer, KafkaSettings, RegistrySettings};
+use taskflow_platform::testing::Isolation;
 use taskflow_schemas::samples::sample_meta;
-use taskflow_schemas::{ApiKeyIssued, EventMeta, Topics};
+use taskflow_schemas::{ApiKeyIssued, EventMeta};
 use uuid::Uuid;
 
 pub use taskflow_platform::testing::wait_until;
@@ -36,29 +35,21 @@ impl TestScheduler {
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let admin_url =
-            std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
-        let database_url = db::create_database(&admin_url, &format!("it_sched_{id}"))
-            .await
-            .expect("test database");
-        let mut kafka = KafkaSettings::from_env().expect("kafka settings");
-        kafka.topics = Topics::new(format!("it-{id}."));
-        kafka.task_partitions = 3;
-        ensure_topics(&kafka, &[]).await.expect("topics");
-        let registry = RegistrySettings::from_env().expect("registry settings");
+        let isolation = Isolation::new();
+        let database_url = isolation.database("sched").await;
+        isolation.ensure_topics().await;
         let config = SchedulerConfig {
             bind: "127.0.0.1:0".into(),
             workers: 1,
             database_url,
             db_pool_size: 6,
-            consumer_group: format!("it-{id}-svc-scheduler"),
+            consumer_group: isolation.group("svc-scheduler"),
             max_per_second: 1.0,
-            kafka: kafka.clone(),
-            registry: registry.clone(),
+            kafka: isolation.kafka.clone(),
+            registry: isolation.registry.clone(),
         };
-        let codec = Arc::new(EventCodec::new(&registry, kafka.topics.clone()));
-        let producer = EventProducer::new(&kafka, codec.clone()).expect("producer");
+        let codec = isolation.codec();
+        let producer = isolation.producer(codec.clone());
         Self::start(config, producer, codec).await
     }
 

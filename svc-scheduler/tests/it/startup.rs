@@ -7,11 +7,8 @@ use std::time::Duration;
 
 use svc_scheduler::config::SchedulerConfig;
 use svc_scheduler::startup::Application;
-use taskflow_platform::db;
-use taskflow_platform::{KafkaSettings, RegistrySettings};
-use taskflow_schemas::Topics;
+use taskflow_platform::testing::Isolation;
 use tokio::net::{TcpListener, TcpStream};
-use uuid::Uuid;
 
 use crate::helpers::wait_until;
 
@@ -55,11 +52,8 @@ impl Gate {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_service_started_before_its_database_waits_for_it() {
-    let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
-    let admin_url = std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
-    let database_url = db::create_database(&admin_url, &format!("it_sched_{id}"))
-        .await
-        .expect("test database");
+    let isolation = Isolation::new();
+    let database_url = isolation.database("sched").await;
     // postgres://user:pass@host:port/db → the same through the gate.
     let (head, rest) = database_url
         .split_once('@')
@@ -68,18 +62,15 @@ async fn a_service_started_before_its_database_waits_for_it() {
     let gate = Gate::start(address.to_owned()).await;
     let gated_url = format!("{head}@127.0.0.1:{}/{path}", gate.port);
 
-    let mut kafka = KafkaSettings::from_env().expect("kafka settings");
-    kafka.topics = Topics::new(format!("it-{id}."));
-    kafka.task_partitions = 3;
     let config = SchedulerConfig {
         bind: "127.0.0.1:0".into(),
         workers: 1,
         database_url: gated_url,
         db_pool_size: 4,
-        consumer_group: format!("it-{id}-svc-scheduler"),
+        consumer_group: isolation.group("svc-scheduler"),
         max_per_second: 1.0,
-        kafka,
-        registry: RegistrySettings::from_env().expect("registry settings"),
+        kafka: isolation.kafka,
+        registry: isolation.registry,
     };
     let starting = tokio::spawn(Application::build(config));
 

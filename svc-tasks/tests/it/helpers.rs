@@ -15,8 +15,9 @@ use svc_tasks::domain::submission::Policy;
 use svc_tasks::service::Services;
 use svc_tasks::startup::Application;
 use taskflow_platform::codec::EventCodec;
-use taskflow_platform::{EventProducer, KafkaSettings, RegistrySettings, db};
-use taskflow_schemas::{Stream, Topics};
+use taskflow_platform::testing::Isolation;
+use taskflow_platform::{EventProducer, KafkaSettings, RegistrySettings};
+use taskflow_schemas::Stream;
 use uuid::Uuid;
 
 pub use taskflow_platform::testing::{RawRecord, read_topic, wait_until};
@@ -46,15 +47,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with_cors(adjust: impl FnOnce(&mut TasksConfig), cors: CorsOrigins) -> Self {
-        let id = Uuid::new_v4().simple().to_string()[..12].to_owned();
-        let admin_url =
-            std::env::var("DATABASE_URL_ADMIN").expect("run the tests with `make test`");
-        let database_url = db::create_database(&admin_url, &format!("it_tasks_{id}"))
-            .await
-            .expect("test database");
-        let mut kafka = KafkaSettings::from_env().expect("kafka settings");
-        kafka.topics = Topics::new(format!("it-{id}."));
-        kafka.task_partitions = 3;
+        let isolation = Isolation::new();
+        let database_url = isolation.database("tasks").await;
         let mut config = TasksConfig {
             bind: "127.0.0.1:0".into(),
             workers: 1,
@@ -62,15 +56,15 @@ impl TestApp {
             db_pool_size: 12,
             admin_token: format!("admin-{}", Uuid::new_v4().simple()),
             max_body_bytes: 64 * 1024,
-            consumer_group: format!("it-{id}-svc-tasks"),
-            kafka: kafka.clone(),
-            registry: RegistrySettings::from_env().expect("registry settings"),
+            consumer_group: isolation.group("svc-tasks"),
+            kafka: isolation.kafka.clone(),
+            registry: isolation.registry.clone(),
             policy: Policy::default(),
             relay_idle_poll: Duration::from_millis(50),
             run_relay: true,
         };
         adjust(&mut config);
-        Self::start(config, kafka, cors).await
+        Self::start(config, isolation.kafka, cors).await
     }
 
     /// Another instance of this app: same database, topics and consumer group.
