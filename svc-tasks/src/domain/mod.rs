@@ -3,6 +3,7 @@
 pub mod api_key;
 pub mod catalog;
 pub mod quota;
+pub mod run_at;
 pub mod submission;
 pub mod task;
 pub mod text;
