@@ -8,7 +8,9 @@ pub mod docs;
 pub mod dto;
 pub mod errors;
 pub mod health;
+pub mod list_query;
 pub mod problems;
+pub mod rejections;
 pub mod tasks;
 
 use actix_web::web;
@@ -30,11 +32,11 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
     cfg.app_data(
         web::JsonConfig::default()
             .limit(max_body_bytes)
-            .error_handler(errors::json_error),
+            .error_handler(rejections::json_error),
     )
     .app_data(web::PayloadConfig::default().limit(max_body_bytes))
-    .app_data(web::PathConfig::default().error_handler(errors::path_error))
-    .app_data(web::QueryConfig::default().error_handler(errors::query_error))
+    .app_data(web::PathConfig::default().error_handler(rejections::path_error))
+    .app_data(web::QueryConfig::default().error_handler(rejections::query_error))
     .service(tasks::submit_batch)
     .service(tasks::submit_task)
     .service(tasks::list_tasks)
