@@ -135,7 +135,7 @@ async fn project_batch(
         .collect();
     let ids: Vec<Uuid> = relevant.iter().map(|r| r.event.meta().event_id).collect();
     let mut new = taskflow_platform::inbox::record_all(conn, &ids).await?;
-    let mut task_ids: Vec<Uuid> = relevant.iter().map(|r| r.event.key()).collect();
+    let mut task_ids: Vec<Uuid> = relevant.iter().filter_map(|r| r.event.task_id()).collect();
     task_ids.sort_unstable();
     task_ids.dedup();
     let mut tasks: HashMap<Uuid, (TaskView, bool)> = store::lock_tasks(conn, &task_ids)
@@ -155,7 +155,9 @@ async fn project_batch(
         }
         let span = record.span();
         let _enter = span.enter();
-        let task_id = event.key();
+        let Some(task_id) = event.task_id() else {
+            continue;
+        };
         let Some((task, changed)) = tasks.get_mut(&task_id) else {
             tracing::warn!(%task_id, event_type = event.kind().name(), "event for a task this service does not know, ignored");
             continue;

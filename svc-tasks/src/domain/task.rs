@@ -3,61 +3,14 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, TimeZone, Utc};
-use serde::Serialize;
 use taskflow_platform::text::{scrub, scrub_json};
+/// Defined once for every service in `taskflow-schemas`; named here so `domain::TaskStatus`
+/// stays where svc-tasks' callers look for it.
+pub use taskflow_schemas::TaskStatus;
 use taskflow_schemas::{
     Event, EventMeta, Priority, ScheduledTaskTriggered, TaskCancelRequested, TaskState,
 };
 use uuid::Uuid;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum TaskStatus {
-    /// Created with a `run_at` in the future: waits for it (it can be cancelled meanwhile).
-    Scheduled,
-    Pending,
-    Running,
-    /// An attempt failed and another is scheduled (`next_attempt_at`).
-    Retrying,
-    Completed,
-    Failed,
-    Cancelled,
-}
-
-impl TaskStatus {
-    pub const ALL: [TaskStatus; 7] = [
-        TaskStatus::Scheduled,
-        TaskStatus::Pending,
-        TaskStatus::Running,
-        TaskStatus::Retrying,
-        TaskStatus::Completed,
-        TaskStatus::Failed,
-        TaskStatus::Cancelled,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TaskStatus::Scheduled => "scheduled",
-            TaskStatus::Pending => "pending",
-            TaskStatus::Running => "running",
-            TaskStatus::Retrying => "retrying",
-            TaskStatus::Completed => "completed",
-            TaskStatus::Failed => "failed",
-            TaskStatus::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TaskStatus> {
-        TaskStatus::ALL.into_iter().find(|t| t.as_str() == s)
-    }
-
-    pub fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            TaskStatus::Completed | TaskStatus::Failed | TaskStatus::Cancelled
-        )
-    }
-}
 
 /// What `GET /v1/tasks/{id}` shows: the fold of the task's events.
 #[derive(Debug, Clone, PartialEq)]

@@ -20,6 +20,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 use taskflow_platform::http::openapi::{self, BodyErrors, ErrorStatuses, METHODS, ProblemList};
+use taskflow_schemas::{Priority, TaskStatus};
 
 use super::{admin, dto, health, tasks};
 use crate::domain::catalog::payload_schemas;
@@ -403,11 +404,11 @@ fn parameter_schema(name: &str, location: &str) -> Option<Value> {
         ("query", "limit") => {
             json!({"type": "integer", "minimum": 1, "maximum": 500, "default": 50})
         }
-        ("query", "status") => json!({"type": "string", "enum": [
-            "scheduled", "pending", "running", "retrying", "completed", "failed", "cancelled"
-        ]}),
+        ("query", "status") => {
+            json!({"type": "string", "enum": TaskStatus::ALL.map(TaskStatus::as_str)})
+        }
         ("query", "priority") => {
-            json!({"type": "string", "enum": ["low", "normal", "high", "critical"]})
+            json!({"type": "string", "enum": Priority::ALL.map(Priority::as_str)})
         }
         ("query", "type") => json!({"type": "string", "pattern": NO_NUL}),
         ("query", "name") => json!({

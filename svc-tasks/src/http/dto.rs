@@ -187,12 +187,32 @@ pub struct Progress {
     pub message: Option<String>,
 }
 
+/// The OpenAPI schema `TaskStatus`, from `TaskStatus::ALL` (its crate, `taskflow-schemas`,
+/// knows nothing of OpenAPI).
+pub struct TaskStatusSchema;
+
+impl utoipa::PartialSchema for TaskStatusSchema {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(TaskStatus::ALL.map(TaskStatus::as_str)))
+            .into()
+    }
+}
+
+impl ToSchema for TaskStatusSchema {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "TaskStatus".into()
+    }
+}
+
 /// A task as it stands now.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TaskDto {
     pub id: Uuid,
     #[serde(rename = "type")]
     pub task_type: String,
+    #[schema(value_type = TaskStatusSchema)]
     pub status: TaskStatus,
     pub priority: String,
     pub payload: Value,

@@ -2,6 +2,10 @@
 
 use super::prelude::*;
 
+/// A task still counts against its tenant's quota: the SQL for "status is not terminal"
+/// (`TaskStatus::is_terminal`; the test below ties the two).
+const ACTIVE: &str = "t.status NOT IN ('completed', 'failed', 'cancelled')";
+
 /// The tenant's counters, locked until the transaction ends: concurrent submissions of one
 /// tenant queue here, which is what makes the quota check atomic.
 pub async fn lock_usage(conn: &mut Conn, tenant_id: Uuid) -> Result<Usage, StoreError> {
@@ -59,11 +63,10 @@ pub async fn recount_tenant_active_tasks(
     conn: &mut Conn,
     tenant_id: Uuid,
 ) -> Result<(), StoreError> {
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "UPDATE tenant_usage SET active_tasks = (SELECT count(*) FROM tasks t \
-         WHERE t.tenant_id = $1 AND t.status NOT IN ('completed', 'failed', 'cancelled')) \
-         WHERE tenant_id = $1",
-    )
+         WHERE t.tenant_id = $1 AND {ACTIVE}) WHERE tenant_id = $1"
+    ))
     .bind::<diesel::sql_types::Uuid, _>(tenant_id)
     .execute(conn)
     .await?;
@@ -72,11 +75,29 @@ pub async fn recount_tenant_active_tasks(
 
 /// Recomputes every tenant's active-task counter from the projection.
 pub async fn recount_active_tasks(conn: &mut Conn) -> Result<(), StoreError> {
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "UPDATE tenant_usage u SET active_tasks = (SELECT count(*) FROM tasks t \
-         WHERE t.tenant_id = u.tenant_id AND t.status NOT IN ('completed', 'failed', 'cancelled'))",
-    )
+         WHERE t.tenant_id = u.tenant_id AND {ACTIVE})"
+    ))
     .execute(conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::TaskStatus;
+
+    #[test]
+    fn the_active_filter_excludes_exactly_the_terminal_statuses() {
+        let terminal: Vec<String> = TaskStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        assert_eq!(
+            super::ACTIVE,
+            format!("t.status NOT IN ({})", terminal.join(", "))
+        );
+    }
 }
