@@ -41,8 +41,12 @@ impl DeadLetter {
         field(&self.line["headers"], key)
     }
 
+    /// The task the letter is about; a record that did not decode falls back to its JSON.
     fn task_id(&self) -> String {
-        field(&self.line["event"], "task_id")
+        match self.event.as_ref().and_then(Event::task_id) {
+            Some(task_id) => task_id.to_string(),
+            None => field(&self.line["event"], "task_id"),
+        }
     }
 
     fn event_id(&self) -> String {
