@@ -11,7 +11,7 @@ use taskflow_platform::{BatchHandler, ConsumedRecord};
 use taskflow_schemas::Event;
 use uuid::Uuid;
 
-use crate::domain::{Draft, Status, TaskState, fold};
+use crate::domain::{Draft, TaskState, TaskStatus, fold};
 use crate::store::{self, Conn, StoreError, StoredNotification, TaskRow};
 
 pub struct Ingest {
@@ -74,8 +74,8 @@ async fn apply_keys(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(), 
 async fn apply_tasks(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(), StoreError> {
     let mut task_ids: Vec<Uuid> = records
         .iter()
-        .filter(|r| is_task_event(&r.event))
-        .map(|r| r.event.key())
+        .filter(|r| r.event.kind().is_task_lifecycle())
+        .filter_map(|r| r.event.task_id())
         .collect();
     if task_ids.is_empty() {
         return Ok(());
@@ -99,17 +99,19 @@ async fn apply_tasks(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(),
     let mut held: HashMap<Uuid, Vec<Event>> = store::take_held(conn, &creating).await?;
     let mut drafts: Vec<Draft> = Vec::new();
     let mut tell = |event: &Event, states: &mut HashMap<Uuid, TaskState>| {
-        let current = states.get(&event.key()).cloned();
+        let current = event.task_id().and_then(|id| states.get(&id)).cloned();
         if let Some((next, draft)) = fold(current, event) {
             states.insert(next.task_id, next);
             drafts.push(draft);
         }
     };
     for record in records {
-        if !is_task_event(&record.event) {
+        if !record.event.kind().is_task_lifecycle() {
             continue;
         }
-        let task_id = record.event.key();
+        let Some(task_id) = record.event.task_id() else {
+            continue;
+        };
         let created = states.get(&task_id).is_some_and(|s| s.created_at.is_some());
         let span = record.span();
         let _enter = span.enter();
@@ -165,18 +167,6 @@ async fn apply_tasks(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(),
     store::add_to_counts(conn, &deltas).await
 }
 
-fn is_task_event(event: &Event) -> bool {
-    !matches!(
-        event,
-        Event::ScheduledTaskTriggered(_)
-            | Event::ScheduleOccurrenceSkipped(_)
-            | Event::ScheduledTaskRefused(_)
-            | Event::TaskState(_)
-            | Event::ApiKeyIssued(_)
-            | Event::ApiKeyRevoked(_)
-    )
-}
-
 fn labels_json(labels: &BTreeMap<String, String>) -> serde_json::Value {
     taskflow_platform::text::scrub_json(serde_json::to_value(labels).unwrap_or_default())
 }
@@ -215,7 +205,7 @@ fn state_of(row: TaskRow) -> TaskState {
         task_type: row.task_type,
         priority: row.priority,
         labels: serde_json::from_value(row.labels).unwrap_or_default(),
-        status: Status::parse(&row.status).unwrap_or(Status::Pending),
+        status: TaskStatus::parse(&row.status).unwrap_or(TaskStatus::Pending),
         percent: row.percent,
         message: row.message,
         attempt: row.attempt,

@@ -8,9 +8,10 @@
 "use strict";
 
 (() => {
-  const STATUSES = ["scheduled", "pending", "running", "retrying", "completed", "failed", "cancelled"];
-  const ACTIVE = new Set(["scheduled", "pending", "running", "retrying"]);
-  const TASK_TYPES = ["noop", "sleep", "http", "fail"];
+  // The statuses and task types come from svc-notify (/dashboard/config.json, which reads them
+  // from taskflow-schemas): the page keeps no copy of its own.
+  let STATUSES = [];
+  let ACTIVE = new Set();
   const PAYLOAD_EXAMPLES = {
     noop: {},
     sleep: { duration_ms: 5000, steps: 5 },
@@ -74,9 +75,9 @@
     tokenTimer: null,
     session: 0, // bumped at sign-out: late answers of an old session are dropped
     seq: 0, // last notification applied
-    counts: Object.fromEntries(STATUSES.map((s) => [s, 0])),
+    counts: {},
     tasks: new Map(), // task_id -> {task, row}
-    types: new Set(TASK_TYPES),
+    types: new Set(),
     source: null,
     reconnectTimer: null,
     failures: 0,
@@ -192,19 +193,65 @@
 
   async function start() {
     wireEvents();
-    fillPayloadExample();
     try {
       const response = await fetch("/dashboard/config.json");
-      if (response.ok) state.tasksApiUrl = ((await response.json()).tasks_api_url || "").replace(/\/+$/, "") || null;
+      if (response.ok) {
+        const config = await response.json();
+        state.tasksApiUrl = (config.tasks_api_url || "").replace(/\/+$/, "") || null;
+        applyVocabulary(config);
+      }
     } catch (_) {
       /* actions say so when used */
     }
+    fillPayloadExample();
     const saved = sessionStorage.getItem(KEY_STORAGE);
     if (saved) {
       signIn(saved, { restoring: true });
     } else {
       showSignIn();
     }
+  }
+
+  // Builds what names a status or a task type: the counters, the status filter and the submit
+  // form's type list.
+  function applyVocabulary(config) {
+    STATUSES = config.statuses || [];
+    ACTIVE = new Set(config.active_statuses || []);
+    const types = config.task_types || [];
+    const label = (s) => s.charAt(0).toUpperCase() + s.slice(1);
+    state.counts = Object.fromEntries(STATUSES.map((s) => [s, 0]));
+    state.types = new Set(types);
+    $("#counts").replaceChildren(
+      ...STATUSES.map((s) => {
+        const li = document.createElement("li");
+        li.className = "count";
+        li.dataset.status = s;
+        const name = document.createElement("span");
+        name.className = "count-label";
+        name.textContent = label(s);
+        const value = document.createElement("span");
+        value.className = "count-value";
+        value.dataset.count = s;
+        value.textContent = "0";
+        li.append(name, value);
+        return li;
+      }),
+    );
+    const option = (value, text) => {
+      const o = document.createElement("option");
+      o.value = value;
+      o.textContent = text;
+      return o;
+    };
+    el.filterStatus.replaceChildren(
+      option("", "All statuses"),
+      option("active", `Active (${[...ACTIVE].join(", ")})`),
+      ...STATUSES.map((s) => option(s, label(s))),
+    );
+    // sleep first: its example payload shows progress, the dashboard's best demonstration.
+    const ordered = [...types].sort((a, b) => (b === "sleep") - (a === "sleep"));
+    el.submitType.replaceChildren(...ordered.map((t) => option(t, t)));
+    renderTypeOptions();
   }
 
   function showSignIn(message = "") {

@@ -12,7 +12,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use taskflow_schemas::Event;
 use uuid::Uuid;
 
-use super::Status;
+use super::TaskStatus;
 
 /// Results longer than this are cut in notifications (the full result stays in svc-tasks).
 pub const RESULT_SUMMARY_CHARS: usize = 200;
@@ -24,7 +24,7 @@ pub struct TaskState {
     pub task_type: Option<String>,
     pub priority: Option<String>,
     pub labels: BTreeMap<String, String>,
-    pub status: Status,
+    pub status: TaskStatus,
     pub percent: Option<i32>,
     pub message: Option<String>,
     pub attempt: i32,
@@ -41,8 +41,8 @@ pub struct Draft {
     pub event_id: Uuid,
     pub task_id: Uuid,
     pub event_type: &'static str,
-    pub status: Status,
-    pub previous_status: Option<Status>,
+    pub status: TaskStatus,
+    pub previous_status: Option<TaskStatus>,
     pub task_type: Option<String>,
     pub priority: Option<String>,
     pub labels: BTreeMap<String, String>,
@@ -69,7 +69,7 @@ fn summary(result_json: Option<&str>) -> Option<String> {
     Some(format!("{cut}…"))
 }
 
-fn fresh(event: &Event, task_id: Uuid, status: Status) -> TaskState {
+fn fresh(event: &Event, task_id: Uuid, status: TaskStatus) -> TaskState {
     let meta = event.meta();
     TaskState {
         task_id,
@@ -91,23 +91,10 @@ fn fresh(event: &Event, task_id: Uuid, status: Status) -> TaskState {
 /// The task's view after `event`, and what to tell about it. `None` for events that are not
 /// about a task (API keys, schedule triggers) or that name another tenant than the task's.
 pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Draft)> {
-    let task_id = match event {
-        Event::TaskCreated(e) => e.task_id,
-        Event::TaskCancelRequested(e) => e.task_id,
-        Event::TaskStarted(e) => e.task_id,
-        Event::TaskProgressUpdated(e) => e.task_id,
-        Event::TaskCompleted(e) => e.task_id,
-        Event::TaskFailed(e) => e.task_id,
-        Event::TaskCancelled(e) => e.task_id,
-        Event::ScheduledTaskTriggered(_)
-        | Event::ScheduleOccurrenceSkipped(_)
-        | Event::ScheduledTaskRefused(_)
-        | Event::TaskState(_)
-        | Event::ApiKeyIssued(_)
-        | Event::ApiKeyRevoked(_) => {
-            return None;
-        }
-    };
+    if !event.kind().is_task_lifecycle() {
+        return None;
+    }
+    let task_id = event.task_id()?;
     let meta = event.meta();
     if current
         .as_ref()
@@ -116,9 +103,9 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
         return None;
     }
     let previous_status = current.as_ref().map(|t| t.status);
-    let ended = previous_status.is_some_and(Status::is_terminal);
-    let mut task = current.unwrap_or_else(|| fresh(event, task_id, Status::Pending));
-    let set_status = |task: &mut TaskState, status: Status| {
+    let ended = previous_status.is_some_and(TaskStatus::is_terminal);
+    let mut task = current.unwrap_or_else(|| fresh(event, task_id, TaskStatus::Pending));
+    let set_status = |task: &mut TaskState, status: TaskStatus| {
         if !ended {
             task.status = status;
         }
@@ -137,7 +124,7 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
             task.created_at = Some(at(meta.occurred_at));
             // A delayed task waits as `scheduled` until it starts.
             if previous_status.is_none() && e.run_at.is_some_and(|t| t > meta.occurred_at) {
-                task.status = Status::Scheduled;
+                task.status = TaskStatus::Scheduled;
             }
         }
         Event::TaskCancelRequested(e) => {
@@ -148,7 +135,7 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
             });
         }
         Event::TaskStarted(e) => {
-            set_status(&mut task, Status::Running);
+            set_status(&mut task, TaskStatus::Running);
             if !ended && e.attempt >= task.attempt {
                 task.attempt = e.attempt;
                 task.percent = None;
@@ -158,7 +145,7 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
             draft_attempt = Some(e.attempt);
         }
         Event::TaskProgressUpdated(e) => {
-            set_status(&mut task, Status::Running);
+            set_status(&mut task, TaskStatus::Running);
             if !ended && e.attempt >= task.attempt {
                 task.attempt = e.attempt;
                 task.percent = Some(e.percent.clamp(0, 100));
@@ -168,7 +155,7 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
             message.clone_from(&e.message);
         }
         Event::TaskCompleted(e) => {
-            set_status(&mut task, Status::Completed);
+            set_status(&mut task, TaskStatus::Completed);
             if !ended {
                 task.percent = Some(100);
                 task.attempt = task.attempt.max(e.attempt);
@@ -178,9 +165,9 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
         }
         Event::TaskFailed(e) => {
             let status = if e.is_final {
-                Status::Failed
+                TaskStatus::Failed
             } else {
-                Status::Retrying
+                TaskStatus::Retrying
             };
             set_status(&mut task, status);
             if !ended {
@@ -190,7 +177,7 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
             draft_attempt = Some(e.attempt);
         }
         Event::TaskCancelled(e) => {
-            set_status(&mut task, Status::Cancelled);
+            set_status(&mut task, TaskStatus::Cancelled);
             draft_attempt = e.attempt;
             message.clone_from(&e.reason);
         }

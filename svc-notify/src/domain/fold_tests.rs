@@ -88,7 +88,7 @@ fn a_task_goes_pending_running_completed_and_each_step_is_told() {
         completed(tenant, task, r#"{"ok":true}"#),
     ]);
     let state = state.expect("a task");
-    assert_eq!(state.status, Status::Completed);
+    assert_eq!(state.status, TaskStatus::Completed);
     assert_eq!(state.percent, Some(100));
     assert_eq!(state.task_type.as_deref(), Some("sleep"));
     assert_eq!(state.priority.as_deref(), Some("high"));
@@ -99,14 +99,22 @@ fn a_task_goes_pending_running_completed_and_each_step_is_told() {
     assert_eq!(
         steps,
         [
-            ("TaskCreated", None, Status::Pending),
-            ("TaskStarted", Some(Status::Pending), Status::Running),
+            ("TaskCreated", None, TaskStatus::Pending),
+            (
+                "TaskStarted",
+                Some(TaskStatus::Pending),
+                TaskStatus::Running
+            ),
             (
                 "TaskProgressUpdated",
-                Some(Status::Running),
-                Status::Running
+                Some(TaskStatus::Running),
+                TaskStatus::Running
             ),
-            ("TaskCompleted", Some(Status::Running), Status::Completed),
+            (
+                "TaskCompleted",
+                Some(TaskStatus::Running),
+                TaskStatus::Completed
+            ),
         ]
     );
     assert_eq!(
@@ -126,9 +134,9 @@ fn creation_arriving_after_the_start_fills_in_without_moving_the_status_back() {
     let (tenant, task) = (Uuid::new_v4(), Uuid::new_v4());
     let (state, drafts) = run(&[started(tenant, task, 1), created(tenant, task)]);
     let state = state.expect("a task");
-    assert_eq!(state.status, Status::Running);
+    assert_eq!(state.status, TaskStatus::Running);
     assert_eq!(state.task_type.as_deref(), Some("sleep"));
-    assert_eq!(drafts[1].status, Status::Running);
+    assert_eq!(drafts[1].status, TaskStatus::Running);
 }
 
 #[test]
@@ -139,9 +147,9 @@ fn an_ended_task_stays_ended() {
         completed(tenant, task, "1"),
         progress(tenant, task, 10),
     ]);
-    assert_eq!(state.expect("a task").status, Status::Completed);
+    assert_eq!(state.expect("a task").status, TaskStatus::Completed);
     assert_eq!(drafts.len(), 3, "late events are still history");
-    assert_eq!(drafts[2].status, Status::Completed);
+    assert_eq!(drafts[2].status, TaskStatus::Completed);
 }
 
 #[test]
@@ -160,9 +168,9 @@ fn a_retried_failure_is_retrying_and_a_final_one_failed() {
         .into()
     };
     let (state, _) = run(&[created(tenant, task), failed(false)]);
-    assert_eq!(state.expect("a task").status, Status::Retrying);
+    assert_eq!(state.expect("a task").status, TaskStatus::Retrying);
     let (state, drafts) = run(&[created(tenant, task), failed(false), failed(true)]);
-    assert_eq!(state.expect("a task").status, Status::Failed);
+    assert_eq!(state.expect("a task").status, TaskStatus::Failed);
     assert_eq!(drafts[2].error.as_deref(), Some("boom"));
 }
 
@@ -198,10 +206,10 @@ fn a_delayed_task_waits_as_scheduled_until_it_starts() {
     };
     delayed.run_at = Some(delayed.meta.occurred_at + 60_000);
     let (state, drafts) = run(&[delayed.clone().into()]);
-    assert_eq!(state.expect("a task").status, Status::Scheduled);
-    assert_eq!(drafts[0].status, Status::Scheduled);
+    assert_eq!(state.expect("a task").status, TaskStatus::Scheduled);
+    assert_eq!(drafts[0].status, TaskStatus::Scheduled);
     let (state, _) = run(&[delayed.into(), started(tenant, task, 1)]);
-    assert_eq!(state.expect("a task").status, Status::Running);
+    assert_eq!(state.expect("a task").status, TaskStatus::Running);
     let Event::TaskCreated(mut now) = created(tenant, task) else {
         unreachable!()
     };
@@ -209,7 +217,7 @@ fn a_delayed_task_waits_as_scheduled_until_it_starts() {
     let (state, _) = run(&[now.into()]);
     assert_eq!(
         state.expect("a task").status,
-        Status::Pending,
+        TaskStatus::Pending,
         "run_at reached: pending"
     );
 }

@@ -2,8 +2,8 @@
 //! person is told about it (`fold`), and what a stream token says and whether it holds (`token`).
 
 pub mod fold;
-pub mod status;
 pub mod token;
 
 pub use fold::{Draft, TaskState, fold};
-pub use status::Status;
+/// The one definition every service uses, from `taskflow-schemas`.
+pub use taskflow_schemas::TaskStatus;

@@ -20,7 +20,7 @@ use actix_web::{HttpResponse, get};
 use serde_json::{Value, json};
 use taskflow_platform::http::openapi::{self, BodyErrors, ErrorStatuses};
 
-use crate::domain::Status;
+use crate::domain::TaskStatus;
 use crate::domain::token::{DEFAULT_TTL_SECS, MAX_TTL_SECS, MIN_TTL_SECS};
 
 /// The paths of operations no fuzzer can call to completion: streams and the upgrade.
@@ -72,7 +72,7 @@ fn cursor_parameters() -> Vec<Value> {
 }
 
 fn filter_parameters() -> Vec<Value> {
-    let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+    let statuses: Vec<&str> = TaskStatus::ALL.iter().map(|s| s.as_str()).collect();
     vec![
         query(
             "type",
@@ -108,6 +108,7 @@ fn event_stream(description: &str) -> Value {
 
 fn skeleton() -> Value {
     let secured = json!([{"api_key": []}]);
+    let statuses = TaskStatus::ALL.map(TaskStatus::as_str);
     let mut notifications_parameters = vec![
         query(
             "limit",
@@ -243,10 +244,16 @@ fn skeleton() -> Value {
             }},
             "/dashboard/config.json": {"get": {
                 "tags": ["dashboard"], "operationId": "dashboard_config",
-                "summary": "Where the browser finds svc-tasks",
+                "summary": "Where the browser finds svc-tasks, and the statuses and task types it shows",
                 "responses": {"200": json_answer("The configuration", json!({
-                    "type": "object", "required": ["tasks_api_url"],
-                    "properties": {"tasks_api_url": {"type": "string"}}
+                    "type": "object",
+                    "required": ["tasks_api_url", "statuses", "active_statuses", "task_types"],
+                    "properties": {
+                        "tasks_api_url": {"type": "string"},
+                        "statuses": {"type": "array", "items": {"type": "string", "enum": statuses}},
+                        "active_statuses": {"type": "array", "items": {"type": "string", "enum": statuses}},
+                        "task_types": {"type": "array", "items": {"type": "string"}}
+                    }
                 }))}
             }},
             "/dashboard/{file}": {"get": {

@@ -6,7 +6,7 @@ use actix_web::HttpRequest;
 use uuid::Uuid;
 
 use super::errors::{ApiError, bad_request};
-use crate::domain::Status;
+use crate::domain::TaskStatus;
 use crate::service::resume;
 use crate::service::subscription::Filter;
 
@@ -102,7 +102,7 @@ impl Params {
         let status = match self.get("status") {
             None => None,
             Some(text) => Some(
-                Status::parse(text)
+                TaskStatus::parse(text)
                     .ok_or_else(|| {
                         bad_request(
                             "invalid-query",

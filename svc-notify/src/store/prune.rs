@@ -8,6 +8,9 @@ use diesel_async::RunQueryDsl;
 
 use super::{Conn, StoreError};
 
+/// An ended task: the SQL for `TaskStatus::is_terminal` (the test below ties the two).
+const ENDED: &str = "status IN ('completed', 'failed', 'cancelled')";
+
 /// Deletes at most `batch` notifications recorded before `cut_off` (and ended tasks last changed
 /// before it, with their counters); returns how many notifications went.
 pub async fn prune_before(
@@ -36,17 +39,17 @@ pub async fn prune_before(
     .bind::<BigInt, _>(batch)
     .get_result(conn)
     .await?;
-    diesel::sql_query(
+    diesel::sql_query(format!(
         "WITH gone AS ( \
              DELETE FROM tasks WHERE task_id IN ( \
                  SELECT task_id FROM tasks \
-                 WHERE updated_at < $1 AND status IN ('completed', 'failed', 'cancelled') \
+                 WHERE updated_at < $1 AND {ENDED} \
                  LIMIT $2) \
              RETURNING tenant_id, status) \
          UPDATE status_counts c SET n = c.n - g.k \
          FROM (SELECT tenant_id, status, count(*) AS k FROM gone GROUP BY tenant_id, status) g \
-         WHERE c.tenant_id = g.tenant_id AND c.status = g.status",
-    )
+         WHERE c.tenant_id = g.tenant_id AND c.status = g.status"
+    ))
     .bind::<Timestamptz, _>(cut_off)
     .bind::<BigInt, _>(batch)
     .execute(conn)
@@ -58,4 +61,19 @@ pub async fn prune_before(
         .execute(conn)
         .await?;
     Ok(usize::try_from(pruned.n).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::domain::TaskStatus;
+
+    #[test]
+    fn ended_names_exactly_the_terminal_statuses() {
+        let terminal: Vec<String> = TaskStatus::ALL
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        assert_eq!(super::ENDED, format!("status IN ({})", terminal.join(", ")));
+    }
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::schema::{notifications, status_counts, tasks, tenant_feeds};
 use super::{Conn, NotificationRow, StoreError, TaskRow};
-use crate::domain::Status;
+use crate::domain::TaskStatus;
 
 /// (last sequence number handed out, highest one pruned) of the tenant; (0, 0) before its first.
 pub async fn cursor_of(conn: &mut Conn, tenant_id: Uuid) -> Result<(i64, i64), StoreError> {
@@ -95,9 +95,9 @@ pub async fn overview(
                 .load(conn)
                 .await?;
             let mut counts: BTreeMap<&'static str, i64> =
-                Status::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+                TaskStatus::ALL.iter().map(|s| (s.as_str(), 0)).collect();
             for (status, n) in stored {
-                if let Some(status) = Status::parse(&status) {
+                if let Some(status) = TaskStatus::parse(&status) {
                     counts.insert(status.as_str(), n);
                 }
             }
@@ -108,12 +108,12 @@ pub async fn overview(
                 .select(TaskRow::as_select())
                 .into_boxed();
             if active_only {
-                query = query.filter(tasks::status.eq_any([
-                    "scheduled",
-                    "pending",
-                    "running",
-                    "retrying",
-                ]));
+                let active: Vec<&str> = TaskStatus::ALL
+                    .into_iter()
+                    .filter(|s| !s.is_terminal())
+                    .map(TaskStatus::as_str)
+                    .collect();
+                query = query.filter(tasks::status.eq_any(active));
             }
             let tasks = query.load(conn).await?;
             Ok(Overview { seq, counts, tasks })
@@ -140,6 +140,6 @@ pub async fn task_has_ended(conn: &mut Conn, task_id: Uuid) -> Result<bool, Stor
         .await
         .optional()?;
     Ok(status
-        .and_then(|s| Status::parse(&s))
-        .is_some_and(Status::is_terminal))
+        .and_then(|s| TaskStatus::parse(&s))
+        .is_some_and(TaskStatus::is_terminal))
 }

@@ -34,7 +34,8 @@ pub struct NotificationRow {
 
 impl NotificationRow {
     pub fn is_terminal(&self) -> bool {
-        crate::domain::Status::parse(&self.status).is_some_and(crate::domain::Status::is_terminal)
+        crate::domain::TaskStatus::parse(&self.status)
+            .is_some_and(crate::domain::TaskStatus::is_terminal)
     }
 
     pub fn has_label(&self, key: &str, value: &str) -> bool {
