@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install, once per machine, what building and testing the Rust workspace needs beyond the
-# toolchain itself: the C toolchain and headers that rdkafka's bundled librdkafka (feature
-# tokio) and reqwest's native-tls link against, and cargo-nextest; and what the dashboard's
+# toolchain itself: the C toolchain and headers that rdkafka's bundled librdkafka (features
+# tokio+zstd) and reqwest's native-tls link against, and cargo-nextest; and what the dashboard's
 # browser check (checks/dashboard-check.sh) needs: Debian's Chromium, Node.js with npm, and the
 # npm packages of checks/browser/package-lock.json in the cache (~/.cache/taskflow/browser).
 # Warm path: every check is local (dpkg-query, `cargo nextest --version`, comparing the lockfile
@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages, with why:
-#   build-essential  gcc/g++/make/libc headers: librdkafka (bundled) is compiled from C
+#   build-essential  gcc/g++/make/libc headers: librdkafka (bundled) and zstd-sys are compiled from C
 #   cmake            used by rdkafka-sys if the `cmake-build` feature is ever switched on
 #   pkg-config       how openssl-sys (native-tls) and libz-sys find the system libraries
 #   libssl-dev       native-tls -> openssl-sys
