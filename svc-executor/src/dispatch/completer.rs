@@ -167,21 +167,15 @@ impl Completer {
                     error: f.error.as_deref(),
                 })
                 .collect();
-            let finished = store::finish_all(conn, owner, &outcomes).await?;
-            let mut recorded = Vec::with_capacity(batch.len());
+            let recorded = store::finish_all(conn, owner, &outcomes).await?;
             let mut events: Vec<(Event, TraceContext)> = Vec::with_capacity(batch.len());
-            for f in batch {
-                if !finished.contains(&f.task.task_id) {
-                    recorded.push(false);
-                    continue;
-                }
+            for (f, _) in batch.iter().zip(&recorded).filter(|(_, counted)| **counted) {
                 events.push((f.event.clone(), current_trace_in(&f.span)));
                 if let Some(reason) = &f.dead_letter {
                     store::dead_letter_task(conn, f.task.task_id, topic, reason)
                         .instrument(f.span.clone())
                         .await?;
                 }
-                recorded.push(true);
             }
             store::enqueue_all(conn, &events).await?;
             Ok(recorded)

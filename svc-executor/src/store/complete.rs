@@ -24,20 +24,28 @@ pub struct Outcome<'a> {
     pub error: Option<&'a str>,
 }
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, PartialEq, Eq)]
 struct Finished {
     #[diesel(sql_type = SqlUuid)]
     task_id: Uuid,
+    #[diesel(sql_type = Integer)]
+    attempt: i32,
 }
 
 /// Applies every outcome whose attempt `owner` still holds (the guard: same attempt, same
-/// lease owner, still running) and ends those attempts in the log. Returns the tasks whose
-/// outcome counted; the others lost their lease meanwhile and changed nothing.
+/// lease owner, still running) and ends those attempts in the log. Returns, in the order of
+/// `outcomes`, whether each counted; the others lost their lease meanwhile and changed nothing.
+///
+/// One batch can hold two outcomes of the same task: an attempt that outlived its lease (its
+/// instance stalled, or the database was away) and the attempt that took it over, when both
+/// end at about the same time on this instance. A row is updated at most once per statement,
+/// by the current attempt's outcome; an outcome counts only when its own attempt is the one
+/// returned, never merely its task.
 pub async fn finish_all(
     conn: &mut Conn,
     owner: &str,
     outcomes: &[Outcome<'_>],
-) -> Result<Vec<Uuid>, StoreError> {
+) -> Result<Vec<bool>, StoreError> {
     if outcomes.is_empty() {
         return Ok(Vec::new());
     }
@@ -64,7 +72,7 @@ pub async fn finish_all(
                       unnest($5::timestamptz[]) AS due_at) v \
          WHERE e.task_id = v.task_id AND e.attempt = v.attempt AND e.lease_owner = $6 \
            AND e.state = 'running' \
-         RETURNING e.task_id",
+         RETURNING e.task_id, e.attempt",
     )
     .bind::<Array<SqlUuid>, _>(&task_ids)
     .bind::<Array<Integer>, _>(&attempts)
@@ -74,14 +82,23 @@ pub async fn finish_all(
     .bind::<Text, _>(owner)
     .load(conn)
     .await?;
-    let finished: Vec<Uuid> = finished.into_iter().map(|f| f.task_id).collect();
-    if finished.is_empty() {
-        return Ok(finished);
-    }
+    let counted: Vec<bool> = outcomes
+        .iter()
+        .map(|o| {
+            finished.contains(&Finished {
+                task_id: o.task_id,
+                attempt: o.attempt,
+            })
+        })
+        .collect();
     let ended: Vec<&Outcome<'_>> = outcomes
         .iter()
-        .filter(|o| finished.contains(&o.task_id))
+        .zip(&counted)
+        .filter_map(|(o, counted)| counted.then_some(o))
         .collect();
+    if ended.is_empty() {
+        return Ok(counted);
+    }
     let task_ids: Vec<Uuid> = ended.iter().map(|o| o.task_id).collect();
     let attempts: Vec<i32> = ended.iter().map(|o| o.attempt).collect();
     let kinds: Vec<&str> = ended.iter().map(|o| o.outcome.as_str()).collect();
@@ -98,5 +115,5 @@ pub async fn finish_all(
     .bind::<Array<Nullable<Text>>, _>(&errors)
     .execute(conn)
     .await?;
-    Ok(finished)
+    Ok(counted)
 }

@@ -5,3 +5,4 @@
 
 mod delayed;
 mod helpers;
+mod takeover;
