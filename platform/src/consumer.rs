@@ -18,10 +18,12 @@ use taskflow_schemas::Event;
 use tokio::time::{Instant, sleep, timeout_at};
 use tracing::Instrument;
 
-use crate::codec::{DecodeError, EventCodec};
+use crate::codec::EventCodec;
 use crate::config::KafkaSettings;
 use crate::dead_letter::DeadLetters;
+pub use crate::dead_letter::PoisonRecord;
 use crate::headers;
+use crate::instruments::{CONSUMER_LAG, EVENTS_CONSUMED};
 
 /// A batch at least this large means load is high: the next one lingers to fill up.
 const BUSY_BATCH: usize = 16;
@@ -104,17 +106,6 @@ impl ConsumedRecord {
     }
 }
 
-/// A record that can never be decoded, with its bytes intact for a dead-letter topic.
-#[derive(Debug)]
-pub struct PoisonRecord {
-    pub topic: String,
-    pub partition: i32,
-    pub offset: i64,
-    pub key: Option<Vec<u8>>,
-    pub payload: Option<Vec<u8>>,
-    pub error: DecodeError,
-}
-
 /// What a service does with what it consumes.
 pub trait BatchHandler: Send {
     type Error: std::error::Error + Send + Sync + 'static;
@@ -163,7 +154,7 @@ impl ClientContext for LagReport {
                 .filter(|p| p.partition >= 0 && p.consumer_lag >= 0)
                 .map(|p| p.consumer_lag)
                 .sum();
-            crate::metrics::CONSUMER_LAG
+            CONSUMER_LAG
                 .with_label_values(&[topic.as_str(), self.group.as_str()])
                 .set(lag);
         }
@@ -305,7 +296,7 @@ impl EventConsumer {
                 }
             }
             for record in &raw {
-                crate::metrics::EVENTS_CONSUMED
+                EVENTS_CONSUMED
                     .with_label_values(&[record.topic.as_str(), &self.group])
                     .inc();
                 if let Err(error) =

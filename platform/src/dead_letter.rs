@@ -1,16 +1,19 @@
 //! Dead letters, one module for both kinds: records a consumer can never decode (parked by the
 //! consumer itself, bytes unchanged, so the partition keeps flowing) and events a service gives
-//! up on (a task that failed for good), which go through the outbox
-//! ([`crate::outbox::enqueue_dead_letter`]) and are parked here by the relay. Either way the
-//! record lands on `taskflow.deadletter.<consumer group>.v1` with the reason in
-//! `taskflow.dlq.reason`.
+//! up on (a task that failed for good), which go through the outbox (`outbox::enqueue_dead_letter`)
+//! and are parked here by the relay. Either way the record lands on
+//! `taskflow.deadletter.<consumer group>.v1` with the reason in `taskflow.dlq.reason`.
+//!
+//! The consumer and the relay call this module, never the reverse: a poisoned record is defined
+//! here, not in the consumer, so that dead letters stay below both.
 
 use rdkafka::message::{Header, OwnedHeaders};
 
 use taskflow_schemas::Event;
 
-use crate::consumer::PoisonRecord;
+use crate::codec::DecodeError;
 use crate::headers::{self, TraceContext};
+use crate::instruments::DEAD_LETTERS;
 use crate::producer::{Delivered, EventProducer, PublishError};
 
 pub const REASON: &str = "taskflow.dlq.reason";
@@ -18,6 +21,17 @@ pub const SOURCE_TOPIC: &str = "taskflow.dlq.source_topic";
 pub const SOURCE_PARTITION: &str = "taskflow.dlq.source_partition";
 pub const SOURCE_OFFSET: &str = "taskflow.dlq.source_offset";
 pub const CONSUMER_GROUP: &str = "taskflow.dlq.consumer_group";
+
+/// A record that can never be decoded, with its bytes intact for a dead-letter topic.
+#[derive(Debug)]
+pub struct PoisonRecord {
+    pub topic: String,
+    pub partition: i32,
+    pub offset: i64,
+    pub key: Option<Vec<u8>>,
+    pub payload: Option<Vec<u8>>,
+    pub error: DecodeError,
+}
 
 #[derive(Clone)]
 pub struct DeadLetters {
@@ -77,9 +91,7 @@ impl DeadLetters {
                 headers,
             )
             .await?;
-        crate::metrics::DEAD_LETTERS
-            .with_label_values(&[self.topic.as_str()])
-            .inc();
+        DEAD_LETTERS.with_label_values(&[self.topic.as_str()]).inc();
         Ok(parked)
     }
 }
@@ -102,8 +114,6 @@ pub async fn park_event(
     let parked = producer
         .send_raw(topic, Some(key.as_bytes()), &payload, headers)
         .await?;
-    crate::metrics::DEAD_LETTERS
-        .with_label_values(&[topic])
-        .inc();
+    DEAD_LETTERS.with_label_values(&[topic]).inc();
     Ok(parked)
 }

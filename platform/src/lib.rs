@@ -12,6 +12,7 @@ pub mod entry;
 pub mod headers;
 pub mod http;
 pub mod inbox;
+mod instruments;
 pub mod listen;
 pub mod metrics;
 pub mod outbox;
