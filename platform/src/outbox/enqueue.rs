@@ -1,0 +1,79 @@
+//! What services call inside their own transactions: the event is committed with the change it
+//! describes, or not at all. The trace context is stored with it so that the publish, done later
+//! by the relay, stays in the trace of the request or record that caused it.
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use taskflow_schemas::Event;
+
+use super::error::OutboxError;
+use super::table::outbox;
+use crate::headers::{self, TraceContext};
+
+/// Adds `event` to the outbox of the caller's transaction, with the trace context of the
+/// current span (the request, consumed record or attempt that caused it).
+pub async fn enqueue(conn: &mut AsyncPgConnection, event: &Event) -> Result<(), OutboxError> {
+    let trace = headers::current_trace();
+    diesel::insert_into(outbox::table)
+        .values((
+            outbox::event_id.eq(event.meta().event_id),
+            outbox::event_type.eq(event.kind().name()),
+            outbox::body.eq(event.to_json()?),
+            outbox::traceparent.eq(trace.traceparent),
+            outbox::tracestate.eq(trace.tracestate),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Adds many events to the outbox of the caller's transaction in one statement, each with the
+/// trace context it belongs to. Row ids follow the slice's order.
+pub async fn enqueue_all(
+    conn: &mut AsyncPgConnection,
+    events: &[(Event, TraceContext)],
+) -> Result<(), OutboxError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for (event, trace) in events {
+        rows.push((
+            outbox::event_id.eq(event.meta().event_id),
+            outbox::event_type.eq(event.kind().name()),
+            outbox::body.eq(event.to_json()?),
+            outbox::traceparent.eq(trace.traceparent.clone()),
+            outbox::tracestate.eq(trace.tracestate.clone()),
+        ));
+    }
+    diesel::insert_into(outbox::table)
+        .values(rows)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Adds a dead letter to the outbox of the caller's transaction: `event` is parked on
+/// `topic` with `reason` once the transaction commits.
+pub async fn enqueue_dead_letter(
+    conn: &mut AsyncPgConnection,
+    event: &Event,
+    topic: &str,
+    reason: &str,
+) -> Result<(), OutboxError> {
+    let trace = headers::current_trace();
+    diesel::insert_into(outbox::table)
+        .values((
+            // A fresh row id; the parked event keeps its own event_id inside the body.
+            outbox::event_id.eq(uuid::Uuid::now_v7()),
+            outbox::event_type.eq(event.kind().name()),
+            outbox::body.eq(event.to_json()?),
+            outbox::destination.eq(topic),
+            outbox::reason.eq(reason),
+            outbox::traceparent.eq(trace.traceparent),
+            outbox::tracestate.eq(trace.tracestate),
+        ))
+        .execute(conn)
+        .await?;
+    Ok(())
+}

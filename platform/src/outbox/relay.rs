@@ -1,0 +1,158 @@
+//! The relay loop: when to run a pass (woken by LISTEN or by this process, lingering under load,
+//! backing off on failure) and the exclusive turn each pass runs in. Why passes are exclusive is
+//! in the module documentation of `outbox`.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use diesel_async::AsyncConnection;
+use tokio::sync::Notify;
+
+use super::error::OutboxError;
+use super::publish::{BATCH, publish};
+use super::store::{claim_unpublished, mark_published, prune_published, take_relay_turn};
+use crate::db::DbPool;
+use crate::listen::Listener;
+use crate::producer::EventProducer;
+
+/// A pass at least this large means load is high: the relay lingers before the next.
+const BUSY_PASS: usize = 16;
+const BUSY_LINGER: Duration = Duration::from_millis(10);
+
+/// How long published rows stay in the outbox (history for operators and tests), and how often
+/// a relay clears older ones.
+pub const KEEP_PUBLISHED: Duration = Duration::from_secs(3600);
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
+
+/// The channel the outbox trigger notifies (platform/migrations).
+pub const WAKE_CHANNEL: &str = "taskflow_outbox";
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pass {
+    /// This relay had the turn and marked this many rows published.
+    Published(usize),
+    /// Another relay was in a pass; this one did nothing.
+    NotMyTurn,
+}
+
+#[derive(Clone)]
+pub struct Relay {
+    pub db: DbPool,
+    pub producer: EventProducer,
+    /// Wakes the relay after a commit in this process (notifications cover the others).
+    pub ready: Arc<Notify>,
+    /// Longest wait between passes when nothing wakes the relay: the safety net under LISTEN,
+    /// and how soon a relay takes over from one that stopped.
+    pub idle_poll: Duration,
+}
+
+impl Relay {
+    /// Runs passes until `shutdown` resolves.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut failures = 0u32;
+        let mut listener = Listener::new(self.db.clone(), WAKE_CHANNEL);
+        let mut pruned_at = tokio::time::Instant::now();
+        // In a streak of large passes the relay runs again anyway, so it stops listening: each
+        // commit that notifies (every outbox insert of this database) would otherwise cost the
+        // listening connection a transaction of its own.
+        let mut busy = false;
+        loop {
+            if !busy {
+                listener.ensure().await;
+            }
+            if pruned_at.elapsed() >= PRUNE_EVERY {
+                pruned_at = tokio::time::Instant::now();
+                self.prune().await;
+            }
+            let pass = match self.run_pass().await {
+                Ok(pass) => {
+                    failures = 0;
+                    pass
+                }
+                Err(error) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(%error, failures, "outbox relay pass failed");
+                    Pass::Published(0)
+                }
+            };
+            let full = pass == Pass::Published(BATCH as usize);
+            // Under load (a large pass), wait a moment so that the next pass carries more rows
+            // per transaction and per produce request; a lone row is never held back.
+            let large = matches!(pass, Pass::Published(n) if n >= BUSY_PASS);
+            if full || large {
+                if !busy {
+                    busy = true;
+                    listener.pause().await;
+                }
+                if !full {
+                    tokio::time::sleep(BUSY_LINGER).await;
+                }
+                continue;
+            }
+            if busy {
+                // The streak is over: listen again (top of the loop), then look once more for
+                // rows committed while nobody listened, before waiting.
+                busy = false;
+                continue;
+            }
+            let wait = if failures > 0 {
+                crate::backoff::step(Duration::from_millis(100), Duration::from_secs(5), failures)
+            } else {
+                self.idle_poll
+            };
+            // Another relay has the turn: wake on the poll only, so that n instances do not all
+            // answer every notification; the holder publishes what they would have.
+            let listen = pass != Pass::NotMyTurn && failures == 0;
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = self.ready.notified() => {}
+                _ = listener.notified(), if listen => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+
+    async fn prune(&self) {
+        let Ok(mut conn) = self.db.get().await else {
+            return;
+        };
+        match prune_published(&mut conn, KEEP_PUBLISHED, 10_000).await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(deleted = n, "old published outbox rows deleted"),
+            Err(error) => tracing::warn!(%error, "pruning the outbox failed"),
+        }
+    }
+
+    async fn run_pass(&self) -> Result<Pass, OutboxError> {
+        let span = tracing::debug_span!("outbox relay pass");
+        tracing::Instrument::instrument(self.pass_with_turn(), span).await
+    }
+
+    /// Publishes up to one batch; returns how many rows were marked published (0 when another
+    /// relay had the turn).
+    pub async fn pass(&self) -> Result<usize, OutboxError> {
+        Ok(match self.pass_with_turn().await? {
+            Pass::Published(n) => n,
+            Pass::NotMyTurn => 0,
+        })
+    }
+
+    pub async fn pass_with_turn(&self) -> Result<Pass, OutboxError> {
+        let mut conn = self.db.get().await?;
+        let producer = self.producer.clone();
+        let stall_limit = producer.delivery_timeout() * 2;
+        conn.transaction::<_, OutboxError, _>(async move |conn| {
+            if !take_relay_turn(conn, stall_limit).await? {
+                return Ok(Pass::NotMyTurn);
+            }
+            let rows = claim_unpublished(conn, BATCH).await?;
+            let sent = publish(&producer, &rows).await;
+            mark_published(conn, &sent).await?;
+            Ok(Pass::Published(sent.len()))
+        })
+        .await
+    }
+}

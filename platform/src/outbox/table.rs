@@ -1,0 +1,56 @@
+//! The outbox table (declared by the platform's migration, applied before each service's) and a
+//! row as the relay reads it: one declaration that the writers (`enqueue`), the relay's
+//! statements (`store`) and `/metrics` all go through.
+
+use diesel::prelude::*;
+use taskflow_schemas::{Event, EventKind};
+
+use super::error::OutboxError;
+use crate::headers::TraceContext;
+
+diesel::table! {
+    outbox (id) {
+        id -> Int8,
+        event_id -> Uuid,
+        event_type -> Text,
+        body -> Jsonb,
+        created_at -> Timestamptz,
+        published_at -> Nullable<Timestamptz>,
+        destination -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        traceparent -> Nullable<Text>,
+        tracestate -> Nullable<Text>,
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = outbox, check_for_backend(diesel::pg::Pg))]
+pub struct OutboxRow {
+    pub id: i64,
+    pub event_id: uuid::Uuid,
+    pub event_type: String,
+    pub body: serde_json::Value,
+    pub destination: Option<String>,
+    pub reason: Option<String>,
+    pub traceparent: Option<String>,
+    pub tracestate: Option<String>,
+}
+
+impl OutboxRow {
+    pub fn to_event(&self) -> Result<Event, OutboxError> {
+        let corrupt = |reason: String| OutboxError::Corrupt {
+            id: self.id,
+            reason,
+        };
+        let kind = EventKind::from_name(&self.event_type)
+            .ok_or_else(|| corrupt(format!("unknown event type {}", self.event_type)))?;
+        Event::from_json(kind, self.body.clone()).map_err(|e| corrupt(e.to_string()))
+    }
+
+    pub(super) fn trace(&self) -> TraceContext {
+        TraceContext {
+            traceparent: self.traceparent.clone(),
+            tracestate: self.tracestate.clone(),
+        }
+    }
+}
