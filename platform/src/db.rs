@@ -57,7 +57,8 @@ pub fn pool(url: &str, max_size: usize) -> Result<DbPool, DbError> {
 /// Any fixed number; instances of one service agree on it, so only one migrates at a time.
 const MIGRATION_LOCK: i64 = 0x7461_736b_666c_6f77;
 
-/// Tables every service has, owned by the platform (the outbox): applied before a service's own.
+/// Tables every service has, owned by the platform (the outbox, the inbox, the API-key
+/// directory): applied before a service's own.
 pub const PLATFORM_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
 /// Applies pending platform migrations, then the service's own. Instances starting together take turns (a session advisory

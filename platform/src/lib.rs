@@ -13,6 +13,7 @@ pub mod headers;
 pub mod http;
 pub mod inbox;
 mod instruments;
+pub mod keys;
 pub mod listen;
 pub mod metrics;
 pub mod outbox;

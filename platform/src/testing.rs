@@ -88,7 +88,7 @@ pub async fn read_topic(bootstrap: &str, topic: &str, count: usize) -> Vec<RawRe
 }
 
 /// Tables the platform's own migrations create; a service must not declare them again.
-pub const PLATFORM_TABLES: [&str; 2] = ["outbox", "consumed_events"];
+pub const PLATFORM_TABLES: [&str; 3] = ["outbox", "consumed_events", "api_key_directory"];
 
 /// Panics naming the file when a migration under `dir` touches a platform table: creates,
 /// alters, drops, renames or indexes it. Those tables belong to platform/migrations alone, so a
@@ -148,6 +148,35 @@ fn touched_platform_table(sql: &str) -> Option<(&'static str, String)> {
         }
     }
     None
+}
+
+/// A database as a service's deployments had it before some migrations existed: every migration
+/// of the platform's and of `migrations` is applied except those whose version is in `skip`
+/// (diesel's version: a folder name's digits before its first `_`). Fill it the way such a
+/// database was filled, then run [`crate::db::migrate`] to test that the skipped migrations move
+/// what it holds. Needs a multi-thread runtime (the harness blocks in place).
+pub async fn database_before(
+    name: &str,
+    migrations: diesel_migrations::EmbeddedMigrations,
+    skip: &[&str],
+) -> crate::db::DbPool {
+    use diesel::migration::MigrationSource;
+    use diesel_migrations::MigrationHarness;
+
+    let url = new_database(name).await;
+    let pool = crate::db::pool(&url, 2).expect("pool");
+    let conn = pool.get().await.expect("connection");
+    let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+    for set in [crate::db::PLATFORM_MIGRATIONS, migrations] {
+        let all = MigrationSource::<diesel::pg::Pg>::migrations(&set).expect("migrations");
+        for migration in all {
+            if skip.contains(&migration.name().version().to_string().as_str()) {
+                continue;
+            }
+            harness.run_migration(&*migration).expect("migration");
+        }
+    }
+    pool
 }
 
 const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "patch", "trace"];

@@ -3,6 +3,7 @@
 
 mod compatibility;
 mod helpers;
+mod keys;
 mod poison;
 mod relay;
 mod round_trip;
