@@ -15,7 +15,7 @@ use tracing::Instrument;
 
 use crate::domain::execution::{Due, first_due};
 use crate::events::AttemptRef;
-use crate::store::{self, CancelFound, NewExecution};
+use crate::store::{self, CancelFound, NewExecution, TxError};
 
 pub struct Ingest {
     pub db: DbPool,
@@ -25,25 +25,15 @@ pub struct Ingest {
     pub producer: String,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum IngestError {
-    #[error("database: {0}")]
-    Db(#[from] diesel::result::Error),
-    #[error("no database connection: {0}")]
-    Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
-    #[error(transparent)]
-    Outbox(#[from] taskflow_platform::outbox::OutboxError),
-}
-
 impl BatchHandler for Ingest {
-    type Error = IngestError;
+    type Error = TxError;
 
-    async fn handle(&mut self, batch: &[ConsumedRecord]) -> Result<(), IngestError> {
+    async fn handle(&mut self, batch: &[ConsumedRecord]) -> Result<(), TxError> {
         let mut conn = self.db.get().await?;
         let producer = self.producer.clone();
         let clock = self.clock.clone();
         let (announced, first_delayed) = conn
-            .transaction::<_, IngestError, _>(async move |conn| {
+            .transaction::<_, TxError, _>(async move |conn| {
                 // Runs of TaskCreated are queued together (one statement each for the inbox,
                 // the tenants' turns and the executions); anything else is applied on its own,
                 // in order, after the run before it.
@@ -86,7 +76,7 @@ async fn queue_created(
     conn: &mut store::Conn,
     records: &[&ConsumedRecord],
     clock: &dyn Clock,
-) -> Result<Option<DateTime<Utc>>, IngestError> {
+) -> Result<Option<DateTime<Utc>>, TxError> {
     if records.is_empty() {
         return Ok(None);
     }
@@ -120,7 +110,7 @@ fn new_execution(
     created: &taskflow_schemas::TaskCreated,
     span: &tracing::Span,
     now: DateTime<Utc>,
-) -> Result<NewExecution, IngestError> {
+) -> Result<NewExecution, TxError> {
     let not_before = match first_due(created.run_at, now) {
         Due::At(at) => Some(at),
         Due::Now | Due::Unchanged => None,
@@ -151,7 +141,7 @@ async fn ingest(
     event: &Event,
     producer: &str,
     clock: &dyn Clock,
-) -> Result<bool, IngestError> {
+) -> Result<bool, TxError> {
     // TaskCreated never comes here: `queue_created` takes those, in runs.
     let relevant = matches!(event, Event::TaskCancelRequested(_));
     if !relevant || !taskflow_platform::inbox::record(conn, event.meta().event_id).await? {

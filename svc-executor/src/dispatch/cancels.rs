@@ -10,7 +10,6 @@ use taskflow_platform::db::DbPool;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-use super::DispatchError;
 use crate::store;
 
 /// The cancel flag of each attempt this instance runs, by task.
@@ -40,7 +39,7 @@ impl Cancels {
         &self,
         db: &DbPool,
         owner: &str,
-    ) -> Result<(), DispatchError> {
+    ) -> Result<(), store::TxError> {
         if self.0.lock().map(|c| c.is_empty()).unwrap_or(true) {
             return Ok(());
         }

@@ -20,7 +20,7 @@ use uuid::Uuid;
 
 use super::attempt::{self, Runner};
 use super::cancels::Cancels;
-use super::{DispatchError, DispatchSettings, rescuer};
+use super::{DispatchSettings, rescuer};
 use crate::store::{self, Claimed};
 
 pub(super) struct Claimer {
@@ -160,12 +160,12 @@ impl Claimer {
     async fn claim(
         &self,
         free: usize,
-    ) -> Result<(Vec<(Claimed, tracing::Span)>, Option<Duration>), DispatchError> {
+    ) -> Result<(Vec<(Claimed, tracing::Span)>, Option<Duration>), store::TxError> {
         let mut conn = self.db.get().await?;
         let settings = &self.settings;
         let clock = &*self.clock;
         let (claimed, next_due) = conn
-            .transaction::<_, DispatchError, _>(async |conn| {
+            .transaction::<_, store::TxError, _>(async |conn| {
                 let grace = settings.lease_grace.as_millis() as i64;
                 let claimed = store::claim(conn, &settings.instance, free as i64, grace).await?;
                 if claimed.is_empty() {

@@ -15,7 +15,7 @@ use taskflow_schemas::Event;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tracing::Instrument;
 
-use super::{DispatchError, DispatchSettings};
+use super::DispatchSettings;
 use crate::domain::AttemptOutcome;
 use crate::domain::execution::{Due, Move};
 use crate::store::{self, Claimed};
@@ -152,11 +152,11 @@ impl Completer {
     /// One transaction: the outcomes as guarded state changes (only the lease holder's count)
     /// and their attempts' ends (two statements for the batch), their events (one), and a dead
     /// letter for each task that failed for good.
-    async fn write_outcomes(&self, batch: &[Finished]) -> Result<Vec<bool>, DispatchError> {
+    async fn write_outcomes(&self, batch: &[Finished]) -> Result<Vec<bool>, store::TxError> {
         let mut conn = self.db.get().await?;
         let owner = &self.settings.instance;
         let topic = &self.settings.dead_letter_topic;
-        conn.transaction::<_, DispatchError, _>(async |conn| {
+        conn.transaction::<_, store::TxError, _>(async |conn| {
             let outcomes: Vec<store::Outcome<'_>> = batch
                 .iter()
                 .map(|f| store::Outcome {

@@ -7,7 +7,7 @@
 use taskflow_platform::db::DbPool;
 use tokio::task::JoinSet;
 
-use super::{DispatchError, DispatchSettings, attempt};
+use super::{DispatchSettings, attempt};
 use crate::store;
 use diesel_async::AsyncConnection;
 
@@ -26,7 +26,7 @@ pub(super) async fn drain(db: &DbPool, settings: &DispatchSettings, mut running:
     }
     match db.get().await {
         Ok(mut conn) => match conn
-            .transaction::<_, DispatchError, _>(async |conn| {
+            .transaction::<_, store::TxError, _>(async |conn| {
                 Ok(store::release_owned(conn, &settings.instance).await?)
             })
             .await

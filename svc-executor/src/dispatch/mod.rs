@@ -40,16 +40,6 @@ use claimer::Claimer;
 use completer::Completer;
 use progress::ProgressOutbox;
 
-#[derive(Debug, thiserror::Error)]
-pub enum DispatchError {
-    #[error("database: {0}")]
-    Db(#[from] diesel::result::Error),
-    #[error("no database connection: {0}")]
-    Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
-    #[error(transparent)]
-    Outbox(#[from] taskflow_platform::outbox::OutboxError),
-}
-
 #[derive(Clone)]
 pub struct DispatchSettings {
     /// This instance's name; it owns the leases it takes.

@@ -11,7 +11,6 @@ use taskflow_platform::clock::SharedClock;
 use taskflow_platform::db::DbPool;
 use tokio::sync::Notify;
 
-use super::DispatchError;
 use crate::events::AttemptRef;
 use crate::handlers::Progress;
 use crate::store;
@@ -46,7 +45,7 @@ impl Progress for AttemptProgress {
             };
             let attempt = &self.attempt;
             let result = conn
-                .transaction::<_, DispatchError, _>(async |conn| {
+                .transaction::<_, store::TxError, _>(async |conn| {
                     if store::holds(conn, attempt.task_id, attempt.attempt, owner).await? {
                         store::enqueue(conn, &event).await?;
                     }

@@ -29,7 +29,23 @@ pub use leases::{holds, release_owned};
 pub use taskflow_platform::outbox::{enqueue, enqueue_all};
 
 pub type Conn = AsyncPgConnection;
+/// What one statement here can fail with.
 pub type StoreError = diesel::result::Error;
+
+/// What a transaction over the store can fail with: a statement, getting a connection, or an
+/// outbox row. Its callers, ingest and the dispatcher's rooms, own the transactions and fail in
+/// exactly these ways, so they share this one type (they used to have a copy each); what
+/// they do about it differs and stays with them: ingest hands it to the consumer, which retries
+/// the batch, and the dispatcher logs it and tries again at its next wake-up.
+#[derive(Debug, thiserror::Error)]
+pub enum TxError {
+    #[error("database: {0}")]
+    Db(#[from] diesel::result::Error),
+    #[error("no database connection: {0}")]
+    Pool(#[from] diesel_async::pooled_connection::deadpool::PoolError),
+    #[error(transparent)]
+    Outbox(#[from] taskflow_platform::outbox::OutboxError),
+}
 
 /// `SELECT true`, for readiness.
 pub async fn ping(conn: &mut Conn) -> Result<(), StoreError> {
