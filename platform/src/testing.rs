@@ -165,17 +165,32 @@ pub async fn database_before(
 
     let url = new_database(name).await;
     let pool = crate::db::pool(&url, 2).expect("pool");
-    let conn = pool.get().await.expect("connection");
+    let mut conn = pool.get().await.expect("connection");
+    // What running pending migrations would do first; running them one by one does not.
+    diesel_async::RunQueryDsl::execute(
+        diesel::sql_query(diesel::migration::CREATE_MIGRATIONS_TABLE),
+        &mut conn,
+    )
+    .await
+    .expect("migrations table");
     let mut harness = diesel_async::AsyncMigrationHarness::new(conn);
+    let mut skipped = Vec::new();
     for set in [crate::db::PLATFORM_MIGRATIONS, migrations] {
         let all = MigrationSource::<diesel::pg::Pg>::migrations(&set).expect("migrations");
         for migration in all {
-            if skip.contains(&migration.name().version().to_string().as_str()) {
+            let version = migration.name().version().to_string();
+            if skip.contains(&version.as_str()) {
+                skipped.push(version);
                 continue;
             }
             harness.run_migration(&*migration).expect("migration");
         }
     }
+    assert_eq!(
+        skipped.len(),
+        skip.len(),
+        "no migration has version {skip:?}; skipped {skipped:?}"
+    );
     pool
 }
 

@@ -1,7 +1,8 @@
-//! What svc-scheduler follows: API keys (who may call), the ends of the tasks it started (an
-//! overlap policy needs to know whether the previous run still goes) and svc-tasks' refusals
-//! of its triggers (a run that never starts has ended too, and the occurrence says why). One transaction per
-//! consumed batch, deduplicated by event id.
+//! What svc-scheduler follows: API keys (who may call; applied to the platform's key directory,
+//! [`taskflow_platform::keys`]), the ends of the tasks it started (an overlap policy needs to
+//! know whether the previous run still goes) and svc-tasks' refusals of its triggers (a run that
+//! never starts has ended too, and the occurrence says why). One transaction per consumed batch,
+//! deduplicated by event id.
 
 use diesel_async::AsyncConnection;
 use taskflow_platform::db::DbPool;
@@ -46,11 +47,9 @@ impl BatchHandler for Ingest {
                     continue;
                 }
                 match &record.event {
-                    Event::ApiKeyIssued(e) => match e.key_hash() {
-                        Some(hash) => store::issue_key(conn, e.key_id, e.meta.tenant_id, &hash).await?,
-                        None => tracing::warn!(key_id = %e.key_id, "ApiKeyIssued without a 32-byte hex hash, ignored"),
-                    },
-                    Event::ApiKeyRevoked(e) => store::revoke_key(conn, e.key_id).await?,
+                    Event::ApiKeyIssued(_) | Event::ApiKeyRevoked(_) => {
+                        taskflow_platform::keys::apply(conn, &record.event).await?;
+                    }
                     Event::ScheduledTaskRefused(e) => {
                         if store::mark_trigger_refused(conn, e.task_id, &e.reason).await? > 0 {
                             tracing::warn!(schedule_id = %e.schedule_id, task_id = %e.task_id, reason = %e.reason, "svc-tasks refused a trigger; no task for this instant");

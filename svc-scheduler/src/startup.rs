@@ -7,7 +7,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use taskflow_platform::db::DbPool;
-use taskflow_platform::http::correlation;
+use taskflow_platform::http::{KeyDirectory, correlation, problems};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 
@@ -75,6 +75,7 @@ impl Application {
                 max_per_second: config.max_per_second,
             },
         });
+        let keys = KeyDirectory::data(pool.clone(), http::errors::DATABASE);
         let readiness = runtime.readiness();
         let listener =
             TcpListener::bind(&config.bind).with_context(|| format!("binding {}", config.bind))?;
@@ -86,6 +87,8 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(keys.clone())
+                .wrap_fn(|req, srv| problems::middleware(req, srv, problems::named_slug))
                 .wrap_fn(correlation::middleware)
                 .configure(readiness.clone().configure())
                 .configure(http::configure)

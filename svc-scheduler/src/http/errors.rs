@@ -1,38 +1,23 @@
 //! Every error svc-scheduler answers, as RFC 9457 problem documents with stable slugs: the use
-//! cases' errors mapped to statuses, and actix's body, path and query errors.
+//! cases' errors mapped to statuses. The error type, the credentials' 401 and actix's body, path
+//! and query refusals are the platform's (`taskflow_platform::http`); only the 422 of a body is
+//! worded here ([`REJECTIONS`]).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use taskflow_platform::http::Rejections;
+pub use taskflow_platform::http::errors::{ApiError, bad_request, not_found};
 use taskflow_platform::problem::{DatabaseFailure, Problem};
 
 use crate::domain::template::TemplateProblem;
 use crate::service::ServiceError;
 use crate::store::StoreError;
 
-#[derive(Debug)]
-pub struct ApiError(pub Problem);
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.0.status_code()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        self.0.error_response()
-    }
-}
-
-impl From<diesel::result::Error> for ApiError {
-    fn from(error: diesel::result::Error) -> Self {
-        StoreError::from(error).into()
-    }
-}
+/// A JSON body that parsed but is not a schedule's shape is an invalid schedule (422); every
+/// other refusal of a body, path or query is the platform's ([`Rejections`]).
+pub const REJECTIONS: Rejections = Rejections {
+    invalid_body: "invalid-schedule",
+    invalid_body_title: "Invalid schedule",
+};
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
@@ -72,7 +57,7 @@ impl From<ServiceError> for ApiError {
 
 /// How svc-scheduler answers a failed database call: 503 + Retry-After when it is transient,
 /// 500 otherwise (the platform's `db::is_transient` decides).
-const DATABASE: DatabaseFailure<'static> = DatabaseFailure {
+pub const DATABASE: DatabaseFailure<'static> = DatabaseFailure {
     unavailable: "the scheduler database does not answer; retry shortly",
     internal: "the request failed inside svc-scheduler; nothing was recorded",
 };
@@ -97,75 +82,9 @@ pub fn invalid(problems: Vec<TemplateProblem>) -> ApiError {
     )
 }
 
-pub fn unauthorized(detail: &str) -> ApiError {
-    ApiError(Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "Missing or invalid credentials",
-        detail,
-    ))
-}
-
-pub fn not_found(detail: impl Into<String>) -> ApiError {
-    ApiError(Problem::new(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "Not found",
-        detail,
-    ))
-}
-
-pub fn bad_request(slug: &str, title: &str, detail: impl Into<String>) -> ApiError {
-    ApiError(Problem::new(StatusCode::BAD_REQUEST, slug, title, detail))
-}
-
-pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    bad_request("invalid-query", "Invalid query parameter", err.to_string()).into()
-}
-
-pub fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
-    not_found(format!("no such resource: {err}")).into()
-}
-
-pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
-    json_problem(&err).into()
-}
-
-/// A body that is too large (413), not JSON (415), malformed (400) or not what the operation
-/// takes (422).
-pub fn json_problem(err: &actix_web::error::JsonPayloadError) -> ApiError {
-    use actix_web::error::JsonPayloadError as E;
-    let problem = match err {
-        E::OverflowKnownLength { .. } | E::Overflow { .. } => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "Request body too large",
-            err.to_string(),
-        ),
-        E::ContentType => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "send Content-Type: application/json",
-        ),
-        E::Deserialize(e) if e.is_data() => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-schedule",
-            "Invalid schedule",
-            err.to_string(),
-        ),
-        _ => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-json",
-            "Malformed JSON",
-            err.to_string(),
-        ),
-    };
-    ApiError(problem)
-}
-
 #[cfg(test)]
 mod tests {
+    use actix_web::ResponseError;
     use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
     use diesel::result::{DatabaseErrorKind, Error as DieselError};
     use diesel_async::pooled_connection::deadpool::PoolError;
@@ -199,6 +118,10 @@ mod tests {
         DieselError::DatabaseError(kind, Box::new(message.to_owned()))
     }
 
+    fn query(e: DieselError) -> StoreError {
+        StoreError::Query(e)
+    }
+
     fn internal() -> (StatusCode, Option<String>, String) {
         (
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -220,22 +143,24 @@ mod tests {
     #[test]
     fn a_database_error_retrying_will_not_cure_is_a_500_without_retry_after() {
         assert_eq!(
-            answer(DieselError::DeserializationError("unexpected null".into())),
+            answer(query(DieselError::DeserializationError(
+                "unexpected null".into()
+            ))),
             internal()
         );
         assert_eq!(
-            answer(db(
+            answer(query(db(
                 DatabaseErrorKind::CheckViolation,
                 "new row violates check constraint"
-            )),
+            ))),
             internal()
         );
         // A unique violation the store did not turn into a taken name.
         assert_eq!(
-            answer(db(
+            answer(query(db(
                 DatabaseErrorKind::UniqueViolation,
                 "duplicate key value violates unique constraint \"occurrences_pkey\""
-            )),
+            ))),
             internal()
         );
         assert_eq!(
@@ -256,12 +181,15 @@ mod tests {
 
     #[test]
     fn a_transient_database_error_is_a_503_with_retry_after() {
-        assert_eq!(answer(DieselError::BrokenTransactionManager), unavailable());
         assert_eq!(
-            answer(db(
+            answer(query(DieselError::BrokenTransactionManager)),
+            unavailable()
+        );
+        assert_eq!(
+            answer(query(db(
                 DatabaseErrorKind::SerializationFailure,
                 "could not serialize"
-            )),
+            ))),
             unavailable()
         );
         assert_eq!(answer(StoreError::Pool(PoolError::Closed)), unavailable());

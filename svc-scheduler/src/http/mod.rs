@@ -1,7 +1,6 @@
 //! svc-scheduler's HTTP API: schedules and their occurrences. Handlers parse the request, call
 //! one use case (`service`) and map its error (`errors`); nothing here opens a transaction.
 
-pub mod auth;
 pub mod docs;
 pub mod errors;
 pub mod problems;
@@ -20,14 +19,8 @@ pub struct AppState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::QueryConfig::default().error_handler(errors::query_error))
-        .app_data(web::PathConfig::default().error_handler(errors::path_error))
-        .app_data(
-            web::JsonConfig::default()
-                .limit(MAX_BODY_BYTES)
-                .error_handler(errors::json_error),
-        )
-        .service(schedules::create)
+    errors::REJECTIONS.configure(cfg, MAX_BODY_BYTES);
+    cfg.service(schedules::create)
         .service(schedules::list)
         .service(schedules::get)
         .service(schedules::patch)

@@ -2,7 +2,6 @@
 //! Each handler parses the request, calls its use case in `service` and answers; the OpenAPI
 //! annotations here are what `/openapi.json` says of each operation.
 
-use actix_web::error::JsonPayloadError;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
@@ -11,8 +10,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::auth::Tenant;
-use super::errors::{ApiError, bad_request, json_problem};
+use taskflow_platform::http::Tenant;
+use taskflow_platform::http::rejections::{self, body_too_large, unreadable_body};
+
+use super::errors::{ApiError, REJECTIONS};
 use super::views::{OccurrenceView, ScheduleView};
 use super::{AppState, MAX_BODY_BYTES};
 use crate::domain::definition::Definition;
@@ -27,11 +28,9 @@ fn view(row: &ScheduleRow) -> Value {
 fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
     let limit = limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(bad_request(
-            "invalid-query",
-            "Invalid query parameter",
-            format!("limit must be from 1 to 500, not {limit}"),
-        ));
+        return Err(ApiError(rejections::invalid_query(format!(
+            "limit must be from 1 to 500, not {limit}"
+        ))));
     }
     Ok(limit)
 }
@@ -55,7 +54,7 @@ pub async fn create(
     state: web::Data<AppState>,
     body: web::Json<Definition>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = schedules::create(&state.services, tenant.0, body.into_inner()).await?;
+    let row = schedules::create(&state.services, tenant.tenant_id, body.into_inner()).await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/v1/schedules/{}", row.id)))
         .json(view(&row)))
@@ -90,7 +89,7 @@ pub async fn list(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = page_limit(query.limit)?;
-    let rows = schedules::list(&state.services, tenant.0, query.after, limit).await?;
+    let rows = schedules::list(&state.services, tenant.tenant_id, query.after, limit).await?;
     let next = (rows.len() as i64 == limit)
         .then(|| rows.last().map(|r| r.id))
         .flatten();
@@ -117,7 +116,7 @@ pub async fn get(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = schedules::get(&state.services, tenant.0, path.into_inner()).await?;
+    let row = schedules::get(&state.services, tenant.tenant_id, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
@@ -145,7 +144,7 @@ pub async fn patch(
 ) -> Result<HttpResponse, ApiError> {
     let row = change::patch(
         &state.services,
-        tenant.0,
+        tenant.tenant_id,
         path.into_inner(),
         body.into_inner(),
     )
@@ -170,7 +169,7 @@ pub async fn delete(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    schedules::delete(&state.services, tenant.0, path.into_inner()).await?;
+    schedules::delete(&state.services, tenant.tenant_id, path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -188,18 +187,8 @@ async fn optional_json<T: DeserializeOwned>(
 ) -> Result<Option<T>, ApiError> {
     let body = match payload.to_bytes_limited(MAX_BODY_BYTES).await {
         Ok(Ok(body)) => body,
-        Ok(Err(e)) => {
-            return Err(bad_request(
-                "unreadable-body",
-                "Body could not be read",
-                e.to_string(),
-            ));
-        }
-        Err(_) => {
-            return Err(json_problem(&JsonPayloadError::Overflow {
-                limit: MAX_BODY_BYTES,
-            }));
-        }
+        Ok(Err(e)) => return Err(ApiError(unreadable_body(e.to_string()))),
+        Err(_) => return Err(ApiError(body_too_large(MAX_BODY_BYTES))),
     };
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
@@ -210,9 +199,11 @@ async fn optional_json<T: DeserializeOwned>(
         .flatten()
         .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
     if !json {
-        return Err(json_problem(&JsonPayloadError::ContentType));
+        return Err(ApiError(rejections::unsupported_media_type(
+            "send Content-Type: application/json",
+        )));
     }
-    serde_json::from_slice(&body).map_err(|e| json_problem(&JsonPayloadError::Deserialize(e)))
+    serde_json::from_slice(&body).map_err(|e| ApiError(REJECTIONS.body(&e)))
 }
 
 /// Stop firing; `note` says why (shown with the schedule). The body is optional.
@@ -239,7 +230,7 @@ pub async fn pause(
     let note = optional_json::<PauseBody>(&req, body)
         .await?
         .and_then(|b| b.note);
-    let row = change::pause(&state.services, tenant.0, path.into_inner(), note).await?;
+    let row = change::pause(&state.services, tenant.tenant_id, path.into_inner(), note).await?;
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
@@ -261,7 +252,7 @@ pub async fn resume(
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = change::resume(&state.services, tenant.0, path.into_inner()).await?;
+    let row = change::resume(&state.services, tenant.tenant_id, path.into_inner()).await?;
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
@@ -285,7 +276,7 @@ pub async fn trigger(
     let run::Triggered {
         nominal_time,
         task_id,
-    } = run::trigger(&state.services, tenant.0, path.into_inner()).await?;
+    } = run::trigger(&state.services, tenant.tenant_id, path.into_inner()).await?;
     Ok(HttpResponse::Accepted().json(json!({"nominal_time": nominal_time, "task_id": task_id})))
 }
 
@@ -318,7 +309,14 @@ pub async fn backfill(
     body: web::Json<BackfillBody>,
 ) -> Result<HttpResponse, ApiError> {
     let BackfillBody { from, to } = body.into_inner();
-    let fired = run::backfill(&state.services, tenant.0, path.into_inner(), from, to).await?;
+    let fired = run::backfill(
+        &state.services,
+        tenant.tenant_id,
+        path.into_inner(),
+        from,
+        to,
+    )
+    .await?;
     Ok(HttpResponse::Accepted().json(json!({"triggered": fired})))
 }
 
@@ -356,7 +354,7 @@ pub async fn occurrences(
     let limit = page_limit(query.limit)?;
     let rows = schedules::occurrences(
         &state.services,
-        tenant.0,
+        tenant.tenant_id,
         path.into_inner(),
         query.before,
         limit,

@@ -1,12 +1,10 @@
 //! Every SQL statement of svc-scheduler. Callers hand in a connection and own the transaction.
 
-mod keys;
 mod occurrences;
 mod rows;
 mod schedules;
 mod schema;
 
-pub use keys::{issue_key, key_for_hash, revoke_key};
 pub use occurrences::{
     insert_occurrences, last_run, list_occurrences, mark_task_ended, mark_trigger_refused,
     recorded_instants, schedules_waiting_for,

@@ -1,15 +1,6 @@
 //! Diesel's view of svc-scheduler's tables (migrations/ is the source of truth).
 
 diesel::table! {
-    api_keys (key_id) {
-        key_id -> Uuid,
-        tenant_id -> Uuid,
-        key_sha256 -> Bytea,
-        revoked_at -> Nullable<Timestamptz>,
-    }
-}
-
-diesel::table! {
     schedules (id) {
         id -> Uuid,
         tenant_id -> Uuid,
@@ -38,4 +29,4 @@ diesel::table! {
 }
 
 diesel::joinable!(occurrences -> schedules (schedule_id));
-diesel::allow_tables_to_appear_in_same_query!(api_keys, schedules, occurrences);
+diesel::allow_tables_to_appear_in_same_query!(schedules, occurrences);

@@ -4,6 +4,7 @@
 
 mod docs;
 mod helpers;
+mod key_directory;
 mod overlap;
 mod schedules;
 mod startup;
