@@ -3,6 +3,10 @@
 //! TaskCreated and TaskCancelRequested, and reads the executor's database (executions, attempts,
 //! the outbox of the events it announces).
 
+mod cancellation;
+mod crashes;
 mod delayed;
 mod helpers;
+mod retries;
 mod takeover;
+mod timeouts;
