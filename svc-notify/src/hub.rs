@@ -1,9 +1,10 @@
 //! Fan-out: one loop per process reads what was committed and hands it to every client of the
 //! tenant at once.
 //!
-//! The database is the source: the ingest's commit fires a NOTIFY (a trigger), this loop wakes,
-//! reads each subscribed tenant's notifications after the last one it passed on, and sends them
-//! on the tenant's broadcast channel in sequence order. Every instance does the same, so a client
+//! The database is the source: the ingest's commit fires a NOTIFY (a trigger on notifications;
+//! the ingest's own for a revoked key), this loop wakes, reads each subscribed tenant's
+//! notifications after the last one it passed on, and sends them on the tenant's broadcast
+//! channel in sequence order. Every instance does the same, so a client
 //! is served whichever instance's consumer wrote the event. A client subscribes before it reads
 //! history, then drops broadcast items it already replayed (by sequence number): nothing
 //! committed between its replay query and its subscription is lost or told twice. The channel
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use taskflow_platform::db::DbPool;
+use taskflow_platform::keys::KeyOwner;
 use taskflow_platform::listen::Listener;
 use taskflow_platform::runtime::StopSignal;
 use tokio::sync::broadcast;
@@ -130,7 +132,7 @@ impl Hub {
     }
 
     pub async fn run(self, mut stop: StopSignal) {
-        let mut listener = Listener::new(self.pool.clone(), "taskflow_notify");
+        let mut listener = Listener::new(self.pool.clone(), store::FEED_CHANNEL);
         loop {
             let listening = listener.ensure().await;
             if let Err(error) = self.pass().await {
@@ -183,7 +185,8 @@ impl Hub {
                 break;
             }
         }
-        let revoked = store::revoked_since(&mut conn, REVOCATION_WINDOW_SECS).await?;
+        let revoked =
+            taskflow_platform::keys::revoked_since(&mut conn, REVOCATION_WINDOW_SECS).await?;
         let mut announced = self
             .announced
             .lock()
@@ -191,7 +194,7 @@ impl Hub {
         announced
             .retain(|_, at| at.elapsed() < Duration::from_secs(2 * REVOCATION_WINDOW_SECS as u64));
         let feeds = self.feeds();
-        for (key_id, tenant_id) in revoked {
+        for KeyOwner { key_id, tenant_id } in revoked {
             if announced.insert(key_id, Instant::now()).is_some() {
                 continue;
             }

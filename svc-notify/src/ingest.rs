@@ -1,12 +1,14 @@
 //! Consumes task requests, execution lifecycle and API key events into svc-notify's database:
-//! one transaction per consumed batch holding the inbox (dedupe by event id), the keys, the
-//! tasks' views, the numbered notifications and the counters. The fan-out wakes on that
-//! transaction's commit (a trigger's NOTIFY), so nothing is told before it is durable.
+//! one transaction per consumed batch holding the inbox (dedupe by event id), the keys (the
+//! platform's directory), the tasks' views, the numbered notifications and the counters. The
+//! fan-out wakes on that transaction's commit (a NOTIFY), so nothing is told before it is
+//! durable.
 
 use std::collections::{BTreeMap, HashMap};
 
 use diesel_async::AsyncConnection;
 use taskflow_platform::db::DbPool;
+use taskflow_platform::keys::{self, KeyChange};
 use taskflow_platform::{BatchHandler, ConsumedRecord};
 use taskflow_schemas::Event;
 use uuid::Uuid;
@@ -42,31 +44,23 @@ async fn ingest(conn: &mut Conn, batch: &[ConsumedRecord]) -> Result<(), StoreEr
     apply_tasks(conn, &fresh).await
 }
 
+/// Applies the key events to the platform's directory; a revocation wakes the fan-out, which
+/// cuts off the key's feeds.
 async fn apply_keys(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(), StoreError> {
+    let mut revoked = false;
     for record in records {
-        match &record.event {
-            Event::ApiKeyIssued(e) => {
-                let Some(hash) = e.key_hash() else {
-                    let span = record.span();
-                    let _enter = span.enter();
-                    tracing::warn!(key_id = %e.key_id, "ApiKeyIssued without a 32-byte hex hash, ignored");
-                    continue;
-                };
-                let issued_at =
-                    chrono::DateTime::from_timestamp_millis(e.meta.occurred_at).unwrap_or_default();
-                store::issue_key(
-                    conn,
-                    e.key_id,
-                    e.meta.tenant_id,
-                    &hash,
-                    &e.key_prefix,
-                    issued_at,
-                )
-                .await?;
-            }
-            Event::ApiKeyRevoked(e) => store::revoke_key(conn, e.key_id).await?,
-            _ => {}
+        if !matches!(
+            record.event,
+            Event::ApiKeyIssued(_) | Event::ApiKeyRevoked(_)
+        ) {
+            continue;
         }
+        let span = record.span();
+        let _enter = span.enter();
+        revoked |= keys::apply(conn, &record.event).await? == KeyChange::Revoked;
+    }
+    if revoked {
+        store::wake_fanout(conn).await?;
     }
     Ok(())
 }

@@ -9,7 +9,7 @@ use anyhow::Context;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use rand::RngCore;
 use taskflow_platform::db::DbPool;
-use taskflow_platform::http::correlation;
+use taskflow_platform::http::{correlation, problems};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 
@@ -92,7 +92,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
-                .wrap_fn(crate::http::problems::middleware)
+                .wrap_fn(|req, srv| problems::middleware(req, srv, problems::status_slug))
                 .wrap_fn(correlation::middleware)
                 .configure(readiness.clone().configure())
                 .configure(http::configure)

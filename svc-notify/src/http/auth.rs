@@ -1,12 +1,13 @@
-//! Who is calling: a tenant, by API key (`Authorization: Bearer tfk_...`, for programs) or by
-//! stream token (`?token=tfs_...` or the same header, for browsers). The tenant always comes
-//! from the credential. Unknown, revoked, expired and foreign credentials all get 401; an API
+//! Who is calling: a tenant, by API key (`Authorization: Bearer tfk_...`, for programs; looked
+//! up in the platform's key directory, `taskflow_platform::keys`) or by stream token
+//! (`?token=tfs_...` or the same header, for browsers). The tenant always comes from the
+//! credential. Unknown, revoked, expired and foreign credentials all get 401; an API
 //! key put in a URL is refused outright (URLs end up in logs). Which tasks a caller may read:
 //! [`check_task`].
 
 use actix_web::{HttpRequest, web};
-use sha2::{Digest, Sha256};
 use taskflow_platform::http::bearer::bearer;
+use taskflow_platform::keys;
 use uuid::Uuid;
 
 use super::AppState;
@@ -72,13 +73,13 @@ pub async fn caller(
     };
     let mut conn = state.pool.get().await.map_err(store::StoreError::from)?;
     if credential.starts_with(API_KEY_PREFIX) {
-        let hash = Sha256::digest(credential.as_bytes());
-        let (key_id, tenant_id) = store::key_for_hash(&mut conn, &hash)
-            .await?
+        let owner = keys::owner_of(&mut conn, &credential)
+            .await
+            .map_err(store::StoreError::from)?
             .ok_or_else(|| unauthorized("unauthorized", "the API key is unknown or revoked"))?;
         return Ok(Caller {
-            tenant_id,
-            key_id,
+            tenant_id: owner.tenant_id,
+            key_id: owner.key_id,
             task_scope: None,
         });
     }
@@ -90,7 +91,10 @@ pub async fn caller(
         ),
         other => unauthorized("unauthorized", other.to_string()),
     })?;
-    if !store::key_is_active(&mut conn, claims.key_id, claims.tenant_id).await? {
+    let active = keys::is_active(&mut conn, claims.key_id, claims.tenant_id)
+        .await
+        .map_err(store::StoreError::from)?;
+    if !active {
         return Err(unauthorized(
             "unauthorized",
             "the API key this token was issued for is revoked",

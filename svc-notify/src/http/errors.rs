@@ -1,36 +1,22 @@
-//! Every error svc-notify answers, as RFC 9457 problem documents with stable slugs.
+//! Every error svc-notify answers, as RFC 9457 problem documents with stable slugs: its use
+//! cases' errors mapped to statuses. The error type, the shared 401/400/404 answers and actix's
+//! body, path and query refusals are the platform's (`taskflow_platform::http`); only the 422 of
+//! a body is worded here ([`REJECTIONS`]).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use taskflow_platform::http::Rejections;
+pub use taskflow_platform::http::errors::{ApiError, bad_request, not_found, unauthorized};
 use taskflow_platform::problem::{DatabaseFailure, Problem};
 
 use crate::service::resume::ResumeError;
 use crate::store::StoreError;
 
-#[derive(Debug)]
-pub struct ApiError(pub Problem);
-
-impl ApiError {
-    pub fn with_extension(self, key: &str, value: impl Into<serde_json::Value>) -> Self {
-        ApiError(self.0.with(key, value))
-    }
-}
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.0.status_code()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        self.0.error_response()
-    }
-}
+/// A JSON body that parsed but is not the request's shape (422); every other refusal of a body,
+/// path or query is the platform's ([`Rejections`]).
+pub const REJECTIONS: Rejections = Rejections {
+    invalid_body: "invalid-body",
+    invalid_body_title: "Invalid request body",
+};
 
 /// How svc-notify answers a failed database call: 503 + Retry-After when it is transient, 500
 /// otherwise (the platform's `db::is_transient` decides).
@@ -41,7 +27,7 @@ const DATABASE: DatabaseFailure<'static> = DatabaseFailure {
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
-        ApiError(DATABASE.answer(&error, error.is_transient()))
+        ApiError::database(&DATABASE, &error, error.is_transient())
     }
 }
 
@@ -56,23 +42,10 @@ impl From<ResumeError> for ApiError {
                 "Resume cursor is ahead of the feed",
                 error.to_string(),
             )
-            .with_extension("latest_seq", latest),
+            .with("latest_seq", latest),
             ResumeError::Store(e) => e.into(),
         }
     }
-}
-
-pub fn unauthorized(slug: &str, detail: impl Into<String>) -> ApiError {
-    ApiError(Problem::new(
-        StatusCode::UNAUTHORIZED,
-        slug,
-        "Missing or invalid credentials",
-        detail,
-    ))
-}
-
-pub fn bad_request(slug: &str, title: &str, detail: impl Into<String>) -> ApiError {
-    ApiError(Problem::new(StatusCode::BAD_REQUEST, slug, title, detail))
 }
 
 /// 422 for a body that parsed but breaks a rule; `pointer` locates it (RFC 6901).
@@ -80,64 +53,17 @@ pub fn invalid_body(pointer: &str, detail: impl Into<String>) -> ApiError {
     ApiError(
         Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-body",
-            "Invalid request body",
+            REJECTIONS.invalid_body,
+            REJECTIONS.invalid_body_title,
             detail,
         )
         .with("pointer", pointer),
     )
 }
 
-pub fn not_found(detail: impl Into<String>) -> ApiError {
-    ApiError(Problem::new(
-        StatusCode::NOT_FOUND,
-        "not-found",
-        "Not found",
-        detail,
-    ))
-}
-
-pub fn query_error(err: actix_web::error::QueryPayloadError, _: &HttpRequest) -> actix_web::Error {
-    bad_request("invalid-query", "Invalid query parameter", err.to_string()).into()
-}
-
-pub fn path_error(err: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
-    not_found(format!("no such resource: {err}")).into()
-}
-
-pub fn json_error(err: actix_web::error::JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
-    use actix_web::error::JsonPayloadError as E;
-    let problem = match &err {
-        E::OverflowKnownLength { .. } | E::Overflow { .. } => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body-too-large",
-            "Request body too large",
-            err.to_string(),
-        ),
-        E::ContentType => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "send Content-Type: application/json",
-        ),
-        E::Deserialize(e) if e.is_data() => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid-body",
-            "Invalid request body",
-            err.to_string(),
-        ),
-        _ => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed-json",
-            "Malformed JSON",
-            err.to_string(),
-        ),
-    };
-    ApiError(problem).into()
-}
-
 #[cfg(test)]
 mod tests {
+    use actix_web::ResponseError;
     use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
     use diesel::result::{DatabaseErrorKind, Error as DieselError};
     use diesel_async::pooled_connection::deadpool::PoolError;

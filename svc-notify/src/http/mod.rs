@@ -30,14 +30,8 @@ pub struct AppState {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::QueryConfig::default().error_handler(errors::query_error))
-        .app_data(web::PathConfig::default().error_handler(errors::path_error))
-        .app_data(
-            web::JsonConfig::default()
-                .limit(16 * 1024)
-                .error_handler(errors::json_error),
-        )
-        .service(streams::tenant_stream)
+    errors::REJECTIONS.configure(cfg, 16 * 1024);
+    cfg.service(streams::tenant_stream)
         .service(streams::task_stream)
         .service(ws::feed)
         .service(history::notifications)

@@ -4,11 +4,12 @@
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use serde::Deserialize;
 use serde_json::json;
+use taskflow_platform::http::rejections::malformed_json;
 use uuid::Uuid;
 
 use super::AppState;
 use super::auth::{API_KEY_PREFIX, caller, check_task};
-use super::errors::{ApiError, bad_request, invalid_body, unauthorized};
+use super::errors::{ApiError, REJECTIONS, invalid_body, unauthorized};
 use super::params::Params;
 use crate::domain::token::{self, Claims, DEFAULT_TTL_SECS, MAX_TTL_SECS, MIN_TTL_SECS};
 
@@ -91,8 +92,8 @@ fn parse_body(body: &[u8]) -> Result<TokenRequest, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(TokenRequest::default());
     }
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|e| bad_request("malformed-json", "Malformed JSON", e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| ApiError(malformed_json(e.to_string())))?;
     if !value.is_object() {
         // serde would read a struct from an array (`[null, null]`) too.
         return Err(invalid_body(
@@ -106,14 +107,14 @@ fn parse_body(body: &[u8]) -> Result<TokenRequest, ApiError> {
         if e.is_data() {
             ApiError(taskflow_platform::problem::Problem::new(
                 actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid-body",
-                "Invalid request body",
+                REJECTIONS.invalid_body,
+                REJECTIONS.invalid_body_title,
                 format!(
                     "{e}; fields: task_id (uuid), ttl_seconds ({MIN_TTL_SECS}..={MAX_TTL_SECS})"
                 ),
             ))
         } else {
-            bad_request("malformed-json", "Malformed JSON", e.to_string())
+            ApiError(malformed_json(e.to_string()))
         }
     })
 }

@@ -3,20 +3,22 @@
 
 mod feed;
 mod held;
-mod keys;
 mod prune;
 mod read;
 mod rows;
 mod schema;
+mod secret;
+mod wake;
 
 pub use feed::{
     StoredNotification, add_to_counts, allocate_seqs, insert_notifications, lock_tasks, save_tasks,
 };
 pub use held::{hold, take_held};
-pub use keys::{issue_key, key_for_hash, key_is_active, revoke_key, revoked_since, token_secret};
 pub use prune::prune_before;
 pub use read::{Overview, after_all, cursor_of, history, overview, task_has_ended, task_tenant};
 pub use rows::{NotificationRow, TaskRow};
+pub use secret::token_secret;
+pub use wake::{FEED_CHANNEL, wake_fanout};
 
 pub type Conn = diesel_async::AsyncPgConnection;
 

@@ -1,17 +1,6 @@
 //! Diesel's view of svc-notify's tables (migrations/ is the source of truth).
 
 diesel::table! {
-    api_keys (key_id) {
-        key_id -> Uuid,
-        tenant_id -> Uuid,
-        key_sha256 -> Bytea,
-        key_prefix -> Text,
-        issued_at -> Timestamptz,
-        revoked_at -> Nullable<Timestamptz>,
-    }
-}
-
-diesel::table! {
     tenant_feeds (tenant_id) {
         tenant_id -> Uuid,
         last_seq -> Int8,

@@ -4,6 +4,7 @@
 
 mod docs;
 mod helpers;
+mod key_directory;
 mod refusals;
 mod resume;
 mod streams;

@@ -1,0 +1,96 @@
+//! A database from before the platform owned the API keys: its own `api_keys` projection moves
+//! into the platform's directory when the service migrates, so every key it knew still works
+//! (and every revoked one stays revoked) without a replay of the keys topic.
+
+use diesel::sql_types::{Bool, Bytea, Nullable, Text, Timestamptz, Uuid as SqlUuid};
+use diesel_async::RunQueryDsl;
+use sha2::{Digest, Sha256};
+use svc_notify::startup::MIGRATIONS;
+use taskflow_platform::{db, keys};
+use uuid::Uuid;
+
+#[derive(diesel::QueryableByName)]
+struct Exists {
+    #[diesel(sql_type = Bool)]
+    exists: bool,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Prefix {
+    #[diesel(sql_type = Text)]
+    key_prefix: String,
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_projected_before_the_directory_move_into_it() {
+    let name = format!(
+        "it_notify_keys_{}",
+        &Uuid::new_v4().simple().to_string()[..12]
+    );
+    let pool = taskflow_platform::testing::database_before(
+        &name,
+        MIGRATIONS,
+        &["00000000000003", "20261220000001"],
+    )
+    .await;
+    let tenant_id = Uuid::new_v4();
+    let (active, revoked) = ("tfk_still_active", "tfk_revoked_before");
+    let (active_id, revoked_id) = (Uuid::new_v4(), Uuid::new_v4());
+    let mut conn = pool.get().await.expect("conn");
+    for (key_id, key, revoked_at) in [
+        (active_id, active, None),
+        (revoked_id, revoked, Some(chrono::Utc::now())),
+    ] {
+        diesel::sql_query(
+            "INSERT INTO api_keys (key_id, tenant_id, key_sha256, key_prefix, issued_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, now(), $5)",
+        )
+        .bind::<SqlUuid, _>(key_id)
+        .bind::<SqlUuid, _>(tenant_id)
+        .bind::<Bytea, _>(Sha256::digest(key.as_bytes()).to_vec())
+        .bind::<Text, _>(&key[..8])
+        .bind::<Nullable<Timestamptz>, _>(revoked_at)
+        .execute(&mut conn)
+        .await
+        .expect("a key as the old projection held it");
+    }
+    drop(conn);
+
+    db::migrate(&pool, MIGRATIONS).await.expect("migrated");
+
+    let mut conn = pool.get().await.expect("conn");
+    let owner = keys::owner_of(&mut conn, active).await.expect("lookup");
+    assert_eq!(
+        owner,
+        Some(keys::KeyOwner {
+            key_id: active_id,
+            tenant_id
+        })
+    );
+    assert_eq!(
+        keys::owner_of(&mut conn, revoked).await.expect("lookup"),
+        None
+    );
+    assert!(
+        !keys::is_active(&mut conn, revoked_id, tenant_id)
+            .await
+            .expect("active")
+    );
+    let kept: Prefix =
+        diesel::sql_query("SELECT key_prefix FROM api_key_directory WHERE key_id = $1")
+            .bind::<SqlUuid, _>(active_id)
+            .get_result(&mut conn)
+            .await
+            .expect("query");
+    assert_eq!(
+        kept.key_prefix,
+        &active[..8],
+        "the prefix moves with the key"
+    );
+    let old_table: Exists =
+        diesel::sql_query("SELECT to_regclass('api_keys') IS NOT NULL AS exists")
+            .get_result(&mut conn)
+            .await
+            .expect("query");
+    assert!(!old_table.exists, "svc-notify's own key table is gone");
+}
