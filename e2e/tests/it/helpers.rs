@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use diesel::QueryableByName;
-use diesel::sql_types::{Integer, Text, Uuid as SqlUuid};
+use diesel::sql_types::Uuid as SqlUuid;
 use diesel_async::RunQueryDsl;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -212,37 +212,13 @@ impl System {
         .await
     }
 
-    /// The executor's log of attempts: (task id, attempt, instance, outcome), in start order.
+    /// The executor's log of attempts (which task each ran), in start order.
     pub async fn attempts(&self) -> Vec<AttemptRow> {
         let mut conn = self.executor_db.get().await.expect("conn");
-        diesel::sql_query(
-            "SELECT task_id, instance, COALESCE(outcome, '') AS outcome FROM attempts ORDER BY started_at, task_id",
-        )
-        .load(&mut conn)
-        .await
-        .expect("attempts")
-    }
-
-    /// Terminal events per task in the executor's outbox (what it announced, copies excluded).
-    pub async fn endings_per_task(&self) -> Vec<(Uuid, i32)> {
-        #[derive(QueryableByName)]
-        struct Row {
-            #[diesel(sql_type = SqlUuid)]
-            task_id: Uuid,
-            #[diesel(sql_type = Integer)]
-            endings: i32,
-        }
-        let mut conn = self.executor_db.get().await.expect("conn");
-        let rows: Vec<Row> = diesel::sql_query(
-            "SELECT (body->>'task_id')::uuid AS task_id, count(*)::int AS endings FROM outbox \
-             WHERE event_type IN ('TaskCompleted', 'TaskCancelled') \
-                OR (event_type = 'TaskFailed' AND (body->>'final')::boolean) \
-             GROUP BY 1",
-        )
-        .load(&mut conn)
-        .await
-        .expect("endings");
-        rows.into_iter().map(|r| (r.task_id, r.endings)).collect()
+        diesel::sql_query("SELECT task_id FROM attempts ORDER BY started_at, task_id")
+            .load(&mut conn)
+            .await
+            .expect("attempts")
     }
 }
 
@@ -250,10 +226,6 @@ impl System {
 pub struct AttemptRow {
     #[diesel(sql_type = SqlUuid)]
     pub task_id: Uuid,
-    #[diesel(sql_type = Text)]
-    pub instance: String,
-    #[diesel(sql_type = Text)]
-    pub outcome: String,
 }
 
 pub fn types(history: &[Value]) -> Vec<String> {
