@@ -194,6 +194,100 @@ pub async fn database_before(
     pool
 }
 
+/// Database errors [`crate::db::is_transient`] calls transient: the database cannot serve now.
+/// A service's tests hold its error mapping to them (503 + Retry-After), so no service keeps a
+/// list of its own.
+pub fn transient_db_errors() -> Vec<diesel::result::Error> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let db = |kind, message: &str| Error::DatabaseError(kind, Box::new(message.to_owned()));
+    vec![
+        db(DatabaseErrorKind::ClosedConnection, "connection closed"),
+        db(
+            DatabaseErrorKind::UnableToSendCommand,
+            "error communicating with the server",
+        ),
+        db(
+            DatabaseErrorKind::SerializationFailure,
+            "could not serialize access due to concurrent update",
+        ),
+        db(
+            DatabaseErrorKind::ReadOnlyTransaction,
+            "cannot execute INSERT in a read-only transaction",
+        ),
+        db(
+            DatabaseErrorKind::Unknown,
+            "terminating connection due to administrator command",
+        ),
+        db(
+            DatabaseErrorKind::Unknown,
+            "the database system is shutting down",
+        ),
+        db(
+            DatabaseErrorKind::Unknown,
+            "sorry, too many clients already",
+        ),
+        db(DatabaseErrorKind::Unknown, "deadlock detected"),
+        db(
+            DatabaseErrorKind::Unknown,
+            "canceling statement due to statement timeout",
+        ),
+        Error::BrokenTransactionManager,
+        Error::RollbackErrorOnCommit {
+            rollback_error: Box::new(Error::BrokenTransactionManager),
+            commit_error: Box::new(db(DatabaseErrorKind::Unknown, "unexpected")),
+        },
+    ]
+}
+
+/// Database errors retrying will not cure (a bug, a refused value, a violated constraint): a
+/// service answers them 500, never 503 (promise P8).
+pub fn permanent_db_errors() -> Vec<diesel::result::Error> {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let db = |kind, message: &str| Error::DatabaseError(kind, Box::new(message.to_owned()));
+    vec![
+        db(
+            DatabaseErrorKind::Unknown,
+            "invalid byte sequence for encoding \"UTF8\": 0x00",
+        ),
+        db(
+            DatabaseErrorKind::Unknown,
+            "unsupported Unicode escape sequence",
+        ),
+        db(
+            DatabaseErrorKind::Unknown,
+            "syntax error at or near \"FORM\"",
+        ),
+        db(
+            DatabaseErrorKind::CheckViolation,
+            "new row violates check constraint",
+        ),
+        db(
+            DatabaseErrorKind::UniqueViolation,
+            "duplicate key value violates unique constraint",
+        ),
+        db(DatabaseErrorKind::NotNullViolation, "null value in column"),
+        db(
+            DatabaseErrorKind::ForeignKeyViolation,
+            "violates foreign key",
+        ),
+        db(
+            DatabaseErrorKind::ExclusionViolation,
+            "conflicting key value",
+        ),
+        db(DatabaseErrorKind::RestrictViolation, "restrict"),
+        Error::NotFound,
+        Error::DeserializationError("unexpected null".into()),
+        Error::SerializationError("date out of range".into()),
+        Error::QueryBuilderError("no changes".into()),
+        Error::RollbackTransaction,
+        Error::NotInTransaction,
+        Error::RollbackErrorOnCommit {
+            rollback_error: Box::new(db(DatabaseErrorKind::Unknown, "no transaction")),
+            commit_error: Box::new(db(DatabaseErrorKind::CheckViolation, "deferred constraint")),
+        },
+    ]
+}
+
 const METHODS: [&str; 7] = ["get", "put", "post", "delete", "options", "patch", "trace"];
 
 /// Checks a service's `/openapi.json` against the routes it serves and returns the documented

@@ -106,102 +106,22 @@ pub fn is_transient_pool(e: &PoolError) -> bool {
 mod tests {
     use super::*;
 
+    use crate::testing::{permanent_db_errors, transient_db_errors};
+
     fn db(kind: DatabaseErrorKind, message: &str) -> Error {
         Error::DatabaseError(kind, Box::new(message.to_owned()))
     }
 
     #[test]
     fn availability_errors_are_transient() {
-        let transient = [
-            db(DatabaseErrorKind::ClosedConnection, "connection closed"),
-            db(
-                DatabaseErrorKind::UnableToSendCommand,
-                "error communicating with the server",
-            ),
-            db(
-                DatabaseErrorKind::SerializationFailure,
-                "could not serialize access due to concurrent update",
-            ),
-            db(
-                DatabaseErrorKind::ReadOnlyTransaction,
-                "cannot execute INSERT in a read-only transaction",
-            ),
-            db(
-                DatabaseErrorKind::Unknown,
-                "terminating connection due to administrator command",
-            ),
-            db(
-                DatabaseErrorKind::Unknown,
-                "the database system is shutting down",
-            ),
-            db(
-                DatabaseErrorKind::Unknown,
-                "sorry, too many clients already",
-            ),
-            db(DatabaseErrorKind::Unknown, "deadlock detected"),
-            db(
-                DatabaseErrorKind::Unknown,
-                "canceling statement due to statement timeout",
-            ),
-            Error::BrokenTransactionManager,
-            Error::RollbackErrorOnCommit {
-                rollback_error: Box::new(Error::BrokenTransactionManager),
-                commit_error: Box::new(db(DatabaseErrorKind::Unknown, "unexpected")),
-            },
-        ];
-        for e in transient {
+        for e in transient_db_errors() {
             assert!(is_transient(&e), "{e:?}");
         }
     }
 
     #[test]
     fn bugs_and_refused_values_are_not_transient() {
-        let permanent = [
-            db(
-                DatabaseErrorKind::Unknown,
-                "invalid byte sequence for encoding \"UTF8\": 0x00",
-            ),
-            db(
-                DatabaseErrorKind::Unknown,
-                "unsupported Unicode escape sequence",
-            ),
-            db(
-                DatabaseErrorKind::Unknown,
-                "syntax error at or near \"FORM\"",
-            ),
-            db(
-                DatabaseErrorKind::CheckViolation,
-                "new row violates check constraint",
-            ),
-            db(
-                DatabaseErrorKind::UniqueViolation,
-                "duplicate key value violates unique constraint",
-            ),
-            db(DatabaseErrorKind::NotNullViolation, "null value in column"),
-            db(
-                DatabaseErrorKind::ForeignKeyViolation,
-                "violates foreign key",
-            ),
-            db(
-                DatabaseErrorKind::ExclusionViolation,
-                "conflicting key value",
-            ),
-            db(DatabaseErrorKind::RestrictViolation, "restrict"),
-            Error::NotFound,
-            Error::DeserializationError("unexpected null".into()),
-            Error::SerializationError("date out of range".into()),
-            Error::QueryBuilderError("no changes".into()),
-            Error::RollbackTransaction,
-            Error::NotInTransaction,
-            Error::RollbackErrorOnCommit {
-                rollback_error: Box::new(db(DatabaseErrorKind::Unknown, "no transaction")),
-                commit_error: Box::new(db(
-                    DatabaseErrorKind::CheckViolation,
-                    "deferred constraint",
-                )),
-            },
-        ];
-        for e in permanent {
+        for e in permanent_db_errors() {
             assert!(!is_transient(&e), "{e:?}");
         }
     }
