@@ -8,6 +8,7 @@ use actix_web::dev::Server;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
+use taskflow_platform::http::problems;
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 
@@ -106,7 +107,7 @@ impl Application {
             App::new()
                 .app_data(state.clone())
                 .wrap(http::cors::cors(&cors))
-                .wrap_fn(http::problems::middleware)
+                .wrap_fn(|req, srv| problems::middleware(req, srv, problems::named_slug))
                 .wrap_fn(correlation::middleware)
                 .configure(|cfg| http::configure(cfg, max_body))
                 .configure(taskflow_platform::metrics::configure(scrape.clone()))

@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
+use taskflow_platform::http::rejections;
 use taskflow_platform::problem::Problem;
 use uuid::Uuid;
 
@@ -144,13 +145,7 @@ pub async fn find_tenants(
     // which PostgreSQL cannot compare, never reaches the database).
     if let Err(ApiError(problem)) = check_name(&name) {
         return Err(ApiError(
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid-query",
-                "Invalid query parameter",
-                problem.detail,
-            )
-            .with("parameter", "name"),
+            rejections::invalid_query(problem.detail).with("parameter", "name"),
         ));
     }
     let mut conn = state.services.db.get().await.map_err(ServiceError::from)?;

@@ -5,37 +5,23 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
 use taskflow_platform::http::bearer::bearer;
-use taskflow_platform::problem::Problem;
+use taskflow_platform::http::errors::{self, ApiError};
 
 use super::AppState;
-use super::errors::ApiError;
 use crate::service::credentials::token_matches;
 use crate::service::tenants::tenant_for_key;
 use crate::store::TenantRow;
 
 fn unauthorized(detail: &str) -> ApiError {
-    ApiError(Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "unauthorized",
-        "Missing or invalid credentials",
-        detail,
-    ))
+    errors::unauthorized("unauthorized", detail)
 }
 
 fn state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
-        .ok_or_else(|| {
-            ApiError(Problem::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "Internal error",
-                "application state missing",
-            ))
-        })
+        .ok_or_else(|| errors::internal("application state missing"))
 }
 
 /// The calling tenant.

@@ -1,7 +1,11 @@
-//! Every error the API returns, as RFC 9457 problem details.
+//! Every error the API returns, as RFC 9457 problem details: the use cases' errors mapped to
+//! statuses. The error type and actix's body, path and query refusals are the platform's
+//! (`taskflow_platform::http`); only the 422 of a body is worded here ([`REJECTIONS`]).
 
 use actix_web::http::StatusCode;
 use serde_json::json;
+use taskflow_platform::http::Rejections;
+pub use taskflow_platform::http::errors::ApiError;
 use taskflow_platform::problem::{self, DatabaseFailure, Problem};
 
 use crate::domain::catalog::PayloadProblem;
@@ -16,30 +20,12 @@ impl From<ServiceError> for ApiError {
     }
 }
 
-/// A handler's error: always a problem document.
-#[derive(Debug)]
-pub struct ApiError(pub Problem);
-
-impl std::fmt::Display for ApiError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl actix_web::ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.0.status_code()
-    }
-    fn error_response(&self) -> actix_web::HttpResponse {
-        self.0.error_response()
-    }
-}
-
-impl From<Problem> for ApiError {
-    fn from(p: Problem) -> Self {
-        ApiError(p)
-    }
-}
+/// A JSON body that parsed but does not have the expected fields (422); every other refusal of
+/// a body, path or query is the platform's ([`Rejections`]).
+pub const REJECTIONS: Rejections = Rejections {
+    invalid_body: "invalid-body",
+    invalid_body_title: "Body does not have the expected fields",
+};
 
 /// A refused submission; `at` is where the submission sits in the request body (`""` for
 /// `POST /v1/tasks`, `/tasks/{index}` for a batch item), so every `errors[].pointer` is a JSON

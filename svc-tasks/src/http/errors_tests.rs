@@ -2,19 +2,12 @@
 
 use actix_web::ResponseError;
 use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
-use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel_async::pooled_connection::PoolError as ManagerError;
 use diesel_async::pooled_connection::deadpool::PoolError;
 use taskflow_platform::outbox::OutboxError;
+use taskflow_platform::testing::{permanent_db_errors, transient_db_errors};
 
 use super::*;
-
-fn db(kind: DatabaseErrorKind, message: &str) -> ServiceError {
-    ServiceError::Store(StoreError::Db(DieselError::DatabaseError(
-        kind,
-        Box::new(message.to_owned()),
-    )))
-}
 
 /// Status, `Retry-After` and problem type of the answer actix sends for `e`.
 fn answer(e: ServiceError) -> (u16, Option<String>, String) {
@@ -50,59 +43,39 @@ fn internal() -> (u16, Option<String>, String) {
     (500, None, "urn:taskflow:problem:internal".into())
 }
 
+/// Every error the platform calls transient (`taskflow_platform::db::is_transient`, its list in
+/// `testing::transient_db_errors`) is a 503, wherever in svc-tasks it surfaces.
 #[test]
 fn only_transient_database_errors_are_retryable_503s() {
-    let transient = [
-        db(DatabaseErrorKind::ClosedConnection, "connection closed"),
-        db(
-            DatabaseErrorKind::SerializationFailure,
-            "could not serialize access due to concurrent update",
-        ),
-        db(
-            DatabaseErrorKind::Unknown,
-            "terminating connection due to administrator command",
-        ),
-        ServiceError::Store(StoreError::Db(DieselError::BrokenTransactionManager)),
-        ServiceError::Store(StoreError::Outbox(OutboxError::Db(
-            DieselError::BrokenTransactionManager,
-        ))),
+    let mut transient: Vec<ServiceError> = Vec::new();
+    for e in transient_db_errors() {
+        transient.push(ServiceError::Store(StoreError::Db(e)));
+    }
+    for e in transient_db_errors() {
+        transient.push(ServiceError::Store(StoreError::Outbox(OutboxError::Db(e))));
+    }
+    transient.extend([
         ServiceError::from(PoolError::Closed),
         ServiceError::from(PoolError::Backend(ManagerError::ConnectionError(
             diesel::ConnectionError::BadConnection("connection refused".into()),
         ))),
         ServiceError::Unavailable("a projection rebuild is ending; retry".into()),
-    ];
+    ]);
     for e in transient {
         let shown = e.to_string();
         assert_eq!(answer(e), unavailable(), "{shown}");
     }
 }
 
-/// Promise P8: a bug is a 500, never a 503 that clients would retry forever.
+/// Promise P8: a bug is a 500, never a 503 that clients would retry forever. The database's
+/// side is the platform's list (`testing::permanent_db_errors`); svc-tasks adds its own.
 #[test]
 fn a_database_error_retrying_will_not_cure_is_a_500_without_retry_after() {
-    let permanent = [
-        db(
-            DatabaseErrorKind::Unknown,
-            "invalid byte sequence for encoding \"UTF8\": 0x00",
-        ),
-        db(
-            DatabaseErrorKind::Unknown,
-            "syntax error at or near \"FORM\"",
-        ),
-        db(
-            DatabaseErrorKind::CheckViolation,
-            "new row violates check constraint",
-        ),
-        db(
-            DatabaseErrorKind::UniqueViolation,
-            "duplicate key value violates unique constraint",
-        ),
-        db(DatabaseErrorKind::NotNullViolation, "null value in column"),
-        ServiceError::Store(StoreError::Db(DieselError::NotFound)),
-        ServiceError::Store(StoreError::Db(DieselError::DeserializationError(
-            "unexpected null for non-null column".into(),
-        ))),
+    let mut permanent: Vec<ServiceError> = permanent_db_errors()
+        .into_iter()
+        .map(|e| ServiceError::Store(StoreError::Db(e)))
+        .collect();
+    permanent.extend([
         ServiceError::Store(StoreError::Corrupt {
             what: "task stream",
             reason: "bad".into(),
@@ -113,7 +86,7 @@ fn a_database_error_retrying_will_not_cure_is_a_500_without_retry_after() {
         })),
         ServiceError::from(PoolError::NoRuntimeSpecified),
         ServiceError::RebuildInterrupted,
-    ];
+    ]);
     for e in permanent {
         let shown = e.to_string();
         assert_eq!(answer(e), internal(), "{shown}");

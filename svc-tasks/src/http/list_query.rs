@@ -1,10 +1,9 @@
 //! The query of `GET /v1/tasks`: its parameters, their checks, and the keyset cursor that
 //! pages through the list.
 
-use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
-use taskflow_platform::problem::Problem;
+use taskflow_platform::http::rejections::invalid_query;
 use uuid::Uuid;
 
 use super::dto::TaskDto;
@@ -30,15 +29,7 @@ pub struct ListQuery {
 }
 
 fn bad_query(parameter: &str, detail: String) -> ApiError {
-    ApiError(
-        Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid-query",
-            "Invalid query parameter",
-            detail,
-        )
-        .with("parameter", parameter),
-    )
+    ApiError(invalid_query(detail).with("parameter", parameter))
 }
 
 /// `<created_at in microseconds since 1970>-<id as 32 hex digits>`: the keyset position after

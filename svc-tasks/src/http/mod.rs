@@ -10,7 +10,6 @@ pub mod errors;
 pub mod health;
 pub mod list_query;
 pub mod problems;
-pub mod rejections;
 pub mod tasks;
 
 use actix_web::web;
@@ -29,34 +28,28 @@ pub struct AppState {
 
 /// Registers every route and the body/path/query error handlers.
 pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
-    cfg.app_data(
-        web::JsonConfig::default()
-            .limit(max_body_bytes)
-            .error_handler(rejections::json_error),
-    )
-    .app_data(web::PayloadConfig::default().limit(max_body_bytes))
-    .app_data(web::PathConfig::default().error_handler(rejections::path_error))
-    .app_data(web::QueryConfig::default().error_handler(rejections::query_error))
-    .service(tasks::submit_batch)
-    .service(tasks::submit_task)
-    .service(tasks::list_tasks)
-    .service(tasks::get_task)
-    .service(tasks::task_events)
-    .service(tasks::cancel_task)
-    .service(admin::create_tenant)
-    .service(admin::find_tenants)
-    .service(admin::get_tenant)
-    .service(admin::update_tenant)
-    .service(admin::add_key)
-    .service(admin::revoke_key)
-    .service(admin::rebuild)
-    .service(admin::rebuild_status)
-    .service(admin::outbox)
-    .service(health::live)
-    .service(health::ready)
-    .service(docs::openapi_json)
-    .service(docs::docs_page)
-    .service(docs::swagger_ui_js)
-    .service(docs::swagger_ui_css)
-    .default_service(web::to(problems::no_route));
+    errors::REJECTIONS.configure(cfg, max_body_bytes);
+    cfg.app_data(web::PayloadConfig::default().limit(max_body_bytes))
+        .service(tasks::submit_batch)
+        .service(tasks::submit_task)
+        .service(tasks::list_tasks)
+        .service(tasks::get_task)
+        .service(tasks::task_events)
+        .service(tasks::cancel_task)
+        .service(admin::create_tenant)
+        .service(admin::find_tenants)
+        .service(admin::get_tenant)
+        .service(admin::update_tenant)
+        .service(admin::add_key)
+        .service(admin::revoke_key)
+        .service(admin::rebuild)
+        .service(admin::rebuild_status)
+        .service(admin::outbox)
+        .service(health::live)
+        .service(health::ready)
+        .service(docs::openapi_json)
+        .service(docs::docs_page)
+        .service(docs::swagger_ui_js)
+        .service(docs::swagger_ui_css)
+        .default_service(web::to(problems::no_route));
 }

@@ -1,14 +1,12 @@
-//! The last line of "every error is a problem document": answers for paths and methods no
-//! route serves (404, and 405 with `Allow`), and the platform's middleware that turns any error
-//! response that is not yet `application/problem+json` (actix's own, e.g. a payload error in an
-//! extractor) into one, keeping its status and headers.
+//! Answers for paths and methods no route serves (404, and 405 with `Allow`). The last line of
+//! "every error is a problem document", the middleware that turns any other error response
+//! into one, is the platform's (`taskflow_platform::http::problems`, types named by meaning),
+//! which startup.rs wraps the app in.
 
 use std::sync::OnceLock;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ResourceDef, Service, ServiceRequest, ServiceResponse};
+use actix_web::dev::ResourceDef;
 use actix_web::{HttpRequest, HttpResponse};
-use taskflow_platform::http::problems;
 
 use super::docs;
 
@@ -39,18 +37,4 @@ pub async fn no_route(req: HttpRequest) -> HttpResponse {
         allowed_methods(req.path()),
         "no such endpoint; see /docs",
     )
-}
-
-/// Any error response that is not yet a problem document becomes one, its type named by
-/// meaning (`bad-request`, ...). For `App::wrap_fn`, inside the correlation middleware (and
-/// outside CORS, whose body type it boxes).
-pub fn middleware<S, B>(
-    req: ServiceRequest,
-    service: &S,
-) -> impl std::future::Future<Output = Result<ServiceResponse, actix_web::Error>> + use<S, B>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody + 'static,
-{
-    problems::middleware(req, service, problems::named_slug)
 }

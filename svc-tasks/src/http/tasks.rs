@@ -4,6 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, post, web};
 use serde_json::json;
+use taskflow_platform::http::rejections;
 use taskflow_platform::problem::Problem;
 use uuid::Uuid;
 
@@ -13,7 +14,7 @@ use super::correlation::CorrelationId;
 use super::dto::{
     BatchCreated, CancelTask, EventList, Obj, SubmitBatch, SubmitTask, TaskDto, TaskList,
 };
-use super::errors::ApiError;
+use super::errors::{ApiError, REJECTIONS};
 use super::list_query::encode_cursor;
 pub use super::list_query::{CURSOR_PATTERN, ListQuery};
 use crate::domain::submission::{MAX_IDEMPOTENCY_KEY, valid_idempotency_key};
@@ -225,15 +226,12 @@ fn cancel_reason(req: &HttpRequest, body: &[u8]) -> Result<Option<String>, ApiEr
         .flatten()
         .is_some_and(|m| m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"));
     if !json {
-        return Err(ApiError(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Body must be JSON",
+        return Err(ApiError(rejections::unsupported_media_type(
             "send Content-Type: application/json (or no body at all)",
         )));
     }
     let cancel = serde_json::from_slice::<Option<Obj<CancelTask>>>(body)
-        .map_err(|e| super::rejections::body_problem(&e))?
+        .map_err(|e| ApiError(REJECTIONS.body(&e)))?
         .unwrap_or_default()
         .0;
     if let Some(reason) = &cancel.reason
@@ -257,13 +255,8 @@ fn cancel_reason(req: &HttpRequest, body: &[u8]) -> Result<Option<String>, ApiEr
 pub async fn read_body(payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
     match payload.to_bytes_limited(limit).await {
         Ok(Ok(bytes)) => Ok(bytes),
-        Ok(Err(e)) => Err(ApiError(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "unreadable-body",
-            "Body could not be read",
-            e.to_string(),
-        ))),
-        Err(_) => Err(ApiError(super::rejections::body_too_large(limit))),
+        Ok(Err(e)) => Err(ApiError(rejections::unreadable_body(e.to_string()))),
+        Err(_) => Err(ApiError(rejections::body_too_large(limit))),
     }
 }
 
