@@ -1,6 +1,6 @@
 //! The projector: follows what other services tell svc-tasks, one transaction per consumed
-//! batch, with the inbox (a redelivered event is recognised by its event id inside that
-//! transaction and changes nothing):
+//! batch; a redelivered event is recognised by its event id inside that transaction and
+//! changes nothing (triggers by the inbox, execution events by the task log itself):
 //! - svc-scheduler's triggers become tasks (`service::scheduled`);
 //! - the executor's lifecycle events go into the task log and the `tasks` projection, so
 //!   `GET /v1/tasks/{id}` shows live status.
@@ -29,7 +29,7 @@ impl BatchHandler for Ingest {
     type Error = ServiceError;
 
     /// One transaction for the batch, with one statement per table however many events: the
-    /// inbox (which events are new), the tasks' rows (locked), the log, the projection, the
+    /// tasks' rows (locked), which events are new (not yet in the log), the log, the projection, the
     /// tenants' freed slots. Triggers come first, so tasks they create exist for the rest.
     /// Events are folded in Kafka order per task; `apply` ignores a stale step (by attempt and
     /// phase), whatever the order.
@@ -133,8 +133,6 @@ async fn project_batch(
         .iter()
         .filter(|r| is_execution_event(&r.event))
         .collect();
-    let ids: Vec<Uuid> = relevant.iter().map(|r| r.event.meta().event_id).collect();
-    let mut new = taskflow_platform::inbox::record_all(conn, &ids).await?;
     let mut task_ids: Vec<Uuid> = relevant.iter().filter_map(|r| r.event.task_id()).collect();
     task_ids.sort_unstable();
     task_ids.dedup();
@@ -143,6 +141,11 @@ async fn project_batch(
         .into_iter()
         .map(|t| (t.id, (t, false)))
         .collect();
+    // The log is the inbox: every event applied here is appended to it under its unique event
+    // id, so an event is new when the log lacks it. Asked only now that the tasks are locked: a
+    // copy being applied by another instance at this moment is in the log once its lock frees.
+    let ids: Vec<Uuid> = relevant.iter().map(|r| r.event.meta().event_id).collect();
+    let mut new = store::not_in_log(conn, &ids).await?;
     let mut appended = Vec::new();
     let mut observed = Vec::new();
     // In tenant order, so that concurrent batches lock the counters in one order.

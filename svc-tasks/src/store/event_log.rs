@@ -38,6 +38,29 @@ pub async fn append_events(
     Ok(())
 }
 
+/// Which of `event_ids` the log does not hold yet (each once): the events still to apply. The
+/// log doubles as the projector's inbox, saving a row per consumed event.
+pub async fn not_in_log(
+    conn: &mut Conn,
+    event_ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+    if event_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let logged: std::collections::HashSet<Uuid> = task_events::table
+        .filter(task_events::event_id.eq_any(event_ids))
+        .select(task_events::event_id)
+        .load::<Uuid>(conn)
+        .await?
+        .into_iter()
+        .collect();
+    Ok(event_ids
+        .iter()
+        .copied()
+        .filter(|id| !logged.contains(id))
+        .collect())
+}
+
 /// The task's events in order, as stored (for the history endpoint).
 pub async fn task_history(conn: &mut Conn, task_id: Uuid) -> Result<Vec<StoredEvent>, StoreError> {
     Ok(task_events::table
