@@ -70,7 +70,7 @@ impl BatchHandler for Ingest {
     }
 }
 
-/// Queues the executions of `records` (all TaskCreated) that were not consumed before; returns
+/// Queues the executions of `records` (all TaskCreated); tasks already queued are left as they are. Returns
 /// the earliest run_at among them that is still ahead.
 async fn queue_created(
     conn: &mut store::Conn,
@@ -81,16 +81,13 @@ async fn queue_created(
         return Ok(None);
     }
     let now = clock.now();
-    let ids: Vec<_> = records.iter().map(|r| r.event.meta().event_id).collect();
-    let new = taskflow_platform::inbox::record_all(conn, &ids).await?;
-    let mut executions = Vec::with_capacity(new.len());
+    // A TaskCreated seen before finds its task's execution in place (the insert skips it):
+    // the queue itself deduplicates, with no inbox row per task.
+    let mut executions = Vec::with_capacity(records.len());
     for record in records {
         let Event::TaskCreated(created) = &record.event else {
             continue;
         };
-        if !new.contains(&created.meta.event_id) {
-            continue;
-        }
         let span = record.span();
         let _enter = span.enter();
         tracing::debug!(task_id = %created.task_id, run_at = created.run_at, "task queued");

@@ -1,8 +1,8 @@
 //! Consumes task requests, execution lifecycle and API key events into svc-notify's database:
-//! one transaction per consumed batch holding the inbox (dedupe by event id), the keys (the
-//! platform's directory), the tasks' views, the numbered notifications and the counters. The
-//! fan-out wakes on that transaction's commit (a NOTIFY), so nothing is told before it is
-//! durable.
+//! one transaction per consumed batch holding the keys (the platform's directory, deduplicated
+//! by the inbox), the tasks' views, the numbered notifications (deduplicated by their own event
+//! ids) and the counters. The fan-out wakes on that transaction's commit (a NOTIFY), so nothing
+//! is told before it is durable.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -31,17 +31,23 @@ impl BatchHandler for Ingest {
 }
 
 async fn ingest(conn: &mut Conn, batch: &[ConsumedRecord]) -> Result<(), StoreError> {
-    let ids: Vec<Uuid> = batch.iter().map(|r| r.event.meta().event_id).collect();
+    // Key events go through the inbox; a task's events are deduplicated by the history they
+    // are told into (`apply_tasks`), which saves a row per consumed event.
+    let is_key =
+        |r: &&ConsumedRecord| matches!(r.event, Event::ApiKeyIssued(_) | Event::ApiKeyRevoked(_));
+    let ids: Vec<Uuid> = batch
+        .iter()
+        .filter(is_key)
+        .map(|r| r.event.meta().event_id)
+        .collect();
     let mut new = taskflow_platform::inbox::record_all(conn, &ids).await?;
-    let mut fresh: Vec<&ConsumedRecord> = Vec::with_capacity(batch.len());
-    for record in batch {
-        // A copy delivered twice in one batch counts once.
-        if new.remove(&record.event.meta().event_id) {
-            fresh.push(record);
-        }
-    }
-    apply_keys(conn, &fresh).await?;
-    apply_tasks(conn, &fresh).await
+    let keys: Vec<&ConsumedRecord> = batch
+        .iter()
+        .filter(is_key)
+        .filter(|r| new.remove(&r.event.meta().event_id))
+        .collect();
+    apply_keys(conn, &keys).await?;
+    apply_tasks(conn, batch).await
 }
 
 /// Applies the key events to the platform's directory; a revocation wakes the fan-out, which
@@ -65,12 +71,12 @@ async fn apply_keys(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(), 
     Ok(())
 }
 
-async fn apply_tasks(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(), StoreError> {
-    let mut task_ids: Vec<Uuid> = records
+async fn apply_tasks(conn: &mut Conn, batch: &[ConsumedRecord]) -> Result<(), StoreError> {
+    let lifecycle: Vec<&ConsumedRecord> = batch
         .iter()
         .filter(|r| r.event.kind().is_task_lifecycle())
-        .filter_map(|r| r.event.task_id())
         .collect();
+    let mut task_ids: Vec<Uuid> = lifecycle.iter().filter_map(|r| r.event.task_id()).collect();
     if task_ids.is_empty() {
         return Ok(());
     }
@@ -80,6 +86,15 @@ async fn apply_tasks(conn: &mut Conn, records: &[&ConsumedRecord]) -> Result<(),
         .await?
         .into_iter()
         .map(|row| (row.task_id, state_of(row)))
+        .collect();
+    // New: neither told (in the history) nor held. Asked once the tasks are locked, so a copy
+    // another instance is applying is seen once its lock frees; a copy twice in this batch
+    // counts once.
+    let ids: Vec<Uuid> = lifecycle.iter().map(|r| r.event.meta().event_id).collect();
+    let mut new = store::not_yet_told(conn, &ids).await?;
+    let records: Vec<&ConsumedRecord> = lifecycle
+        .into_iter()
+        .filter(|r| new.remove(&r.event.meta().event_id))
         .collect();
     // A task's lifecycle events can be read before its TaskCreated (another topic): they wait
     // until the creation is known, then are told right after it, in the order they came.

@@ -2,7 +2,7 @@
 //! [`taskflow_platform::keys`]), the ends of the tasks it started (an overlap policy needs to
 //! know whether the previous run still goes) and svc-tasks' refusals of its triggers (a run that
 //! never starts has ended too, and the occurrence says why). One transaction per consumed batch,
-//! deduplicated by event id.
+//! deduplicated by event id (a task's end by the occurrence's own ended flag).
 
 use diesel_async::AsyncConnection;
 use taskflow_platform::db::DbPool;
@@ -38,12 +38,18 @@ impl BatchHandler for Ingest {
         }
         let mut conn = self.db.get().await?;
         let refusals = conn.transaction::<_, StoreError, _>(async move |conn| {
-            let ids: Vec<Uuid> = relevant.iter().map(|r| r.event.meta().event_id).collect();
+            // A task's end marks its occurrence ended only while it is not (an idempotent
+            // guard): those, the bulk of the traffic, need no inbox row. Keys and refusals do.
+            let ids: Vec<Uuid> = relevant
+                .iter()
+                .filter(|r| !r.event.is_terminal())
+                .map(|r| r.event.meta().event_id)
+                .collect();
             let mut new = taskflow_platform::inbox::record_all(conn, &ids).await?;
             let mut ended = Vec::new();
             let mut refused = Vec::new();
             for record in relevant {
-                if !new.remove(&record.event.meta().event_id) {
+                if !record.event.is_terminal() && !new.remove(&record.event.meta().event_id) {
                     continue;
                 }
                 match &record.event {

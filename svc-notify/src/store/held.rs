@@ -77,3 +77,39 @@ pub async fn take_held(
     }
     Ok(held)
 }
+
+/// Which of `event_ids` were neither told (a notification carries the id) nor held: the task
+/// events still to apply. The history doubles as the inbox of task events.
+pub async fn not_yet_told(
+    conn: &mut Conn,
+    event_ids: &[Uuid],
+) -> Result<std::collections::HashSet<Uuid>, StoreError> {
+    use super::schema::notifications;
+    if event_ids.is_empty() {
+        return Ok(Default::default());
+    }
+    let told: Vec<Uuid> = notifications::table
+        .filter(notifications::event_id.eq_any(event_ids))
+        .select(notifications::event_id)
+        .load(conn)
+        .await?;
+    let texts: Vec<String> = event_ids.iter().map(Uuid::to_string).collect();
+    let held: Vec<Option<String>> = held_events::table
+        .filter(diesel::dsl::sql::<diesel::sql_types::Text>("body->>'event_id'").eq_any(&texts))
+        .select(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::Text>,
+        >("body->>'event_id'"))
+        .load(conn)
+        .await?;
+    let mut known: std::collections::HashSet<Uuid> = told.into_iter().collect();
+    known.extend(
+        held.into_iter()
+            .flatten()
+            .filter_map(|id| id.parse::<Uuid>().ok()),
+    );
+    Ok(event_ids
+        .iter()
+        .copied()
+        .filter(|id| !known.contains(id))
+        .collect())
+}

@@ -13,7 +13,7 @@ mod wake;
 pub use feed::{
     StoredNotification, add_to_counts, allocate_seqs, insert_notifications, lock_tasks, save_tasks,
 };
-pub use held::{hold, take_held};
+pub use held::{hold, not_yet_told, take_held};
 pub use prune::prune_before;
 pub use read::{Overview, after_all, cursor_of, history, overview, task_has_ended, task_tenant};
 pub use rows::{NotificationRow, TaskRow};

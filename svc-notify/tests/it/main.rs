@@ -5,6 +5,7 @@
 mod docs;
 mod helpers;
 mod key_directory;
+mod redelivery;
 mod refusals;
 mod resume;
 mod streams;
