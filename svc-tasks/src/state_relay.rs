@@ -1,12 +1,15 @@
-//! Feeds the compacted `taskflow.tasks.state.v1` from the projection: every pass publishes the
-//! current state of the tasks whose status, attempts or cancel flag changed since their state
-//! was last published (`tasks.state_version > state_published`), then marks them published, in
-//! one transaction that holds their rows (`FOR UPDATE SKIP LOCKED`, so several svc-tasks
-//! instances share the work). A task that changed several times between two passes is
-//! published once, in its latest state — the topic carries states, not steps — which keeps the
-//! state topic's cost to about one record per task on the hot path. A crash between the
-//! broker's acknowledgement and the commit publishes the same state again: harmless on a
-//! compacted topic whose readers keep the highest `version`.
+//! Feeds the compacted `taskflow.tasks.state.v1` from the projection, by position: a change of
+//! a task's status, attempts or cancel flag stamps its row with the writing transaction
+//! (`tasks.state_tx`, in the projection's own statement), and every pass publishes the current
+//! state of the rows stamped after the cursor, in (state_tx, id) order, then moves the cursor
+//! (one row) past the last one acknowledged. Only stamps of transactions that have all ended
+//! are read (below the oldest running transaction id), so a transaction committing late can
+//! never slip behind the cursor. Marking each task published cost a row write per task; the
+//! cursor costs one per pass. Passes take turns across svc-tasks instances (an advisory lock).
+//! A task that changed several times between two passes is published once, in its latest
+//! state — the topic carries states, not steps. A crash between the broker's acknowledgement
+//! and the commit publishes the same states again: harmless on a compacted topic whose readers
+//! keep the highest `version`.
 
 use std::time::Duration;
 
@@ -58,13 +61,16 @@ impl StateRelay {
         let producer = &self.producer;
         let name = &self.services.producer_name;
         conn.transaction::<_, ServiceError, _>(async |conn| {
-            let changed = store::lock_unpublished_states(conn, BATCH).await?;
+            if !store::take_state_relay_turn(conn).await? {
+                return Ok(0);
+            }
+            let changed = store::states_after_cursor(conn, BATCH).await?;
             if changed.is_empty() {
                 return Ok(0);
             }
             let events: Vec<Event> = changed
                 .iter()
-                .map(|task| {
+                .map(|(task, _)| {
                     let meta = EventMeta::new(
                         task.updated_at.timestamp_millis(),
                         &task.correlation_id,
@@ -75,17 +81,16 @@ impl StateRelay {
                 })
                 .collect();
             let results = producer.publish_all(&events).await;
-            let published: Vec<(uuid::Uuid, i32)> = changed
-                .iter()
-                .zip(&results)
-                .filter(|(_, result)| result.is_ok())
-                .map(|(task, _)| (task.id, task.version))
-                .collect();
-            if let Some(Err(error)) = results.iter().find(|r| r.is_err()) {
-                tracing::warn!(%error, failed = changed.len() - published.len(), "some task states were not published; the next pass tries again");
+            // The cursor moves over the leading run of acknowledged states; from the first
+            // failure on, the next pass sends again (a duplicate state is harmless).
+            let published = results.iter().take_while(|r| r.is_ok()).count();
+            if let Some(Err(error)) = results.get(published) {
+                tracing::warn!(%error, failed = changed.len() - published, "some task states were not published; the next pass tries again");
             }
-            store::mark_states_published(conn, &published).await?;
-            Ok(published.len())
+            if let Some((_, position)) = published.checked_sub(1).map(|last| &changed[last]) {
+                store::move_state_cursor(conn, *position).await?;
+            }
+            Ok(published)
         })
         .await
     }

@@ -76,7 +76,7 @@ mod prelude {
 
     pub(super) use super::rows;
     pub(super) use super::schema::{
-        api_keys, idempotency_keys, task_events, tasks, tenant_usage, tenants,
+        api_keys, idempotency_keys, state_relay_cursor, task_events, tasks, tenant_usage, tenants,
     };
     pub(super) use super::{
         Conn, ListFilter, StoreError, StoredEvent, TenantRow, is_unique_violation,

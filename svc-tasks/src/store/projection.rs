@@ -18,6 +18,10 @@ pub async fn insert_tasks(conn: &mut Conn, tasks: &[TaskView]) -> Result<(), Sto
     Ok(())
 }
 
+/// The change the state topic carries: status, attempts or cancel flag (not progress).
+const STATE_CHANGED: &str = "tasks.status <> excluded.status OR tasks.attempts <> excluded.attempts \
+     OR tasks.cancel_requested <> excluded.cancel_requested";
+
 /// Writes the changed part (state, attempts, progress, outcome, times, version) of many tasks'
 /// rows in one statement. The caller holds the rows' locks ([`lock_tasks`]).
 pub async fn update_tasks(conn: &mut Conn, changed: &[TaskView]) -> Result<(), StoreError> {
@@ -47,12 +51,14 @@ pub async fn update_tasks(conn: &mut Conn, changed: &[TaskView]) -> Result<(), S
             tasks::finished_at.eq(excluded(tasks::finished_at)),
             tasks::version.eq(excluded(tasks::version)),
             // A change the state topic carries (status, attempts, cancel flag; not progress)
-            // marks the row for the state relay, in this same statement.
-            tasks::state_version.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(
-                "CASE WHEN tasks.status <> excluded.status OR tasks.attempts <> excluded.attempts \
-                 OR tasks.cancel_requested <> excluded.cancel_requested \
-                 THEN excluded.version ELSE tasks.state_version END",
-            )),
+            // stamps the row with this transaction for the state relay, in this same statement.
+            tasks::state_version.eq(diesel::dsl::sql::<diesel::sql_types::Integer>(&format!(
+                "CASE WHEN {STATE_CHANGED} THEN excluded.version ELSE tasks.state_version END"
+            ))),
+            tasks::state_tx.eq(diesel::dsl::sql::<diesel::sql_types::BigInt>(&format!(
+                "CASE WHEN {STATE_CHANGED} THEN pg_current_xact_id()::text::bigint \
+                 ELSE tasks.state_tx END"
+            ))),
         ))
         .execute(conn)
         .await?;
@@ -190,44 +196,69 @@ pub async fn list_tasks(
         .collect()
 }
 
-/// Up to `limit` tasks whose state changed since it was last published, oldest change first,
-/// locked (another instance's relay skips them).
-pub async fn lock_unpublished_states(
+/// Any fixed number; the state relays of one database agree on it (one pass at a time).
+const STATE_RELAY_LOCK: i64 = 0x7374_6174_6500_0001;
+
+/// Takes the state relay's turn for the caller's transaction; `false` while another instance's
+/// relay is in a pass. An advisory lock, not a row lock, so the pass's transaction gets no
+/// transaction id of its own before it moves the cursor (it would hold its own horizon back).
+pub async fn take_state_relay_turn(conn: &mut Conn) -> Result<bool, StoreError> {
+    Ok(diesel::select(sql::<Bool>(&format!(
+        "pg_try_advisory_xact_lock({STATE_RELAY_LOCK})"
+    )))
+    .get_result(conn)
+    .await?)
+}
+
+/// Up to `limit` tasks whose state changed after the cursor, in (state_tx, id) order, each with
+/// its position. Only changes of transactions that have all ended are returned (stamps below
+/// the oldest running transaction id): a transaction still running may commit a smaller
+/// stamp than one already seen, so stamps from it onwards wait for the next pass.
+pub async fn states_after_cursor(
     conn: &mut Conn,
     limit: i64,
-) -> Result<Vec<TaskView>, StoreError> {
-    tasks::table
-        .filter(tasks::state_version.gt(tasks::state_published))
-        .order(tasks::updated_at)
+) -> Result<Vec<(TaskView, (i64, Uuid))>, StoreError> {
+    use diesel::sql_types::Uuid as SqlUuid;
+    let (after_tx, after_id): (i64, Uuid) = state_relay_cursor::table
+        .select((state_relay_cursor::state_tx, state_relay_cursor::task_id))
+        .first(conn)
+        .await?;
+    let horizon: i64 = diesel::select(sql::<BigInt>(
+        "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+    ))
+    .get_result(conn)
+    .await?;
+    let rows: Vec<(rows::TaskRow, i64)> = tasks::table
+        .filter(
+            sql::<Bool>("(tasks.state_tx, tasks.id) > (")
+                .bind::<BigInt, _>(after_tx)
+                .sql(", ")
+                .bind::<SqlUuid, _>(after_id)
+                .sql(")"),
+        )
+        .filter(tasks::state_tx.lt(horizon))
+        .order((tasks::state_tx.asc(), tasks::id.asc()))
         .limit(limit)
-        .select(rows::TaskRow::as_select())
-        .for_update()
-        .skip_locked()
+        .select((rows::TaskRow::as_select(), tasks::state_tx))
         .load(conn)
-        .await?
-        .into_iter()
-        .map(rows::TaskRow::into_view)
+        .await?;
+    rows.into_iter()
+        .map(|(row, tx)| {
+            let id = row.id;
+            Ok((row.into_view()?, (tx, id)))
+        })
         .collect()
 }
 
-/// Records that `(task, version)` states are on the state topic: one statement for the batch
-/// (`UPDATE … FROM unnest(…)`, which diesel's builder cannot express).
-pub async fn mark_states_published(
-    conn: &mut Conn,
-    published: &[(Uuid, i32)],
-) -> Result<(), StoreError> {
-    use diesel::sql_types::{Array, Integer, Uuid as SqlUuid};
-    if published.is_empty() {
-        return Ok(());
-    }
-    let (ids, versions): (Vec<Uuid>, Vec<i32>) = published.iter().copied().unzip();
-    diesel::sql_query(
-        "UPDATE tasks SET state_published = GREATEST(tasks.state_published, v.version) \
-         FROM unnest($1::uuid[], $2::int4[]) AS v(id, version) WHERE tasks.id = v.id",
-    )
-    .bind::<Array<SqlUuid>, _>(ids)
-    .bind::<Array<Integer>, _>(versions)
-    .execute(conn)
-    .await?;
+/// Records that every state up to `position` is on the state topic.
+pub async fn move_state_cursor(conn: &mut Conn, position: (i64, Uuid)) -> Result<(), StoreError> {
+    diesel::update(state_relay_cursor::table)
+        .set((
+            state_relay_cursor::state_tx.eq(position.0),
+            state_relay_cursor::task_id.eq(position.1),
+            state_relay_cursor::moved_at.eq(now),
+        ))
+        .execute(conn)
+        .await?;
     Ok(())
 }

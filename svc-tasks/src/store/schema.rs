@@ -76,8 +76,18 @@ diesel::table! {
         run_at -> Nullable<Timestamptz>,
         /// Version at the last change of status, attempts or cancel flag.
         state_version -> Int4,
-        /// Version last published on the state topic.
-        state_published -> Int4,
+        /// The transaction that made the last such change: the state relay's position.
+        state_tx -> Int8,
+    }
+}
+
+diesel::table! {
+    /// How far the state relay has published: the last (state_tx, task id).
+    state_relay_cursor (only_row) {
+        only_row -> Bool,
+        state_tx -> Int8,
+        task_id -> Uuid,
+        moved_at -> Timestamptz,
     }
 }
 

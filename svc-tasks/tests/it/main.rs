@@ -16,6 +16,7 @@ mod quotas;
 mod refusals;
 mod relay;
 mod scheduled;
+mod state_cursor;
 mod state_topic;
 mod submit;
 mod unstorable;
