@@ -11,7 +11,7 @@ use anyhow::Context;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use futures::future::BoxFuture;
 use taskflow_platform::db::DbPool;
-use taskflow_platform::http::Readiness;
+use taskflow_platform::http::{Readiness, problems};
 use taskflow_platform::metrics::{self, Scrape, ScrapeGauges};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
@@ -103,6 +103,7 @@ impl Application {
         };
         let server = HttpServer::new(move || {
             App::new()
+                .wrap_fn(|req, srv| problems::middleware(req, srv, problems::named_slug))
                 .configure(readiness.clone().configure())
                 .configure(metrics::configure(scrape.clone()))
         })
