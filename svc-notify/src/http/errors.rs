@@ -65,8 +65,8 @@ pub fn invalid_body(pointer: &str, detail: impl Into<String>) -> ApiError {
 mod tests {
     use actix_web::ResponseError;
     use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
-    use diesel::result::{DatabaseErrorKind, Error as DieselError};
     use diesel_async::pooled_connection::deadpool::PoolError;
+    use taskflow_platform::testing::{permanent_db_errors, transient_db_errors};
 
     use super::*;
 
@@ -92,30 +92,23 @@ mod tests {
         )
     }
 
-    fn db(kind: DatabaseErrorKind, message: &str) -> StoreError {
-        StoreError::Query(DieselError::DatabaseError(
-            kind,
-            Box::new(message.to_owned()),
-        ))
-    }
-
     /// Promise P8: a bug (an unreadable row, a violated constraint) is a 500, never a 503 that
-    /// clients would retry forever.
+    /// clients would retry forever. The database's side is the platform's list
+    /// (`testing::permanent_db_errors`); svc-notify adds its own.
     #[test]
     fn a_database_error_retrying_will_not_cure_is_a_500_without_retry_after() {
-        for e in [
+        let mut permanent: Vec<StoreError> = permanent_db_errors()
+            .into_iter()
+            .map(StoreError::Query)
+            .collect();
+        permanent.extend([
             StoreError::Corrupt {
                 what: "notification",
                 reason: "bad kind".into(),
             },
-            StoreError::Query(DieselError::DeserializationError("unexpected null".into())),
-            db(
-                DatabaseErrorKind::UniqueViolation,
-                "duplicate key value violates unique constraint",
-            ),
-            db(DatabaseErrorKind::Unknown, "column \"x\" does not exist"),
             StoreError::Pool(PoolError::NoRuntimeSpecified),
-        ] {
+        ]);
+        for e in permanent {
             let shown = e.to_string();
             assert_eq!(
                 answer(e),
@@ -131,15 +124,12 @@ mod tests {
 
     #[test]
     fn a_transient_database_error_is_a_503_with_retry_after() {
-        for e in [
-            StoreError::Pool(PoolError::Closed),
-            db(DatabaseErrorKind::ClosedConnection, "connection closed"),
-            db(
-                DatabaseErrorKind::Unknown,
-                "terminating connection due to administrator command",
-            ),
-            StoreError::Query(DieselError::BrokenTransactionManager),
-        ] {
+        let mut transient: Vec<StoreError> = transient_db_errors()
+            .into_iter()
+            .map(StoreError::Query)
+            .collect();
+        transient.push(StoreError::Pool(PoolError::Closed));
+        for e in transient {
             let shown = e.to_string();
             assert_eq!(
                 answer(e),

@@ -138,10 +138,15 @@ mod tests {
         )
     }
 
-    /// Promise P8: a bug is a 500, never a 503 that clients would retry forever. Only a taken
-    /// name has an answer of its own.
+    /// Promise P8: a bug is a 500, never a 503 that clients would retry forever (the platform's
+    /// list of such database errors, `testing::permanent_db_errors`, then svc-scheduler's own
+    /// cases). Only a taken name has an answer of its own.
     #[test]
     fn a_database_error_retrying_will_not_cure_is_a_500_without_retry_after() {
+        for e in taskflow_platform::testing::permanent_db_errors() {
+            let shown = e.to_string();
+            assert_eq!(answer(query(e)), internal(), "{shown}");
+        }
         assert_eq!(
             answer(query(DieselError::DeserializationError(
                 "unexpected null".into()
@@ -181,6 +186,10 @@ mod tests {
 
     #[test]
     fn a_transient_database_error_is_a_503_with_retry_after() {
+        for e in taskflow_platform::testing::transient_db_errors() {
+            let shown = e.to_string();
+            assert_eq!(answer(query(e)), unavailable(), "{shown}");
+        }
         assert_eq!(
             answer(query(DieselError::BrokenTransactionManager)),
             unavailable()
