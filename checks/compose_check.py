@@ -42,8 +42,11 @@ BIND_VARS = {
 }
 # Set by the container runtime, never by compose or the env file.
 RUNTIME_VARS = {"HOSTNAME"}
-# Published host ports, and by whom: nothing else may publish one.
-PUBLIC_PORTS = {"svc-tasks": {18090}, "svc-notify": {18095}, "svc-scheduler": {18096}, "jaeger": {16686}}
+# Published host ports, and by whom: nothing else may publish one. The entry point (nginx) holds
+# every HTTP route of the services (deploy/compose/nginx.conf.template); its host port comes from
+# TASKFLOW_ENTRY_PORT, a variable compose.yaml reads itself (STACK_VARS), not a service.
+PUBLIC_PORTS = {"nginx": {18080}, "jaeger": {16686}}
+STACK_VARS = {"TASKFLOW_ENTRY_PORT"}
 
 failures: list[str] = []
 
@@ -135,7 +138,7 @@ def check_env() -> None:
     for name in sorted(read - listed):
         users = ", ".join(s for s, names in per_service.items() if name in names)
         fail("env", f"{name} is read by {users} but missing from deploy/.env.example")
-    for name in sorted(listed - read):
+    for name in sorted(listed - read - STACK_VARS):
         fail("env", f"deploy/.env.example lists {name}, which no service reads")
     for name, value in sorted(values.items()):
         if name not in defaults:
@@ -210,20 +213,19 @@ def check_compose() -> None:
             fail("compose", f"{svc}: {BIND_VARS[svc]} must be 0.0.0.0:{port} (healthcheck and ports use it)")
         build = s.get("build") or {}
         args = build.get("args") or {}
-        if build.get("dockerfile") != "deploy/docker/Dockerfile" or args.get("SERVICE") != svc:
-            fail("compose", f"{svc} is not built from deploy/docker/Dockerfile with SERVICE={svc}")
-        if str(args.get("PORT")) != str(port):
-            fail("compose", f"{svc}: build arg PORT={args.get('PORT')} but it listens on {port}")
+        if build.get("dockerfile") != "deploy/docker/Dockerfile" or build.get("target") != svc:
+            fail("compose", f"{svc} is not built from deploy/docker/Dockerfile with target {svc}")
+        if dockerfile_ports().get(svc) != port:
+            fail("compose", f"{svc}: the Dockerfile target's HEALTHCHECK_PORT is {dockerfile_ports().get(svc)}, "
+                            f"but it listens on {port}")
         if "PROFILE" in args:
             fail("compose", f"{svc}: build arg PROFILE overrides the release profile `make up` uses")
         for dep in ("postgres", "kafka", "registry"):
             cond = (s.get("depends_on") or {}).get(dep, {}).get("condition")
             if cond != "service_healthy":
                 fail("compose", f"{svc} must depend on {dep} with condition service_healthy")
-        for p in s.get("ports") or []:
-            target = int(str(p).rsplit(":", 1)[-1].split("/")[0]) if not isinstance(p, dict) else p["target"]
-            if target != port:
-                fail("compose", f"{svc} publishes {p}, not its own port {port}")
+        if s.get("ports"):
+            fail("compose", f"{svc} publishes {s['ports']}: only the entry point (nginx) is published")
 
     ex = raw["services"]["svc-executor"]
     if "container_name" in ex or ex.get("ports"):
@@ -232,12 +234,12 @@ def check_compose() -> None:
         if "container_name" in s:
             fail("compose", f"{name} has a container_name")
         published = set()
-        for p in s.get("ports") or []:
-            parts = str(p).split(":")
-            if len(parts) < 2:
+        for p in (services.get(name) or {}).get("ports") or []:
+            host = p.get("published") if isinstance(p, dict) else (str(p).split(":")[-2] if str(p).count(":") else None)
+            if not host:
                 fail("compose", f"{name} publishes {p} on a random host port")
                 continue
-            published.add(int(parts[-2]))
+            published.add(int(host))
         if published - PUBLIC_PORTS.get(name, set()):
             fail("compose", f"{name} publishes {sorted(published)}; only public ports may be published")
         for v in s.get("volumes") or []:
@@ -252,6 +254,7 @@ def check_compose() -> None:
         "postgres": "postgres:15",
         "kafka": f"apache/kafka:{native['KAFKA_VERSION']}",
         "registry": f"apicurio/apicurio-registry:{native['REGISTRY_VERSION']}",
+        "nginx": "nginx:stable-bookworm",
     }
     for name, image in expect.items():
         if images.get(name) != image:
@@ -277,6 +280,13 @@ def check_compose() -> None:
             fail("compose", f"registry: {k}={reg.get(k)!r}, expected {v}")
     if services["registry"].get("depends_on", {}).get("postgres", {}).get("condition") != "service_healthy":
         fail("compose", "registry must wait for a healthy postgres")
+
+    template = (DEPLOY / "compose" / "nginx.conf.template").read_text()
+    for svc, port in SERVICES.items():
+        if svc != "svc-executor" and f"http://{svc}:{port}" not in template:
+            fail("compose", f"nginx.conf.template does not route to {svc}:{port}")
+    if not re.search(r"location ~ \^/v1/tasks/\[\^/\]\+/stream\$ \{[^}]*\$notify", template):
+        fail("compose", "nginx.conf.template must send /v1/tasks/{id}/stream to svc-notify before /v1/ svc-tasks")
 
     init = (DEPLOY / "compose" / "postgres-init.sh").read_text()
     m = re.search(r"for db in ([^;]*);", init)
@@ -322,6 +332,18 @@ def target_dir() -> Path:
     return Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache" / "taskflow" / "target"))
 
 
+def dockerfile_ports() -> dict[str, int]:
+    """Service target -> the HEALTHCHECK_PORT it sets."""
+    out, stage = {}, None
+    for op, rest in instructions(DOCKERFILE):
+        if op == "FROM":
+            m = re.match(r"\S+(?:\s+AS\s+(\S+))?", rest, re.I)
+            stage = m.group(1)
+        elif op == "ENV" and stage in SERVICES and (m := re.match(r"HEALTHCHECK_PORT=(\d+)", rest)):
+            out[stage] = int(m.group(1))
+    return out
+
+
 def check_dockerfile() -> None:
     ins = instructions(DOCKERFILE)
     stages: list[dict] = []
@@ -334,7 +356,18 @@ def check_dockerfile() -> None:
     if len(stages) < 2:
         fail("dockerfile", "not multi-stage")
         return
-    runtime = stages[-1]
+    runtime = next((s for s in stages if s["name"] == "runtime"), stages[-1])
+    targets = {s["name"]: s for s in stages if s["name"] in SERVICES}
+    for svc in SERVICES:
+        t = targets.get(svc)
+        if t is None or t["image"] != "runtime":
+            fail("dockerfile", f"no target {svc} FROM runtime")
+            continue
+        t_copies = [r for op, r in t["ins"] if op in ("COPY", "ADD")]
+        if t_copies != [f"--from=builder /out/{svc} /usr/local/bin/service"]:
+            fail("dockerfile", f"target {svc} copies {t_copies}; only its binary from the builder is allowed")
+        if any(op in ("RUN", "USER") for op, _ in t["ins"]):
+            fail("dockerfile", f"target {svc} runs commands or changes USER; it only adds its binary")
     if not re.match(r"(debian:\$\{DEBIAN_RELEASE\}|debian:\S+)-slim$|gcr\.io/distroless/", runtime["image"]):
         fail("dockerfile", f"runtime stage is {runtime['image']}, not debian slim or distroless")
     builder = next((s for s in stages if s["name"] == "builder"), None)
@@ -363,8 +396,8 @@ def check_dockerfile() -> None:
     if not any(op == "ENTRYPOINT" and r.startswith("[") for op, r in r_ops):
         fail("dockerfile", "no exec-form ENTRYPOINT")
     copies = [r for op, r in r_ops if op in ("COPY", "ADD")]
-    if len(copies) != 1 or not copies[0].startswith("--from=builder"):
-        fail("dockerfile", f"runtime stage copies {copies}; only the binary from the builder is allowed")
+    if copies:
+        fail("dockerfile", f"runtime stage copies {copies}; only the targets copy their binary from the builder")
     packages: set[str] = set()
     for op, r in r_ops:
         if op == "RUN":
@@ -375,7 +408,7 @@ def check_dockerfile() -> None:
     extra = packages - {"ca-certificates"} - set(LIB_PACKAGES.values())
     if extra:
         fail("dockerfile", f"runtime stage installs {sorted(extra)}: only CA certificates and linked libraries")
-    labels = " ".join(r for op, r in r_ops if op == "LABEL")
+    labels = " ".join(r for s in [runtime, *targets.values()] for op, r in s["ins"] if op == "LABEL")
     for key in ("title", "description", "version", "revision", "licenses", "source"):
         if f"org.opencontainers.image.{key}=" not in labels:
             fail("dockerfile", f"label org.opencontainers.image.{key} missing")
@@ -421,7 +454,7 @@ def check_build() -> None:
         if '--profile "${PROFILE}"' not in r:
             fail("build", f"Dockerfile build does not use --profile \"${{PROFILE}}\": {r}")
     final = next((r for r in builds if "cargo build" in r), "")
-    for flag in ("--locked", '-p "${SERVICE}"', '--bin "${SERVICE}"'):
+    for flag in ["--locked"] + [f"-p {svc} --bin {svc}" for svc in SERVICES]:
         if flag not in final:
             fail("build", f"Dockerfile's cargo build lacks {flag}")
     # make up's one build of the four services (deploy/lib.sh services_build_start).

@@ -1,32 +1,68 @@
 #!/usr/bin/env bash
-# `make compose-up` / `compose-down` / `compose-logs`: TaskFlow in Docker (deploy/compose.yaml).
+# `make compose-up` / `compose-down` / `compose-logs`: TaskFlow in containers (deploy/compose.yaml).
 #
-#   up    [EXECUTORS=n] [TRACING=1]  build the four images, start everything, wait until healthy
-#   down                             stop and remove the containers (volumes stay: `docker compose
-#                                    -p taskflow down -v` deletes the data too)
+#   up    [EXECUTORS=n] [TRACING=1]  build the four images, start everything, wait until it answers
+#                                    through the entry point, write .taskflow/compose/dev.env
+#   down  [VOLUMES=1]                stop and remove the containers; data volumes stay unless VOLUMES=1
 #   logs  [service…]                 follow the logs
 #
-# The services' settings come from .taskflow/compose.env: a copy of deploy/.env.example made on
-# the first `up` with a generated TASKFLOW_ADMIN_TOKEN; variables added to the example later are
-# appended to it. Uses `docker compose` (v2) when present, else `docker-compose`.
+# Engine: Docker with Compose v2 where it works; otherwise podman with podman-compose (PyPI,
+# pinned, installed once into ~/.cache/taskflow/podman-compose-venv). Images compose.yaml names
+# that cannot be pulled are built here under the same names (deploy/compose/images.sh).
+# Everything this writes is under .taskflow/compose/: compose.env (the services' settings: a copy
+# of deploy/.env.example with a generated TASKFLOW_ADMIN_TOKEN; variables added to the example
+# later are appended), dev.env (URLs and keys of this stack), dev-tenant.json, containers.conf.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ENV_FILE=.taskflow/compose.env
+STATE=.taskflow/compose
+ENV_FILE=$STATE/compose.env
+DEV_ENV=$STATE/dev.env
+TENANT_FILE=$STATE/dev-tenant.json
+PROJECT=taskflow
+PODMAN_COMPOSE_VERSION=1.6.0
+SERVICES=(svc-tasks svc-executor svc-notify svc-scheduler)
+CACHE="${TASKFLOW_CACHE:-$HOME/.cache/taskflow}"
 log() { printf '[compose] %s\n' "$*"; }
 die() { printf '[compose] ERROR: %s\n' "$*" >&2; exit 1; }
+mkdir -p "$STATE"
 
-if docker compose version >/dev/null 2>&1; then
+# --- engine ---------------------------------------------------------------------------------
+ENGINE=""
+if command -v docker >/dev/null && docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+  ENGINE=docker
   compose=(docker compose)
-elif command -v docker-compose >/dev/null; then
-  compose=(docker-compose)
+elif command -v podman >/dev/null; then
+  ENGINE=podman
+  # Debian's podman here: crun refuses hybrid cgroups (runc works), and containers must be given
+  # resource limits no higher than the machine's. A caller's own CONTAINERS_CONF wins.
+  if [[ -z "${CONTAINERS_CONF:-}" ]]; then
+    nofile=$(ulimit -Hn); nproc=$(ulimit -Hu)
+    [[ "$nofile" == unlimited || "$nofile" -gt 20000 ]] && nofile=20000
+    [[ "$nproc" == unlimited || "$nproc" -gt 4096 ]] && nproc=4096
+    {
+      echo "# written by deploy/compose/run.sh: limits within this machine's, runc where crun fails"
+      echo "[containers]"
+      echo "default_ulimits = [\"nofile=$nofile:$nofile\", \"nproc=$nproc:$nproc\"]"
+      if command -v runc >/dev/null; then printf '[engine]\nruntime = "runc"\n'; fi
+    } >"$STATE/containers.conf"
+    export CONTAINERS_CONF="$PWD/$STATE/containers.conf"
+  fi
+  venv="$CACHE/podman-compose-venv"
+  if [[ "$("$venv/bin/podman-compose" --version 2>/dev/null | head -n1)" != *"$PODMAN_COMPOSE_VERSION"* ]]; then
+    log "installing podman-compose $PODMAN_COMPOSE_VERSION from PyPI into $venv (once per machine)"
+    python3 -m venv "$venv" && "$venv/bin/pip" install --quiet "podman-compose==$PODMAN_COMPOSE_VERSION" ||
+      die "installing podman-compose from PyPI failed"
+  fi
+  compose=("$venv/bin/podman-compose")
 else
-  die "neither \`docker compose\` nor docker-compose is installed (https://docs.docker.com/compose/install/)"
+  die "no container engine: install Docker with Compose v2 (https://docs.docker.com/compose/install/) or podman (apt-get install podman runc)"
 fi
 
-# .taskflow/compose.env: created once, then completed with any variable the example gained.
+run() { "${compose[@]}" -p "$PROJECT" --env-file "$ENV_FILE" -f deploy/compose.yaml "$@"; }
+
+# .taskflow/compose/compose.env: created once, then completed with any variable the example gained.
 prepare_env() {
-  mkdir -p .taskflow
   python3 - deploy/.env.example "$ENV_FILE" <<'PY'
 import re, secrets, sys
 example, target = sys.argv[1], sys.argv[2]
@@ -51,30 +87,209 @@ else:
 PY
   chmod 600 "$ENV_FILE"
 }
+env_value() { sed -n "s/^$1=//p" "$ENV_FILE" | tail -n1; }
 
-run() { "${compose[@]}" -p taskflow --env-file "$ENV_FILE" -f deploy/compose.yaml "$@"; }
+# --- helpers ----------------------------------------------------------------------------------
+containers_of() { "$ENGINE" ps -a -q --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=$1"; }
+# Health of one container: its own healthcheck, run now (podman without systemd runs no timers).
+healthy() {
+  if [[ "$ENGINE" == podman ]]; then podman healthcheck run "$1" >/dev/null 2>&1
+  else [[ "$(docker inspect --format '{{.State.Health.Status}}' "$1" 2>/dev/null)" == healthy ]]; fi
+}
+# /health/ready of a service, asked inside its container (bash's /dev/tcp; nothing else is published).
+ready() {
+  local port="$2"
+  "$ENGINE" exec "$1" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /health/ready HTTP/1.0\r\n\r\n' >&3 && IFS= read -r s <&3 && [[ \$s == *' 200 '* ]]" >/dev/null 2>&1
+}
+wait_until() { # WHAT SECONDS SERVICE cmd...: every container of SERVICE passes cmd
+  local what="$1" secs="$2" svc="$3" deadline c ok
+  shift 3
+  deadline=$((SECONDS + secs))
+  while :; do
+    ok=1
+    for c in $(containers_of "$svc"); do "$@" "$c" || { ok=0; break; }; done
+    [[ -n "$(containers_of "$svc")" && $ok == 1 ]] && return 0
+    if ((SECONDS >= deadline)); then
+      log "$svc is not $what after ${secs}s; its last log lines:"
+      for c in $(containers_of "$svc"); do "$ENGINE" logs --tail 25 "$c" 2>&1 | sed 's/^/    /'; done
+      die "$svc did not become $what (make compose-logs shows more)"
+    fi
+    sleep 2
+  done
+}
+port_of() { case "$1" in svc-tasks) echo 18090 ;; svc-executor) echo 18091 ;; svc-notify) echo 18095 ;; svc-scheduler) echo 18096 ;; esac; }
+
+# The entry port must be ours or free.
+check_entry_port() {
+  local port="$1" ours
+  ours="$("$ENGINE" ps -q --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=nginx")"
+  [[ -n "$ours" ]] && return 0
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+    die "port $port (TASKFLOW_ENTRY_PORT in $ENV_FILE) is already taken on this machine: set another free port there"
+  fi
+}
+
+build_images() {
+  local svc revision
+  revision="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+  for svc in "${SERVICES[@]}"; do
+    log "building taskflow/$svc:local (deploy/docker/Dockerfile, target $svc; one shared builder stage)"
+    nice -n 10 "$ENGINE" build ${QUIET:+-q} $([[ "$ENGINE" == podman ]] && echo --format docker) \
+      -f deploy/docker/Dockerfile --target "$svc" --build-arg "REVISION=$revision" \
+      -t "taskflow/$svc:local" . >"$STATE/build-$svc.log" 2>&1 ||
+      { tail -n 40 "$STATE/build-$svc.log" >&2; die "building $svc failed (full log: $STATE/build-$svc.log)"; }
+  done
+}
+
+# Recreate a running service whose image was rebuilt (compose keeps containers whose config is unchanged).
+stale_services() {
+  local svc c want
+  for svc in "$@"; do
+    want="$("$ENGINE" image inspect --format '{{.Id}}' "taskflow/$svc:local" 2>/dev/null)" || continue
+    for c in $(containers_of "$svc"); do
+      [[ "$("$ENGINE" inspect --format '{{.Image}}' "$c")" == *"${want#sha256:}"* ]] || { echo "$svc"; break; }
+    done
+  done
+}
+
+api() { # METHOD PATH BEARER [BODY] -> body on stdout, status in $API_STATUS
+  local out; out="$(mktemp)"
+  local args=(-sS -o "$out" -w '%{http_code}' --max-time 10 -X "$1" -H "Authorization: Bearer $3")
+  [[ -n "${4:-}" ]] && args+=(-H 'Content-Type: application/json' --data "$4")
+  API_STATUS="$(curl "${args[@]}" "$ENTRY$2" 2>/dev/null || true)"
+  cat "$out"; rm -f "$out"
+}
+json_field() { python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print(v if isinstance(v,str) else "")' "$1"; }
+
+# The dev tenant of this stack: kept in dev-tenant.json while svc-tasks still accepts its key.
+dev_tenant() {
+  local admin="$1" key="" body
+  if [[ -f "$TENANT_FILE" ]]; then
+    key="$(json_field api_key <"$TENANT_FILE" 2>/dev/null || true)"
+    if [[ -n "$key" ]]; then
+      api GET "/v1/tasks?limit=1" "$key" >/dev/null
+      [[ "$API_STATUS" == 200 ]] && { API_KEY="$key"; return 0; }
+    fi
+  fi
+  body="$(api POST /v1/admin/tenants "$admin" "{\"name\":\"compose-dev-$(date +%s)\"}")"
+  [[ "$API_STATUS" == 201 ]] || die "creating the dev tenant answered HTTP $API_STATUS: ${body:0:300}"
+  (umask 077 && printf '%s\n' "$body" >"$TENANT_FILE")
+  API_KEY="$(json_field api_key <"$TENANT_FILE")"
+  [[ "$API_KEY" == tfk_* ]] || die "the tenant response has no api_key"
+}
+
+up() {
+  local started=$SECONDS port svc stale scale=()
+  prepare_env
+  port="$(env_value TASKFLOW_ENTRY_PORT)"
+  [[ "$port" =~ ^[0-9]+$ ]] || die "TASKFLOW_ENTRY_PORT is missing or not a port in $ENV_FILE (see deploy/.env.example)"
+  ENTRY="http://127.0.0.1:$port"
+  check_entry_port "$port"
+  if [[ -n "${EXECUTORS:-}" ]]; then
+    [[ "$EXECUTORS" =~ ^[1-9][0-9]*$ ]] || die "EXECUTORS must be a whole number ≥ 1, got '$EXECUTORS'"
+    scale=(--scale "svc-executor=$EXECUTORS")
+  fi
+  if [[ -n "${TRACING:-}" && "${TRACING}" != 0 ]]; then
+    export COMPOSE_PROFILES=tracing OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318
+  fi
+  local images
+  if [[ "$ENGINE" == podman ]]; then
+    images="$(deploy/compose/images.sh podman)"
+  else
+    images="  (pulled by docker compose as needed)"
+  fi
+  build_images
+  if [[ "$ENGINE" == docker ]]; then
+    run up -d --no-build --remove-orphans --wait --wait-timeout 300 "${scale[@]}"
+  else
+    # podman-compose ignores `condition: service_healthy` before podman 4.6, so start in stages
+    # and wait for each stage's health here.
+    run up -d --no-deps postgres kafka >"$STATE/up.log" 2>&1 || { cat "$STATE/up.log" >&2; die "starting postgres and kafka failed"; }
+    wait_until healthy 120 postgres healthy
+    run up -d --no-deps registry >>"$STATE/up.log" 2>&1 || { cat "$STATE/up.log" >&2; die "starting the registry failed"; }
+    wait_until healthy 180 kafka healthy
+    wait_until healthy 180 registry healthy
+    mapfile -t stale < <(stale_services "${SERVICES[@]}")
+    if ((${#stale[@]})); then
+      log "recreating ${stale[*]} (image rebuilt)"
+      run up -d --no-deps --force-recreate "${stale[@]}" >>"$STATE/up.log" 2>&1 || { cat "$STATE/up.log" >&2; die "recreating ${stale[*]} failed"; }
+    fi
+    run up -d --no-deps "${scale[@]}" "${SERVICES[@]}" >>"$STATE/up.log" 2>&1 || { cat "$STATE/up.log" >&2; die "starting the services failed"; }
+    if [[ -n "${COMPOSE_PROFILES:-}" ]]; then run up -d --no-deps jaeger >>"$STATE/up.log" 2>&1 || log "jaeger did not start (no image?)"; fi
+    for svc in "${SERVICES[@]}"; do
+      # shellcheck disable=SC2317 # called indirectly
+      probe() { ready "$1" "$(port_of "$svc")"; }
+      wait_until ready 180 "$svc" probe
+    done
+    run up -d --no-deps nginx >>"$STATE/up.log" 2>&1 || { cat "$STATE/up.log" >&2; die "starting nginx failed"; }
+    wait_until healthy 60 nginx healthy
+  fi
+  local deadline=$((SECONDS + 60))
+  until curl -fsS -o /dev/null --max-time 3 "$ENTRY/health/ready"; do
+    ((SECONDS < deadline)) || die "$ENTRY/health/ready does not answer 200 through the entry point"
+    sleep 1
+  done
+  dev_tenant "$(env_value TASKFLOW_ADMIN_TOKEN)"
+  write_dev_env "$port"
+  summary "$port" "$images" $((SECONDS - started))
+}
+
+write_dev_env() {
+  local tmp="$DEV_ENV.tmp"
+  (
+    umask 077
+    cat >"$tmp" <<ENV
+# Generated by deploy/compose/run.sh on every \`make compose-up\`: the compose stack, through its
+# one entry point. Use: source $DEV_ENV
+export TASKFLOW_API_URL=$ENTRY
+export TASKFLOW_NOTIFY_URL=$ENTRY
+export TASKFLOW_SCHEDULER_URL=$ENTRY
+export TASKFLOW_API_KEY=$API_KEY
+export TASKFLOW_ADMIN_TOKEN=$(env_value TASKFLOW_ADMIN_TOKEN)
+export TASKFLOW_TASK_PARTITIONS=$(env_value TASKFLOW_TASK_PARTITIONS)
+export TASKFLOW_COMPOSE_ENGINE=$ENGINE
+export TASKFLOW_COMPOSE_PROJECT=$PROJECT
+ENV
+  )
+  mv "$tmp" "$DEV_ENV"
+}
+
+summary() {
+  local port="$1" images="$2" secs="$3" svc n
+  echo
+  log "TaskFlow runs in containers ($ENGINE, project $PROJECT), up in ${secs}s; one entry point:"
+  printf '  %-16s %s\n' "task API" "http://127.0.0.1:$port/v1/tasks   (Swagger UI /docs, OpenAPI /openapi.json)"
+  printf '  %-16s %s\n' "dashboard" "http://127.0.0.1:$port/"
+  printf '  %-16s %s\n' "streams" "http://127.0.0.1:$port/v1/stream, /v1/tasks/{id}/stream, ws://127.0.0.1:$port/v1/ws"
+  printf '  %-16s %s\n' "schedules" "http://127.0.0.1:$port/v1/schedules"
+  log "containers (nothing else is published on the host):"
+  for svc in postgres kafka registry "${SERVICES[@]}" nginx; do
+    n="$(containers_of "$svc" | wc -l)"
+    printf '  %-16s %s container(s), image %s\n' "$svc" "$n" \
+      "$("$ENGINE" inspect --format '{{.ImageName}}' "$(containers_of "$svc" | head -n1)" 2>/dev/null || echo '?')"
+  done
+  log "images not ours:"
+  printf '%s\n' "$images"
+  log "logs: make compose-logs; stop: make compose-down (data volumes stay; VOLUMES=1 deletes them)"
+  echo
+  echo "  source $DEV_ENV   # TASKFLOW_API_URL, TASKFLOW_API_KEY, TASKFLOW_ADMIN_TOKEN, TASKFLOW_NOTIFY_URL, TASKFLOW_SCHEDULER_URL"
+}
+
+down() {
+  [[ -f "$ENV_FILE" ]] || prepare_env >/dev/null
+  local args=(down --remove-orphans)
+  if [[ -n "${VOLUMES:-}" && "${VOLUMES}" != 0 ]]; then args+=(-v); log "removing the data volumes too (VOLUMES=1)"; fi
+  COMPOSE_PROFILES=tracing run "${args[@]}" >"$STATE/down.log" 2>&1 || { cat "$STATE/down.log" >&2; die "compose down failed"; }
+  rm -f "$DEV_ENV"
+  local left
+  left="$("$ENGINE" ps -a -q --filter "label=com.docker.compose.project=$PROJECT" | wc -l)"
+  ((left == 0)) || die "$left container(s) of project $PROJECT are still there"
+  log "down: no container of project $PROJECT left$([[ -z "${VOLUMES:-}" || "${VOLUMES}" == 0 ]] && echo '; data volumes kept (VOLUMES=1 deletes them)')"
+}
 
 case "${1:-}" in
-  up)
-    prepare_env
-    args=(up -d --build --remove-orphans)
-    if [[ -n "${EXECUTORS:-}" ]]; then
-      [[ "$EXECUTORS" =~ ^[0-9]+$ ]] || die "EXECUTORS must be a whole number, got '$EXECUTORS'"
-      args+=(--scale "svc-executor=$EXECUTORS")
-    fi
-    if [[ -n "${TRACING:-}" && "${TRACING}" != 0 ]]; then
-      export COMPOSE_PROFILES=tracing OTEL_EXPORTER_OTLP_ENDPOINT=http://jaeger:4318
-    fi
-    # Compose v2 waits for the healthchecks itself; v1 has no --wait.
-    if [[ "${compose[*]}" == "docker compose" ]]; then args+=(--wait --wait-timeout 300); fi
-    run "${args[@]}"
-    log "up: svc-tasks http://localhost:18090 (docs: /docs), dashboard http://localhost:18095, svc-scheduler http://localhost:18096${COMPOSE_PROFILES:+, Jaeger http://localhost:16686}"
-    log "admin token: TASKFLOW_ADMIN_TOKEN in $ENV_FILE; status: docker compose -p taskflow ps"
-    ;;
-  down)
-    [[ -f "$ENV_FILE" ]] || cp deploy/.env.example "$ENV_FILE"
-    COMPOSE_PROFILES=tracing run down --remove-orphans
-    ;;
+  up) up ;;
+  down) down ;;
   logs)
     [[ -f "$ENV_FILE" ]] || die "$ENV_FILE is missing: run make compose-up first"
     shift
