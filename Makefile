@@ -22,7 +22,7 @@ FAULTS ?=
 # The short chaos run in `make test`: one fault per kind of piece (a worker, the database, the API).
 CI_FAULTS := kill-executor,crash-postgres,kill-tasks
 
-.PHONY: help up down status logs test test-unit test-traces build lint fmt schemas-check bench tools bench-peers seed compose-up compose-down compose-logs chaos trace-screenshot
+.PHONY: help up down status logs test test-unit test-traces build lint fmt schemas-check bench tools bench-peers seed compose-up compose-down compose-logs compose-test helm-check chaos trace-screenshot
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -84,6 +84,7 @@ test: tools ## lint, then every test against the real servers, the outside check
 	@source .taskflow/dev.env && $(T) dashboard checks/dashboard-check.sh
 	@source .taskflow/dev.env && $(T) seed checks/seed-check.sh
 	@$(T) compose-check checks/compose-check.sh
+	@$(T) helm-check checks/helm-check.sh
 	@source .taskflow/dev.env && FAULTS=$(CI_FAULTS) RUNS=3 $(T) chaos timeout 900 checks/chaos.sh
 	@source .taskflow/dev.env && $(T) broker-restart $(NEXTEST) --workspace --no-fail-fast -E '$(ALONE)' --success-output final
 	@echo "make test: green; where the time went:" && $(T) --report
@@ -109,11 +110,19 @@ trace-screenshot: up ## a screenshot of one task's trace in the trace UI (Zipkin
 bench-peers: ## TaskFlow next to River (Go) on the same PostgreSQL, same no-op workload: one table + latency chart (~6 min)
 	@bench/bench-peers.sh
 
-compose-up: ## TaskFlow in Docker: build the four images, start them with PostgreSQL, Kafka and the registry (EXECUTORS=n, TRACING=1 for Jaeger)
+compose-up: ## TaskFlow in containers (Docker, or podman here): build the four images, start them with PostgreSQL, Kafka, the registry and the nginx entry point on :18080 (EXECUTORS=n, TRACING=1 for Jaeger)
 	@EXECUTORS=$(EXECUTORS) TRACING=$(TRACING) deploy/compose/run.sh up
 
-compose-down: ## stop what `make compose-up` started (data volumes stay)
-	@deploy/compose/run.sh down
+# VOLUMES=1: also delete the data volumes (PostgreSQL, Kafka).
+VOLUMES ?=
+compose-down: ## stop what `make compose-up` started (data volumes stay; VOLUMES=1 deletes them)
+	@VOLUMES=$(VOLUMES) deploy/compose/run.sh down
+
+compose-test: ## a second compose stack from nothing (project taskflow-test, port 18089): tasks, SSE, a schedule, an executor killed, a restart keeping data, then down
+	@checks/compose-test.sh
+
+helm-check: ## the Helm chart deploy/helm/taskflow offline: lint --strict, template per ci/ values, Kubernetes schemas, chart unit test
+	@checks/helm-check.sh
 
 compose-logs: ## follow the logs of the compose services
 	@deploy/compose/run.sh logs

@@ -15,11 +15,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-STATE=.taskflow/compose
+# A second stack beside the first (checks/compose-test.sh): its own project (containers,
+# network, volumes), state directory under .taskflow/compose/ and entry port.
+PROJECT="${TASKFLOW_COMPOSE_PROJECT:-taskflow}"
+STATE="${TASKFLOW_COMPOSE_STATE:-.taskflow/compose}"
+[[ "$STATE" == .taskflow/compose || "$STATE" == .taskflow/compose/* ]] || { echo "[compose] ERROR: TASKFLOW_COMPOSE_STATE must be under .taskflow/compose" >&2; exit 1; }
 ENV_FILE=$STATE/compose.env
 DEV_ENV=$STATE/dev.env
 TENANT_FILE=$STATE/dev-tenant.json
-PROJECT=taskflow
 PODMAN_COMPOSE_VERSION=1.6.0
 SERVICES=(svc-tasks svc-executor svc-notify svc-scheduler)
 CACHE="${TASKFLOW_CACHE:-$HOME/.cache/taskflow}"
@@ -59,7 +62,16 @@ else
   die "no container engine: install Docker with Compose v2 (https://docs.docker.com/compose/install/) or podman (apt-get install podman runc)"
 fi
 
-run() { "${compose[@]}" -p "$PROJECT" --env-file "$ENV_FILE" -f deploy/compose.yaml "$@"; }
+# Compose lets the caller's environment win over the env file: a shell that sourced the native
+# .taskflow/dev.env would hand its 127.0.0.1 addresses to the containers. Those names are unset.
+run() {
+  local unset=() name
+  for name in $(sed -n 's/^\([A-Z][A-Z0-9_]*\)=.*/\1/p' "$ENV_FILE") OTEL_EXPORTER_OTLP_TRACES_ENDPOINT OTEL_TRACES_EXPORTER; do
+    unset+=(-u "$name")
+  done
+  [[ -n "${COMPOSE_PROFILES:-}" ]] || unset+=(-u OTEL_EXPORTER_OTLP_ENDPOINT)
+  env "${unset[@]}" "${compose[@]}" -p "$PROJECT" --env-file "$ENV_FILE" -f deploy/compose.yaml "$@"
+}
 
 # .taskflow/compose/compose.env: created once, then completed with any variable the example gained.
 prepare_env() {
@@ -86,6 +98,12 @@ else:
         print(f"[compose] added {len(new)} new variables to {target}: " + ", ".join(l.split('=')[0] for l in new))
 PY
   chmod 600 "$ENV_FILE"
+  # An entry port given by the caller is written into this stack's env file.
+  if [[ -n "${TASKFLOW_ENTRY_PORT:-}" ]]; then
+    [[ "$TASKFLOW_ENTRY_PORT" =~ ^[0-9]+$ ]] || die "TASKFLOW_ENTRY_PORT must be a port number, got '$TASKFLOW_ENTRY_PORT'"
+    sed -i -e "s/^TASKFLOW_ENTRY_PORT=.*/TASKFLOW_ENTRY_PORT=$TASKFLOW_ENTRY_PORT/" \
+      -e "s|^TASKFLOW_API_URL=http://localhost:[0-9]*\$|TASKFLOW_API_URL=http://localhost:$TASKFLOW_ENTRY_PORT|" "$ENV_FILE"
+  fi
 }
 env_value() { sed -n "s/^$1=//p" "$ENV_FILE" | tail -n1; }
 
@@ -295,5 +313,12 @@ case "${1:-}" in
     shift
     COMPOSE_PROFILES=tracing run logs -f --tail=200 "$@"
     ;;
-  *) die "usage: deploy/compose/run.sh up|down|logs [service…]" ;;
+  tails)
+    # The last lines of every container of the project (checks/compose-test.sh on a failure).
+    for c in $("$ENGINE" ps -a --format '{{.Names}}' --filter "label=com.docker.compose.project=$PROJECT"); do
+      echo "--- $c ($("$ENGINE" inspect --format '{{.State.Status}}' "$c"))"
+      "$ENGINE" logs --tail "${TAIL:-15}" "$c" 2>&1 | cut -c1-300
+    done
+    ;;
+  *) die "usage: deploy/compose/run.sh up|down|logs [service…]|tails" ;;
 esac
