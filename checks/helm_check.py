@@ -57,6 +57,13 @@ def compose_env() -> dict[str, set[str]]:
     return out
 
 
+def deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
 def check_values_file(path: Path) -> None:
     values = yaml.safe_load(CHART.joinpath("values.yaml").read_text())
     override = yaml.safe_load(path.read_text()) or {}
@@ -74,7 +81,7 @@ def check_values_file(path: Path) -> None:
         if d is None:
             fail(f"{path.name}: no Deployment {name}")
             continue
-        sv = {**values["services"][svc], **(override.get("services", {}).get(svc) or {})}
+        sv = deep_merge(values["services"][svc], (override.get("services") or {}).get(svc) or {})
         scaled = (sv.get("autoscaling") or {}).get("enabled")
         if scaled:
             if "replicas" in d["spec"]:
