@@ -43,7 +43,16 @@ build() { # NAME CONTAINERFILE CONTEXT [build args...]
   shift 3
   log "building $name locally from $file (no registry reachable)"
   "${nice[@]}" "$engine" build -q --format docker -f "$file" -t "$name" -t "$(qualified "$name")" \
-    --label "taskflow.local-build=$(basename "$file")" "$@" "$ctx" >/dev/null
+    --label "taskflow.local-build=$(basename "$file")" --label "taskflow.local-build-inputs=$INPUTS" \
+    "$@" "$ctx" >/dev/null
+}
+# A digest of the files a stand-in is made from: a stand-in built from other files is built again.
+inputs_of() { cat "$@" | sha256sum | cut -c1-16; }
+label_of() {
+  local v
+  v="$("$engine" image inspect --format "{{ index .Config.Labels \"$2\" }}" "$1" 2>/dev/null || true)"
+  [[ "$v" == "<no value>" ]] && v=""
+  printf '%s' "$v"
 }
 
 # A build context under the cache: hard links where the file system allows, copies otherwise.
@@ -54,9 +63,17 @@ stage() { # DIR SOURCE...  (files or directories copied into DIR)
   cp -al "$@" "$dir/" 2>/dev/null || cp -a "$@" "$dir/"
 }
 
-ensure() { # NAME how-to-build-function
+ensure() { # NAME how-to-build-function INPUT-FILES...
   local name="$1" fn="$2"
-  if exists "$name"; then
+  shift 2
+  local INPUTS built_from
+  INPUTS="$(inputs_of "$@")"
+  built_from="$(label_of "$name" taskflow.local-build-inputs)"
+  if exists "$name" && [[ -n "$built_from" && "$built_from" != "$INPUTS" ]]; then
+    log "$name: its files under $IMAGES_DIR changed since it was built here"
+    "$fn" "$name"
+    printf '  %-34s %s\n' "$name" "built here now ($(origin "$name" | sed 's/built here (\(.*\))/\1/'))" >>"$REPORT"
+  elif exists "$name"; then
     printf '  %-34s %s\n' "$name" "present, $(origin "$name")" >>"$REPORT"
   elif try_pull "$name"; then
     printf '  %-34s %s\n' "$name" "pulled now" >>"$REPORT"
@@ -66,7 +83,7 @@ ensure() { # NAME how-to-build-function
   fi
 }
 
-build_debian() { "${nice[@]}" "$IMAGES_DIR/debian.sh" "$engine" "$1" "$(qualified "$1")"; }
+build_debian() { INPUTS="$INPUTS" "${nice[@]}" "$IMAGES_DIR/debian.sh" "$engine" "$1" "$(qualified "$1")"; }
 build_rust() { build "$1" "$IMAGES_DIR/rust.Containerfile" "$IMAGES_DIR"; }
 build_postgres() {
   stage "$STAGE/postgres" "$IMAGES_DIR/postgres-entrypoint.sh"
@@ -93,7 +110,7 @@ build_kafka() {
   local home
   home="$(kafka_home)"
   [[ -f "$home/.complete" ]] || die "Kafka's jars are not in $home yet: \`make up\` downloads them once per machine"
-  ensure "$JRE" build_jre
+  ensure "$JRE" build_jre "$IMAGES_DIR/jre.Containerfile"
   stage "$STAGE/kafka" "$home/libs" deploy/kafka/log4j2.properties deploy/kafka/log4j2-tools.properties \
     "$IMAGES_DIR/kafka-run.sh" "$IMAGES_DIR/kafka-tool.sh"
   build "$1" "$IMAGES_DIR/kafka.Containerfile" "$STAGE/kafka" --build-arg "JRE_IMAGE=$JRE"
@@ -101,7 +118,7 @@ build_kafka() {
 build_registry() {
   [[ -f "$REGISTRY_DIST/quarkus-run.jar" ]] ||
     die "Apicurio Registry is not in $REGISTRY_DIST yet: \`make up\` downloads it once per machine"
-  ensure "$JRE" build_jre
+  ensure "$JRE" build_jre "$IMAGES_DIR/jre.Containerfile"
   rm -rf "$STAGE/registry" && mkdir -p "$STAGE/registry"
   cp -al "$REGISTRY_DIST" "$STAGE/registry/registry" 2>/dev/null || cp -a "$REGISTRY_DIST" "$STAGE/registry/registry"
   build "$1" "$IMAGES_DIR/apicurio.Containerfile" "$STAGE/registry" --build-arg "JRE_IMAGE=$JRE"
@@ -109,10 +126,11 @@ build_registry() {
 
 REPORT="$(mktemp)"
 trap 'rm -f "$REPORT"' EXIT
-ensure "$DEBIAN" build_debian
-ensure "$RUST" build_rust
-ensure "$POSTGRES" build_postgres
-ensure "$KAFKA" build_kafka
-ensure "$REGISTRY" build_registry
-ensure "$NGINX" build_nginx
+I="$IMAGES_DIR"
+ensure "$DEBIAN" build_debian "$I/debian.sh"
+ensure "$RUST" build_rust "$I/rust.Containerfile"
+ensure "$POSTGRES" build_postgres "$I/postgres.Containerfile" "$I/postgres-entrypoint.sh"
+ensure "$KAFKA" build_kafka "$I/kafka.Containerfile" "$I/kafka-run.sh" "$I/kafka-tool.sh" deploy/kafka/log4j2.properties deploy/kafka/log4j2-tools.properties
+ensure "$REGISTRY" build_registry "$I/apicurio.Containerfile"
+ensure "$NGINX" build_nginx "$I/nginx.Containerfile" "$I/nginx-entrypoint.sh"
 grep -v taskflow-jre "$REPORT"

@@ -2,7 +2,8 @@
 # `make compose-up` / `compose-down` / `compose-logs`: TaskFlow in containers (deploy/compose.yaml).
 #
 #   up    [EXECUTORS=n] [TRACING=1]  build the four images, start everything, wait until it answers
-#                                    through the entry point, write .taskflow/compose/dev.env
+#         [BUILD=0]                  through the entry point, write .taskflow/compose/dev.env;
+#                                    BUILD=0 starts the images built before instead of building
 #   down  [VOLUMES=1]                stop and remove the containers; data volumes stay unless VOLUMES=1
 #   logs  [service…]                 follow the logs
 #
@@ -159,6 +160,12 @@ build_images() {
   done
 }
 
+missing_images() {
+  local svc
+  for svc in "${SERVICES[@]}"; do "$ENGINE" image inspect "taskflow/$svc:local" >/dev/null 2>&1 || return 0; done
+  return 1
+}
+
 # Recreate a running service whose image was rebuilt (compose keeps containers whose config is unchanged).
 stale_services() {
   local svc c want
@@ -170,7 +177,8 @@ stale_services() {
   done
 }
 
-api() { # METHOD PATH BEARER [BODY] -> body on stdout, status in $API_STATUS
+API_STATUS=""
+api() { # METHOD PATH BEARER [BODY] -> body on stdout, status in $API_STATUS (call it outside $(…))
   local out; out="$(mktemp)"
   local args=(-sS -o "$out" -w '%{http_code}' --max-time 10 -X "$1" -H "Authorization: Bearer $3")
   [[ -n "${4:-}" ]] && args+=(-H 'Content-Type: application/json' --data "$4")
@@ -189,9 +197,12 @@ dev_tenant() {
       [[ "$API_STATUS" == 200 ]] && { API_KEY="$key"; return 0; }
     fi
   fi
-  body="$(api POST /v1/admin/tenants "$admin" "{\"name\":\"compose-dev-$(date +%s)\"}")"
-  [[ "$API_STATUS" == 201 ]] || die "creating the dev tenant answered HTTP $API_STATUS: ${body:0:300}"
-  (umask 077 && printf '%s\n' "$body" >"$TENANT_FILE")
+  (umask 077 && : >"$TENANT_FILE.new")
+  # Not in $(…): api sets API_STATUS in this shell.
+  api POST /v1/admin/tenants "$admin" "{\"name\":\"compose-dev-$(date +%s)\"}" >"$TENANT_FILE.new"
+  body="$(head -c 300 "$TENANT_FILE.new")"
+  [[ "$API_STATUS" == 201 ]] || { rm -f "$TENANT_FILE.new"; die "creating the dev tenant answered HTTP $API_STATUS: $body"; }
+  mv "$TENANT_FILE.new" "$TENANT_FILE"
   API_KEY="$(json_field api_key <"$TENANT_FILE")"
   [[ "$API_KEY" == tfk_* ]] || die "the tenant response has no api_key"
 }
@@ -216,7 +227,11 @@ up() {
   else
     images="  (pulled by docker compose as needed)"
   fi
-  build_images
+  if [[ "${BUILD:-1}" == 0 ]] && ! missing_images; then
+    log "BUILD=0: starting the images built before"
+  else
+    build_images
+  fi
   if [[ "$ENGINE" == docker ]]; then
     run up -d --no-build --remove-orphans --wait --wait-timeout 300 "${scale[@]}"
   else
@@ -243,7 +258,7 @@ up() {
     wait_until healthy 60 nginx healthy
   fi
   local deadline=$((SECONDS + 60))
-  until curl -fsS -o /dev/null --max-time 3 "$ENTRY/health/ready"; do
+  until curl -fs -o /dev/null --max-time 3 "$ENTRY/health/ready" 2>/dev/null; do
     ((SECONDS < deadline)) || die "$ENTRY/health/ready does not answer 200 through the entry point"
     sleep 1
   done

@@ -24,6 +24,7 @@ first="$1"
 tar -C "$dir/root" -c . | "$engine" import \
   --change 'CMD ["bash"]' \
   --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-  --change 'LABEL taskflow.local-build=debootstrap' - "$first" >/dev/null
+  --change 'LABEL taskflow.local-build=debootstrap' --change "LABEL taskflow.local-build-inputs=${INPUTS:-}" \
+  - "$first" >/dev/null
 shift
 for name in "$@"; do "$engine" tag "$first" "$name"; done
