@@ -26,7 +26,7 @@ URL = os.environ["TASKFLOW_API_URL"].rstrip("/")
 KEY = os.environ["TASKFLOW_API_KEY"]
 ENGINE = os.environ.get("TASKFLOW_COMPOSE_ENGINE", "podman")
 PROJECT = os.environ.get("TASKFLOW_COMPOSE_PROJECT", "taskflow")
-TERMINAL = {"completed", "failed", "cancelled", "dead_lettered", "timed_out"}
+TERMINAL = {"completed", "failed", "cancelled", "dead_lettered"}
 
 
 def log(msg: str) -> None:
@@ -83,12 +83,41 @@ def executor_containers() -> list[str]:
     return out.split()
 
 
+def crash(container: str) -> None:
+    """SIGKILL the container's main process, as a crash would. (`podman kill` counts as a stop by
+    the user, after which `restart: unless-stopped` does not restart; `docker kill` does not.)"""
+    if ENGINE == "podman":
+        pid = subprocess.run([ENGINE, "inspect", "--format", "{{.State.Pid}}", container],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        os.kill(int(pid), 9)
+    else:
+        subprocess.run([ENGINE, "kill", container], check=True, capture_output=True)
+
+
+def restarted(before: str) -> bool:
+    out = subprocess.run([ENGINE, "inspect", "--format", "{{.State.Running}} {{.RestartCount}}", before],
+                         capture_output=True, text=True).stdout.split()
+    return bool(out) and out[0] == "true" and int(out[1]) >= 1
+
+
 def follow_sse(task_id: str, seen: list[str], done: threading.Event) -> None:
     """Reads /v1/tasks/{id}/stream through the entry point until `event: end`."""
     req = urllib.request.Request(f"{URL}/v1/tasks/{task_id}/stream",
                                  headers={"Authorization": f"Bearer {KEY}", "Accept": "text/event-stream"})
+    # svc-notify learns of the task from Kafka: 404 until its TaskCreated arrives there.
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            r = urllib.request.urlopen(req, timeout=120)
+            break
+        except urllib.error.HTTPError as e:
+            if e.code != 404 or time.monotonic() > deadline:
+                seen.append(f"error:{e}")
+                done.set()
+                return
+            time.sleep(0.3)
     try:
-        with urllib.request.urlopen(req, timeout=120) as r:
+        with r:
             seen.append(f"content-type:{r.headers.get('Content-Type')}")
             for raw in r:
                 line = raw.decode().rstrip("\n")
@@ -144,11 +173,12 @@ def work(state_file: str) -> None:
             assert before, "no executor container runs"
             wait_until("a task running", lambda: any(task_state(ok_json("GET", f"/v1/tasks/{t}")) == "running"
                                                      for t in ids[-10:]), 30, 0.3)
-            subprocess.run([ENGINE, "kill", before[0]], check=True, capture_output=True)
+            crash(before[0])
             killed = True
-            log(f"killed executor container {before[0][:12]} with tasks running")
+            log(f"killed (SIGKILL) the executor in container {before[0][:12]} with tasks running")
     assert killed
-    wait_until("the executor running again", lambda: executor_containers(), 60)
+    wait_until("the killed executor container restarted by its restart policy", lambda: restarted(before[0]), 60)
+    log("the executor container was restarted by its restart policy")
     done.wait(120)
     assert any(line.startswith("content-type:text/event-stream") for line in seen), f"SSE: {seen[:3]}"
     assert any("completed" in line for line in seen) and any(l.startswith("event: end") for l in seen), \
@@ -163,8 +193,10 @@ def work(state_file: str) -> None:
     for t in ids:
         events = ok_json("GET", f"/v1/tasks/{t}/events")
         events = events.get("events", events) if isinstance(events, dict) else events
-        kinds = [str(e.get("type") or e.get("kind") or e.get("event_type")) for e in events]
-        ends = [k for k in kinds if any(w in k.lower() for w in ("completed", "failed", "deadletter", "dead_letter", "cancelled", "timedout"))]
+        kinds = [str(e.get("type")) for e in events]
+        # Terminal: TaskCompleted, TaskCancelled, or a TaskFailed with final=true (schemas/avro).
+        ends = [e["type"] for e in events if e.get("type") in ("TaskCompleted", "TaskCancelled")
+                or (e.get("type") == "TaskFailed" and (e.get("data") or {}).get("final"))]
         assert len(ends) == 1, f"task {t} has {len(ends)} terminal events: {kinds}"
     log("100 tasks completed, each with exactly one terminal event, across an executor kill")
 
@@ -175,11 +207,12 @@ def work(state_file: str) -> None:
 
     def fired():
         occ = ok_json("GET", f"/v1/schedules/{sid}/occurrences")
-        occ = occ.get("occurrences", occ) if isinstance(occ, dict) else occ
-        return [o for o in occ if o.get("task_id")] if len(occ) >= 2 else None
-    occ = wait_until("the 2-second cron schedule to fire twice", fired, 60, 1)
+        occ = occ.get("items", []) if isinstance(occ, dict) else occ
+        ran = [o for o in occ if o.get("outcome") == "triggered" and o.get("task_id") and o.get("task_ended")]
+        return ran if len(ran) >= 2 else None
+    occ = wait_until("the 2-second cron schedule to fire twice, each task ended", fired, 60, 1)
     ok_json("POST", f"/v1/schedules/{sid}/pause", {"note": "compose-test done"})
-    log(f"the 2-second cron schedule fired ({len(occ)} occurrences with tasks), then paused")
+    log(f"the 2-second cron schedule fired ({len(occ)} occurrences whose tasks ended), then paused")
     with open(state_file, "w") as f:
         json.dump({"tasks": ids, "schedule": sid}, f)
 
