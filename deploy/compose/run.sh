@@ -210,6 +210,10 @@ dev_tenant() {
 up() {
   local started=$SECONDS port svc stale scale=()
   prepare_env
+  # A variable missing from the env file (`${VAR?…}` in compose.yaml): one line, before anything starts.
+  if ! run config >"$STATE/config.log" 2>&1; then
+    die "deploy/compose.yaml with $ENV_FILE: $(grep -iE 'required variable|missing|error' "$STATE/config.log" | tail -n1 | sed 's/^[A-Za-z]*Error: //')"
+  fi
   port="$(env_value TASKFLOW_ENTRY_PORT)"
   [[ "$port" =~ ^[0-9]+$ ]] || die "TASKFLOW_ENTRY_PORT is missing or not a port in $ENV_FILE (see deploy/.env.example)"
   ENTRY="http://127.0.0.1:$port"
