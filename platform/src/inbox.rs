@@ -48,3 +48,43 @@ pub async fn record_all(
         .await?;
     Ok(new.into_iter().collect())
 }
+
+/// Retention of the inbox: ids consumed before `cut_off` (up to `limit`) go. An id only needs
+/// keeping while a copy of its event can still arrive — a redelivery after a crash, a relay's
+/// re-send — which is minutes, not days.
+pub fn delete_consumed_before(
+    conn: &mut AsyncPgConnection,
+    cut_off: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> futures::future::BoxFuture<'_, Result<usize, diesel::result::Error>> {
+    Box::pin(async move {
+        let old: Vec<Uuid> = consumed_events::table
+            .filter(consumed_events::consumed_at.lt(cut_off))
+            .select(consumed_events::event_id)
+            .limit(limit)
+            .load(conn)
+            .await?;
+        if old.is_empty() {
+            return Ok(0);
+        }
+        diesel::delete(consumed_events::table.filter(consumed_events::event_id.eq_any(&old)))
+            .execute(conn)
+            .await
+    })
+}
+
+/// How long consumed event ids are kept (every service reads it).
+pub const RETENTION: crate::config::Setting = crate::config::Setting::or(
+    "TASKFLOW_INBOX_RETENTION_HOURS",
+    "168",
+    "how long the ids of consumed events are kept for dedupe (7 days)",
+);
+
+/// The inbox's cleaner, keeping ids for `keep`.
+pub fn cleaner(keep: std::time::Duration) -> crate::maintenance::Cleaner {
+    crate::maintenance::Cleaner {
+        table: "consumed_events",
+        keep,
+        delete: delete_consumed_before,
+    }
+}

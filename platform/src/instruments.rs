@@ -184,6 +184,14 @@ pub static DEAD_LETTERS: LazyLock<IntCounterVec> = LazyLock::new(|| {
     )
 });
 
+pub static PRUNED_ROWS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    counter(
+        "pruned_rows_total",
+        "Rows deleted by retention (the maintenance room), by table",
+        &["table"],
+    )
+});
+
 // --- live feed (svc-notify) ---------------------------------------------------------------
 
 pub static SSE_CLIENTS: LazyLock<IntGauge> =

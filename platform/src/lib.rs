@@ -15,6 +15,7 @@ pub mod inbox;
 mod instruments;
 pub mod keys;
 pub mod listen;
+pub mod maintenance;
 pub mod metrics;
 pub mod outbox;
 pub mod problem;

@@ -10,6 +10,7 @@ use taskflow_platform::config::{
 };
 
 use crate::handlers::http::LoopbackPorts;
+use taskflow_platform::maintenance::{self, MAINTENANCE_SETTINGS, MaintenanceSettings};
 use taskflow_platform::{KafkaSettings, RegistrySettings};
 
 use crate::domain::backoff::Backoff;
@@ -81,8 +82,14 @@ const GROUP: Setting = Setting::or(
     "consumer group of TaskCreated",
 );
 
+const RETENTION_HOURS: Setting = Setting::or(
+    "TASKFLOW_EXECUTOR_RETENTION_HOURS",
+    "168",
+    "how long ended executions and their attempts are kept (7 days)",
+);
+
 /// Every variable svc-executor reads, its own first.
-pub const SETTINGS: [&[Setting]; 4] = [
+pub const SETTINGS: [&[Setting]; 5] = [
     &[
         DATABASE_URL,
         BIND,
@@ -97,7 +104,9 @@ pub const SETTINGS: [&[Setting]; 4] = [
         LOOPBACK_PORTS,
         ALLOW_PRIVATE,
         GROUP,
+        RETENTION_HOURS,
     ],
+    &MAINTENANCE_SETTINGS,
     &KAFKA_SETTINGS,
     &REGISTRY_SETTINGS,
     &PROCESS_SETTINGS,
@@ -118,6 +127,9 @@ pub struct ExecutorConfig {
     pub loopback_ports: LoopbackPorts,
     pub allow_private: bool,
     pub consumer_group: String,
+    /// How long ended executions are kept.
+    pub retention: Duration,
+    pub maintenance: MaintenanceSettings,
     pub kafka: KafkaSettings,
     pub registry: RegistrySettings,
 }
@@ -150,6 +162,8 @@ impl ExecutorConfig {
             loopback_ports: LOOPBACK_PORTS.parse::<LoopbackPorts>(vars)?,
             allow_private: ALLOW_PRIVATE.parse(vars)?,
             consumer_group: GROUP.read(vars)?,
+            retention: maintenance::hours(&RETENTION_HOURS, vars)?,
+            maintenance: MaintenanceSettings::from_vars(vars)?,
             kafka: KafkaSettings::from_vars(vars)?,
             registry: RegistrySettings::from_vars(vars)?,
         })
@@ -163,7 +177,13 @@ mod tests {
     #[test]
     fn reads_exactly_the_variables_of_its_table() {
         taskflow_platform::config::assert_reads_exactly(
-            &[SETTINGS[0], SETTINGS[1], SETTINGS[2], &[HOSTNAME]],
+            &[
+                SETTINGS[0],
+                SETTINGS[1],
+                SETTINGS[2],
+                SETTINGS[3],
+                &[HOSTNAME],
+            ],
             &[
                 ("DATABASE_URL_EXECUTOR", "postgres://127.0.0.1/executor"),
                 ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),

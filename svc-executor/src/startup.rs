@@ -12,6 +12,7 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use futures::future::BoxFuture;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::http::{Readiness, problems};
+use taskflow_platform::maintenance::{Cleaner, Maintenance};
 use taskflow_platform::metrics::{self, Scrape, ScrapeGauges};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
@@ -88,6 +89,12 @@ impl Application {
             runtime.clock.clone(),
         );
         runtime.spawn(|stop| dispatcher.run(stop));
+        let maintenance = Maintenance {
+            pool: pool.clone(),
+            every: config.maintenance.every,
+            cleaners: cleaners(&config),
+        };
+        runtime.spawn(|stop| maintenance.run(stop));
 
         // The executor needs no registry to run attempts; it is not part of its readiness.
         let readiness = Readiness {
@@ -158,6 +165,18 @@ impl ScrapeGauges for QueueGauges {
             }
         })
     }
+}
+
+/// This service's retention: ended executions with their attempts, and the inbox.
+pub fn cleaners(config: &ExecutorConfig) -> Vec<Cleaner> {
+    vec![
+        Cleaner {
+            table: "executions",
+            keep: config.retention,
+            delete: store::delete_ended_before,
+        },
+        taskflow_platform::inbox::cleaner(config.maintenance.inbox),
+    ]
 }
 
 #[cfg(test)]

@@ -117,6 +117,8 @@ impl System {
             loopback_ports: Default::default(),
             allow_private: false,
             consumer_group: format!("it-{}-svc-executor", self.id),
+            retention: Duration::from_secs(168 * 3600),
+            maintenance: Default::default(),
             kafka: self.kafka.clone(),
             registry: self.registry.clone(),
         }

@@ -13,6 +13,7 @@ mod complete;
 mod executions;
 mod gauges;
 mod leases;
+mod retention;
 pub mod schema;
 
 use diesel::prelude::*;
@@ -26,6 +27,7 @@ pub use complete::{Outcome, finish_all};
 pub use executions::{NewExecution, dead_letter_task, insert_executions};
 pub use gauges::{depth_by_state, oldest_ready_age};
 pub use leases::{holds, release_owned};
+pub use retention::delete_ended_before;
 pub use taskflow_platform::outbox::{enqueue, enqueue_all};
 
 pub type Conn = AsyncPgConnection;

@@ -172,6 +172,8 @@ impl TestExecutor {
             loopback_ports: Default::default(),
             allow_private: false,
             consumer_group: isolation.group("svc-executor"),
+            retention: Duration::from_secs(168 * 3600),
+            maintenance: Default::default(),
             kafka: isolation.kafka.clone(),
             registry: isolation.registry.clone(),
         }

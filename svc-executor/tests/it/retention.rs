@@ -1,0 +1,130 @@
+//! The maintenance room: ended executions (with their attempts) and consumed event ids go once
+//! past their retention; queued or running work stays however old. Against a database of its
+//! own, with the service's own cleaners (`startup::cleaners`) and the time of the round named.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use diesel::QueryableByName;
+use diesel::sql_types::BigInt;
+use diesel_async::RunQueryDsl;
+use svc_executor::config::ExecutorConfig;
+use svc_executor::domain::execution::{Due, Move};
+use svc_executor::domain::{AttemptOutcome, ExecutionState};
+use svc_executor::store::{self, NewExecution, Outcome};
+use taskflow_platform::db;
+use taskflow_platform::maintenance::Maintenance;
+use taskflow_platform::testing::Isolation;
+use uuid::Uuid;
+
+fn queued(task_id: Uuid) -> NewExecution {
+    NewExecution {
+        task_id,
+        tenant_id: Uuid::now_v7(),
+        task_type: "noop".into(),
+        priority: 0,
+        payload: serde_json::json!({}),
+        max_attempts: 1,
+        timeout_ms: 1_000,
+        correlation_id: "it".into(),
+        created_event_id: Uuid::now_v7(),
+        created_event: serde_json::json!({}),
+        trace: Default::default(),
+        not_before: None,
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn count(conn: &mut store::Conn, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Count>(conn)
+        .await
+        .expect("count")
+        .n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ended_work_and_old_inbox_ids_go_and_live_work_stays() {
+    let url = Isolation::new().database("exec_retention").await;
+    let pool = db::pool(&url, 2).expect("pool");
+    db::migrate(&pool, svc_executor::startup::MIGRATIONS)
+        .await
+        .expect("migrations");
+    let mut conn = pool.get().await.expect("conn");
+    let (ended, waiting) = (Uuid::now_v7(), Uuid::now_v7());
+    store::insert_executions(&mut conn, &[queued(ended)])
+        .await
+        .expect("queued");
+    let claimed = store::claim(&mut conn, "it", 1, 0).await.expect("claim");
+    assert_eq!(claimed.len(), 1);
+    store::start_attempts(&mut conn, &[(ended, 1)], "it")
+        .await
+        .expect("attempt");
+    let done = Outcome {
+        task_id: ended,
+        attempt: 1,
+        change: Move {
+            to: ExecutionState::Completed,
+            due: Due::Unchanged,
+        },
+        outcome: AttemptOutcome::Completed,
+        error: None,
+    };
+    assert_eq!(
+        store::finish_all(&mut conn, "it", &[done])
+            .await
+            .expect("done"),
+        vec![true]
+    );
+    store::insert_executions(&mut conn, &[queued(waiting)])
+        .await
+        .expect("queued");
+    taskflow_platform::inbox::record_all(&mut conn, &[Uuid::now_v7()])
+        .await
+        .expect("an id consumed");
+
+    let config = ExecutorConfig::from_vars(&|name: &str| match name {
+        "DATABASE_URL_EXECUTOR" => Some(url.clone()),
+        "KAFKA_BOOTSTRAP_SERVERS" => Some("127.0.0.1:9092".into()),
+        "SCHEMA_REGISTRY_URL" => Some("http://127.0.0.1:8081".into()),
+        _ => None,
+    })
+    .expect("defaults");
+    let maintenance = Maintenance {
+        pool: pool.clone(),
+        every: Duration::from_secs(3600),
+        cleaners: svc_executor::startup::cleaners(&config),
+    };
+
+    // Within the retention nothing goes.
+    assert_eq!(
+        maintenance.run_once().await.expect("round"),
+        vec![("executions", 0), ("consumed_events", 0)]
+    );
+    // Eight days on (the defaults keep 7): the ended execution and the old id go, the queued
+    // execution stays.
+    let later = Utc::now() + chrono::Duration::days(8);
+    assert_eq!(
+        maintenance.run_at(later).await.expect("round"),
+        vec![("executions", 1), ("consumed_events", 1)]
+    );
+    let left = count(&mut conn, "SELECT count(*) AS n FROM executions").await;
+    assert_eq!(left, 1, "the queued execution stays");
+    let state = count(
+        &mut conn,
+        &format!(
+            "SELECT count(*) AS n FROM executions WHERE task_id = '{waiting}' AND state = 'queued'"
+        ),
+    )
+    .await;
+    assert_eq!(state, 1);
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM attempts").await,
+        0
+    );
+}
