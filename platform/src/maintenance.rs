@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
-use futures::future::BoxFuture;
+pub use futures::future::BoxFuture;
 
 use crate::config::{ConfigError, Setting, Vars};
 use crate::db::{DbError, DbPool};

@@ -5,7 +5,10 @@
 use taskflow_platform::config::{
     ConfigError, KAFKA_SETTINGS, PROCESS_SETTINGS, REGISTRY_SETTINGS, Setting, Vars, process_env,
 };
+use taskflow_platform::maintenance::{self, MAINTENANCE_SETTINGS, MaintenanceSettings};
 use taskflow_platform::{KafkaSettings, RegistrySettings};
+
+use std::time::Duration;
 
 const DATABASE_URL: Setting = Setting::required(
     "DATABASE_URL_SCHEDULER",
@@ -29,9 +32,24 @@ const MAX_PER_SECOND: Setting = Setting::or(
     "most fires per second one schedule may ask for",
 );
 
+const RETENTION_HOURS: Setting = Setting::or(
+    "TASKFLOW_SCHEDULER_RETENTION_HOURS",
+    "720",
+    "how long the occurrences of finished runs are kept (30 days)",
+);
+
 /// Every variable svc-scheduler reads, its own first.
-pub const SETTINGS: [&[Setting]; 4] = [
-    &[DATABASE_URL, BIND, WORKERS, DB_POOL, GROUP, MAX_PER_SECOND],
+pub const SETTINGS: [&[Setting]; 5] = [
+    &[
+        DATABASE_URL,
+        BIND,
+        WORKERS,
+        DB_POOL,
+        GROUP,
+        MAX_PER_SECOND,
+        RETENTION_HOURS,
+    ],
+    &MAINTENANCE_SETTINGS,
     &KAFKA_SETTINGS,
     &REGISTRY_SETTINGS,
     &PROCESS_SETTINGS,
@@ -45,6 +63,9 @@ pub struct SchedulerConfig {
     pub db_pool_size: usize,
     pub consumer_group: String,
     pub max_per_second: f64,
+    /// How long the occurrences of finished runs are kept.
+    pub retention: Duration,
+    pub maintenance: MaintenanceSettings,
     pub kafka: KafkaSettings,
     pub registry: RegistrySettings,
 }
@@ -62,6 +83,8 @@ impl SchedulerConfig {
             db_pool_size: DB_POOL.parse(vars)?,
             consumer_group: GROUP.read(vars)?,
             max_per_second: MAX_PER_SECOND.parse(vars)?,
+            retention: maintenance::hours(&RETENTION_HOURS, vars)?,
+            maintenance: MaintenanceSettings::from_vars(vars)?,
             kafka: KafkaSettings::from_vars(vars)?,
             registry: RegistrySettings::from_vars(vars)?,
         })
@@ -75,7 +98,7 @@ mod tests {
     #[test]
     fn reads_exactly_the_variables_of_its_table() {
         taskflow_platform::config::assert_reads_exactly(
-            &SETTINGS[..3],
+            &SETTINGS[..4],
             &[
                 ("DATABASE_URL_SCHEDULER", "postgres://127.0.0.1/scheduler"),
                 ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),

@@ -8,6 +8,7 @@ use anyhow::Context;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use taskflow_platform::db::DbPool;
 use taskflow_platform::http::{KeyDirectory, correlation, problems};
+use taskflow_platform::maintenance::{Cleaner, Maintenance};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 
@@ -65,6 +66,12 @@ impl Application {
             clock: runtime.clock.clone(),
         };
         runtime.spawn(move |stop| firer.run(stop));
+        let maintenance = Maintenance {
+            pool: pool.clone(),
+            every: config.maintenance.every,
+            cleaners: cleaners(&config),
+        };
+        runtime.spawn(|stop| maintenance.run(stop));
 
         let state = web::Data::new(AppState {
             services: Services {
@@ -121,6 +128,18 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.running.serve_until_stopped(self.server).await
     }
+}
+
+/// This service's retention: the occurrences of finished runs, and the inbox.
+pub fn cleaners(config: &SchedulerConfig) -> Vec<Cleaner> {
+    vec![
+        Cleaner {
+            table: "occurrences",
+            keep: config.retention,
+            delete: crate::store::delete_occurrences_before,
+        },
+        taskflow_platform::inbox::cleaner(config.maintenance.inbox),
+    ]
 }
 
 #[cfg(test)]

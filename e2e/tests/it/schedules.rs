@@ -22,6 +22,8 @@ pub async fn start_scheduler(system: &System, database_url: &str) -> String {
         db_pool_size: 6,
         consumer_group: format!("it-{}-svc-scheduler", system.id),
         max_per_second: 1.0,
+        retention: std::time::Duration::from_secs(720 * 3600),
+        maintenance: Default::default(),
         kafka: system.kafka.clone(),
         registry: system.registry.clone(),
     })

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, RunQueryDsl};
-use futures::future::BoxFuture;
+use taskflow_platform::maintenance::BoxFuture;
 use uuid::Uuid;
 
 use super::schema::{attempts, executions};

@@ -1,6 +1,7 @@
 //! Every SQL statement of svc-scheduler. Callers hand in a connection and own the transaction.
 
 mod occurrences;
+mod retention;
 mod rows;
 mod schedules;
 mod schema;
@@ -9,6 +10,7 @@ pub use occurrences::{
     insert_occurrences, last_run, list_occurrences, mark_task_ended, mark_trigger_refused,
     recorded_instants, schedules_waiting_for,
 };
+pub use retention::delete_occurrences_before;
 pub use rows::{OccurrenceRow, ScheduleRow};
 pub use schedules::{
     delete_schedule, get_schedule, insert_schedule, list_schedules, lock_due, lock_schedule,

@@ -45,6 +45,8 @@ impl TestScheduler {
             db_pool_size: 6,
             consumer_group: isolation.group("svc-scheduler"),
             max_per_second: 1.0,
+            retention: std::time::Duration::from_secs(720 * 3600),
+            maintenance: Default::default(),
             kafka: isolation.kafka.clone(),
             registry: isolation.registry.clone(),
         };

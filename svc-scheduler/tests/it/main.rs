@@ -6,5 +6,6 @@ mod docs;
 mod helpers;
 mod key_directory;
 mod overlap;
+mod retention;
 mod schedules;
 mod startup;

@@ -69,6 +69,8 @@ async fn a_service_started_before_its_database_waits_for_it() {
         db_pool_size: 4,
         consumer_group: isolation.group("svc-scheduler"),
         max_per_second: 1.0,
+        retention: std::time::Duration::from_secs(720 * 3600),
+        maintenance: Default::default(),
         kafka: isolation.kafka,
         registry: isolation.registry,
     };
