@@ -7,6 +7,7 @@ use std::time::Duration;
 use taskflow_platform::config::{
     ConfigError, KAFKA_SETTINGS, PROCESS_SETTINGS, REGISTRY_SETTINGS, Setting, Vars, process_env,
 };
+use taskflow_platform::maintenance::{self, MAINTENANCE_SETTINGS, MaintenanceSettings};
 use taskflow_platform::{KafkaSettings, RegistrySettings};
 
 use crate::domain::submission::Policy;
@@ -38,8 +39,14 @@ const GROUP: Setting = Setting::or(
      (its dead-letter topic: taskflow.deadletter.<group>.v1)",
 );
 
+const IDEMPOTENCY_HOURS: Setting = Setting::or(
+    "TASKFLOW_TASKS_IDEMPOTENCY_HOURS",
+    "168",
+    "how long an Idempotency-Key is remembered (7 days); a retry after that makes a new task",
+);
+
 /// Every variable svc-tasks reads, its own first.
-pub const SETTINGS: [&[Setting]; 4] = [
+pub const SETTINGS: [&[Setting]; 5] = [
     &[
         DATABASE_URL,
         ADMIN_TOKEN,
@@ -49,7 +56,9 @@ pub const SETTINGS: [&[Setting]; 4] = [
         MAX_BODY_BYTES,
         GROUP,
         CorsOrigins::SETTING,
+        IDEMPOTENCY_HOURS,
     ],
+    &MAINTENANCE_SETTINGS,
     &KAFKA_SETTINGS,
     &REGISTRY_SETTINGS,
     &PROCESS_SETTINGS,
@@ -64,6 +73,9 @@ pub struct TasksConfig {
     pub admin_token: String,
     pub max_body_bytes: usize,
     pub consumer_group: String,
+    /// How long an Idempotency-Key is remembered.
+    pub idempotency_retention: Duration,
+    pub maintenance: MaintenanceSettings,
     pub kafka: KafkaSettings,
     pub registry: RegistrySettings,
     pub policy: Policy,
@@ -178,6 +190,8 @@ impl TasksConfig {
             admin_token,
             max_body_bytes: MAX_BODY_BYTES.parse(vars)?,
             consumer_group: GROUP.read(vars)?,
+            idempotency_retention: maintenance::hours(&IDEMPOTENCY_HOURS, vars)?,
+            maintenance: MaintenanceSettings::from_vars(vars)?,
             kafka: KafkaSettings::from_vars(vars)?,
             registry: RegistrySettings::from_vars(vars)?,
             policy: Policy::default(),
@@ -194,7 +208,7 @@ mod tests {
     #[test]
     fn reads_exactly_the_variables_of_its_table() {
         taskflow_platform::config::assert_reads_exactly(
-            &SETTINGS[..3],
+            &SETTINGS[..4],
             &[
                 ("DATABASE_URL_TASKS", "postgres://127.0.0.1/tasks"),
                 ("TASKFLOW_ADMIN_TOKEN", "0123456789abcdef"),

@@ -9,6 +9,7 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use taskflow_platform::http::problems;
+use taskflow_platform::maintenance::{Cleaner, Maintenance};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 
@@ -78,6 +79,12 @@ impl Application {
             };
             runtime.spawn_after_topics(move |stop| states.run(stop));
         }
+        let maintenance = Maintenance {
+            pool: runtime.pool.clone(),
+            every: config.maintenance.every,
+            cleaners: cleaners(&config),
+        };
+        runtime.spawn(|stop| maintenance.run(stop));
         let ingest = Ingest {
             services: services.clone(),
             dead_letter_topic: runtime.dead_letters.topic().to_owned(),
@@ -137,6 +144,19 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.running.serve_until_stopped(self.server).await
     }
+}
+
+/// This service's retention: Idempotency-Keys, and the inbox. The task log and its projection
+/// are kept: they are the record of what was asked and what happened.
+pub fn cleaners(config: &TasksConfig) -> Vec<Cleaner> {
+    vec![
+        Cleaner {
+            table: "idempotency_keys",
+            keep: config.idempotency_retention,
+            delete: crate::store::delete_idempotency_keys_before,
+        },
+        taskflow_platform::inbox::cleaner(config.maintenance.inbox),
+    ]
 }
 
 #[cfg(test)]

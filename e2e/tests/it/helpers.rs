@@ -78,6 +78,8 @@ impl System {
             consumer_group,
             kafka: kafka.clone(),
             registry: registry.clone(),
+            idempotency_retention: Duration::from_secs(168 * 3600),
+            maintenance: Default::default(),
             policy: Policy::default(),
             relay_idle_poll: Duration::from_millis(50),
             run_relay: true,

@@ -73,3 +73,23 @@ pub async fn insert_idempotency_keys(
         .await?;
     Ok(())
 }
+
+/// Retention: forgets up to `limit` Idempotency-Keys recorded before `cut_off` (a retry with
+/// one of them after that makes a new task); returns how many. SQL text: the builder has no
+/// row-value `IN` over a limited subquery.
+pub fn delete_idempotency_keys_before(
+    conn: &mut Conn,
+    cut_off: DateTime<Utc>,
+    limit: i64,
+) -> taskflow_platform::maintenance::BoxFuture<'_, Result<usize, diesel::result::Error>> {
+    Box::pin(async move {
+        diesel::sql_query(
+            "DELETE FROM idempotency_keys WHERE (tenant_id, key) IN ( \
+               SELECT tenant_id, key FROM idempotency_keys WHERE created_at < $1 LIMIT $2)",
+        )
+        .bind::<diesel::sql_types::Timestamptz, _>(cut_off)
+        .bind::<BigInt, _>(limit)
+        .execute(conn)
+        .await
+    })
+}

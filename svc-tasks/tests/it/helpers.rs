@@ -59,6 +59,8 @@ impl TestApp {
             consumer_group: isolation.group("svc-tasks"),
             kafka: isolation.kafka.clone(),
             registry: isolation.registry.clone(),
+            idempotency_retention: Duration::from_secs(168 * 3600),
+            maintenance: Default::default(),
             policy: Policy::default(),
             relay_idle_poll: Duration::from_millis(50),
             run_relay: true,

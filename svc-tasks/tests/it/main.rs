@@ -15,6 +15,7 @@ mod projection;
 mod quotas;
 mod refusals;
 mod relay;
+mod retention;
 mod scheduled;
 mod state_cursor;
 mod state_topic;
