@@ -7,6 +7,7 @@ use std::time::Duration;
 use taskflow_platform::config::{
     ConfigError, KAFKA_SETTINGS, PROCESS_SETTINGS, REGISTRY_SETTINGS, Setting, Vars, process_env,
 };
+use taskflow_platform::maintenance::{self, MAINTENANCE_SETTINGS, MaintenanceSettings};
 use taskflow_platform::{KafkaSettings, RegistrySettings};
 
 const DATABASE_URL: Setting = Setting::required(
@@ -52,7 +53,7 @@ const API_URL: Setting = Setting::or(
 );
 
 /// Every variable svc-notify reads, its own first.
-pub const SETTINGS: [&[Setting]; 4] = [
+pub const SETTINGS: [&[Setting]; 5] = [
     &[
         DATABASE_URL,
         BIND,
@@ -65,6 +66,7 @@ pub const SETTINGS: [&[Setting]; 4] = [
         MAX_CONNECTIONS,
         API_URL,
     ],
+    &MAINTENANCE_SETTINGS,
     &KAFKA_SETTINGS,
     &REGISTRY_SETTINGS,
     &PROCESS_SETTINGS,
@@ -84,8 +86,8 @@ pub struct NotifyConfig {
     pub tasks_api_url: String,
     pub kafka: KafkaSettings,
     pub registry: RegistrySettings,
-    /// How often history is pruned.
-    pub prune_every: Duration,
+    /// The maintenance room's round and the inbox's retention.
+    pub maintenance: MaintenanceSettings,
 }
 
 impl NotifyConfig {
@@ -94,7 +96,6 @@ impl NotifyConfig {
     }
 
     pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
-        let retention_hours: u64 = RETENTION_HOURS.parse(vars)?;
         let keepalive_secs: u64 = KEEPALIVE_SECS.parse(vars)?;
         let client_buffer: usize = CLIENT_BUFFER.parse(vars)?;
         if keepalive_secs == 0 || client_buffer == 0 {
@@ -110,14 +111,14 @@ impl NotifyConfig {
             database_url: DATABASE_URL.read(vars)?,
             db_pool_size: DB_POOL.parse(vars)?,
             consumer_group: GROUP.read(vars)?,
-            retention: Duration::from_secs(retention_hours * 3600),
+            retention: maintenance::hours(&RETENTION_HOURS, vars)?,
             keepalive: Duration::from_secs(keepalive_secs),
             client_buffer,
             max_connections: MAX_CONNECTIONS.parse(vars)?,
             tasks_api_url: API_URL.read(vars)?,
             kafka: KafkaSettings::from_vars(vars)?,
             registry: RegistrySettings::from_vars(vars)?,
-            prune_every: Duration::from_secs(60),
+            maintenance: MaintenanceSettings::from_vars(vars)?,
         })
     }
 }
@@ -129,7 +130,7 @@ mod tests {
     #[test]
     fn reads_exactly_the_variables_of_its_table() {
         taskflow_platform::config::assert_reads_exactly(
-            &SETTINGS[..3],
+            &SETTINGS[..4],
             &[
                 ("DATABASE_URL_NOTIFY", "postgres://127.0.0.1/notify"),
                 ("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092"),

@@ -5,7 +5,7 @@
 //!
 //! `http` (routes, problems) → `service` (the feeds: where one resumes, replay then live) →
 //! `store` (every SQL statement); `domain` is pure. The background loops have a room each: the
-//! consumer `ingest`, the fan-out `hub`, the retention `pruner`. The shape is svc-tasks'
+//! consumer `ingest`, the fan-out `hub`, the retention (`startup::cleaners`, run by the platform's maintenance room). The shape is svc-tasks'
 //! (`docs/service-skeleton.md`).
 
 pub mod config;
@@ -13,7 +13,6 @@ pub mod domain;
 pub mod http;
 pub mod hub;
 pub mod ingest;
-pub mod pruner;
 pub mod service;
 pub mod startup;
 pub mod store;

@@ -10,6 +10,7 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use rand::RngCore;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::http::{correlation, problems};
+use taskflow_platform::maintenance::{Cleaner, Maintenance};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 
@@ -17,7 +18,6 @@ use crate::config::NotifyConfig;
 use crate::http::{self, AppState};
 use crate::hub::Hub;
 use crate::ingest::Ingest;
-use crate::pruner;
 use crate::store;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -71,8 +71,12 @@ impl Application {
         let hub = Hub::new(pool.clone(), config.client_buffer);
         let fan_out = hub.clone();
         runtime.spawn(move |stop| fan_out.run(stop));
-        let (prune_pool, retention, every) = (pool.clone(), config.retention, config.prune_every);
-        runtime.spawn(move |stop| pruner::run(prune_pool, retention, every, stop));
+        let maintenance = Maintenance {
+            pool: pool.clone(),
+            every: config.maintenance.every,
+            cleaners: cleaners(&config),
+        };
+        runtime.spawn(|stop| maintenance.run(stop));
 
         let state = web::Data::new(AppState {
             pool: pool.clone(),
@@ -135,6 +139,20 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.running.serve_until_stopped(self.server).await
     }
+}
+
+/// This service's retention: the notification history (with the ended tasks' views and events
+/// held for a creation that never came), and the inbox. A client resuming from before what was
+/// pruned gets a resync (`service::resume`).
+pub fn cleaners(config: &NotifyConfig) -> Vec<Cleaner> {
+    vec![
+        Cleaner {
+            table: "notifications",
+            keep: config.retention,
+            delete: store::prune_before,
+        },
+        taskflow_platform::inbox::cleaner(config.maintenance.inbox),
+    ]
 }
 
 #[cfg(test)]

@@ -29,7 +29,7 @@ async fn start_notify(system: &System) -> String {
         tasks_api_url: system.api.clone(),
         kafka: system.kafka.clone(),
         registry: system.registry.clone(),
-        prune_every: Duration::from_secs(3600),
+        maintenance: Default::default(),
     })
     .await
     .expect("svc-notify");

@@ -6,18 +6,29 @@ use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::RunQueryDsl;
 
-use super::{Conn, StoreError};
+use taskflow_platform::maintenance::BoxFuture;
+
+use super::Conn;
 
 /// An ended task: the SQL for `TaskStatus::is_terminal` (the test below ties the two).
 const ENDED: &str = "status IN ('completed', 'failed', 'cancelled')";
 
 /// Deletes at most `batch` notifications recorded before `cut_off` (and ended tasks last changed
-/// before it, with their counters); returns how many notifications went.
-pub async fn prune_before(
+/// before it, with their counters); returns how many notifications went. The maintenance room's
+/// cleaner of the history (`startup::cleaners`).
+pub fn prune_before(
     conn: &mut Conn,
     cut_off: DateTime<Utc>,
     batch: i64,
-) -> Result<usize, StoreError> {
+) -> BoxFuture<'_, Result<usize, diesel::result::Error>> {
+    Box::pin(prune(conn, cut_off, batch))
+}
+
+async fn prune(
+    conn: &mut Conn,
+    cut_off: DateTime<Utc>,
+    batch: i64,
+) -> Result<usize, diesel::result::Error> {
     #[derive(diesel::QueryableByName)]
     struct Count {
         #[diesel(sql_type = BigInt)]

@@ -63,7 +63,7 @@ impl TestNotify {
             tasks_api_url: "http://127.0.0.1:18090".into(),
             kafka: isolation.kafka.clone(),
             registry: isolation.registry.clone(),
-            prune_every: Duration::from_secs(3600),
+            maintenance: Default::default(),
         };
         adjust(&mut config);
         let producer = isolation.producer(isolation.codec());
