@@ -3,7 +3,8 @@
 # PostgreSQL cluster, one system after the other, on the same no-op workload:
 #   throughput  PEERS_TASKS (20,000) tasks submitted in batches of PEERS_BATCH (100), PEERS_INFLIGHT
 #               (4) batches in flight, while the workers run: first submit -> all completed,
-#               CPU seconds of every process involved, PostgreSQL commits;
+#               CPU seconds of every process involved, PostgreSQL commits, row writes, WAL bytes
+#               and database growth;
 #   latency     single tasks at PEERS_RATE (100) tasks/s for PEERS_LATENCY_SECS (20 s):
 #               submit -> started p50/p99.
 #
@@ -11,34 +12,48 @@
 # proxy) once per source change into ~/.cache/taskflow/peers/; runs twice, with River's defaults
 # (FetchCooldown 100 ms, FetchPollInterval 1 s) and tuned (FetchCooldown 1 ms, FetchPollInterval
 # 10 ms), each in a throwaway database bench_river_<ts>_<config> it creates, migrates with
-# rivermigrate and drops. TaskFlow: svc-tasks and one svc-executor (release builds, own databases
-# taskflow_peers_<ts> and taskflow_peers_exec_<ts>, topic prefix peers-<ts>., own consumer groups;
-# bench/lib.sh, shared with `make bench`), driven by bench-e2e.
+# rivermigrate and drops.
+#
+# TaskFlow: the whole product as `make up` runs it (release builds): svc-tasks, as many
+# svc-executors as `make up` runs now (TASKFLOW_EXECUTORS of dev.env, 1 when unset), svc-notify and
+# as many svc-schedulers (TASKFLOW_SCHEDULERS), every setting at the service's default (executor
+# concurrency 16 today) unless a knob below says otherwise; each service with its own databases
+# taskflow_peers{,_exec,_notify,_sched}_<ts>, topic prefix peers-<ts>. and its own consumer groups
+# (bench/lib.sh, shared with `make bench`), driven by bench-e2e.
 #
 # Both sides: warm-up (PEERS_WARMUP tasks run to completion), latency run, a pause of
 # PEERS_SETTLE_SECS (11 s: PostgreSQL publishes a backend's counters up to 10 s late), then the
 # throughput run; afterwards the system's processes stop, so every backend of its databases has
-# flushed its counters before xact_commit is read again. CPU is utime+stime from /proc/<pid>/stat,
-# read just before the first submit and right after the last completion: River = the river-bench
-# process (its in-process inserter included) + the whole PostgreSQL cluster (postmaster with its
-# reaped children, plus every live child); TaskFlow = svc-tasks + svc-executor + the Kafka broker
-# JVM + the whole PostgreSQL cluster (bench-e2e, the load generator, is not counted; its own
-# transactions on the bench databases are subtracted from the commits). The cluster, the broker and
-# the machine are shared with whatever else runs (the dev services of `make up`, other work), so
-# the numbers are as quiet as the machine is: the 1-minute load average is printed at the start
-# and the end.
+# flushed its counters before xact_commit and pg_stat_user_tables are read again. CPU is
+# utime+stime from /proc/<pid>/stat, read just before the first submit and right after the last
+# completion: River = the river-bench process (its in-process inserter included) + the whole
+# PostgreSQL cluster (postmaster with its reaped children, plus every live child); TaskFlow = every
+# TaskFlow process + the Kafka broker JVM + the whole PostgreSQL cluster (bench-e2e, the load
+# generator, is not counted; its own transactions on the bench databases are subtracted from the
+# commits). TaskFlow's CPU is read a second time once svc-notify's projection has every task
+# finished and no outbox holds an unpublished row ("until settled"): the followers' backlog
+# counts there. PostgreSQL snapshots (WAL position, database sizes, table counters) are taken
+# when the pause starts, before the first submit, when settled (River: at the last completion)
+# and after the processes stopped; bench-peers-report turns them into row writes per task (each
+# system's own databases), WAL bytes per task (the whole cluster: anything else writing counts
+# too) and database growth per 1,000 tasks, and writes the per-table row writes to
+# row-writes.txt. The cluster, the broker and the machine are shared with whatever else runs (the
+# dev services of `make up`, other work), so the numbers are as quiet as the machine is: the
+# 1-minute load average is printed at the start and the end.
 #
-# Output: .taskflow/bench/peers-<ts>/ table.txt (the table), results.jsonl (raw JSON lines of
-# every run), summary.json (the table's numbers), latency.png (CDF of submit -> started per
-# system), latency-*.txt (the samples, µs). Cleans up on exit (BENCH_KEEP=1 keeps the TaskFlow
-# databases, topics and subjects).
+# Output: .taskflow/bench/peers-<ts>/ table.txt (the table), row-writes.txt (row writes per task
+# by table, every system), results.jsonl (raw JSON lines of every run), summary.json (the table's
+# numbers), latency.png (CDF of submit -> started per system), latency-*.txt (the samples, µs).
+# Cleans up on exit (BENCH_KEEP=1 keeps the TaskFlow databases, topics and subjects).
 #
 # Knobs (environment): PEERS_TASKS (20000), PEERS_BATCH (100), PEERS_INFLIGHT (4), PEERS_RATE (100),
-# PEERS_LATENCY_SECS (20), PEERS_WARMUP (1000), PEERS_SETTLE_SECS (11), PEERS_WORKERS (100: River's
-# MaxWorkers and TaskFlow's TASKFLOW_EXECUTOR_CONCURRENCY), PEERS_RIVER_POOL (16 connections),
-# PEERS_TIMEOUT (900 s per phase), PEERS_SYSTEMS ("river-default river-tuned taskflow"),
-# PEERS_PORT (18193: svc-tasks; the executor listens on +1), and svc-tasks' own
-# TASKFLOW_TASKS_WORKERS (2) / TASKFLOW_TASKS_DB_POOL (16).
+# PEERS_LATENCY_SECS (20), PEERS_WARMUP (1000), PEERS_SETTLE_SECS (11), PEERS_WORKERS (empty:
+# the executor's own default, as under `make up`; a number sets TASKFLOW_EXECUTOR_CONCURRENCY),
+# PEERS_EXECUTORS / PEERS_SCHEDULERS (default: what `make up` runs, from dev.env),
+# PEERS_RIVER_WORKERS (100: River's MaxWorkers), PEERS_RIVER_POOL (16 connections), PEERS_TIMEOUT
+# (900 s per phase), PEERS_SYSTEMS ("river-default river-tuned taskflow"), PEERS_PORT (18193:
+# svc-tasks; executor n listens on +n), PEERS_FOLLOW_PORT (18180: svc-notify; scheduler n on +n),
+# and svc-tasks' own TASKFLOW_TASKS_WORKERS / TASKFLOW_TASKS_DB_POOL (empty: its defaults).
 set -euo pipefail
 # shellcheck source=deploy/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../deploy/lib.sh"
@@ -54,17 +69,21 @@ RATE="${PEERS_RATE:-100}"
 LATENCY_SECS="${PEERS_LATENCY_SECS:-20}"
 WARMUP="${PEERS_WARMUP:-1000}"
 SETTLE="${PEERS_SETTLE_SECS:-11}"
-E2E_EXEC_CONC="${PEERS_WORKERS:-100}"
+E2E_EXEC_CONC="${PEERS_WORKERS:-}"
+RIVER_WORKERS="${PEERS_RIVER_WORKERS:-100}"
+FOLLOW_PORT="${PEERS_FOLLOW_PORT:-18180}"
 RIVER_POOL="${PEERS_RIVER_POOL:-16}"
 TIMEOUT="${PEERS_TIMEOUT:-900}"
 SYSTEMS="${PEERS_SYSTEMS:-river-default river-tuned taskflow}"
-WORKERS="${TASKFLOW_TASKS_WORKERS:-2}"
-DB_POOL="${TASKFLOW_TASKS_DB_POOL:-16}"
-for v in TASKS BATCH INFLIGHT RATE LATENCY_SECS WARMUP SETTLE E2E_EXEC_CONC RIVER_POOL TIMEOUT PORT; do
+WORKERS="${TASKFLOW_TASKS_WORKERS:-}"
+DB_POOL="${TASKFLOW_TASKS_DB_POOL:-}"
+for v in TASKS BATCH INFLIGHT RATE LATENCY_SECS WARMUP SETTLE RIVER_WORKERS RIVER_POOL TIMEOUT PORT FOLLOW_PORT; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, got '${!v}'"
 done
-((TASKS > 0 && BATCH > 0 && INFLIGHT > 0 && RATE > 0 && E2E_EXEC_CONC > 0)) ||
-  die "PEERS_TASKS, PEERS_BATCH, PEERS_INFLIGHT, PEERS_RATE and PEERS_WORKERS must be positive"
+[[ -z "$E2E_EXEC_CONC" || "$E2E_EXEC_CONC" =~ ^[1-9][0-9]*$ ]] ||
+  die "PEERS_WORKERS must be empty (the executor's default) or a positive integer, got '$E2E_EXEC_CONC'"
+((TASKS > 0 && BATCH > 0 && INFLIGHT > 0 && RATE > 0 && RIVER_WORKERS > 0)) ||
+  die "PEERS_TASKS, PEERS_BATCH, PEERS_INFLIGHT, PEERS_RATE and PEERS_RIVER_WORKERS must be positive"
 LATENCY_TASKS=$((RATE * LATENCY_SECS))
 
 TS="$(date -u +%Y%m%d-%H%M%S)"
@@ -117,9 +136,9 @@ river_build() {
 river_run() {
   local config="$1" db="bench_river_${TS//-/_}_$1"
   RIVER_DBS+=("$db")
-  info "River $config: database $db, $E2E_EXEC_CONC workers; $WARMUP warm-up jobs, $LATENCY_TASKS at $RATE/s, ${SETTLE}s pause, $TASKS in batches of $BATCH"
+  info "River $config: database $db, $RIVER_WORKERS workers; $WARMUP warm-up jobs, $LATENCY_TASKS at $RATE/s, ${SETTLE}s pause, $TASKS in batches of $BATCH"
   # DATABASE_URL_ADMIN comes from dev.env (exported), not from the command line.
-  "$RIVER_BIN" -db "$db" -config "$config" -workers "$E2E_EXEC_CONC" -pool "$RIVER_POOL" \
+  "$RIVER_BIN" -db "$db" -config "$config" -workers "$RIVER_WORKERS" -pool "$RIVER_POOL" \
     -tasks "$TASKS" -batch "$BATCH" -inflight "$INFLIGHT" -warmup "$WARMUP" \
     -rate "$RATE" -latency-secs "$LATENCY_SECS" -settle-secs "$SETTLE" -timeout-secs "$TIMEOUT" \
     -pg-postmaster "$PG_PID" -clk-tck "$CLK_TCK" -samples-out "$OUT/latency-river-$config.txt" \
@@ -133,22 +152,72 @@ backends() {
   pg_psql -d postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE datname IN (${list%,})"
 }
 
+# pg_snapshot SYSTEM CONFIG AT TABLES LABEL=DB...: one JSON line of phase "pg" into RESULTS, the
+# shape river-bench prints for River: the cluster's WAL position (pg_current_wal_lsn, bytes), the
+# size of each database (pg_database_size) and, with TABLES=1, n_tup_ins/upd/del of every user
+# table, keyed "<label>.<table>". The table read connects to each database (a transaction there),
+# so it is taken only outside the span whose commits are counted.
+pg_snapshot() {
+  local system="$1" config="$2" at="$3" tables="$4" pair list="" tmp="$WORK/snapshot.txt"
+  shift 4
+  : >"$tmp"
+  for pair in "$@"; do
+    list+="'${pair#*=}',"
+    if ((tables)); then
+      pg_psql -d "${pair#*=}" -At -F ' ' -c "SELECT 'table', '${pair%%=*}.' ||
+        CASE WHEN schemaname = 'public' THEN relname ELSE schemaname || '.' || relname END,
+        n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables" >>"$tmp" ||
+        die "reading pg_stat_user_tables of ${pair#*=} failed"
+    fi
+  done
+  pg_psql -d postgres -At -F ' ' -c "SELECT 'size', datname, pg_database_size(datname) FROM pg_database
+    WHERE datname IN (${list%,}) UNION ALL
+    SELECT 'wal', '-', pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8" >>"$tmp" ||
+    die "reading the WAL position and database sizes failed"
+  python3 - "$system" "$config" "$at" "$(now_ms)" "$tmp" >>"$RESULTS" <<'PY'
+import json, sys
+system, config, at, now, path = sys.argv[1:6]
+snap = {"unix_ms": int(now), "wal_lsn": 0, "db_bytes": {}, "tables": {}}
+for line in open(path):
+    kind, name, *nums = line.split()
+    if kind == "table":
+        snap["tables"][name] = [int(n) for n in nums]
+    elif kind == "size":
+        snap["db_bytes"][name] = int(nums[0])
+    elif kind == "wal":
+        snap["wal_lsn"] = int(nums[0])
+print(json.dumps({"system": system, "config": config, "phase": "pg", "at": at, "snapshot": snap}))
+PY
+}
+
+# The whole product as `make up` runs it: svc-tasks, EXECUTORS svc-executors, svc-notify and
+# SCHEDULERS svc-schedulers, each with its own bench database, all on the bench's topic prefix
+# with their own consumer groups, every setting at the service's default unless a knob says.
 taskflow_run() {
-  local label="1 executor" kafka_pid n
+  local label="make up" kafka_pid n i
   kafka_pid="$(our_pid kafka)" || die "the Kafka broker of make up is not running"
   bench_create_db
   bench_create_exec_db
+  bench_create_follower_dbs
   bench_start_svc_tasks
-  bench_start_executor 1
+  for ((i = 1; i <= EXECUTORS; i++)); do bench_start_executor "$i"; done
+  bench_start_notify
+  for ((i = 1; i <= SCHEDULERS; i++)); do bench_start_scheduler "$i"; done
   bench_create_tenant peers-latency
   local latency_key="$TENANT_KEY"
   bench_create_tenant peers-throughput
   local throughput_key="$TENANT_KEY"
   # Database URLs and keys through the environment, not the command line.
-  export BENCH_TASKS_DB_URL BENCH_EXECUTOR_DB_URL BENCH_ADMIN_DB_URL
+  export BENCH_TASKS_DB_URL BENCH_EXECUTOR_DB_URL BENCH_ADMIN_DB_URL BENCH_NOTIFY_DB_URL BENCH_SCHEDULER_DB_URL
   BENCH_TASKS_DB_URL="$(pg_url "$DB")"
   BENCH_EXECUTOR_DB_URL="$(pg_url "$EXEC_DB")"
+  BENCH_NOTIFY_DB_URL="$(pg_url "$NOTIFY_DB")"
+  BENCH_SCHEDULER_DB_URL="$(pg_url "$SCHED_DB")"
   BENCH_ADMIN_DB_URL="$(pg_url postgres)"
+  local dbs=("svc-tasks=$DB" "svc-executor=$EXEC_DB" "svc-notify=$NOTIFY_DB" "svc-scheduler=$SCHED_DB")
+  local cpu=(--cpu-pid "svc-tasks=$SVC_PID" --cpu-pid "svc-notify=$NOTIFY_PID" --cpu-pid "kafka=$kafka_pid")
+  for i in "${!EXEC_PIDS[@]}"; do cpu+=(--cpu-pid "svc-executor-$((i + 1))=${EXEC_PIDS[$i]}"); done
+  for i in "${!SCHED_PIDS[@]}"; do cpu+=(--cpu-pid "svc-scheduler-$((i + 1))=${SCHED_PIDS[$i]}"); done
 
   info "TaskFlow: $WARMUP warm-up tasks, then $LATENCY_TASKS single POST /v1/tasks at $RATE/s"
   BENCH_API_KEY="$latency_key" "$E2E_GEN" --url "$URL" --label "$label" --phase latency --json \
@@ -158,35 +227,43 @@ taskflow_run() {
   tail -n1 "$RESULTS" | python3 -c 'import json, sys; r = json.load(sys.stdin); print("[taskflow] latency p50 %s ms, p99 %s ms (%s samples)" % (r["p50_ms"], r["p99_ms"], r["measured"]))'
 
   info "TaskFlow: ${SETTLE}s pause, then $TASKS tasks in batches of $BATCH, $INFLIGHT in flight"
+  pg_snapshot taskflow "$label" idle_start 0 "${dbs[@]}"
   sleep "$SETTLE"
+  pg_snapshot taskflow "$label" before 1 "${dbs[@]}"
+  # --settle: after the last completion it waits for svc-notify and every outbox to catch up.
   BENCH_API_KEY="$throughput_key" "$E2E_GEN" --url "$URL" --label "$label" --phase throughput --json \
     --tasks "$TASKS" --warmup-tasks 0 --batch-size "$BATCH" --concurrency "$INFLIGHT" \
-    --timeout-secs "$TIMEOUT" --poll-ms 20 --clk-tck "$CLK_TCK" \
-    --cpu-pid "svc-tasks=$SVC_PID" --cpu-pid "svc-executor-1=${EXEC_PIDS[0]}" --cpu-pid "kafka=$kafka_pid" \
-    --pg-postmaster "$PG_PID" --stat-db "$DB" --stat-db "$EXEC_DB" >>"$RESULTS" ||
-    die "bench-e2e (throughput) failed"
+    --timeout-secs "$TIMEOUT" --poll-ms 20 --clk-tck "$CLK_TCK" --settle "${cpu[@]}" \
+    --pg-postmaster "$PG_PID" --stat-db "$DB" --stat-db "$EXEC_DB" --stat-db "$NOTIFY_DB" \
+    --stat-db "$SCHED_DB" >>"$RESULTS" || die "bench-e2e (throughput) failed"
+  pg_snapshot taskflow "$label" settled 0 "${dbs[@]}"
 
   # Stop the services: their backends flush their counters when they exit.
   bench_stop_services
   local deadline=$((SECONDS + 60))
-  while n="$(backends "$DB" "$EXEC_DB")" && ((n > 0)); do
+  while n="$(backends "$DB" "$EXEC_DB" "$NOTIFY_DB" "$SCHED_DB")" && ((n > 0)); do
     if ((SECONDS > deadline)); then
-      warn "$n sessions still connected to $DB/$EXEC_DB after 60 s: commits may be undercounted"
+      warn "$n sessions still connected to the TaskFlow bench databases after 60 s: commits and row writes may be undercounted"
       break
     fi
     sleep 0.1
   done
   sleep 0.3 # a backend leaves pg_stat_activity just before it flushes its counters
-  n="$(pg_psql -d postgres -At -c "SELECT coalesce(sum(xact_commit), 0) FROM pg_stat_database WHERE datname IN ('$DB', '$EXEC_DB')")"
+  n="$(pg_psql -d postgres -At -c "SELECT coalesce(sum(xact_commit), 0) FROM pg_stat_database WHERE datname IN ('$DB', '$EXEC_DB', '$NOTIFY_DB', '$SCHED_DB')")"
   printf '{"system":"taskflow","config":"%s","phase":"commits_after","commits_after":%s}\n' "$label" "$n" >>"$RESULTS"
+  pg_snapshot taskflow "$label" stopped 1 "${dbs[@]}"
   python3 - "$RESULTS" <<'PY'
 import json, sys
 lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-tp = [l for l in lines if l.get("system") == "taskflow" and l.get("phase") == "throughput"][-1]
-after = lines[-1]["commits_after"]
+tf = [l for l in lines if l.get("system") == "taskflow"]
+tp = [l for l in tf if l.get("phase") == "throughput"][-1]
+after = [l for l in tf if l.get("phase") == "commits_after"][-1]["commits_after"]
+snaps = {l["at"]: l["snapshot"] for l in tf if l.get("phase") == "pg"}
 commits = after - tp["commits_before"] - tp["own_commits"]
-print("[taskflow] %.0f tasks/s, %.3f CPU s per 1000 tasks, %.3f commits per task"
-      % (tp["tasks_per_s"], tp["cpu_s_per_1000"], commits / tp["tasks"]))
+rows = sum(sum(v) - sum(snaps["before"]["tables"].get(k, [0, 0, 0])) for k, v in snaps["stopped"]["tables"].items())
+print("[taskflow] %.0f tasks/s, %.3f CPU s per 1000 tasks (%.3f until settled), %.3f commits and %.1f row writes per task"
+      % (tp["tasks_per_s"], tp["cpu_s_per_1000"], tp.get("cpu_settled_s_per_1000", float("nan")),
+         commits / tp["tasks"], rows / tp["tasks"]))
 PY
 }
 
@@ -198,9 +275,17 @@ info "bench-peers $TS: making sure the infrastructure runs (deploy/up.sh)"
 source "$DEV_ENV"
 unset OTEL_EXPORTER_OTLP_ENDPOINT
 PG_PID="$(pg_pid)" || die "cannot find the PostgreSQL postmaster of make up"
+# As many instances as `make up` runs (dev.env), unless the knobs say otherwise.
+EXECUTORS="${PEERS_EXECUTORS:-${TASKFLOW_EXECUTORS:-1}}"
+SCHEDULERS="${PEERS_SCHEDULERS:-${TASKFLOW_SCHEDULERS:-1}}"
+[[ "$EXECUTORS" =~ ^[1-9][0-9]*$ && "$SCHEDULERS" =~ ^[1-9][0-9]*$ ]] ||
+  die "PEERS_EXECUTORS and PEERS_SCHEDULERS must be positive integers, got '$EXECUTORS' and '$SCHEDULERS'"
 
 case " $SYSTEMS " in *" river-"*) river_build ;; esac
-case " $SYSTEMS " in *" taskflow "*) bench_build executor ;; *) bench_build ;; esac
+case " $SYSTEMS " in *" taskflow "*) bench_build all ;; *) bench_build ;; esac
+# What the executor runs with: the knob, or its own default (`svc-executor --print-config`).
+EXEC_CONC_SHOWN="${E2E_EXEC_CONC:-$("$EXEC_BIN" --print-config 2>/dev/null |
+  awk -F '\t' '$1 == "TASKFLOW_EXECUTOR_CONCURRENCY" { print $2 }')}"
 mkdir -p "$OUT"
 : >"$RESULTS"
 
@@ -220,9 +305,12 @@ info "1-minute load average at the end: $LOAD_END"
 {
   printf 'TaskFlow next to River, %s (git %s), %s cores, PostgreSQL 15 shared (127.0.0.1:%s)\n' \
     "$TS" "$(git -C "$TASKFLOW_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" "$(nproc)" "$PG_PORT"
-  printf 'no-op tasks; throughput: %s in batches of %s, %s in flight; latency: %s single submissions at %s/s; %s workers (River MaxWorkers, TaskFlow executor concurrency); TaskFlow: release builds, 1 executor\n\n' \
-    "$TASKS" "$BATCH" "$INFLIGHT" "$LATENCY_TASKS" "$RATE" "$E2E_EXEC_CONC"
-  "$REPORT_BIN" "$RESULTS" --load-start "$LOAD_START" --load-end "$LOAD_END" --json-out "$OUT/summary.json"
+  printf 'no-op tasks; throughput: %s in batches of %s, %s in flight; latency: %s single submissions at %s/s\n' \
+    "$TASKS" "$BATCH" "$INFLIGHT" "$LATENCY_TASKS" "$RATE"
+  printf 'River: MaxWorkers %s, pool %s. TaskFlow "make up" (release builds): svc-tasks, %s svc-executor(s) at concurrency %s%s, svc-notify, %s svc-scheduler(s); other settings at their defaults\n\n' \
+    "$RIVER_WORKERS" "$RIVER_POOL" "$EXECUTORS" "${EXEC_CONC_SHOWN:-?}" "$([[ -n "$E2E_EXEC_CONC" ]] && echo ' (PEERS_WORKERS)' || echo " (the executor's default)")" "$SCHEDULERS"
+  "$REPORT_BIN" "$RESULTS" --load-start "$LOAD_START" --load-end "$LOAD_END" --json-out "$OUT/summary.json" \
+    --row-writes-out "$OUT/row-writes.txt"
   printf '\nwall time: %ss\n' "$((($(now_ms) - T0) / 1000))"
 } >"$OUT/table.txt" || die "bench-peers-report failed (raw results: $(rel "$RESULTS"))"
 
@@ -231,7 +319,7 @@ for system in $SYSTEMS; do
   case "$system" in
     river-default) SERIES+=(--series "River default=$OUT/latency-river-default.txt") ;;
     river-tuned) SERIES+=(--series "River tuned=$OUT/latency-river-tuned.txt") ;;
-    taskflow) SERIES+=(--series "TaskFlow, 1 executor=$OUT/latency-taskflow.txt") ;;
+    taskflow) SERIES+=(--series "TaskFlow, make up=$OUT/latency-taskflow.txt") ;;
   esac
 done
 "$CHART_BIN" --out "$OUT/latency.png" "${SERIES[@]}" \
@@ -240,4 +328,4 @@ done
 
 printf '\n'
 cat "$OUT/table.txt"
-printf '\n(written to %s: table.txt, results.jsonl, summary.json, latency.png)\n' "$(rel "$OUT")"
+printf '\n(written to %s: table.txt, row-writes.txt, results.jsonl, summary.json, latency.png)\n' "$(rel "$OUT")"

@@ -20,7 +20,12 @@
 //     children) are read just before the first insert and right after the last completion;
 //     PostgreSQL commits are pg_stat_database.xact_commit of the throwaway database, read
 //     before, and after the client stopped and its connections closed (a backend flushes its
-//     counters when it exits).
+//     counters when it exits). PostgreSQL's own accounting of the throughput phase, as JSON lines
+//     of phase "pg" (see pgSnapshot), taken at four points: "idle_start" (the pause begins),
+//     "before" (the first insert), "settled" (the last completion) and "stopped" (the client
+//     stopped and every backend of the database exited, so its table counters are flushed).
+//     bench-peers-report turns them into row writes per task (pg_stat_user_tables), WAL bytes
+//     per task (pg_current_wal_lsn: the whole cluster's) and database growth (pg_database_size).
 //
 // Prints one JSON object per measured phase on stdout (see the `throughput` and `latency`
 // types); progress and River's warnings go to stderr.
@@ -128,6 +133,25 @@ type throughput struct {
 	CommitsPerTask float64            `json:"commits_per_task"`
 	Settings       map[string]string  `json:"settings"`
 	Errors         int64              `json:"insert_errors"`
+}
+
+// pgSnapshot: what PostgreSQL says at one moment. Tables are "river.<table>" ->
+// [n_tup_ins, n_tup_upd, n_tup_del] of pg_stat_user_tables; WalLSN is pg_current_wal_lsn() in
+// bytes; DBBytes is pg_database_size per database. The same shape as bench/bench-peers.sh's
+// snapshots of TaskFlow's databases.
+type pgSnapshot struct {
+	UnixMs  int64               `json:"unix_ms"`
+	WalLSN  int64               `json:"wal_lsn"`
+	DBBytes map[string]int64    `json:"db_bytes"`
+	Tables  map[string][3]int64 `json:"tables"`
+}
+
+type pgLine struct {
+	System   string      `json:"system"`
+	Config   string      `json:"config"`
+	Phase    string      `json:"phase"`
+	At       string      `json:"at"`
+	Snapshot *pgSnapshot `json:"snapshot"`
 }
 
 type latency struct {
@@ -378,6 +402,18 @@ func run(ctx context.Context, o *options) (err error) {
 	}
 
 	// 3. settle
+	var pgLines []pgLine
+	snap := func(at string, tables querier) error {
+		sn, err := takeSnapshot(ctx, admin, tables, o.db)
+		if err != nil {
+			return fmt.Errorf("PostgreSQL snapshot %q: %w", at, err)
+		}
+		pgLines = append(pgLines, pgLine{System: "river", Config: o.config, Phase: "pg", At: at, Snapshot: sn})
+		return nil
+	}
+	if err := snap("idle_start", nil); err != nil {
+		return err
+	}
 	if o.settleSecs > 0 {
 		progress("%s: %.0f s pause (statistics flush, CPU settles)", o.config, o.settleSecs)
 		select {
@@ -389,6 +425,10 @@ func run(ctx context.Context, o *options) (err error) {
 
 	// 4. throughput
 	progress("%s: throughput, %d jobs in batches of %d, %d in flight", o.config, o.tasks, o.batch, o.inflight)
+	// Its table read is a transaction on the database: before the commit counter is read.
+	if err := snap("before", pool); err != nil {
+		return err
+	}
 	commitsBefore, err := xactCommit(ctx, admin, o.db)
 	if err != nil {
 		return err
@@ -411,6 +451,10 @@ func run(ctx context.Context, o *options) (err error) {
 	if err != nil {
 		return err
 	}
+	// WAL and size only (no table read): a transaction on the database now would be counted.
+	if err := snap("settled", nil); err != nil {
+		return err
+	}
 	bulk := <-done
 
 	// Stop the client and close the pool: every backend of the database flushes its statistics
@@ -428,6 +472,16 @@ func run(ctx context.Context, o *options) (err error) {
 		progress("warning: %v (commits may be undercounted)", err)
 	}
 	commitsAfter, err := xactCommit(ctx, admin, o.db)
+	if err != nil {
+		return err
+	}
+	// A connection of its own: the pool is closed, and this backend's reads write no rows.
+	tablesConn, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		return fmt.Errorf("connecting to %s for its table statistics: %w", o.db, err)
+	}
+	err = snap("stopped", tablesConn)
+	tablesConn.Close(context.Background())
 	if err != nil {
 		return err
 	}
@@ -459,6 +513,11 @@ func run(ctx context.Context, o *options) (err error) {
 	}
 	if err := out.Encode(tp); err != nil {
 		return err
+	}
+	for i := range pgLines {
+		if err := out.Encode(pgLines[i]); err != nil {
+			return err
+		}
 	}
 	if bulk.errors > 0 {
 		return fmt.Errorf("%d InsertManyFast calls failed: %v", bulk.errors, bulk.firstErr)
@@ -556,6 +615,52 @@ func writeSamples(path string, samples []time.Duration) error {
 		fmt.Fprintf(w, "%d\n", s.Microseconds())
 	}
 	return errors.Join(w.Flush(), f.Close())
+}
+
+// querier: a pool or a single connection to the measured database.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// readTables adds "river.<table>" -> [n_tup_ins, n_tup_upd, n_tup_del] of every user table.
+func readTables(ctx context.Context, tables querier, into map[string][3]int64) error {
+	rows, err := tables.Query(ctx, "SELECT schemaname, relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var schema, rel string
+		var c [3]int64
+		if err := rows.Scan(&schema, &rel, &c[0], &c[1], &c[2]); err != nil {
+			return err
+		}
+		if schema != "public" {
+			rel = schema + "." + rel
+		}
+		into["river."+rel] = c
+	}
+	return rows.Err()
+}
+
+// takeSnapshot reads the WAL position and the database's size through admin, and its tables'
+// row counters through tables (pg_stat_user_tables is per database; nil: not read).
+func takeSnapshot(ctx context.Context, admin *pgx.Conn, tables querier, db string) (*pgSnapshot, error) {
+	sn := &pgSnapshot{UnixMs: time.Now().UnixMilli(), DBBytes: map[string]int64{}, Tables: map[string][3]int64{}}
+	if tables != nil {
+		if err := readTables(ctx, tables, sn.Tables); err != nil {
+			return nil, err
+		}
+	}
+	var size int64
+	if err := admin.QueryRow(ctx, "SELECT pg_database_size($1::text)", db).Scan(&size); err != nil {
+		return nil, err
+	}
+	sn.DBBytes[db] = size
+	if err := admin.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8").Scan(&sn.WalLSN); err != nil {
+		return nil, err
+	}
+	return sn, nil
 }
 
 func xactCommit(ctx context.Context, admin *pgx.Conn, db string) (int64, error) {

@@ -3,6 +3,14 @@
 //! bench/bench-peers.sh adds after it stopped TaskFlow's services) and prints one aligned
 //! table: a column per system, then TaskFlow / River ratios. With `--json-out`, also writes the
 //! table's numbers as one JSON object.
+//!
+//! PostgreSQL's own accounting comes from the `pg` lines (river-bench prints River's, the script
+//! TaskFlow's): snapshots of the WAL position, the databases' sizes and every user table's
+//! n_tup_ins/upd/del, taken when the pause starts (`idle_start`), before the first submit
+//! (`before`), when the work was done (`settled`) and after the system's processes stopped
+//! (`stopped`, when every backend has flushed its counters). Row writes are stopped - before,
+//! WAL and growth settled - before. With `--row-writes-out`, the row writes per task of every
+//! table of every system go there, largest first.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -25,6 +33,9 @@ struct Args {
     /// Also write the table as JSON here.
     #[arg(long)]
     json_out: Option<PathBuf>,
+    /// Also write the row writes per task by table here.
+    #[arg(long)]
+    row_writes_out: Option<PathBuf>,
 }
 
 /// One system in one configuration: its throughput and latency objects.
@@ -34,7 +45,12 @@ struct Column {
     throughput: Option<Value>,
     latency: Option<Value>,
     commits: Option<f64>,
+    /// PostgreSQL snapshots by moment (idle_start, before, settled, stopped).
+    pg: BTreeMap<String, Value>,
 }
+
+/// Row writes of one table over the throughput run: inserted, updated, deleted.
+type TableWrites = (String, [f64; 3]);
 
 fn f(v: &Value, key: &str) -> Option<f64> {
     v.get(key).and_then(Value::as_f64)
@@ -50,6 +66,74 @@ impl Column {
     fn commits_per_task(&self) -> Option<f64> {
         let tasks = self.tp("tasks")?;
         Some(self.commits? / tasks.max(1.0))
+    }
+    fn tasks(&self) -> Option<f64> {
+        self.tp("tasks").map(|t| t.max(1.0))
+    }
+    /// CPU until every service caught up (TaskFlow's followers); River has none, so its
+    /// completion is the moment.
+    fn cpu_settled(&self) -> Option<f64> {
+        self.tp("cpu_settled_s_per_1000")
+            .or_else(|| self.tp("cpu_s_per_1000"))
+    }
+    fn snapshot(&self, at: &str) -> Option<&Value> {
+        self.pg.get(at)
+    }
+    /// Every table's row writes over the run, largest first (tables without any left out).
+    fn table_writes(&self) -> Option<Vec<TableWrites>> {
+        let before = self.snapshot("before")?.get("tables")?.as_object()?;
+        let after = self.snapshot("stopped")?.get("tables")?.as_object()?;
+        let counts = |v: Option<&Value>| -> [f64; 3] {
+            let mut c = [0.0; 3];
+            if let Some(a) = v.and_then(Value::as_array) {
+                for (slot, x) in c.iter_mut().zip(a) {
+                    *slot = x.as_f64().unwrap_or(0.0);
+                }
+            }
+            c
+        };
+        let mut rows: Vec<TableWrites> = after
+            .iter()
+            .map(|(table, v)| {
+                let (a, b) = (counts(Some(v)), counts(before.get(table)));
+                (table.clone(), [a[0] - b[0], a[1] - b[1], a[2] - b[2]])
+            })
+            .filter(|(_, c)| c.iter().any(|x| *x != 0.0))
+            .collect();
+        rows.sort_by(|x, y| {
+            let total = |c: &[f64; 3]| c.iter().sum::<f64>();
+            total(&y.1).total_cmp(&total(&x.1)).then(x.0.cmp(&y.0))
+        });
+        Some(rows)
+    }
+    fn row_writes_per_task(&self) -> Option<f64> {
+        let total: f64 = self
+            .table_writes()?
+            .iter()
+            .map(|(_, c)| c.iter().sum::<f64>())
+            .sum();
+        Some(total / self.tasks()?)
+    }
+    fn wal_bytes(&self, from: &str, to: &str) -> Option<f64> {
+        Some(f(self.snapshot(to)?, "wal_lsn")? - f(self.snapshot(from)?, "wal_lsn")?)
+    }
+    fn wal_per_task(&self) -> Option<f64> {
+        Some(self.wal_bytes("before", "settled")? / self.tasks()?)
+    }
+    /// The cluster's WAL rate while this system idled in the pause before the run (kB/s): what
+    /// the rest of the cluster and the system's idle loops write, for judging the row above.
+    fn idle_wal_kb_per_s(&self) -> Option<f64> {
+        let secs = (f(self.snapshot("before")?, "unix_ms")?
+            - f(self.snapshot("idle_start")?, "unix_ms")?)
+            / 1000.0;
+        (secs > 0.0).then_some(self.wal_bytes("idle_start", "before")? / secs / 1000.0)
+    }
+    fn growth_mb_per_1000(&self) -> Option<f64> {
+        let size = |at: &str| -> Option<f64> {
+            let sizes = self.snapshot(at)?.get("db_bytes")?.as_object()?;
+            Some(sizes.values().filter_map(Value::as_f64).sum())
+        };
+        Some((size("settled")? - size("before")?) / 1e6 / self.tasks()? * 1000.0)
     }
 }
 
@@ -101,6 +185,15 @@ fn main() -> anyhow::Result<()> {
         };
         let key = (order, format!("{system}/{config}"));
         match v["phase"].as_str() {
+            Some("pg") => {
+                let column = columns.entry(key).or_insert_with(|| Column {
+                    title: title(&system, &config),
+                    ..Column::default()
+                });
+                if let Some(at) = v["at"].as_str() {
+                    column.pg.insert(at.to_owned(), v["snapshot"].clone());
+                }
+            }
             Some("commits_after") => {
                 commits_after.insert(key.1, f(&v, "commits_after").unwrap_or(0.0));
             }
@@ -142,7 +235,7 @@ fn main() -> anyhow::Result<()> {
     let taskflow = columns.iter().find(|((o, _), _)| *o == 2).map(|(_, c)| c);
 
     type Metric = (&'static str, fn(&Column) -> Option<f64>);
-    let metrics: [Metric; 8] = [
+    let metrics: [Metric; 13] = [
         ("throughput: first submit -> all completed (tasks/s)", |c| {
             c.tp("tasks_per_s")
         }),
@@ -155,7 +248,24 @@ fn main() -> anyhow::Result<()> {
         ("CPU s per 1,000 tasks, all processes", |c| {
             c.tp("cpu_s_per_1000")
         }),
+        (
+            "CPU s per 1,000 tasks, until every service caught up",
+            Column::cpu_settled,
+        ),
         ("PostgreSQL commits per task", Column::commits_per_task),
+        (
+            "PostgreSQL row writes per task (ins+upd+del)",
+            Column::row_writes_per_task,
+        ),
+        ("WAL bytes per task (whole cluster)", Column::wal_per_task),
+        (
+            "  cluster WAL while idle before the run (kB/s)",
+            Column::idle_wal_kb_per_s,
+        ),
+        (
+            "database growth per 1,000 tasks (MB)",
+            Column::growth_mb_per_1000,
+        ),
         ("submit -> started p50 at 100 tasks/s (ms)", |c| {
             c.lat("p50_ms")
         }),
@@ -232,6 +342,59 @@ fn main() -> anyhow::Result<()> {
         let _ = writeln!(out, "  {:<width$}  {}", c.title, parts.join(", "));
     }
     let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "PostgreSQL row writes per task by table (throughput run; largest first):"
+    );
+    let mut writes_text = String::new();
+    let mut writes_json = serde_json::Map::new();
+    for c in &cols {
+        let (Some(rows), Some(tasks)) = (c.table_writes(), c.tasks()) else {
+            continue;
+        };
+        let _ = writeln!(writes_text, "{}", c.title);
+        let _ = writeln!(
+            writes_text,
+            "  {:<40} {:>8} {:>8} {:>8} {:>8}",
+            "table", "ins", "upd", "del", "total"
+        );
+        let mut sums = [0.0; 3];
+        let mut table_rows = Vec::new();
+        for (table, counts) in &rows {
+            let per: Vec<f64> = counts.iter().map(|x| x / tasks).collect();
+            for (s, x) in sums.iter_mut().zip(&per) {
+                *s += x;
+            }
+            let _ = writeln!(
+                writes_text,
+                "  {:<40} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
+                table,
+                per[0],
+                per[1],
+                per[2],
+                per.iter().sum::<f64>()
+            );
+            table_rows.push(json!({"table": table, "ins": per[0], "upd": per[1], "del": per[2]}));
+        }
+        let _ = writeln!(
+            writes_text,
+            "  {:<40} {:>8.3} {:>8.3} {:>8.3} {:>8.3}",
+            "all tables",
+            sums[0],
+            sums[1],
+            sums[2],
+            sums.iter().sum::<f64>()
+        );
+        writes_json.insert(c.title.clone(), Value::Array(table_rows));
+        let top: Vec<String> = rows
+            .iter()
+            .take(6)
+            .map(|(t, counts)| format!("{t} {}", number(Some(counts.iter().sum::<f64>() / tasks))))
+            .collect();
+        let _ = writeln!(out, "  {:<width$}  {}", c.title, top.join(", "));
+    }
+    let _ = writeln!(out, "  (every table: row-writes.txt)");
+    let _ = writeln!(out);
     let _ = writeln!(out, "Runs:");
     for c in &cols {
         if let Some(tp) = &c.throughput {
@@ -274,7 +437,11 @@ fn main() -> anyhow::Result<()> {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "ratio = TaskFlow / River: above 1 is better for throughput, worse for CPU, commits and latency."
+        "ratio = TaskFlow / River: above 1 is better for throughput, worse for CPU, commits, row writes, WAL, growth and latency."
+    );
+    let _ = writeln!(
+        out,
+        "WAL is the whole cluster's (pg_current_wal_lsn), so whatever else writes to it while a system runs counts too; the idle row shows how much that was before the run."
     );
     if let (Some(a), Some(b)) = (&args.load_start, &args.load_end) {
         let _ = writeln!(
@@ -284,9 +451,18 @@ fn main() -> anyhow::Result<()> {
     }
     print!("{out}");
 
+    if let Some(path) = &args.row_writes_out {
+        let head = "PostgreSQL row writes per task by table over the throughput run \
+                    (pg_stat_user_tables n_tup_ins/upd/del, after the processes stopped minus \
+                    before the first submit, divided by the tasks; largest first)\n\n";
+        std::fs::write(path, format!("{head}{writes_text}"))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+
     if let Some(path) = &args.json_out {
         let summary = json!({
             "table": table_json,
+            "row_writes_per_task_by_table": writes_json,
             "load_average_1m": {"start": args.load_start, "end": args.load_end},
         });
         std::fs::write(path, format!("{summary:#}\n"))

@@ -36,6 +36,11 @@
 //! it reads pg_stat_database.xact_commit of those databases before the first request (through
 //! BENCH_ADMIN_DB_URL) and counts its own transactions on them from then on (`own_commits`), so
 //! that the caller, who reads the counter again after the services stopped, can subtract them.
+//! With `--settle` (the whole product: svc-notify and svc-scheduler consume too; their databases
+//! through BENCH_NOTIFY_DB_URL and, optionally, BENCH_SCHEDULER_DB_URL), it then waits until
+//! svc-notify's projection shows every task of the tenant finished and no service's outbox holds
+//! an unpublished row, and reads the CPU seconds again (`cpu_settled_s`): the work the followers
+//! still had when svc-tasks showed the last task completed counts there.
 //! While measuring, completion is polled with one cheap statement (`EXISTS` of an unfinished
 //! task of the tenant) instead of counting.
 
@@ -115,6 +120,10 @@ struct Args {
     /// Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100)]
     clk_tck: u64,
+    /// After the last completion, wait for svc-notify and every outbox to catch up and read
+    /// the CPU seconds again (needs BENCH_NOTIFY_DB_URL; BENCH_SCHEDULER_DB_URL optional).
+    #[arg(long)]
+    settle: bool,
     /// How often completion is polled, in milliseconds.
     #[arg(long, default_value_t = 100)]
     poll_ms: u64,
@@ -135,10 +144,14 @@ async fn main() -> anyhow::Result<()> {
         "--batch-size must be 1 to 1000"
     );
     let measuring = args.json && (!args.cpu_pids.is_empty() || args.pg_postmaster.is_some());
-    let dbs = Dbs::new(
+    let mut dbs = Dbs::new(
         &required("BENCH_TASKS_DB_URL")?,
         &required("BENCH_EXECUTOR_DB_URL")?,
     )?;
+    if args.settle {
+        let scheduler = std::env::var("BENCH_SCHEDULER_DB_URL").ok();
+        dbs = dbs.with_followers(&required("BENCH_NOTIFY_DB_URL")?, scheduler.as_deref())?;
+    }
     let admin_url = if args.stat_dbs.is_empty() {
         None
     } else {
@@ -221,6 +234,15 @@ async fn main() -> anyhow::Result<()> {
         None
     };
     let seen_secs = seen_at.duration_since(t0).as_secs_f64();
+    let mut settled = None;
+    if measuring && args.settle {
+        let at = dbs.wait_settled(tenant, deadline, poll).await?;
+        settled = Some((
+            at.duration_since(t0).as_secs_f64(),
+            probe.snapshot()?,
+            own_cpu_secs(probe.ticks_per_sec),
+        ));
+    }
 
     // Timings recorded by the services, joined here by task id.
     let sent: HashMap<Uuid, i64> = run.tasks.iter().copied().collect();
@@ -340,6 +362,17 @@ async fn main() -> anyhow::Result<()> {
             object["cpu_total_s"] = json!(total);
             object["cpu_s_per_1000"] = json!(total / n.max(1) as f64 * 1000.0);
             object["cpu_s_not_counted"] = json!({ "bench-e2e": own_after - own_before });
+            if let Some((secs, at, own_at)) = &settled {
+                let cpu: BTreeMap<&String, f64> = at
+                    .iter()
+                    .map(|(k, v)| (k, v - before.get(k).copied().unwrap_or(0.0)))
+                    .collect();
+                let total: f64 = cpu.values().sum();
+                object["settled_secs"] = json!(secs);
+                object["cpu_settled_s"] = json!(cpu);
+                object["cpu_settled_s_per_1000"] = json!(total / n.max(1) as f64 * 1000.0);
+                object["cpu_s_not_counted"] = json!({ "bench-e2e": own_at - own_before });
+            }
         }
         if let Some(before) = commits_before {
             object["commits_before"] = json!(before);

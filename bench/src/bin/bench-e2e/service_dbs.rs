@@ -15,6 +15,11 @@
 //!   rather than `GET /v1/tasks/{id}/events` for each of thousands of tasks (that endpoint
 //!   has `recorded_at`, but at one request per task).
 //!
+//! * **Waiting for the followers.** svc-notify and svc-scheduler serve no view of how far they
+//!   have consumed: whether svc-notify's projection has every task of the tenant finished, and
+//!   whether any service's outbox still holds unpublished rows, is asked of their databases
+//!   (`wait_settled`), each an index lookup.
+//!
 //! What is public is read through the API: the `started_at` svc-tasks exposes
 //! (`Submitter::started_via_api`), for the latency samples of `make bench-peers`.
 
@@ -92,7 +97,16 @@ pub struct ExecutionTimes {
 pub struct Dbs {
     tasks: DbPool,
     exec: DbPool,
+    /// svc-notify's and svc-scheduler's databases, when the run waits for them (`--settle`).
+    notify: Option<DbPool>,
+    scheduler: Option<DbPool>,
     commits: AtomicUsize,
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
 }
 
 impl Dbs {
@@ -101,8 +115,21 @@ impl Dbs {
         Ok(Self {
             tasks: db::pool(tasks_url, 2)?,
             exec: db::pool(exec_url, 2)?,
+            notify: None,
+            scheduler: None,
             commits: AtomicUsize::new(0),
         })
+    }
+
+    /// Also svc-notify's and (when given) svc-scheduler's databases, for `wait_settled`.
+    pub fn with_followers(
+        mut self,
+        notify_url: &str,
+        scheduler_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        self.notify = Some(db::pool(notify_url, 1)?);
+        self.scheduler = scheduler_url.map(|u| db::pool(u, 1)).transpose()?;
+        Ok(self)
     }
 
     /// Counts this tool's commits from now on.
@@ -320,6 +347,89 @@ impl Dbs {
                     done.completed,
                     done.other_final,
                     done.unfinished
+                );
+            }
+            tokio::time::sleep(poll).await;
+        }
+    }
+}
+
+impl Dbs {
+    /// One statement returning a bool (`found`), with the tenant as $1 when given, in its own
+    /// counted transaction.
+    async fn ask(&self, pool: &DbPool, sql: &str, tenant: Option<Uuid>) -> anyhow::Result<bool> {
+        let mut conn = pool.get().await?;
+        self.begin(&mut conn).await?;
+        let row = match tenant {
+            Some(t) => {
+                sql_query(sql)
+                    .bind::<SqlUuid, _>(t)
+                    .get_result::<Exists>(&mut conn)
+                    .await
+            }
+            None => sql_query(sql).get_result::<Exists>(&mut conn).await,
+        };
+        Ok(self.end(&mut conn, row).await?.found)
+    }
+
+    /// Polls until the services have nothing left of the run: svc-notify's projection has as
+    /// many tasks of the tenant as svc-tasks and none unfinished, and no service database holds
+    /// an unpublished outbox row (svc-scheduler's consumer lag is not asked: it writes nothing
+    /// for a task no schedule made). Returns when that was observed.
+    pub async fn wait_settled(
+        &self,
+        tenant: Uuid,
+        deadline: Instant,
+        poll: Duration,
+    ) -> anyhow::Result<Instant> {
+        let notify = self
+            .notify
+            .as_ref()
+            .context("wait_settled needs svc-notify's database (with_followers)")?;
+        let mut conn = self.tasks.get().await?;
+        self.begin(&mut conn).await?;
+        let total = sql_query("SELECT count(*) AS n FROM tasks WHERE tenant_id = $1")
+            .bind::<SqlUuid, _>(tenant)
+            .get_result::<Count>(&mut conn)
+            .await;
+        let total = self.end(&mut conn, total).await?.n;
+        drop(conn);
+        let unpublished =
+            "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL) AS found";
+        let mut pools: Vec<&DbPool> = vec![&self.tasks, &self.exec, notify];
+        pools.extend(self.scheduler.as_ref());
+        loop {
+            // The index of unfinished tasks first; the count only once none is left.
+            let mut settled = !self
+                .ask(
+                    notify,
+                    "SELECT EXISTS (SELECT 1 FROM tasks WHERE tenant_id = $1 \
+                     AND status IN ('pending', 'running', 'retrying')) AS found",
+                    Some(tenant),
+                )
+                .await?;
+            if settled {
+                let mut conn = notify.get().await?;
+                self.begin(&mut conn).await?;
+                let seen = sql_query("SELECT count(*) AS n FROM tasks WHERE tenant_id = $1")
+                    .bind::<SqlUuid, _>(tenant)
+                    .get_result::<Count>(&mut conn)
+                    .await;
+                settled = self.end(&mut conn, seen).await?.n >= total;
+            }
+            for pool in &pools {
+                if !settled {
+                    break;
+                }
+                settled = !self.ask(pool, unpublished, None).await?;
+            }
+            let now = Instant::now();
+            if settled {
+                return Ok(now);
+            }
+            if now > deadline {
+                bail!(
+                    "timed out waiting for svc-notify to show all {total} tasks of the tenant finished and every outbox to drain"
                 );
             }
             tokio::time::sleep(poll).await;
