@@ -77,6 +77,7 @@ test: tools ## lint, then every test against the real servers, the outside check
 	@rm -f .taskflow/test-times
 	@$(T) up $(MAKE) --no-print-directory up
 	@$(T) lint $(MAKE) --no-print-directory lint
+	@$(T) prune-topics checks/prune-test-topics.sh
 	@source .taskflow/dev.env && $(T) tests $(NEXTEST) --workspace --no-fail-fast -E 'not $(ALONE) and not $(TRACES)'
 	@source .taskflow/dev.env && $(T) foreign-client timeout 300 checks/foreign-client-check.sh
 	@source .taskflow/dev.env && $(T) analytics timeout 300 checks/analytics-check.sh
