@@ -470,3 +470,71 @@ fn main() -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Column, json};
+
+    fn column() -> Column {
+        let mut c = Column {
+            throughput: Some(json!({"tasks": 1000})),
+            ..Column::default()
+        };
+        let snap = |wal: u64, ms: u64, size: u64, tables: serde_json::Value| json!({"unix_ms": ms, "wal_lsn": wal, "db_bytes": {"a": size, "b": 1000}, "tables": tables});
+        c.pg.insert("idle_start".into(), snap(0, 0, 0, json!({})));
+        c.pg.insert(
+            "before".into(),
+            snap(
+                20_000,
+                10_000,
+                5_000_000,
+                json!({"s.t": [10, 5, 0], "s.u": [1, 1, 1]}),
+            ),
+        );
+        c.pg.insert(
+            "settled".into(),
+            snap(2_020_000, 20_000, 7_000_000, json!({})),
+        );
+        c.pg.insert(
+            "stopped".into(),
+            snap(
+                2_100_000,
+                21_000,
+                7_000_000,
+                json!({"s.t": [2010, 1005, 0], "s.u": [1, 1, 1], "s.v": [0, 0, 500]}),
+            ),
+        );
+        c
+    }
+
+    #[test]
+    fn row_writes_are_stopped_minus_before_largest_first_without_idle_tables() {
+        let c = column();
+        let rows = c.table_writes().expect("both snapshots are there");
+        assert_eq!(
+            rows,
+            vec![
+                ("s.t".to_owned(), [2000.0, 1000.0, 0.0]),
+                ("s.v".to_owned(), [0.0, 0.0, 500.0]),
+            ]
+        );
+        assert_eq!(c.row_writes_per_task(), Some(3.5));
+    }
+
+    #[test]
+    fn wal_and_growth_are_settled_minus_before() {
+        let c = column();
+        assert_eq!(c.wal_per_task(), Some(2000.0));
+        assert_eq!(c.growth_mb_per_1000(), Some(2.0));
+        // 20,000 bytes over the 10 s pause.
+        assert_eq!(c.idle_wal_kb_per_s(), Some(2.0));
+    }
+
+    #[test]
+    fn without_snapshots_the_rows_are_empty() {
+        let c = Column::default();
+        assert_eq!(c.row_writes_per_task(), None);
+        assert_eq!(c.wal_per_task(), None);
+        assert_eq!(c.growth_mb_per_1000(), None);
+    }
+}
