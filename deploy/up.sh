@@ -109,7 +109,9 @@ pg_up() {
     printf '\n===== %s: starting postgres =====\n' "$(date -u +%FT%TZ)" >>"$PG_LOG"
     # No -l: the server inherits pg_ctl's stdout, our log file (opened here, so the postgres
     # user needs no write access to .taskflow/logs). setsid: the server leaves make's session.
-    setsid -w "${PG_AS_OWNER[@]}" "$PG_BIN/pg_ctl" -D "$data" -w -t 60 start >>"$PG_LOG" 2>&1 </dev/null 8>&- 9>&- ||
+    # -t 300: after a crash the server first replays the WAL written since its last checkpoint;
+    # on a big, busy dev database that took over a minute here (make chaos, crash-postgres).
+    setsid -w "${PG_AS_OWNER[@]}" "$PG_BIN/pg_ctl" -D "$data" -w -t 300 start >>"$PG_LOG" 2>&1 </dev/null 8>&- 9>&- ||
       die_with_log postgres "pg_ctl start failed" "$PG_LOG"
     wait_for postgres 30 "$PG_LOG" "" pg_answers
   fi
