@@ -380,3 +380,32 @@ impl TestExecutor {
         self.isolation.kafka.topics.dead_letter(&group)
     }
 }
+
+/// A database of its own, migrated, for tests that play the store directly (no executor runs
+/// on it, so the interleaving is the test's).
+pub async fn store_only(name: &str) -> DbPool {
+    let url = Isolation::new().database(name).await;
+    let pool = db::pool(&url, 2).expect("pool");
+    db::migrate(&pool, svc_executor::startup::MIGRATIONS)
+        .await
+        .expect("migrations");
+    pool
+}
+
+/// A `noop` task as ingest queues it, allowed `max_attempts` attempts.
+pub fn queued_execution(task_id: Uuid, max_attempts: i32) -> svc_executor::store::NewExecution {
+    svc_executor::store::NewExecution {
+        task_id,
+        tenant_id: Uuid::now_v7(),
+        task_type: "noop".into(),
+        priority: 0,
+        payload: serde_json::json!({}),
+        max_attempts,
+        timeout_ms: 1_000,
+        correlation_id: "it".into(),
+        created_event_id: Uuid::now_v7(),
+        created_event: serde_json::json!({}),
+        trace: Default::default(),
+        not_before: None,
+    }
+}

@@ -11,28 +11,11 @@ use diesel_async::RunQueryDsl;
 use svc_executor::config::ExecutorConfig;
 use svc_executor::domain::execution::{Due, Move};
 use svc_executor::domain::{AttemptOutcome, ExecutionState};
-use svc_executor::store::{self, NewExecution, Outcome};
-use taskflow_platform::db;
+use svc_executor::store::{self, Outcome};
 use taskflow_platform::maintenance::Maintenance;
-use taskflow_platform::testing::Isolation;
 use uuid::Uuid;
 
-fn queued(task_id: Uuid) -> NewExecution {
-    NewExecution {
-        task_id,
-        tenant_id: Uuid::now_v7(),
-        task_type: "noop".into(),
-        priority: 0,
-        payload: serde_json::json!({}),
-        max_attempts: 1,
-        timeout_ms: 1_000,
-        correlation_id: "it".into(),
-        created_event_id: Uuid::now_v7(),
-        created_event: serde_json::json!({}),
-        trace: Default::default(),
-        not_before: None,
-    }
-}
+use crate::helpers::{queued_execution, store_only};
 
 #[derive(QueryableByName)]
 struct Count {
@@ -50,14 +33,10 @@ async fn count(conn: &mut store::Conn, sql: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ended_work_and_old_inbox_ids_go_and_live_work_stays() {
-    let url = Isolation::new().database("exec_retention").await;
-    let pool = db::pool(&url, 2).expect("pool");
-    db::migrate(&pool, svc_executor::startup::MIGRATIONS)
-        .await
-        .expect("migrations");
+    let pool = store_only("exec_retention").await;
     let mut conn = pool.get().await.expect("conn");
     let (ended, waiting) = (Uuid::now_v7(), Uuid::now_v7());
-    store::insert_executions(&mut conn, &[queued(ended)])
+    store::insert_executions(&mut conn, &[queued_execution(ended, 1)])
         .await
         .expect("queued");
     let claimed = store::claim(&mut conn, "it", 1, 0).await.expect("claim");
@@ -81,7 +60,7 @@ async fn ended_work_and_old_inbox_ids_go_and_live_work_stays() {
             .expect("done"),
         vec![true]
     );
-    store::insert_executions(&mut conn, &[queued(waiting)])
+    store::insert_executions(&mut conn, &[queued_execution(waiting, 1)])
         .await
         .expect("queued");
     taskflow_platform::inbox::record_all(&mut conn, &[Uuid::now_v7()])
@@ -89,7 +68,7 @@ async fn ended_work_and_old_inbox_ids_go_and_live_work_stays() {
         .expect("an id consumed");
 
     let config = ExecutorConfig::from_vars(&|name: &str| match name {
-        "DATABASE_URL_EXECUTOR" => Some(url.clone()),
+        "DATABASE_URL_EXECUTOR" => Some("postgres://127.0.0.1/unused".into()),
         "KAFKA_BOOTSTRAP_SERVERS" => Some("127.0.0.1:9092".into()),
         "SCHEMA_REGISTRY_URL" => Some("http://127.0.0.1:8081".into()),
         _ => None,

@@ -8,12 +8,10 @@ use diesel_async::RunQueryDsl;
 use svc_executor::domain::AttemptOutcome;
 use svc_executor::domain::ExecutionState;
 use svc_executor::domain::execution::{Due, Move};
-use svc_executor::store::{self, NewExecution, Outcome};
-use taskflow_platform::db;
-use taskflow_platform::testing::Isolation;
+use svc_executor::store::{self, Outcome};
 use uuid::Uuid;
 
-use crate::helpers::AttemptRow;
+use crate::helpers::{AttemptRow, queued_execution, store_only};
 
 const OWNER: &str = "it-takeover";
 
@@ -32,32 +30,12 @@ fn completed(task_id: Uuid, attempt: i32) -> Outcome<'static> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_outcomes_of_one_task_in_a_batch_only_the_current_attempts_counts() {
-    let url = Isolation::new().database("exec_takeover").await;
-    let pool = db::pool(&url, 2).expect("pool");
-    db::migrate(&pool, svc_executor::startup::MIGRATIONS)
-        .await
-        .expect("migrations");
+    let pool = store_only("exec_takeover").await;
     let mut conn = pool.get().await.expect("conn");
     let task_id = Uuid::now_v7();
-    store::insert_executions(
-        &mut conn,
-        &[NewExecution {
-            task_id,
-            tenant_id: Uuid::now_v7(),
-            task_type: "noop".into(),
-            priority: 0,
-            payload: serde_json::json!({}),
-            max_attempts: 3,
-            timeout_ms: 1_000,
-            correlation_id: "it".into(),
-            created_event_id: Uuid::now_v7(),
-            created_event: serde_json::json!({}),
-            trace: Default::default(),
-            not_before: None,
-        }],
-    )
-    .await
-    .expect("queued");
+    store::insert_executions(&mut conn, &[queued_execution(task_id, 3)])
+        .await
+        .expect("queued");
 
     let first = store::claim(&mut conn, OWNER, 1, 0).await.expect("claim");
     assert_eq!(first.len(), 1);
