@@ -194,6 +194,37 @@ pub async fn database_before(
     pool
 }
 
+/// After a service's migration moved its own key table into the platform's directory: the key
+/// `active` (id `active_id`) still names its tenant, and `revoked` (id `revoked_id`) stays
+/// revoked. The service tests fill the old table their own way and end with this.
+pub async fn assert_keys_carried_over(
+    conn: &mut diesel_async::AsyncPgConnection,
+    tenant_id: Uuid,
+    (active, active_id): (&str, Uuid),
+    (revoked, revoked_id): (&str, Uuid),
+) {
+    use crate::keys;
+    assert_eq!(
+        keys::owner_of(conn, active).await.expect("lookup"),
+        Some(keys::KeyOwner {
+            key_id: active_id,
+            tenant_id
+        }),
+        "an active key still names its tenant"
+    );
+    assert_eq!(
+        keys::owner_of(conn, revoked).await.expect("lookup"),
+        None,
+        "a revoked key names nobody"
+    );
+    assert!(
+        !keys::is_active(conn, revoked_id, tenant_id)
+            .await
+            .expect("active"),
+        "a revoked key stays revoked"
+    );
+}
+
 /// Database errors [`crate::db::is_transient`] calls transient: the database cannot serve now.
 /// A service's tests hold its error mapping to them (503 + Retry-After), so no service keeps a
 /// list of its own.

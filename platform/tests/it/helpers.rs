@@ -144,3 +144,16 @@ pub async fn receive<T>(
     }
     got
 }
+
+/// A database of its own named `it_<what>_<id>`, with only the platform's tables (outbox, inbox,
+/// key directory): what the platform's own statements are tested on.
+pub async fn platform_db(what: &str) -> taskflow_platform::db::DbPool {
+    use taskflow_platform::db;
+    let name = format!("it_{what}_{}", &Uuid::new_v4().simple().to_string()[..12]);
+    let url = taskflow_platform::testing::new_database(&name).await;
+    let pool = db::pool(&url, 4).expect("pool");
+    db::migrate(&pool, db::PLATFORM_MIGRATIONS)
+        .await
+        .expect("migrated");
+    pool
+}

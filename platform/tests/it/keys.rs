@@ -5,7 +5,6 @@ use actix_web::test::{TestRequest, call_service, init_service, read_body_json};
 use actix_web::{App, HttpResponse, web};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use taskflow_platform::db::{self, DbPool, PLATFORM_MIGRATIONS};
 use taskflow_platform::http::{KeyDirectory, Tenant};
 use taskflow_platform::keys::{self, KeyChange, KeyOwner};
 use taskflow_platform::problem::DatabaseFailure;
@@ -13,15 +12,7 @@ use taskflow_schemas::samples::sample_meta;
 use taskflow_schemas::{ApiKeyIssued, ApiKeyRevoked, Event};
 use uuid::Uuid;
 
-async fn directory_db() -> DbPool {
-    let name = format!("it_keys_{}", &Uuid::new_v4().simple().to_string()[..12]);
-    let url = taskflow_platform::testing::new_database(&name).await;
-    let pool = db::pool(&url, 4).expect("pool");
-    db::migrate(&pool, PLATFORM_MIGRATIONS)
-        .await
-        .expect("migrated");
-    pool
-}
+use crate::helpers::platform_db;
 
 fn issued(key: &str, tenant_id: Uuid) -> (Uuid, Event) {
     let key_id = Uuid::new_v4();
@@ -48,7 +39,7 @@ fn revoked(key_id: Uuid) -> Event {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn key_events_apply_once_and_a_revocation_is_final() {
-    let pool = directory_db().await;
+    let pool = platform_db("keys").await;
     let mut conn = pool.get().await.expect("conn");
     let tenant_id = Uuid::new_v4();
     let key = format!("tfk_{}", Uuid::new_v4().simple());
@@ -136,7 +127,7 @@ const WORDS: DatabaseFailure<'static> = DatabaseFailure {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tenant_extractor_knows_active_keys_only() {
-    let pool = directory_db().await;
+    let pool = platform_db("keys").await;
     let tenant_id = Uuid::new_v4();
     let key = format!("tfk_{}", Uuid::new_v4().simple());
     let (key_id, issue) = issued(&key, tenant_id);

@@ -5,25 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
-use taskflow_platform::db::{self, DbPool, PLATFORM_MIGRATIONS};
+use taskflow_platform::db::DbPool;
 use taskflow_platform::outbox::{self, OutboxError, Pass, Relay};
 use taskflow_platform::testing::wait_until;
 use taskflow_schemas::samples::one_of_each;
 use taskflow_schemas::{Event, Stream};
 use tokio::sync::Notify;
-use uuid::Uuid;
 
-use crate::helpers::TestBus;
-
-async fn outbox_db() -> DbPool {
-    let name = format!("it_outbox_{}", &Uuid::new_v4().simple().to_string()[..12]);
-    let url = taskflow_platform::testing::new_database(&name).await;
-    let pool = db::pool(&url, 4).expect("pool");
-    db::migrate(&pool, PLATFORM_MIGRATIONS)
-        .await
-        .expect("migrated");
-    pool
-}
+use crate::helpers::{TestBus, platform_db};
 
 async fn enqueue_all(pool: &DbPool, events: &[Event]) {
     let mut conn = pool.get().await.expect("conn");
@@ -64,7 +53,7 @@ fn execution_events() -> Vec<Event> {
 #[tokio::test(flavor = "multi_thread")]
 async fn only_one_relay_publishes_at_a_time() {
     let bus = TestBus::start().await;
-    let pool = outbox_db().await;
+    let pool = platform_db("outbox").await;
     enqueue_all(&pool, &execution_events()).await;
     let second = relay(&pool, &bus, Duration::from_secs(60));
 
@@ -90,7 +79,7 @@ async fn only_one_relay_publishes_at_a_time() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_relay_wakes_on_another_instances_commit() {
     let bus = TestBus::start().await;
-    let pool = outbox_db().await;
+    let pool = platform_db("outbox").await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let running = tokio::spawn(
         relay(&pool, &bus, Duration::from_secs(3600)).run(async move {
@@ -144,7 +133,7 @@ async fn the_writers_trace_context_is_published_with_the_row() {
     let _default = tracing::subscriber::set_default(subscriber);
 
     let bus = TestBus::start().await;
-    let pool = outbox_db().await;
+    let pool = platform_db("outbox").await;
     let events = execution_events();
     let span = tracing::info_span!("request");
     let trace_id = span.context().span().span_context().trace_id().to_string();
@@ -171,7 +160,7 @@ async fn the_writers_trace_context_is_published_with_the_row() {
 #[tokio::test(flavor = "multi_thread")]
 async fn pruning_deletes_only_published_rows_past_retention() {
     let bus = TestBus::start().await;
-    let pool = outbox_db().await;
+    let pool = platform_db("outbox").await;
     enqueue_all(&pool, &execution_events()).await;
     let published = relay(&pool, &bus, Duration::from_secs(60))
         .pass()

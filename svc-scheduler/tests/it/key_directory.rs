@@ -6,7 +6,7 @@ use diesel::sql_types::{Bool, Bytea, Nullable, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
 use sha2::{Digest, Sha256};
 use svc_scheduler::startup::MIGRATIONS;
-use taskflow_platform::{db, keys};
+use taskflow_platform::db;
 use uuid::Uuid;
 
 #[derive(diesel::QueryableByName)]
@@ -51,23 +51,13 @@ async fn keys_projected_before_the_directory_move_into_it() {
     db::migrate(&pool, MIGRATIONS).await.expect("migrated");
 
     let mut conn = pool.get().await.expect("conn");
-    let owner = keys::owner_of(&mut conn, active).await.expect("lookup");
-    assert_eq!(
-        owner,
-        Some(keys::KeyOwner {
-            key_id: active_id,
-            tenant_id
-        })
-    );
-    assert_eq!(
-        keys::owner_of(&mut conn, revoked).await.expect("lookup"),
-        None
-    );
-    assert!(
-        !keys::is_active(&mut conn, revoked_id, tenant_id)
-            .await
-            .expect("active")
-    );
+    taskflow_platform::testing::assert_keys_carried_over(
+        &mut conn,
+        tenant_id,
+        (active, active_id),
+        (revoked, revoked_id),
+    )
+    .await;
     let old_table: Exists =
         diesel::sql_query("SELECT to_regclass('api_keys') IS NOT NULL AS exists")
             .get_result(&mut conn)
