@@ -1,0 +1,909 @@
+// temporal-bench: the Temporal side of `make bench-peers` (bench/bench-peers.sh).
+//
+// Load generator and worker in one process (Go SDK), against a Temporal server the script
+// started (bench/peers/temporal/server.yaml: PostgreSQL persistence, postgres12 plugin, a main
+// and a visibility database it created and applied the schemas to). The workload is the shape of
+// Temporal's own load generator's single-no-op-activity scenario: one workflow per task that runs
+// one no-op activity and returns. It registers the namespace -namespace, starts one worker on
+// -task-queue (-workers workflow task and activity slots) and measures, in this order (the same
+// phases river-bench runs):
+//
+//  1. warm-up: -warmup workflows started and run to completion (not measured);
+//  2. latency: single workflows started at -rate/s for -latency-secs (open loop: each
+//     StartWorkflowExecution is its own goroutine, started on schedule); submit -> started is the
+//     time from just before Client.ExecuteWorkflow to the moment the activity function is entered
+//     (one process, monotonic clock). Every sample goes to -samples-out (µs, one per line, in
+//     submission order);
+//  3. a pause of -settle-secs (PostgreSQL flushes a backend's statistics up to 10 s late);
+//  4. throughput: -tasks workflows started in batches of -batch (the starts of a batch
+//     concurrently: Temporal has no batch start), -inflight batches in flight, while the worker
+//     runs; time from the first start to the moment the visibility table
+//     (executions_visibility of -vis-db) shows every workflow completed. The visibility table is
+//     read (one count per read) every -poll-ms once the worker has seen every workflow function
+//     return, and every second before that; those reads are this program's own transactions and
+//     are subtracted from the commits. CPU seconds of this process (getrusage), of the server
+//     (-server-pid, /proc/<pid>/stat) and of every process of the PostgreSQL cluster are read just
+//     before the first start and right after the last completion was seen. Then the worker
+//     stops, the server gets SIGTERM (it must exit within 60 s) and, once no session is connected
+//     to either database, xact_commit and the tables' row counters are read again. The
+//     PostgreSQL snapshots (JSON lines of phase "pg") are the ones river-bench prints, over both
+//     databases ("temporal.<table>", "temporal_visibility.<table>").
+//
+// Prints one JSON object per measured phase on stdout, in the shape river-bench prints;
+// progress goes to stderr.
+package main
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/api/workflowservice/v1"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+	"google.golang.org/protobuf/types/known/durationpb"
+)
+
+const (
+	phaseWarmup     = 0
+	phaseLatency    = 1 // Seq indexes the submit/start arrays
+	phaseThroughput = 2
+	sdkVersion      = "v1.51.0"
+)
+
+// Task is the workflow's (and its activity's) input.
+type Task struct {
+	Phase int `json:"phase"`
+	Seq   int `json:"seq"`
+}
+
+// bench holds what the workflow and the activity note down in this process.
+type bench struct {
+	base       time.Time
+	started    []atomic.Int64 // latency tasks: ns since base when the activity was entered
+	dbLatency  []atomic.Int64 // latency tasks: activity StartedTime - workflow start (server clock), ns
+	returned   [3]atomic.Int64
+	lastReturn atomic.Int64 // ns since base: the last workflow function returned
+}
+
+var b *bench
+
+// NoopWorkflow runs one no-op activity and returns.
+func NoopWorkflow(ctx workflow.Context, t Task) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: time.Minute})
+	start := workflow.GetInfo(ctx).WorkflowStartTime
+	if err := workflow.ExecuteActivity(ctx, NoopActivity, t, start).Get(ctx, nil); err != nil {
+		return err
+	}
+	if !workflow.IsReplaying(ctx) && t.Phase >= 0 && t.Phase < len(b.returned) {
+		b.returned[t.Phase].Add(1)
+		b.lastReturn.Store(int64(time.Since(b.base)))
+	}
+	return nil
+}
+
+// NoopActivity does nothing; for latency tasks it notes when it was entered.
+func NoopActivity(ctx context.Context, t Task, workflowStart time.Time) error {
+	if t.Phase == phaseLatency && t.Seq >= 0 && t.Seq < len(b.started) {
+		b.started[t.Seq].CompareAndSwap(0, max(int64(time.Since(b.base)), 1))
+		if !workflowStart.IsZero() {
+			b.dbLatency[t.Seq].Store(max(int64(activity.GetInfo(ctx).StartedTime.Sub(workflowStart)), 1))
+		}
+	}
+	return nil
+}
+
+type options struct {
+	adminURL     string
+	db           string
+	visDB        string
+	frontend     string
+	namespace    string
+	taskQueue    string
+	config       string
+	workers      int
+	wfPollers    int
+	actPollers   int
+	eagerStart   bool
+	tasks        int
+	batch        int
+	inflight     int
+	warmup       int
+	rate         float64
+	latencySecs  float64
+	settleSecs   float64
+	timeoutSecs  float64
+	pollMs       int
+	postmaster   int
+	serverPid    int
+	clkTck       int
+	samplesOut   string
+	settings     settingsFlag
+	phaseTimeout time.Duration
+	latencyJobs  int
+}
+
+type settingsFlag map[string]string
+
+func (s settingsFlag) String() string { return fmt.Sprint(map[string]string(s)) }
+func (s settingsFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok {
+		return errors.New("expected KEY=VALUE")
+	}
+	s[k] = val
+	return nil
+}
+
+type throughput struct {
+	System         string             `json:"system"`
+	Config         string             `json:"config"`
+	Phase          string             `json:"phase"`
+	Tasks          int                `json:"tasks"`
+	Completed      int                `json:"completed"`
+	Batch          int                `json:"batch"`
+	Inflight       int                `json:"inflight"`
+	Workers        int                `json:"workers"`
+	Secs           float64            `json:"secs"`
+	TasksPerSec    float64            `json:"tasks_per_s"`
+	DonePerSec     float64            `json:"done_per_s"`
+	SubmitSecs     float64            `json:"submit_secs"`
+	SubmitPerSec   float64            `json:"submit_per_s"`
+	CPU            map[string]float64 `json:"cpu_s"`
+	CPUTotal       float64            `json:"cpu_total_s"`
+	CPUPer1000     float64            `json:"cpu_s_per_1000"`
+	Commits        int64              `json:"commits"`
+	CommitsPerTask float64            `json:"commits_per_task"`
+	OwnCommits     int64              `json:"own_commits"`
+	Settings       map[string]string  `json:"settings"`
+	Errors         int64              `json:"insert_errors"`
+}
+
+// pgSnapshot: the shape river-bench and bench/bench-peers.sh print. Tables are
+// "<database label>.<table>" -> [n_tup_ins, n_tup_upd, n_tup_del].
+type pgSnapshot struct {
+	UnixMs  int64               `json:"unix_ms"`
+	WalLSN  int64               `json:"wal_lsn"`
+	DBBytes map[string]int64    `json:"db_bytes"`
+	Tables  map[string][3]int64 `json:"tables"`
+}
+
+type pgLine struct {
+	System   string      `json:"system"`
+	Config   string      `json:"config"`
+	Phase    string      `json:"phase"`
+	At       string      `json:"at"`
+	Snapshot *pgSnapshot `json:"snapshot"`
+}
+
+type latency struct {
+	System      string            `json:"system"`
+	Config      string            `json:"config"`
+	Phase       string            `json:"phase"`
+	Rate        float64           `json:"rate"`
+	Tasks       int               `json:"tasks"`
+	Measured    int               `json:"measured"`
+	P50         float64           `json:"p50_ms"`
+	P90         float64           `json:"p90_ms"`
+	P99         float64           `json:"p99_ms"`
+	Max         float64           `json:"max_ms"`
+	DBP50       float64           `json:"db_p50_ms"`
+	DBP99       float64           `json:"db_p99_ms"`
+	LateMax     float64           `json:"late_max_ms"`
+	SamplesFile string            `json:"samples_file,omitempty"`
+	Definition  string            `json:"definition"`
+	Settings    map[string]string `json:"settings"`
+	Errors      int64             `json:"insert_errors"`
+}
+
+func main() {
+	o := options{settings: settingsFlag{}}
+	flag.StringVar(&o.adminURL, "admin-url", os.Getenv("DATABASE_URL_ADMIN"), "URL of the cluster's maintenance database (default $DATABASE_URL_ADMIN)")
+	flag.StringVar(&o.db, "db", "", "the server's main database (created and dropped by the script)")
+	flag.StringVar(&o.visDB, "vis-db", "", "the server's visibility database")
+	flag.StringVar(&o.frontend, "frontend", "127.0.0.1:17233", "the server's frontend (gRPC)")
+	flag.StringVar(&o.namespace, "namespace", "bench", "namespace to register and use")
+	flag.StringVar(&o.taskQueue, "task-queue", "bench", "task queue of the workflows and activities")
+	flag.StringVar(&o.config, "config", "default", "label of the configuration (default, tuned)")
+	flag.IntVar(&o.workers, "workers", 100, "the worker's workflow task and activity slots (each)")
+	flag.IntVar(&o.wfPollers, "wf-pollers", 0, "workflow task pollers (0: the SDK's default, 2)")
+	flag.IntVar(&o.actPollers, "act-pollers", 0, "activity task pollers (0: the SDK's default, 2)")
+	flag.BoolVar(&o.eagerStart, "eager-start", false, "request eager workflow start (the first workflow task comes back with the start)")
+	flag.IntVar(&o.tasks, "tasks", 20000, "workflows in the throughput phase")
+	flag.IntVar(&o.batch, "batch", 100, "workflows started together (one batch)")
+	flag.IntVar(&o.inflight, "inflight", 4, "batches in flight")
+	flag.IntVar(&o.warmup, "warmup", 1000, "warm-up workflows run to completion first")
+	flag.Float64Var(&o.rate, "rate", 100, "workflows/s in the latency phase")
+	flag.Float64Var(&o.latencySecs, "latency-secs", 20, "length of the latency phase")
+	flag.Float64Var(&o.settleSecs, "settle-secs", 11, "pause between the latency and the throughput phase")
+	flag.Float64Var(&o.timeoutSecs, "timeout-secs", 300, "give up a phase after this long")
+	flag.IntVar(&o.pollMs, "poll-ms", 20, "visibility reads this often once the worker saw every workflow return")
+	flag.IntVar(&o.postmaster, "pg-postmaster", 0, "pid of the cluster's postmaster (0: PostgreSQL CPU is not measured)")
+	flag.IntVar(&o.serverPid, "server-pid", 0, "pid of the Temporal server (its CPU is measured; it gets SIGTERM at the end)")
+	flag.IntVar(&o.clkTck, "clk-tck", 100, "clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK)")
+	flag.StringVar(&o.samplesOut, "samples-out", "", "write the latency samples (µs, one per line) here")
+	flag.Var(o.settings, "setting", "KEY=VALUE shown with the results (the server's configuration); repeat")
+	flag.Parse()
+
+	ident := regexp.MustCompile(`^[a-z_][a-z0-9_]{0,62}$`)
+	if !ident.MatchString(o.db) || !ident.MatchString(o.visDB) {
+		fail(fmt.Errorf("-db and -vis-db must be lower-case identifiers, got %q and %q", o.db, o.visDB))
+	}
+	if o.adminURL == "" {
+		fail(errors.New("set -admin-url or DATABASE_URL_ADMIN"))
+	}
+	if o.tasks < 1 || o.batch < 1 || o.inflight < 1 || o.workers < 2 || o.rate <= 0 || o.clkTck < 1 || o.pollMs < 1 {
+		fail(errors.New("-tasks, -batch, -inflight, -rate, -poll-ms and -clk-tck must be positive, -workers at least 2"))
+	}
+	if o.serverPid <= 0 {
+		fail(errors.New("-server-pid is needed (its CPU is measured, and it is stopped before the last counters are read)"))
+	}
+	o.latencyJobs = int(math.Round(o.rate * o.latencySecs))
+	o.phaseTimeout = time.Duration(o.timeoutSecs * float64(time.Second))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, &o); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintf(os.Stderr, "temporal-bench: %v\n", err)
+	os.Exit(1)
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[temporal-bench] "+format+"\n", args...)
+}
+
+func dbURL(admin, db string) (string, error) {
+	u, err := url.Parse(admin)
+	if err != nil {
+		return "", fmt.Errorf("admin URL: %w", err)
+	}
+	u.Path = "/" + db
+	return u.String(), nil
+}
+
+// connectSimple opens a connection that sends every statement with the simple protocol: one
+// statement, one transaction, so this program's own commits are exactly its statements.
+func connectSimple(ctx context.Context, rawURL string) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+	return pgx.ConnectConfig(ctx, cfg)
+}
+
+// visibility counts the workflows of the namespace the visibility table shows closed: completed,
+// and closed otherwise (failed, timed out, terminated, ...). Each read is one transaction.
+type visibility struct {
+	conn  *pgx.Conn
+	reads int64
+}
+
+func (v *visibility) count(ctx context.Context) (completed, otherwise int64, err error) {
+	v.reads++
+	err = v.conn.QueryRow(ctx, "SELECT count(*) FILTER (WHERE status = 2), count(*) FILTER (WHERE status > 2) FROM executions_visibility").Scan(&completed, &otherwise)
+	return completed, otherwise, err
+}
+
+// waitCompleted waits until the visibility table shows `want` workflows completed (every
+// workflow of the run so far) and returns when it saw that. It reads every -poll-ms once the
+// worker has seen `phaseWant` workflow functions of `phase` return, every second before.
+func waitCompleted(ctx context.Context, o *options, vis *visibility, want int64, phase int, phaseWant int64, timeout time.Duration) (time.Time, error) {
+	deadline := time.Now().Add(timeout)
+	lastRead := time.Time{}
+	for {
+		now := time.Now()
+		fast := b.returned[phase].Load() >= phaseWant
+		if fast || now.Sub(lastRead) >= time.Second {
+			lastRead = now
+			done, other, err := vis.count(ctx)
+			if err != nil {
+				return time.Time{}, fmt.Errorf("reading executions_visibility: %w", err)
+			}
+			if other > 0 {
+				return time.Time{}, fmt.Errorf("%d workflows closed without completing", other)
+			}
+			if done >= want {
+				return time.Now(), nil
+			}
+			if now.After(deadline) {
+				return time.Time{}, fmt.Errorf("timed out after %s: %d of %d workflows completed (visibility), %d of %d returned in the worker",
+					timeout, done, want, b.returned[phase].Load(), phaseWant)
+			}
+		}
+		wait := time.Duration(o.pollMs) * time.Millisecond
+		if !fast {
+			wait = 5 * time.Millisecond // watch the worker's count closely, read the table every second
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+			return time.Time{}, ctx.Err()
+		}
+	}
+}
+
+func run(ctx context.Context, o *options) (err error) {
+	admin, err := pgx.Connect(ctx, o.adminURL)
+	if err != nil {
+		return fmt.Errorf("connecting to the admin database: %w", err)
+	}
+	defer admin.Close(context.Background())
+	mainURL, err := dbURL(o.adminURL, o.db)
+	if err != nil {
+		return err
+	}
+	visURL, err := dbURL(o.adminURL, o.visDB)
+	if err != nil {
+		return err
+	}
+
+	logger := log.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	ns, err := client.NewNamespaceClient(client.Options{HostPort: o.frontend, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("connecting to the frontend %s: %w", o.frontend, err)
+	}
+	// The frontend listens before every service is ready: retry for a minute.
+	for i := 0; ; i++ {
+		err = ns.Register(ctx, &workflowservice.RegisterNamespaceRequest{
+			Namespace:                        o.namespace,
+			WorkflowExecutionRetentionPeriod: durationpb.New(24 * time.Hour),
+		})
+		var exists *serviceerror.NamespaceAlreadyExists
+		if err == nil || errors.As(err, &exists) {
+			break
+		}
+		if i >= 120 || ctx.Err() != nil {
+			ns.Close()
+			return fmt.Errorf("registering namespace %s: %w", o.namespace, err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	// The services learn of a new namespace when they refresh their registry (every few s).
+	for i := 0; ; i++ {
+		if _, err = ns.Describe(ctx, o.namespace); err == nil {
+			break
+		}
+		if i > 300 {
+			ns.Close()
+			return fmt.Errorf("namespace %s not visible after 30 s: %w", o.namespace, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ns.Close()
+
+	c, err := client.Dial(client.Options{HostPort: o.frontend, Namespace: o.namespace, Logger: logger})
+	if err != nil {
+		return fmt.Errorf("connecting to the frontend %s: %w", o.frontend, err)
+	}
+	clientOpen := true
+	defer func() {
+		if clientOpen {
+			c.Close()
+		}
+	}()
+
+	b = &bench{base: time.Now(), started: make([]atomic.Int64, o.latencyJobs), dbLatency: make([]atomic.Int64, o.latencyJobs)}
+	wopts := worker.Options{
+		MaxConcurrentActivityExecutionSize:     o.workers,
+		MaxConcurrentWorkflowTaskExecutionSize: o.workers,
+		MaxConcurrentWorkflowTaskPollers:       o.wfPollers,
+		MaxConcurrentActivityTaskPollers:       o.actPollers,
+	}
+	w := worker.New(c, o.taskQueue, wopts)
+	w.RegisterWorkflow(NoopWorkflow)
+	w.RegisterActivity(NoopActivity)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("starting the worker: %w", err)
+	}
+	workerRunning := true
+	defer func() {
+		if workerRunning {
+			w.Stop()
+		}
+	}()
+
+	vconn, err := connectSimple(ctx, visURL)
+	if err != nil {
+		return fmt.Errorf("connecting to %s: %w", o.visDB, err)
+	}
+	vis := &visibility{conn: vconn}
+	visOpen := true
+	defer func() {
+		if visOpen {
+			vconn.Close(context.Background())
+		}
+	}()
+
+	settings := map[string]string{
+		"temporal_sdk": "go " + sdkVersion,
+		"workers":      strconv.Itoa(o.workers),
+		"wf_pollers":   strconv.Itoa(o.wfPollers),
+		"act_pollers":  strconv.Itoa(o.actPollers),
+		"eager_start":  strconv.FormatBool(o.eagerStart),
+	}
+	if o.wfPollers == 0 {
+		settings["wf_pollers"] = "2 (SDK default)"
+	}
+	if o.actPollers == 0 {
+		settings["act_pollers"] = "2 (SDK default)"
+	}
+	for k, v := range o.settings {
+		settings[k] = v
+	}
+	start := func(ctx context.Context, phase, seq int) error {
+		id := fmt.Sprintf("%c-%d", "wlt"[phase], seq)
+		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID: id, TaskQueue: o.taskQueue, EnableEagerStart: o.eagerStart,
+		}, NoopWorkflow, Task{Phase: phase, Seq: seq})
+		return err
+	}
+	var expected int64 // workflows started so far, all of which must complete
+
+	// 1. warm-up
+	if o.warmup > 0 {
+		progress("%s: warm-up, %d workflows", o.config, o.warmup)
+		r := startBulk(ctx, start, phaseWarmup, o.warmup, o.batch, o.inflight)
+		if r.errors > 0 {
+			return fmt.Errorf("warm-up: %d starts failed: %v", r.errors, r.firstErr)
+		}
+		expected += int64(o.warmup)
+		if _, err := waitCompleted(ctx, o, vis, expected, phaseWarmup, int64(o.warmup), o.phaseTimeout); err != nil {
+			return fmt.Errorf("warm-up: %w", err)
+		}
+	}
+
+	// 2. latency
+	lat := latency{System: "temporal", Config: o.config, Phase: "latency", Rate: o.rate, Tasks: o.latencyJobs, Settings: settings,
+		Definition: "client: just before Client.ExecuteWorkflow -> the workflow's one activity entered (same process, monotonic clock)"}
+	if o.latencyJobs > 0 {
+		progress("%s: latency, %d workflows at %.0f/s", o.config, o.latencyJobs, o.rate)
+		submitted := make([]int64, o.latencyJobs)
+		var startErrors atomic.Int64
+		var wg sync.WaitGroup
+		var lateMax time.Duration
+		t0 := time.Now()
+		for i := range o.latencyJobs {
+			due := t0.Add(time.Duration(float64(i) / o.rate * float64(time.Second)))
+			if d := time.Until(due); d > 0 {
+				select {
+				case <-time.After(d):
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			lateMax = max(lateMax, time.Since(due))
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				submitted[i] = int64(time.Since(b.base))
+				if err := start(ctx, phaseLatency, i); err != nil {
+					startErrors.Add(1)
+				}
+			}(i)
+		}
+		wg.Wait()
+		if n := startErrors.Load(); n > 0 {
+			return fmt.Errorf("latency phase: %d starts failed", n)
+		}
+		expected += int64(o.latencyJobs)
+		if _, err := waitCompleted(ctx, o, vis, expected, phaseLatency, int64(o.latencyJobs), o.phaseTimeout); err != nil {
+			return fmt.Errorf("latency phase: %w", err)
+		}
+		var samples, dbLatency []time.Duration
+		for i := range o.latencyJobs {
+			if s := b.started[i].Load(); s > 0 {
+				samples = append(samples, time.Duration(max(s-submitted[i], 0)))
+			}
+			if d := b.dbLatency[i].Load(); d > 0 {
+				dbLatency = append(dbLatency, time.Duration(d))
+			}
+		}
+		if o.samplesOut != "" { // in submission order: a stall shows as a run of slow ones
+			if err := writeSamples(o.samplesOut, samples); err != nil {
+				return err
+			}
+			lat.SamplesFile = filepath.Base(o.samplesOut)
+		}
+		slices.Sort(samples)
+		slices.Sort(dbLatency)
+		lat.Measured = len(samples)
+		lat.P50, lat.P90, lat.P99, lat.Max = ms(quantile(samples, 0.50)), ms(quantile(samples, 0.90)), ms(quantile(samples, 0.99)), ms(quantile(samples, 1))
+		lat.DBP50, lat.DBP99 = ms(quantile(dbLatency, 0.50)), ms(quantile(dbLatency, 0.99))
+		lat.LateMax = ms(lateMax)
+		progress("%s: latency p50 %.2f ms, p99 %.2f ms (%d samples)", o.config, lat.P50, lat.P99, lat.Measured)
+	}
+
+	// 3. settle
+	dbs := []string{o.db, o.visDB}
+	var pgLines []pgLine
+	snap := func(at string, tables bool) error {
+		sn, err := takeSnapshot(ctx, admin, tables, map[string]string{"temporal": mainURL, "temporal_visibility": visURL}, dbs)
+		if err != nil {
+			return fmt.Errorf("PostgreSQL snapshot %q: %w", at, err)
+		}
+		pgLines = append(pgLines, pgLine{System: "temporal", Config: o.config, Phase: "pg", At: at, Snapshot: sn})
+		return nil
+	}
+	if err := snap("idle_start", false); err != nil {
+		return err
+	}
+	if o.settleSecs > 0 {
+		progress("%s: %.0f s pause (statistics flush, CPU settles)", o.config, o.settleSecs)
+		select {
+		case <-time.After(time.Duration(o.settleSecs * float64(time.Second))):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+
+	// 4. throughput
+	progress("%s: throughput, %d workflows in batches of %d, %d in flight", o.config, o.tasks, o.batch, o.inflight)
+	// Its table reads are transactions on the databases: before the commit counters are read.
+	if err := snap("before", true); err != nil {
+		return err
+	}
+	commitsBefore, err := xactCommit(ctx, admin, dbs)
+	if err != nil {
+		return err
+	}
+	readsBefore := vis.reads
+	selfBefore := selfCPU()
+	serverBefore, err := procCPU(o.serverPid, o.clkTck)
+	if err != nil {
+		return fmt.Errorf("the server's CPU: %w", err)
+	}
+	pgBefore, err := postgresCPU(o.postmaster, o.clkTck)
+	if err != nil {
+		return err
+	}
+	t0 := time.Now()
+	t0Rel := int64(t0.Sub(b.base))
+	done := make(chan bulkResult, 1)
+	go func() { done <- startBulk(ctx, start, phaseThroughput, o.tasks, o.batch, o.inflight) }()
+	expected += int64(o.tasks)
+	finished, err := waitCompleted(ctx, o, vis, expected, phaseThroughput, int64(o.tasks), o.phaseTimeout)
+	if err != nil {
+		return fmt.Errorf("throughput phase: %w", err)
+	}
+	elapsed := finished.Sub(t0)
+	selfAfter := selfCPU()
+	serverAfter, err := procCPU(o.serverPid, o.clkTck)
+	if err != nil {
+		return fmt.Errorf("the server's CPU: %w", err)
+	}
+	pgAfter, err := postgresCPU(o.postmaster, o.clkTck)
+	if err != nil {
+		return err
+	}
+	// WAL and sizes only (no table read): a transaction on the databases now would be counted.
+	if err := snap("settled", false); err != nil {
+		return err
+	}
+	ownCommits := vis.reads - readsBefore
+	bulk := <-done
+	doneSecs := time.Duration(b.lastReturn.Load() - t0Rel).Seconds()
+
+	// Stop the worker and the server, close the visibility connection: every backend of the two
+	// databases flushes its statistics when it exits.
+	w.Stop()
+	workerRunning = false
+	c.Close()
+	clientOpen = false
+	vconn.Close(context.Background())
+	visOpen = false
+	progress("%s: stopping the server (pid %d)", o.config, o.serverPid)
+	if err := stopProcess(o.serverPid, 60*time.Second); err != nil {
+		progress("warning: %v", err)
+	}
+	if err := waitNoBackends(ctx, admin, dbs, 60*time.Second); err != nil {
+		progress("warning: %v (commits may be undercounted)", err)
+	}
+	commitsAfter, err := xactCommit(ctx, admin, dbs)
+	if err != nil {
+		return err
+	}
+	if err := snap("stopped", true); err != nil {
+		return err
+	}
+
+	cpu := map[string]float64{"temporal-bench": (selfAfter - selfBefore).Seconds(), "temporal-server": serverAfter - serverBefore}
+	if o.postmaster > 0 {
+		cpu["postgres"] = pgAfter - pgBefore
+	}
+	var total float64
+	for _, v := range cpu {
+		total += v
+	}
+	commits := commitsAfter - commitsBefore - ownCommits
+	tp := throughput{
+		System: "temporal", Config: o.config, Phase: "throughput", Tasks: o.tasks, Completed: o.tasks,
+		Batch: o.batch, Inflight: o.inflight, Workers: o.workers,
+		Secs: elapsed.Seconds(), TasksPerSec: float64(o.tasks) / elapsed.Seconds(),
+		SubmitSecs: bulk.elapsed.Seconds(), SubmitPerSec: float64(o.tasks) / bulk.elapsed.Seconds(),
+		CPU: cpu, CPUTotal: total, CPUPer1000: total / float64(o.tasks) * 1000,
+		Commits: commits, CommitsPerTask: float64(commits) / float64(o.tasks), OwnCommits: ownCommits,
+		Settings: settings, Errors: bulk.errors,
+	}
+	if doneSecs > 0 {
+		tp.DonePerSec = float64(o.tasks) / doneSecs
+	}
+	progress("%s: %.0f workflows/s, %.3f CPU s per 1000, %.3f commits per workflow", o.config, tp.TasksPerSec, tp.CPUPer1000, tp.CommitsPerTask)
+
+	out := json.NewEncoder(os.Stdout)
+	if o.latencyJobs > 0 {
+		if err := out.Encode(lat); err != nil {
+			return err
+		}
+	}
+	if err := out.Encode(tp); err != nil {
+		return err
+	}
+	for i := range pgLines {
+		if err := out.Encode(pgLines[i]); err != nil {
+			return err
+		}
+	}
+	if bulk.errors > 0 {
+		return fmt.Errorf("%d starts failed: %v", bulk.errors, bulk.firstErr)
+	}
+	return nil
+}
+
+type bulkResult struct {
+	elapsed  time.Duration
+	errors   int64
+	firstErr error
+}
+
+// startBulk starts n workflows, batch at a time (the starts of a batch concurrently), inflight
+// batches at once.
+func startBulk(ctx context.Context, start func(context.Context, int, int) error, phase, n, batch, inflight int) bulkResult {
+	t0 := time.Now()
+	var next atomic.Int64
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	batches := (n + batch - 1) / batch
+	var wg sync.WaitGroup
+	for range inflight {
+		wg.Go(func() {
+			for {
+				bi := int(next.Add(1)) - 1
+				if bi >= batches {
+					return
+				}
+				var one sync.WaitGroup
+				for seq := bi * batch; seq < min((bi+1)*batch, n); seq++ {
+					one.Go(func() {
+						if err := start(ctx, phase, seq); err != nil {
+							errs.Add(1)
+							firstErr.CompareAndSwap(nil, err)
+						}
+					})
+				}
+				one.Wait()
+			}
+		})
+	}
+	wg.Wait()
+	r := bulkResult{elapsed: time.Since(t0), errors: errs.Load()}
+	if e, ok := firstErr.Load().(error); ok {
+		r.firstErr = e
+	}
+	return r
+}
+
+// stopProcess sends SIGTERM to pid and waits until it has exited (gone, or a zombie its parent
+// has not reaped yet).
+func stopProcess(pid int, timeout time.Duration) error {
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		return fmt.Errorf("SIGTERM to %d: %w", pid, err)
+	}
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil
+		}
+		s := string(raw)
+		if f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:]); len(f) > 0 && (f[0] == "Z" || f[0] == "X") {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("the server (pid %d) still runs %s after SIGTERM", pid, timeout)
+}
+
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+
+func writeSamples(path string, samples []time.Duration) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	for _, s := range samples {
+		fmt.Fprintf(w, "%d\n", s.Microseconds())
+	}
+	return errors.Join(w.Flush(), f.Close())
+}
+
+// readTables adds "<label>.<table>" -> [n_tup_ins, n_tup_upd, n_tup_del] of every user table of
+// the database at rawURL, through a connection of its own (closed again: its backend writes no
+// rows, its one statement is a transaction on that database).
+func readTables(ctx context.Context, label, rawURL string, into map[string][3]int64) error {
+	conn, err := connectSimple(ctx, rawURL)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, "SELECT schemaname, relname, n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables")
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var schema, rel string
+		var c [3]int64
+		if err := rows.Scan(&schema, &rel, &c[0], &c[1], &c[2]); err != nil {
+			return err
+		}
+		if schema != "public" {
+			rel = schema + "." + rel
+		}
+		into[label+"."+rel] = c
+	}
+	return rows.Err()
+}
+
+// takeSnapshot reads the WAL position and the databases' sizes through admin and, with tables,
+// every table's row counters (label -> URL of its database).
+func takeSnapshot(ctx context.Context, admin *pgx.Conn, tables bool, urls map[string]string, dbs []string) (*pgSnapshot, error) {
+	sn := &pgSnapshot{UnixMs: time.Now().UnixMilli(), DBBytes: map[string]int64{}, Tables: map[string][3]int64{}}
+	if tables {
+		for label, u := range urls {
+			if err := readTables(ctx, label, u, sn.Tables); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, db := range dbs {
+		var size int64
+		if err := admin.QueryRow(ctx, "SELECT pg_database_size($1::text)", db).Scan(&size); err != nil {
+			return nil, err
+		}
+		sn.DBBytes[db] = size
+	}
+	if err := admin.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8").Scan(&sn.WalLSN); err != nil {
+		return nil, err
+	}
+	return sn, nil
+}
+
+func xactCommit(ctx context.Context, admin *pgx.Conn, dbs []string) (int64, error) {
+	var n int64
+	err := admin.QueryRow(ctx, "SELECT coalesce(sum(xact_commit), 0)::int8 FROM pg_stat_database WHERE datname = ANY($1)", dbs).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("reading pg_stat_database: %w", err)
+	}
+	return n, nil
+}
+
+// waitNoBackends waits until no session is connected to any of dbs, then a little longer: a
+// backend leaves pg_stat_activity just before it flushes its statistics.
+func waitNoBackends(ctx context.Context, admin *pgx.Conn, dbs []string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var n int
+		if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = ANY($1)", dbs).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			time.Sleep(300 * time.Millisecond)
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d sessions still connected to %v after %s", n, dbs, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// procStat returns utime+stime, cutime+cstime (ticks) and the parent pid of pid.
+func procStat(pid int) (own, children int64, ppid int, err error) {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	s := string(raw)
+	// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 15 {
+		return 0, 0, 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	num := func(i int) int64 { v, _ := strconv.ParseInt(fields[i], 10, 64); return v }
+	// fields[0] is field 3 (state): field k is fields[k-3].
+	return num(11) + num(12), num(13) + num(14), int(num(1)), nil
+}
+
+// procCPU: CPU seconds of one process (and the children it reaped) so far.
+func procCPU(pid, clkTck int) (float64, error) {
+	own, children, _, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return float64(own+children) / float64(cmp.Or(clkTck, 100)), nil
+}
+
+// postgresCPU: CPU seconds of the whole cluster so far: the postmaster (with the children it
+// reaped) and every live child.
+func postgresCPU(postmaster, clkTck int) (float64, error) {
+	if postmaster <= 0 {
+		return 0, nil
+	}
+	own, children, _, err := procStat(postmaster)
+	if err != nil {
+		return 0, fmt.Errorf("postmaster %d: %w", postmaster, err)
+	}
+	total := own + children
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, err
+	}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == postmaster {
+			continue
+		}
+		o, c, ppid, err := procStat(pid)
+		if err != nil || ppid != postmaster {
+			continue
+		}
+		total += o + c
+	}
+	return float64(total) / float64(cmp.Or(clkTck, 100)), nil
+}
