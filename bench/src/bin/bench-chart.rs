@@ -1,7 +1,8 @@
 //! The chart of `make bench-peers`: cumulative distributions of submit -> started latency, one
 //! curve per system, as a PNG. Each `--series "TITLE=FILE"` names a file of samples in
-//! microseconds, one per line (river-bench and bench-e2e write them with --samples-out).
-//! The x axis is logarithmic (milliseconds), the y axis the share of tasks started by then.
+//! microseconds, one per line (river-bench, temporal-bench and bench-e2e write them with
+//! --samples-out). The x axis is logarithmic (milliseconds), the y axis the share of tasks
+//! started by then.
 //! Drawn with plotters' bitmap backend; text uses the DejaVu Sans font embedded in the binary,
 //! so no system font is needed.
 

@@ -1,11 +1,12 @@
 //! The table of `make bench-peers`: reads the JSON lines the runs wrote (bench/peers/river's
-//! river-bench for River, bench-e2e --json for TaskFlow, and the `commits_after` line
-//! bench/bench-peers.sh adds after it stopped TaskFlow's services) and prints one aligned
-//! table: a column per system, then TaskFlow / River ratios. With `--json-out`, also writes the
-//! table's numbers as one JSON object.
+//! river-bench for River, bench/peers/temporal's temporal-bench for Temporal, bench-e2e --json for
+//! TaskFlow, and the `commits_after` line bench/bench-peers.sh adds after it stopped TaskFlow's
+//! services) and prints one aligned table: a column per system (River, Temporal, TaskFlow), then
+//! TaskFlow / River and TaskFlow / Temporal ratios. With `--json-out`, also writes the table's
+//! numbers as one JSON object.
 //!
-//! PostgreSQL's own accounting comes from the `pg` lines (river-bench prints River's, the script
-//! TaskFlow's): snapshots of the WAL position, the databases' sizes and every user table's
+//! PostgreSQL's own accounting comes from the `pg` lines (river-bench prints River's,
+//! temporal-bench Temporal's, the script TaskFlow's): snapshots of the WAL position, the databases' sizes and every user table's
 //! n_tup_ins/upd/del, taken when the pause starts (`idle_start`), before the first submit
 //! (`before`), when the work was done (`settled`) and after the system's processes stopped
 //! (`stopped`, when every backend has flushed its counters). Row writes are stopped - before,
@@ -140,9 +141,44 @@ impl Column {
 fn title(system: &str, config: &str) -> String {
     match system {
         "river" => format!("River {config}"),
+        "temporal" => format!("Temporal {config}"),
         "taskflow" => format!("TaskFlow {config}"),
         other => format!("{other} {config}"),
     }
+}
+
+/// Where a system's column goes: River default, River tuned, Temporal default, Temporal tuned,
+/// then TaskFlow (and anything unknown).
+const RIVER_DEFAULT: u8 = 0;
+const RIVER_TUNED: u8 = 1;
+const TEMPORAL_DEFAULT: u8 = 2;
+const TEMPORAL_TUNED: u8 = 3;
+const TASKFLOW: u8 = 4;
+
+fn column_order(system: &str, config: &str) -> u8 {
+    match (system, config) {
+        ("river", "default") => RIVER_DEFAULT,
+        ("river", _) => RIVER_TUNED,
+        ("temporal", "default") => TEMPORAL_DEFAULT,
+        ("temporal", _) => TEMPORAL_TUNED,
+        _ => TASKFLOW,
+    }
+}
+
+/// The ratio columns: TaskFlow over each peer column present (none without TaskFlow).
+fn ratio_columns(present: &[u8]) -> Vec<(&'static str, u8)> {
+    if !present.contains(&TASKFLOW) {
+        return Vec::new();
+    }
+    [
+        ("TaskFlow/River default", RIVER_DEFAULT),
+        ("TaskFlow/River tuned", RIVER_TUNED),
+        ("TaskFlow/Temporal default", TEMPORAL_DEFAULT),
+        ("TaskFlow/Temporal tuned", TEMPORAL_TUNED),
+    ]
+    .into_iter()
+    .filter(|(_, o)| present.contains(o))
+    .collect()
 }
 
 fn number(v: Option<f64>) -> String {
@@ -177,12 +213,7 @@ fn main() -> anyhow::Result<()> {
             .with_context(|| format!("{}:{}: not JSON", args.results.display(), i + 1))?;
         let system = v["system"].as_str().unwrap_or("?").to_owned();
         let config = v["config"].as_str().unwrap_or("").to_owned();
-        // River default, River tuned, then TaskFlow.
-        let order = match (system.as_str(), config.as_str()) {
-            ("river", "default") => 0,
-            ("river", _) => 1,
-            _ => 2,
-        };
+        let order = column_order(&system, &config);
         let key = (order, format!("{system}/{config}"));
         match v["phase"].as_str() {
             Some("pg") => {
@@ -230,18 +261,24 @@ fn main() -> anyhow::Result<()> {
         };
     }
     let cols: Vec<&Column> = columns.values().collect();
-    let river_default = columns.iter().find(|((o, _), _)| *o == 0).map(|(_, c)| c);
-    let river_tuned = columns.iter().find(|((o, _), _)| *o == 1).map(|(_, c)| c);
-    let taskflow = columns.iter().find(|((o, _), _)| *o == 2).map(|(_, c)| c);
+    let by_order = |order: u8| {
+        columns
+            .iter()
+            .find(|((o, _), _)| *o == order)
+            .map(|(_, c)| c)
+    };
+    let taskflow = by_order(TASKFLOW);
+    let present: Vec<u8> = columns.keys().map(|(o, _)| *o).collect();
 
     type Metric = (&'static str, fn(&Column) -> Option<f64>);
     let metrics: [Metric; 13] = [
         ("throughput: first submit -> all completed (tasks/s)", |c| {
             c.tp("tasks_per_s")
         }),
-        ("  TaskFlow: executor finished all (tasks/s)", |c| {
-            c.tp("done_per_s")
-        }),
+        (
+            "  TaskFlow executor / Temporal worker: all done (tasks/s)",
+            |c| c.tp("done_per_s"),
+        ),
         ("submit/insert while working (tasks/s)", |c| {
             c.tp("submit_per_s")
         }),
@@ -287,14 +324,13 @@ fn main() -> anyhow::Result<()> {
     for c in &cols {
         let _ = write!(header, "  {:>width$}", c.title);
     }
-    let ratio_titles = [
-        ("TaskFlow/River default", river_default),
-        ("TaskFlow/River tuned", river_tuned),
-    ];
-    for (t, r) in &ratio_titles {
-        if r.is_some() && taskflow.is_some() {
-            let _ = write!(header, "  {t:>22}");
-        }
+    let ratio_titles: Vec<(&str, Option<&Column>)> = ratio_columns(&present)
+        .into_iter()
+        .map(|(t, o)| (t, by_order(o)))
+        .collect();
+    let ratio_width = ratio_titles.iter().map(|(t, _)| t.len()).max().unwrap_or(0);
+    for (t, _) in &ratio_titles {
+        let _ = write!(header, "  {t:>ratio_width$}");
     }
     let _ = writeln!(out, "{header}");
     let _ = writeln!(out, "{}", "-".repeat(header.len()));
@@ -315,7 +351,7 @@ fn main() -> anyhow::Result<()> {
                     ratio(get(tf), get(r))
                 };
                 let shown = x.map_or("-".to_owned(), |x| format!("{}x", number(Some(x))));
-                let _ = write!(line, "  {shown:>22}");
+                let _ = write!(line, "  {shown:>ratio_width$}");
                 row.insert(t.to_string(), json!(x));
             }
         }
@@ -437,7 +473,7 @@ fn main() -> anyhow::Result<()> {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "ratio = TaskFlow / River: above 1 is better for throughput, worse for CPU, commits, row writes, WAL, growth and latency."
+        "ratio = TaskFlow / River or Temporal: above 1 is better for throughput, worse for CPU, commits, row writes, WAL, growth and latency."
     );
     let _ = writeln!(
         out,
@@ -473,7 +509,62 @@ fn main() -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Column, json};
+    use super::{
+        Column, RIVER_DEFAULT, RIVER_TUNED, TASKFLOW, TEMPORAL_DEFAULT, TEMPORAL_TUNED,
+        column_order, json, ratio_columns, title,
+    };
+
+    #[test]
+    fn columns_go_river_then_temporal_then_taskflow() {
+        let mut systems = [
+            ("taskflow", "make up"),
+            ("temporal", "tuned"),
+            ("river", "tuned"),
+            ("temporal", "default"),
+            ("river", "default"),
+        ];
+        systems.sort_by_key(|(s, c)| column_order(s, c));
+        let titles: Vec<String> = systems.iter().map(|(s, c)| title(s, c)).collect();
+        assert_eq!(
+            titles,
+            [
+                "River default",
+                "River tuned",
+                "Temporal default",
+                "Temporal tuned",
+                "TaskFlow make up"
+            ]
+        );
+    }
+
+    #[test]
+    fn ratios_are_taskflow_over_each_peer_present() {
+        let all = [
+            RIVER_DEFAULT,
+            RIVER_TUNED,
+            TEMPORAL_DEFAULT,
+            TEMPORAL_TUNED,
+            TASKFLOW,
+        ];
+        let titles = |present: &[u8]| -> Vec<&str> {
+            ratio_columns(present).into_iter().map(|(t, _)| t).collect()
+        };
+        assert_eq!(
+            titles(&all),
+            [
+                "TaskFlow/River default",
+                "TaskFlow/River tuned",
+                "TaskFlow/Temporal default",
+                "TaskFlow/Temporal tuned"
+            ]
+        );
+        assert_eq!(
+            titles(&[TEMPORAL_TUNED, TASKFLOW]),
+            ["TaskFlow/Temporal tuned"]
+        );
+        // The peers alone: nothing to divide.
+        assert!(titles(&[TEMPORAL_DEFAULT, TEMPORAL_TUNED]).is_empty());
+    }
 
     fn column() -> Column {
         let mut c = Column {
