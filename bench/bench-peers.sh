@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make bench-peers`: TaskFlow next to a peer, River (Go, PostgreSQL only), in one run on the same
-# PostgreSQL cluster, one system after the other, on the same no-op workload:
+# `make bench-peers`: TaskFlow next to two peers, River (Go, PostgreSQL only) and Temporal (Go
+# server + Go SDK, PostgreSQL persistence), in one run on the same PostgreSQL cluster, one system after the other, on the same no-op workload:
 #   throughput  PEERS_TASKS (20,000) tasks submitted in batches of PEERS_BATCH (100), PEERS_INFLIGHT
 #               (4) batches in flight, while the workers run: first submit -> all completed,
 #               CPU seconds of every process involved, PostgreSQL commits, row writes, WAL bytes
@@ -13,6 +13,20 @@
 # (FetchCooldown 100 ms, FetchPollInterval 1 s) and tuned (FetchCooldown 1 ms, FetchPollInterval
 # 10 ms), each in a throwaway database bench_river_<ts>_<config> it creates, migrates with
 # rivermigrate and drops.
+#
+# Temporal: the server (go.temporal.io/server/cmd/server, PEERS_TEMPORAL_VERSION v1.32.1: the
+# newest v1.32 whose go.mod the local Go 1.26.8 accepts; v1.32.2 needs GOTOOLCHAIN=go1.26.10 or
+# newer) and its schema tool (cmd/tools/sql), `go install`ed with CGO_ENABLED=0 from the Go module
+# proxy once per version into ~/.cache/taskflow/peers/temporal-server-<version>/, and
+# bench/peers/temporal (temporal-bench: load generator and worker in one process, Go SDK v1.51.0;
+# one workflow with one no-op activity per task) built like river-bench. Runs twice, "default"
+# (PEERS_TEMPORAL_SHARDS 4 history shards, the server's defaults, the SDK's 2+2 pollers) and
+# "tuned" (PEERS_TEMPORAL_TUNED_SHARDS 16, bench/peers/temporal/tuned.yaml: rate limits raised,
+# one task queue partition; more connections and pollers, eager workflow start), each with its
+# own server process (bench/peers/temporal/server.yaml, all four services, loopback ports from
+# PEERS_TEMPORAL_PORT) on two throwaway databases bench_temporal_<ts>_<config>{,_vis} the script
+# creates, gives Temporal's schemas (temporal-sql-tool, postgres12) and drops. temporal-bench
+# measures like river-bench; completion is the visibility table showing every workflow completed.
 #
 # TaskFlow: the whole product as `make up` runs it (release builds): svc-tasks, as many
 # svc-executors as `make up` runs now (TASKFLOW_EXECUTORS of dev.env, 1 when unset), svc-notify and
@@ -27,7 +41,8 @@
 # flushed its counters before xact_commit and pg_stat_user_tables are read again. CPU is
 # utime+stime from /proc/<pid>/stat, read just before the first submit and right after the last
 # completion: River = the river-bench process (its in-process inserter included) + the whole
-# PostgreSQL cluster (postmaster with its reaped children, plus every live child); TaskFlow = every
+# PostgreSQL cluster (postmaster with its reaped children, plus every live child); Temporal = the
+# temporal-bench process + the server process + the whole cluster; TaskFlow = every
 # TaskFlow process + the Kafka broker JVM + the whole PostgreSQL cluster (bench-e2e, the load
 # generator, is not counted; its own transactions on the bench databases are subtracted from the
 # commits). TaskFlow's CPU is read a second time once svc-notify's projection has every task
@@ -50,8 +65,13 @@
 # PEERS_LATENCY_SECS (20), PEERS_WARMUP (1000), PEERS_SETTLE_SECS (11), PEERS_WORKERS (empty:
 # the executor's own default, as under `make up`; a number sets TASKFLOW_EXECUTOR_CONCURRENCY),
 # PEERS_EXECUTORS / PEERS_SCHEDULERS (default: what `make up` runs, from dev.env),
-# PEERS_RIVER_WORKERS (100: River's MaxWorkers), PEERS_RIVER_POOL (16 connections), PEERS_TIMEOUT
-# (900 s per phase), PEERS_SYSTEMS ("river-default river-tuned taskflow"), PEERS_PORT (18193:
+# PEERS_RIVER_WORKERS (100: River's MaxWorkers), PEERS_RIVER_POOL (16 connections),
+# PEERS_TEMPORAL_WORKERS (100: the Temporal worker's workflow task and activity slots, each),
+# PEERS_TEMPORAL_VERSION (v1.32.1), PEERS_TEMPORAL_PORT (17233: frontend; history +1, matching +2,
+# worker +3, HTTP +4, membership +10..+13), PEERS_TEMPORAL_SHARDS (4), PEERS_TEMPORAL_TUNED_SHARDS
+# (16), PEERS_TEMPORAL_TUNED_POLLERS (8 workflow + 8 activity pollers), PEERS_TIMEOUT (900 s per
+# phase), PEERS_SYSTEMS ("river-default river-tuned temporal-default temporal-tuned taskflow";
+# the Temporal server's log goes to .taskflow/logs/peers-temporal-<config>.log), PEERS_PORT (18193:
 # svc-tasks; executor n listens on +n), PEERS_FOLLOW_PORT (18180: svc-notify; scheduler n on +n),
 # and svc-tasks' own TASKFLOW_TASKS_WORKERS / TASKFLOW_TASKS_DB_POOL (empty: its defaults).
 set -euo pipefail
@@ -74,16 +94,26 @@ RIVER_WORKERS="${PEERS_RIVER_WORKERS:-100}"
 FOLLOW_PORT="${PEERS_FOLLOW_PORT:-18180}"
 RIVER_POOL="${PEERS_RIVER_POOL:-16}"
 TIMEOUT="${PEERS_TIMEOUT:-900}"
-SYSTEMS="${PEERS_SYSTEMS:-river-default river-tuned taskflow}"
+SYSTEMS="${PEERS_SYSTEMS:-river-default river-tuned temporal-default temporal-tuned taskflow}"
+TEMPORAL_VERSION="${PEERS_TEMPORAL_VERSION:-v1.32.1}"
+TEMPORAL_WORKERS="${PEERS_TEMPORAL_WORKERS:-100}"
+TEMPORAL_PORT="${PEERS_TEMPORAL_PORT:-17233}"
+TEMPORAL_SHARDS="${PEERS_TEMPORAL_SHARDS:-4}"
+TEMPORAL_TUNED_SHARDS="${PEERS_TEMPORAL_TUNED_SHARDS:-16}"
+TEMPORAL_TUNED_POLLERS="${PEERS_TEMPORAL_TUNED_POLLERS:-8}"
 WORKERS="${TASKFLOW_TASKS_WORKERS:-}"
 DB_POOL="${TASKFLOW_TASKS_DB_POOL:-}"
-for v in TASKS BATCH INFLIGHT RATE LATENCY_SECS WARMUP SETTLE RIVER_WORKERS RIVER_POOL TIMEOUT PORT FOLLOW_PORT; do
+for v in TASKS BATCH INFLIGHT RATE LATENCY_SECS WARMUP SETTLE RIVER_WORKERS RIVER_POOL TIMEOUT PORT FOLLOW_PORT \
+  TEMPORAL_WORKERS TEMPORAL_PORT TEMPORAL_SHARDS TEMPORAL_TUNED_SHARDS TEMPORAL_TUNED_POLLERS; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, got '${!v}'"
 done
 [[ -z "$E2E_EXEC_CONC" || "$E2E_EXEC_CONC" =~ ^[1-9][0-9]*$ ]] ||
   die "PEERS_WORKERS must be empty (the executor's default) or a positive integer, got '$E2E_EXEC_CONC'"
 ((TASKS > 0 && BATCH > 0 && INFLIGHT > 0 && RATE > 0 && RIVER_WORKERS > 0)) ||
   die "PEERS_TASKS, PEERS_BATCH, PEERS_INFLIGHT, PEERS_RATE and PEERS_RIVER_WORKERS must be positive"
+((TEMPORAL_WORKERS > 1 && TEMPORAL_SHARDS > 0 && TEMPORAL_TUNED_SHARDS > 0 && TEMPORAL_TUNED_POLLERS > 1)) ||
+  die "PEERS_TEMPORAL_WORKERS and PEERS_TEMPORAL_TUNED_POLLERS must be at least 2, the shard counts positive"
+[[ "$TEMPORAL_VERSION" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "PEERS_TEMPORAL_VERSION must look like v1.32.1, got '$TEMPORAL_VERSION'"
 LATENCY_TASKS=$((RATE * LATENCY_SECS))
 
 TS="$(date -u +%Y%m%d-%H%M%S)"
@@ -95,6 +125,9 @@ OUT="$STATE_DIR/bench/peers-$TS"
 RESULTS="$OUT/results.jsonl"
 RIVER_SRC="$TASKFLOW_ROOT/bench/peers/river"
 RIVER_DBS=()
+TEMPORAL_SRC="$TASKFLOW_ROOT/bench/peers/temporal"
+TEMPORAL_DBS=()
+TEMPORAL_PID=""
 CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
 T0="$(now_ms)"
 
@@ -102,8 +135,12 @@ cleanup() {
   local status=$?
   trap - EXIT INT TERM
   bench_cleanup_services
+  if [[ -n "$TEMPORAL_PID" ]]; then # temporal-bench stops it; this is for an interrupted run
+    kill -TERM "$TEMPORAL_PID" 2>/dev/null || true
+    wait "$TEMPORAL_PID" 2>/dev/null || true
+  fi
   local db
-  for db in "${RIVER_DBS[@]}"; do # river-bench drops its own; this is for an interrupted run
+  for db in "${RIVER_DBS[@]}" "${TEMPORAL_DBS[@]}"; do # river-bench drops its own; this is for an interrupted run
     pg_psql -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 ||
       warn "could not drop database $db"
   done
@@ -143,6 +180,93 @@ river_run() {
     -rate "$RATE" -latency-secs "$LATENCY_SECS" -settle-secs "$SETTLE" -timeout-secs "$TIMEOUT" \
     -pg-postmaster "$PG_PID" -clk-tck "$CLK_TCK" -samples-out "$OUT/latency-river-$config.txt" \
     >>"$RESULTS" || die "river-bench ($config) failed"
+}
+
+# Builds the Temporal server and its schema tool (go install from the Go module proxy, once per
+# version) and bench/peers/temporal (keyed by its sources) into the cache, unless they exist.
+temporal_build() {
+  command -v go >/dev/null || die "the Go toolchain (go) is needed to build the Temporal side (bench/peers/temporal)"
+  local dir="$CACHE_DIR/peers" hash tmp
+  TEMPORAL_SERVER_DIR="$dir/temporal-server-$TEMPORAL_VERSION"
+  mkdir -p "$dir"
+  if [[ ! -x "$TEMPORAL_SERVER_DIR/server" || ! -x "$TEMPORAL_SERVER_DIR/sql" ]]; then
+    info "building the Temporal server $TEMPORAL_VERSION and its schema tool (go install, CGO_ENABLED=0, modules from the Go module proxy; ~220 modules, the first time takes 15+ minutes on 2 cores) into $TEMPORAL_SERVER_DIR"
+    tmp="$TEMPORAL_SERVER_DIR.tmp.$$"
+    # Outside any module (the server's own go.mod rules, replace directives there would fail it).
+    (cd "$WORK" && CGO_ENABLED=0 GOBIN="$tmp" go install -trimpath -ldflags=-s \
+      "go.temporal.io/server/cmd/server@$TEMPORAL_VERSION" "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_VERSION") ||
+      { rm -rf "$tmp"; die "go install of the Temporal server $TEMPORAL_VERSION failed (a newer v1.32 may need GOTOOLCHAIN=go1.26.10 or newer)"; }
+    find "$dir" -maxdepth 1 -name 'temporal-server-*' ! -name "temporal-server-$TEMPORAL_VERSION" -exec rm -rf {} +
+    mv -f "$tmp" "$TEMPORAL_SERVER_DIR"
+  fi
+  hash="$(cat "$TEMPORAL_SRC/go.mod" "$TEMPORAL_SRC/go.sum" "$TEMPORAL_SRC/main.go" | sha256sum | cut -c1-12)"
+  TEMPORAL_BIN="$dir/temporal-bench-$hash"
+  [[ -x "$TEMPORAL_BIN" ]] && return 0
+  info "building temporal-bench (Go SDK; modules from the Go module proxy) into $dir"
+  (cd "$TEMPORAL_SRC" && CGO_ENABLED=0 go build -trimpath -buildvcs=false -o "$TEMPORAL_BIN.tmp.$$" .) ||
+    { rm -f "$TEMPORAL_BIN.tmp.$$"; die "go build in bench/peers/temporal failed"; }
+  find "$dir" -maxdepth 1 -name 'temporal-bench-*' ! -name "temporal-bench-$hash*" -delete
+  mv -f "$TEMPORAL_BIN.tmp.$$" "$TEMPORAL_BIN"
+}
+
+# temporal_run CONFIG: one Temporal configuration (default, tuned): its own server process on two
+# databases of its own (main, visibility), driven and measured by temporal-bench, which stops the
+# server at the end (its backends flush their counters when they exit).
+temporal_run() {
+  local config="$1" db="bench_temporal_${TS//-/_}_$1" vis shards conns vis_conns dynamic="" log n
+  local extra=()
+  vis="${db}_vis"
+  case "$config" in
+    default) shards="$TEMPORAL_SHARDS" conns=20 vis_conns=2 ;; # development-postgres12.yaml's
+    tuned)
+      shards="$TEMPORAL_TUNED_SHARDS" conns=40 vis_conns=10 dynamic="$TEMPORAL_SRC/tuned.yaml"
+      extra=(-wf-pollers "$TEMPORAL_TUNED_POLLERS" -act-pollers "$TEMPORAL_TUNED_POLLERS" -eager-start)
+      ;;
+  esac
+  log="$LOG_DIR/peers-temporal-$config.log"
+  TEMPORAL_DBS+=("$db" "$vis")
+  info "Temporal $config: databases $db and $vis, $shards history shards, $TEMPORAL_WORKERS worker slots${dynamic:+, dynamic config $(rel "$dynamic")}"
+  for n in "$db" "$vis"; do
+    pg_psql -d postgres -c "CREATE DATABASE \"$n\"" >/dev/null || die "CREATE DATABASE $n failed"
+  done
+  # Temporal's schemas (embedded in the tool: schema/postgresql/v12/{temporal,visibility}/versioned).
+  local tool=("$TEMPORAL_SERVER_DIR/sql" --ep "$HOST" -p "$PG_PORT" -u "$PG_USER" --pl postgres12 --quiet)
+  {
+    SQL_PASSWORD="$PG_PASSWORD" "${tool[@]}" --db "$db" setup-schema -v 0.0 &&
+      SQL_PASSWORD="$PG_PASSWORD" "${tool[@]}" --db "$db" update-schema --schema-name postgresql/v12/temporal &&
+      SQL_PASSWORD="$PG_PASSWORD" "${tool[@]}" --db "$vis" setup-schema -v 0.0 &&
+      SQL_PASSWORD="$PG_PASSWORD" "${tool[@]}" --db "$vis" update-schema --schema-name postgresql/v12/visibility
+  } >"$WORK/temporal-schema.log" 2>&1 || { cat "$WORK/temporal-schema.log" >&2; die "temporal-sql-tool failed"; }
+
+  # The configuration through the environment (the password is on no command line).
+  TEMPORAL_BENCH_PG_HOST="$HOST" TEMPORAL_BENCH_PG_PORT="$PG_PORT" TEMPORAL_BENCH_PG_USER="$PG_USER" \
+    TEMPORAL_BENCH_PG_PASSWORD="$PG_PASSWORD" TEMPORAL_BENCH_DB="$db" TEMPORAL_BENCH_VIS_DB="$vis" \
+    TEMPORAL_BENCH_SHARDS="$shards" TEMPORAL_BENCH_MAX_CONNS="$conns" TEMPORAL_BENCH_VIS_MAX_CONNS="$vis_conns" \
+    TEMPORAL_BENCH_PORT="$TEMPORAL_PORT" TEMPORAL_BENCH_DYNAMIC_CONFIG="$dynamic" \
+    "$TEMPORAL_SERVER_DIR/server" --config-file "$TEMPORAL_SRC/server.yaml" --allow-no-auth start \
+    --service frontend --service history --service matching --service worker >"$log" 2>&1 &
+  TEMPORAL_PID=$!
+  local deadline=$((SECONDS + 120))
+  until (exec 3<>"/dev/tcp/$HOST/$TEMPORAL_PORT") 2>/dev/null; do
+    kill -0 "$TEMPORAL_PID" 2>/dev/null || { tail -n 30 "$log" >&2; die "the Temporal server exited (log: $(rel "$log"))"; }
+    ((SECONDS < deadline)) || { tail -n 30 "$log" >&2; die "the Temporal frontend does not listen on $HOST:$TEMPORAL_PORT after 120 s (log: $(rel "$log"))"; }
+    sleep 0.5
+  done
+  info "Temporal $config: server pid $TEMPORAL_PID; $WARMUP warm-up workflows, $LATENCY_TASKS at $RATE/s, ${SETTLE}s pause, $TASKS in batches of $BATCH"
+  # DATABASE_URL_ADMIN comes from dev.env (exported), not from the command line.
+  "$TEMPORAL_BIN" -db "$db" -vis-db "$vis" -frontend "$HOST:$TEMPORAL_PORT" -config "$config" \
+    -workers "$TEMPORAL_WORKERS" "${extra[@]}" -tasks "$TASKS" -batch "$BATCH" -inflight "$INFLIGHT" \
+    -warmup "$WARMUP" -rate "$RATE" -latency-secs "$LATENCY_SECS" -settle-secs "$SETTLE" \
+    -timeout-secs "$TIMEOUT" -pg-postmaster "$PG_PID" -server-pid "$TEMPORAL_PID" -clk-tck "$CLK_TCK" \
+    -samples-out "$OUT/latency-temporal-$config.txt" -setting "temporal_server=$TEMPORAL_VERSION (postgres12)" \
+    -setting "history_shards=$shards" -setting "max_conns=$conns+$vis_conns (per service)" \
+    -setting "dynamic_config=${dynamic:+$(basename "$dynamic")}${dynamic:-none}" \
+    >>"$RESULTS" || die "temporal-bench ($config) failed (server log: $(rel "$log"))"
+  wait "$TEMPORAL_PID" 2>/dev/null || true # it stopped it
+  TEMPORAL_PID=""
+  for n in "$db" "$vis"; do
+    pg_psql -d postgres -c "DROP DATABASE IF EXISTS \"$n\" WITH (FORCE)" >/dev/null || warn "could not drop database $n"
+  done
 }
 
 # Sessions connected to any of the databases given.
@@ -282,10 +406,21 @@ SCHEDULERS="${PEERS_SCHEDULERS:-${TASKFLOW_SCHEDULERS:-1}}"
   die "PEERS_EXECUTORS and PEERS_SCHEDULERS must be positive integers, got '$EXECUTORS' and '$SCHEDULERS'"
 
 case " $SYSTEMS " in *" river-"*) river_build ;; esac
-case " $SYSTEMS " in *" taskflow "*) bench_build all ;; *) bench_build ;; esac
-# What the executor runs with: the knob, or its own default (`svc-executor --print-config`).
-EXEC_CONC_SHOWN="${E2E_EXEC_CONC:-$("$EXEC_BIN" --print-config 2>/dev/null |
-  awk -F '\t' '$1 == "TASKFLOW_EXECUTOR_CONCURRENCY" { print $2 }')}"
+case " $SYSTEMS " in *" temporal-"*) temporal_build ;; esac
+EXEC_CONC_SHOWN=""
+case " $SYSTEMS " in
+  *" taskflow "*)
+    bench_build all
+    # What the executor runs with: the knob, or its own default (`svc-executor --print-config`).
+    EXEC_CONC_SHOWN="${E2E_EXEC_CONC:-$("$EXEC_BIN" --print-config 2>/dev/null |
+      awk -F '\t' '$1 == "TASKFLOW_EXECUTOR_CONCURRENCY" { print $2 }')}"
+    ;;
+  *) # the peers alone: the table and the chart are all that is needed of the Rust side
+    info "building bench-peers-report and bench-chart (release)"
+    (cd "$TASKFLOW_ROOT" && CARGO_TARGET_DIR="$TARGET" cargo build --release --quiet -p taskflow-bench \
+      --bin bench-peers-report --bin bench-chart) || die "cargo build --release of bench-peers-report failed"
+    ;;
+esac
 mkdir -p "$OUT"
 : >"$RESULTS"
 
@@ -295,20 +430,27 @@ for system in $SYSTEMS; do
   case "$system" in
     river-default) river_run default ;;
     river-tuned) river_run tuned ;;
+    temporal-default) temporal_run default ;;
+    temporal-tuned) temporal_run tuned ;;
     taskflow) taskflow_run ;;
-    *) die "unknown system '$system' in PEERS_SYSTEMS (river-default, river-tuned, taskflow)" ;;
+    *) die "unknown system '$system' in PEERS_SYSTEMS (river-default, river-tuned, temporal-default, temporal-tuned, taskflow)" ;;
   esac
 done
 LOAD_END="$(load1)"
 info "1-minute load average at the end: $LOAD_END"
 
 {
-  printf 'TaskFlow next to River, %s (git %s), %s cores, PostgreSQL 15 shared (127.0.0.1:%s)\n' \
+  printf 'TaskFlow next to River and Temporal, %s (git %s), %s cores, PostgreSQL 15 shared (127.0.0.1:%s)\n' \
     "$TS" "$(git -C "$TASKFLOW_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" "$(nproc)" "$PG_PORT"
   printf 'no-op tasks; throughput: %s in batches of %s, %s in flight; latency: %s single submissions at %s/s\n' \
     "$TASKS" "$BATCH" "$INFLIGHT" "$LATENCY_TASKS" "$RATE"
-  printf 'River: MaxWorkers %s, pool %s. TaskFlow "make up" (release builds): svc-tasks, %s svc-executor(s) at concurrency %s%s, svc-notify, %s svc-scheduler(s); other settings at their defaults\n\n' \
+  printf 'River: MaxWorkers %s, pool %s. TaskFlow "make up" (release builds): svc-tasks, %s svc-executor(s) at concurrency %s%s, svc-notify, %s svc-scheduler(s); other settings at their defaults\n' \
     "$RIVER_WORKERS" "$RIVER_POOL" "$EXECUTORS" "${EXEC_CONC_SHOWN:-?}" "$([[ -n "$E2E_EXEC_CONC" ]] && echo ' (PEERS_WORKERS)' || echo " (the executor's default)")" "$SCHEDULERS"
+  case " $SYSTEMS " in *" temporal-"*)
+    printf 'Temporal: server %s (frontend, history, matching, worker in one process; PostgreSQL, postgres12), Go SDK v1.51.0 worker with %s workflow task and activity slots; default: %s history shards, no dynamic config, 2+2 pollers; tuned: %s shards, bench/peers/temporal/tuned.yaml, %s+%s pollers, eager workflow start\n' \
+      "$TEMPORAL_VERSION" "$TEMPORAL_WORKERS" "$TEMPORAL_SHARDS" "$TEMPORAL_TUNED_SHARDS" "$TEMPORAL_TUNED_POLLERS" "$TEMPORAL_TUNED_POLLERS" ;;
+  esac
+  printf '\n'
   "$REPORT_BIN" "$RESULTS" --load-start "$LOAD_START" --load-end "$LOAD_END" --json-out "$OUT/summary.json" \
     --row-writes-out "$OUT/row-writes.txt"
   printf '\nwall time: %ss\n' "$((($(now_ms) - T0) / 1000))"
@@ -319,6 +461,8 @@ for system in $SYSTEMS; do
   case "$system" in
     river-default) SERIES+=(--series "River default=$OUT/latency-river-default.txt") ;;
     river-tuned) SERIES+=(--series "River tuned=$OUT/latency-river-tuned.txt") ;;
+    temporal-default) SERIES+=(--series "Temporal default=$OUT/latency-temporal-default.txt") ;;
+    temporal-tuned) SERIES+=(--series "Temporal tuned=$OUT/latency-temporal-tuned.txt") ;;
     taskflow) SERIES+=(--series "TaskFlow, make up=$OUT/latency-taskflow.txt") ;;
   esac
 done
