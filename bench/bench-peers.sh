@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make bench-peers`: TaskFlow next to two peers, River (Go, PostgreSQL only) and Temporal (Go
-# server + Go SDK, PostgreSQL persistence), in one run on the same PostgreSQL cluster, one system after the other, on the same no-op workload:
+# server + Go SDK, PostgreSQL persistence), in one run on the same PostgreSQL cluster, one system
+# after the other, on the same no-op workload:
 #   throughput  PEERS_TASKS (20,000) tasks submitted in batches of PEERS_BATCH (100), PEERS_INFLIGHT
 #               (4) batches in flight, while the workers run: first submit -> all completed,
 #               CPU seconds of every process involved, PostgreSQL commits, row writes, WAL bytes
