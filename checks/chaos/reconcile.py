@@ -31,7 +31,7 @@ def outbox_backlog():
     backlog = {}
     for service in DATABASES:
         with connect(service) as db:
-            backlog[service] = db.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone()[0]
+            backlog[service] = db.execute("SELECT count(*) FROM outbox_unpublished").fetchone()[0]
     return backlog
 
 
@@ -126,10 +126,10 @@ def gather(tenant_id, since_ms):
             "WHERE destination IS NULL AND body->>'tenant_id' = %s", (tenant_id,))]
         executions = {str(r[0]): (r[1], r[2]) for r in db.execute(
             "SELECT task_id, state, attempt FROM executions WHERE tenant_id = %s", (tenant_id,))}
-        taken_over = db.execute("SELECT count(*) FROM attempts JOIN executions USING (task_id) "
+        taken_over = db.execute("SELECT count(*) FROM attempt_interruptions JOIN executions USING (task_id) "
                                 "WHERE tenant_id = %s AND outcome = 'lost'", (tenant_id,)).fetchone()[0]
         released = Counter({str(r[0]): r[1] for r in db.execute(
-            "SELECT task_id, count(*) FROM attempts JOIN executions USING (task_id) "
+            "SELECT task_id, count(*) FROM attempt_interruptions JOIN executions USING (task_id) "
             "WHERE tenant_id = %s AND outcome = 'released' GROUP BY task_id", (tenant_id,))})
     with connect("svc-notify") as db:
         notified_endings = Counter(str(r[0]) for r in db.execute(

@@ -54,21 +54,26 @@ pub const EVERY: Setting = Setting::or(
 );
 
 /// What every service reads for its maintenance room; each adds its own tables' retentions.
-pub const MAINTENANCE_SETTINGS: [Setting; 2] = [EVERY, crate::inbox::RETENTION];
+pub const MAINTENANCE_SETTINGS: [Setting; 3] =
+    [EVERY, crate::inbox::RETENTION, crate::outbox::RETENTION];
 
-/// The settings every service shares: the round's interval and the inbox's retention.
+/// The settings every service shares: the round's interval and the retentions of the inbox and
+/// of the outbox log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MaintenanceSettings {
     pub every: Duration,
     pub inbox: Duration,
+    pub outbox: Duration,
 }
 
 impl Default for MaintenanceSettings {
-    /// The table's defaults: a round every 5 minutes, consumed ids kept 7 days.
+    /// The table's defaults: a round every 5 minutes, consumed ids and published events kept
+    /// 7 days.
     fn default() -> Self {
         Self {
             every: Duration::from_secs(300),
             inbox: Duration::from_secs(168 * 3600),
+            outbox: Duration::from_secs(168 * 3600),
         }
     }
 }
@@ -86,6 +91,7 @@ impl MaintenanceSettings {
         Ok(Self {
             every: Duration::from_secs(every),
             inbox: hours(&crate::inbox::RETENTION, vars)?,
+            outbox: hours(&crate::outbox::RETENTION, vars)?,
         })
     }
 }

@@ -88,7 +88,12 @@ pub async fn read_topic(bootstrap: &str, topic: &str, count: usize) -> Vec<RawRe
 }
 
 /// Tables the platform's own migrations create; a service must not declare them again.
-pub const PLATFORM_TABLES: [&str; 3] = ["outbox", "consumed_events", "api_key_directory"];
+pub const PLATFORM_TABLES: [&str; 4] = [
+    "outbox",
+    "outbox_published",
+    "consumed_events",
+    "api_key_directory",
+];
 
 /// Panics naming the file when a migration under `dir` touches a platform table: creates,
 /// alters, drops, renames or indexes it. Those tables belong to platform/migrations alone, so a

@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use taskflow_platform::clock::Clock;
 use taskflow_platform::db::DbPool;
+use taskflow_platform::headers::current_trace_in;
 use taskflow_platform::{BatchHandler, ConsumedRecord};
 use taskflow_schemas::Event;
 use tokio::sync::Notify;
@@ -37,7 +38,7 @@ impl BatchHandler for Ingest {
                 // Runs of TaskCreated are queued together (one statement each for the inbox,
                 // the tenants' turns and the executions); anything else is applied on its own,
                 // in order, after the run before it.
-                let mut announced = false;
+                let mut announced = Vec::new();
                 let mut first_delayed = None;
                 let mut run: Vec<&ConsumedRecord> = Vec::new();
                 for record in batch {
@@ -48,12 +49,18 @@ impl BatchHandler for Ingest {
                     first_delayed =
                         earliest(first_delayed, queue_created(conn, &run, &*clock).await?);
                     run.clear();
-                    announced |= ingest(conn, &record.event, &producer, &*clock)
-                        .instrument(record.span())
-                        .await?;
+                    let span = record.span();
+                    if let Some(event) = ingest(conn, &record.event, &producer, &*clock)
+                        .instrument(span.clone())
+                        .await?
+                    {
+                        announced.push((event, current_trace_in(&span)));
+                    }
                 }
                 first_delayed = earliest(first_delayed, queue_created(conn, &run, &*clock).await?);
-                Ok((announced, first_delayed))
+                // Last: the outbox insert holds the commit-order lock until the commit.
+                store::enqueue_all(conn, &announced).await?;
+                Ok((!announced.is_empty(), first_delayed))
             })
             .await?;
         // notify_one keeps a permit when the dispatcher is busy, so this wake-up is never lost.
@@ -132,17 +139,17 @@ fn new_execution(
     })
 }
 
-/// Applies one event other than TaskCreated; true when it enqueued an event to publish.
+/// Applies one event other than TaskCreated; returns the event to announce, if any.
 async fn ingest(
     conn: &mut store::Conn,
     event: &Event,
     producer: &str,
     clock: &dyn Clock,
-) -> Result<bool, TxError> {
+) -> Result<Option<Event>, TxError> {
     // TaskCreated never comes here: `queue_created` takes those, in runs.
     let relevant = matches!(event, Event::TaskCancelRequested(_));
     if !relevant || !taskflow_platform::inbox::record(conn, event.meta().event_id).await? {
-        return Ok(false);
+        return Ok(None);
     }
     match event {
         Event::TaskCancelRequested(request) => {
@@ -160,16 +167,13 @@ async fn ingest(
                         attempt,
                         producer: producer.to_owned(),
                     };
-                    store::enqueue(
-                        conn,
-                        &attempt_ref.cancelled_at(clock, request.reason.clone()),
-                    )
-                    .await?;
-                    Ok(true)
+                    Ok(Some(
+                        attempt_ref.cancelled_at(clock, request.reason.clone()),
+                    ))
                 }
-                CancelFound::Flagged | CancelFound::Nothing => Ok(false),
+                CancelFound::Flagged | CancelFound::Nothing => Ok(None),
             }
         }
-        _ => Ok(false),
+        _ => Ok(None),
     }
 }

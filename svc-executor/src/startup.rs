@@ -176,6 +176,7 @@ pub fn cleaners(config: &ExecutorConfig) -> Vec<Cleaner> {
             delete: store::delete_ended_before,
         },
         taskflow_platform::inbox::cleaner(config.maintenance.inbox),
+        taskflow_platform::outbox::cleaner(config.maintenance.outbox),
     ]
 }
 

@@ -152,6 +152,7 @@ pub fn cleaners(config: &NotifyConfig) -> Vec<Cleaner> {
             delete: store::prune_before,
         },
         taskflow_platform::inbox::cleaner(config.maintenance.inbox),
+        taskflow_platform::outbox::cleaner(config.maintenance.outbox),
     ]
 }
 

@@ -139,6 +139,7 @@ pub fn cleaners(config: &SchedulerConfig) -> Vec<Cleaner> {
             delete: crate::store::delete_occurrences_before,
         },
         taskflow_platform::inbox::cleaner(config.maintenance.inbox),
+        taskflow_platform::outbox::cleaner(config.maintenance.outbox),
     ]
 }
 

@@ -12,7 +12,7 @@ use taskflow_platform::{BatchHandler, ConsumedRecord, metrics};
 use taskflow_schemas::Event;
 
 use crate::domain::{TaskView, apply};
-use crate::service::record::{Announce, record_folded};
+use crate::service::record::{Outgoing, record_folded};
 use crate::service::{ServiceError, Services, scheduled};
 use crate::store::{self, Conn, StoreError};
 use uuid::Uuid;
@@ -37,15 +37,18 @@ impl BatchHandler for Ingest {
         let mut conn = self.services.db.get().await?;
         let services = &self.services;
         let dead_letters = self.dead_letter_topic.as_str();
-        let (triggered, observed) = conn
+        let (triggered, observed, appended) = conn
             .transaction::<_, ServiceError, _>(async move |conn| {
+                let mut out = Outgoing::default();
                 let triggered =
-                    scheduled::create_triggered(conn, services, dead_letters, batch).await?;
+                    scheduled::create_triggered(conn, services, dead_letters, batch, &mut out)
+                        .await?;
                 let observed = project_batch(conn, batch).await?;
-                Ok((triggered, observed))
+                let appended = out.append(conn).await?;
+                Ok((triggered, observed, appended))
             })
             .await?;
-        if triggered.wrote_outbox() {
+        if appended {
             self.services.outbox_ready.notify_one();
         }
         // Counted once committed: a batch retried after a failure is not counted twice.
@@ -186,7 +189,7 @@ async fn project_batch(
         .into_values()
         .filter_map(|(task, changed)| changed.then_some(task))
         .collect();
-    record_folded(conn, &appended, &changed, Announce::No).await?;
+    record_folded(conn, &appended, &changed).await?;
     for (tenant_id, n) in freed {
         store::release_active_slots(conn, tenant_id, n).await?;
     }

@@ -156,6 +156,7 @@ pub fn cleaners(config: &TasksConfig) -> Vec<Cleaner> {
             delete: crate::store::delete_idempotency_keys_before,
         },
         taskflow_platform::inbox::cleaner(config.maintenance.inbox),
+        taskflow_platform::outbox::cleaner(config.maintenance.outbox),
     ]
 }
 

@@ -188,13 +188,7 @@ async fn each_tasks_events_reach_the_topic_in_commit_order_under_a_broker_restar
     })
     .await;
     wait_until(Duration::from_secs(120), "the outbox to drain", || async {
-        (count(
-            &system,
-            "SELECT count(*) AS n FROM outbox WHERE published_at IS NULL",
-        )
-        .await
-            == 0)
-            .then_some(())
+        (count(&system, "SELECT count(*) AS n FROM outbox_unpublished").await == 0).then_some(())
     })
     .await;
 

@@ -1,25 +1,38 @@
-//! The transactional outbox every service shares: events are written to an `outbox` table in
-//! the same transaction as the change they describe, and a relay publishes them to Kafka,
-//! marking each row after the broker acknowledged it. A crash in between re-publishes the same
-//! event (same event id) on the next pass; consumers drop the copy. Nothing committed is skipped.
+//! The transactional outbox every service shares, kept as an append-only log: events are
+//! appended to the `outbox` table in the same transaction as the change they describe, and a
+//! relay publishes them to Kafka by position, recording after each pass how far it got
+//! (`outbox_published`, one row per pass). A crash in between re-publishes the same events (same
+//! event ids) on the next pass; consumers drop the copies. Nothing committed is skipped.
 //!
-//! The table is the platform's own migration (`platform/migrations`), applied before a
+//! The tables are the platform's own migrations (`platform/migrations`), applied before a
 //! service's migrations.
 //!
+//! ## Positions in commit order
+//! Reading "everything after position p" skips nothing only if no row below a published
+//! position can still commit. So every insert first takes one transaction-scoped advisory lock
+//! (a statement trigger, `outbox_append`), held to its commit, and ids are drawn under it: ids
+//! are handed out in commit order. Writers append as the *last* statement of their transaction:
+//! the lock is held from the append to the commit only, and a writer never waits for a row lock
+//! while holding it (which could deadlock with a transaction waiting for the lock).
+//!
+//! ## Append-only
+//! A trigger refuses UPDATE, DELETE and TRUNCATE of the log; the maintenance room deletes
+//! published rows past their retention (`TASKFLOW_OUTBOX_RETENTION_HOURS`) under the
+//! transaction setting `taskflow.retention`, the only delete let through.
+//!
 //! ## Order per key, with any number of instances
-//! Every instance of a service runs a relay over the one outbox table. If two relays published
-//! at once, one task's rows could reach Kafka through two producers in either order. So a pass
-//! is exclusive: it runs in a transaction that first takes a transaction-scoped advisory lock
+//! Every instance of a service runs a relay over the one log. If two relays published at once,
+//! one task's rows could reach Kafka through two producers in either order. So a pass is
+//! exclusive: it runs in a transaction that first takes another transaction-scoped advisory lock
 //! (`pg_try_advisory_xact_lock`); a relay that does not get it does nothing this time. Inside a
-//! pass one producer sends the oldest unpublished rows in id order (for one key, id order is
-//! commit order: every writer of a task's events holds that task's row lock), waits for every
-//! acknowledgement, and marks only each key's leading run of acknowledged rows: once a row of a
-//! key failed, that key's later rows stay unpublished even if they were acknowledged, and are
-//! sent again after it. The lock ends with the transaction, so a relay that crashes or whose
-//! connection dies hands over at once; `idle_in_transaction_session_timeout` makes PostgreSQL
-//! end the pass of a relay that stalls (SIGSTOP) so that another can take over. Whoever
-//! publishes always starts from the oldest unmarked row, so the *first* copy of every event
-//! reaches the topic in commit order; later copies are duplicates that consumers drop by event id.
+//! pass one producer sends the rows after the position in id order, waits for every
+//! acknowledgement, and moves the position to the end of the leading run of acknowledged rows:
+//! from the first failure on, every row is sent again by a later pass, after it. The lock ends
+//! with the transaction, so a relay that crashes or whose connection dies hands over at once;
+//! `idle_in_transaction_session_timeout` makes PostgreSQL end the pass of a relay that stalls
+//! (SIGSTOP) so that another can take over. Whoever publishes starts from the position, so the
+//! *first* copy of every event reaches the topic in commit order; later copies are duplicates
+//! that consumers drop by event id.
 //!
 //! Why this design rather than relays owning key ranges: passes are short (one batch, bounded
 //! by the producer's delivery timeout) and pipelined inside, so a single publisher at a time
@@ -29,9 +42,10 @@
 //! at commit) instead of polling; the idle poll is a safety net only.
 //!
 //! The files follow that story: what services call inside their transactions (`enqueue`), the
-//! table and its rows (`table`, `error`), the relay's statements (`store`), sending a batch
-//! (`publish`) and the loop that takes turns (`relay`). They depend one way, `relay` ->
-//! `publish` -> `store` -> `table`, so each can be read without the ones above it.
+//! tables and their rows (`table`, `error`), the relay's statements and the log's retention
+//! (`store`), sending a batch (`publish`) and the loop that takes turns (`relay`). They depend
+//! one way, `relay` -> `publish` -> `store` -> `table`, so each can be read without the ones
+//! above it.
 
 mod enqueue;
 mod error;
@@ -42,7 +56,26 @@ mod table;
 
 pub use enqueue::{enqueue, enqueue_all, enqueue_dead_letter};
 pub use error::OutboxError;
-pub use publish::{BATCH, publish, publish_without_marking};
-pub use relay::{KEEP_PUBLISHED, Pass, Relay, WAKE_CHANNEL};
-pub use store::{backlog, claim_unpublished, mark_published, prune_published, take_relay_turn};
-pub use table::{OutboxRow, outbox};
+pub use publish::{BATCH, Sent, publish, publish_without_marking};
+pub use relay::{Pass, Relay, WAKE_CHANNEL};
+pub use store::{
+    backlog, claim_unpublished, delete_published_before, mark_published, published_up_to,
+    read_after, take_relay_turn,
+};
+pub use table::{OutboxRow, outbox, outbox_published};
+
+/// How long published events stay in the log.
+pub const RETENTION: crate::config::Setting = crate::config::Setting::or(
+    "TASKFLOW_OUTBOX_RETENTION_HOURS",
+    "168",
+    "how long published events stay in the service's outbox log (7 days)",
+);
+
+/// The log's cleaner, keeping published events for `keep`.
+pub fn cleaner(keep: std::time::Duration) -> crate::maintenance::Cleaner {
+    crate::maintenance::Cleaner {
+        table: "outbox",
+        keep,
+        delete: delete_published_before,
+    }
+}

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use super::error::OutboxError;
 use super::publish::{BATCH, publish};
-use super::store::{claim_unpublished, mark_published, prune_published, take_relay_turn};
+use super::store::{claim_unpublished, mark_published, take_relay_turn};
 use crate::db::DbPool;
 use crate::listen::Listener;
 use crate::producer::EventProducer;
@@ -20,18 +20,13 @@ use crate::producer::EventProducer;
 const BUSY_PASS: usize = 16;
 const BUSY_LINGER: Duration = Duration::from_millis(10);
 
-/// How long published rows stay in the outbox (history for operators and tests), and how often
-/// a relay clears older ones.
-pub const KEEP_PUBLISHED: Duration = Duration::from_secs(3600);
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
-
 /// The channel the outbox trigger notifies (platform/migrations).
 pub const WAKE_CHANNEL: &str = "taskflow_outbox";
 
 /// What one pass did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pass {
-    /// This relay had the turn and marked this many rows published.
+    /// This relay had the turn and published this many rows.
     Published(usize),
     /// Another relay was in a pass; this one did nothing.
     NotMyTurn,
@@ -54,7 +49,6 @@ impl Relay {
         tokio::pin!(shutdown);
         let mut failures = 0u32;
         let mut listener = Listener::new(self.db.clone(), WAKE_CHANNEL);
-        let mut pruned_at = tokio::time::Instant::now();
         // In a streak of large passes the relay runs again anyway, so it stops listening: each
         // commit that notifies (every outbox insert of this database) would otherwise cost the
         // listening connection a transaction of its own.
@@ -62,10 +56,6 @@ impl Relay {
         loop {
             if !busy {
                 listener.ensure().await;
-            }
-            if pruned_at.elapsed() >= PRUNE_EVERY {
-                pruned_at = tokio::time::Instant::now();
-                self.prune().await;
             }
             let pass = match self.run_pass().await {
                 Ok(pass) => {
@@ -115,24 +105,13 @@ impl Relay {
         }
     }
 
-    async fn prune(&self) {
-        let Ok(mut conn) = self.db.get().await else {
-            return;
-        };
-        match prune_published(&mut conn, KEEP_PUBLISHED, 10_000).await {
-            Ok(0) => {}
-            Ok(n) => tracing::debug!(deleted = n, "old published outbox rows deleted"),
-            Err(error) => tracing::warn!(%error, "pruning the outbox failed"),
-        }
-    }
-
     async fn run_pass(&self) -> Result<Pass, OutboxError> {
         let span = tracing::debug_span!("outbox relay pass");
         tracing::Instrument::instrument(self.pass_with_turn(), span).await
     }
 
-    /// Publishes up to one batch; returns how many rows were marked published (0 when another
-    /// relay had the turn).
+    /// Publishes up to one batch; returns how many rows it published (0 when another relay had
+    /// the turn).
     pub async fn pass(&self) -> Result<usize, OutboxError> {
         Ok(match self.pass_with_turn().await? {
             Pass::Published(n) => n,
@@ -150,8 +129,10 @@ impl Relay {
             }
             let rows = claim_unpublished(conn, BATCH).await?;
             let sent = publish(&producer, &rows).await;
-            mark_published(conn, &sent).await?;
-            Ok(Pass::Published(sent.len()))
+            if let Some(up_to) = sent.up_to {
+                mark_published(conn, up_to).await?;
+            }
+            Ok(Pass::Published(sent.rows))
         })
         .await
     }

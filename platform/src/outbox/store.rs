@@ -1,17 +1,19 @@
-//! The relay's statements on the outbox table, and the backlog `/metrics` reads; apart from
-//! the relay's loop so that the SQL of a pass (turn, claim, mark) reads in one place.
+//! The relay's statements on the outbox log, its retention, and the backlog `/metrics` reads;
+//! apart from the relay's loop so that the SQL of a pass (turn, read, record) reads in one place.
 
 use std::time::Duration;
 
-use diesel::dsl::{now, sql};
+use chrono::{DateTime, Utc};
+use diesel::dsl::{max, sql};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Double};
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::error::OutboxError;
-use super::table::{OutboxRow, outbox};
+use super::table::{OutboxRow, outbox, outbox_published};
 
-/// Any fixed number; every relay of one database agrees on it (one pass at a time).
+/// Any fixed number; every relay of one database agrees on it (one pass at a time). The
+/// writers' lock (commit order, platform/migrations) is the next number.
 const RELAY_LOCK: i64 = 0x6f75_7462_6f78_0001;
 
 /// Takes this database's relay turn for the caller's transaction; `false` when another relay
@@ -33,66 +35,99 @@ pub async fn take_relay_turn(
     .await?)
 }
 
-/// Oldest unpublished rows, in commit order per key.
-pub async fn claim_unpublished(
+/// The highest id published so far (0 before the first pass).
+pub async fn published_up_to(conn: &mut AsyncPgConnection) -> Result<i64, OutboxError> {
+    Ok(outbox_published::table
+        .select(max(outbox_published::up_to))
+        .first::<Option<i64>>(conn)
+        .await?
+        .unwrap_or(0))
+}
+
+/// The oldest rows after `position`, in commit order (ids are drawn in commit order).
+pub async fn read_after(
     conn: &mut AsyncPgConnection,
+    position: i64,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, OutboxError> {
     Ok(outbox::table
-        .filter(outbox::published_at.is_null())
+        .filter(outbox::id.gt(position))
         .order(outbox::id.asc())
         .limit(limit)
         .select(OutboxRow::as_select())
-        .for_update()
         .load(conn)
         .await?)
 }
 
-pub async fn mark_published(conn: &mut AsyncPgConnection, ids: &[i64]) -> Result<(), OutboxError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
-        .set(outbox::published_at.eq(now))
+/// The rows no relay has published yet, oldest first: [`read_after`] the published position.
+pub async fn claim_unpublished(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+) -> Result<Vec<OutboxRow>, OutboxError> {
+    let position = published_up_to(conn).await?;
+    read_after(conn, position, limit).await
+}
+
+/// Records that every row up to `up_to` is published: one row per pass, not one per event.
+pub async fn mark_published(conn: &mut AsyncPgConnection, up_to: i64) -> Result<(), OutboxError> {
+    diesel::insert_into(outbox_published::table)
+        .values(outbox_published::up_to.eq(up_to))
+        .on_conflict_do_nothing()
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// Deletes up to `limit` rows published longer than `older_than` ago; returns how many. A
-/// published row is only history (forensics, tests): the relay never reads it again.
-pub async fn prune_published(
+/// Retention of the log: deletes up to `limit` published rows written before `cut_off`, and
+/// the pass records they leave behind (never the newest, which is the position). Returns how
+/// many events went. The only delete the table's append-only trigger lets through.
+pub fn delete_published_before(
     conn: &mut AsyncPgConnection,
-    older_than: Duration,
+    cut_off: DateTime<Utc>,
     limit: i64,
-) -> Result<usize, OutboxError> {
-    // Judged by the database's clock, like the published_at it compares with.
-    let age_ms = i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
-    let oldest: Vec<i64> = outbox::table
-        .filter(
-            sql::<Bool>("published_at < now() - ")
-                .bind::<BigInt, _>(age_ms)
-                .sql(" * interval '1 millisecond'"),
-        )
-        .select(outbox::id)
-        .order(outbox::id)
-        .limit(limit)
-        .load(conn)
-        .await?;
-    if oldest.is_empty() {
-        return Ok(0);
-    }
-    Ok(
-        diesel::delete(outbox::table.filter(outbox::id.eq_any(&oldest)))
+) -> crate::maintenance::BoxFuture<'_, Result<usize, diesel::result::Error>> {
+    Box::pin(conn.transaction(async move |conn| {
+        diesel::sql_query("SET LOCAL taskflow.retention = 'on'")
             .execute(conn)
-            .await?,
-    )
+            .await?;
+        let position: Option<i64> = outbox_published::table
+            .select(max(outbox_published::up_to))
+            .first(conn)
+            .await?;
+        let Some(position) = position else {
+            return Ok(0);
+        };
+        let oldest: Vec<i64> = outbox::table
+            .filter(outbox::id.le(position))
+            .filter(outbox::created_at.lt(cut_off))
+            .select(outbox::id)
+            .order(outbox::id)
+            .limit(limit)
+            .load(conn)
+            .await?;
+        let deleted = if oldest.is_empty() {
+            0
+        } else {
+            diesel::delete(outbox::table.filter(outbox::id.eq_any(&oldest)))
+                .execute(conn)
+                .await?
+        };
+        diesel::delete(
+            outbox_published::table
+                .filter(outbox_published::up_to.lt(position))
+                .filter(outbox_published::published_at.lt(cut_off)),
+        )
+        .execute(conn)
+        .await?;
+        Ok(deleted)
+    }))
 }
 
 /// Unpublished rows and the age of the oldest, in seconds.
 pub async fn backlog(conn: &mut AsyncPgConnection) -> Result<(i64, f64), OutboxError> {
+    let position = published_up_to(conn).await?;
     Ok(outbox::table
-        .filter(outbox::published_at.is_null())
+        .filter(outbox::id.gt(position))
         .select((
             sql::<BigInt>("count(*)"),
             sql::<Double>("COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0)"),

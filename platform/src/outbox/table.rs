@@ -15,11 +15,18 @@ diesel::table! {
         event_type -> Text,
         body -> Jsonb,
         created_at -> Timestamptz,
-        published_at -> Nullable<Timestamptz>,
         destination -> Nullable<Text>,
         reason -> Nullable<Text>,
         traceparent -> Nullable<Text>,
         tracestate -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    /// How far the relays have published: one row per pass, the highest id it covered.
+    outbox_published (up_to) {
+        up_to -> Int8,
+        published_at -> Timestamptz,
     }
 }
 

@@ -4,6 +4,7 @@
 mod compatibility;
 mod helpers;
 mod keys;
+mod outbox_log;
 mod poison;
 mod relay;
 mod round_trip;

@@ -155,10 +155,10 @@ async fn the_writers_trace_context_is_published_with_the_row() {
     }
 }
 
-/// Published rows are history the relay never reads again: pruning deletes those older than
-/// the retention and leaves unpublished rows alone.
+/// Retention deletes published rows written before the cut-off and leaves unpublished rows
+/// alone, through the append-only trigger (which lets only retention's deletes through).
 #[tokio::test(flavor = "multi_thread")]
-async fn pruning_deletes_only_published_rows_past_retention() {
+async fn retention_deletes_only_published_rows_past_the_cut_off() {
     let bus = TestBus::start().await;
     let pool = platform_db("outbox").await;
     enqueue_all(&pool, &execution_events()).await;
@@ -169,13 +169,14 @@ async fn pruning_deletes_only_published_rows_past_retention() {
     assert_eq!(published, 5);
     enqueue_all(&pool, &execution_events()).await;
     let mut conn = pool.get().await.expect("conn");
-    let kept = outbox::prune_published(&mut conn, Duration::from_secs(3600), 100)
+    let now = chrono::Utc::now();
+    let kept = outbox::delete_published_before(&mut conn, now - chrono::Duration::hours(1), 100)
         .await
-        .expect("prune");
+        .expect("retention");
     assert_eq!(kept, 0, "nothing is old enough yet");
-    let deleted = outbox::prune_published(&mut conn, Duration::ZERO, 100)
+    let deleted = outbox::delete_published_before(&mut conn, now + chrono::Duration::hours(1), 100)
         .await
-        .expect("prune");
+        .expect("retention");
     assert_eq!(deleted, 5);
     assert_eq!(unpublished(&pool).await, 5, "unpublished rows stay");
 }

@@ -173,9 +173,6 @@ impl Claimer {
                     return Ok((Vec::new(), Some(next_due.unwrap_or(settings.poll))));
                 }
                 rescuer::end_lost_attempts(conn, &claimed).await?;
-                let started: Vec<(Uuid, i32)> =
-                    claimed.iter().map(|t| (t.task_id, t.attempt)).collect();
-                store::start_attempts(conn, &started, &settings.instance).await?;
                 let mut spanned = Vec::with_capacity(claimed.len());
                 let mut events = Vec::with_capacity(claimed.len());
                 for task in claimed {
@@ -185,13 +182,13 @@ impl Claimer {
                     events.push((event, current_trace_in(&span)));
                     spanned.push((task, span));
                 }
-                store::enqueue_all(conn, &events).await?;
-                // In the same transaction (one commit per claim, not two): another instance
-                // noting the same tenant waits for this commit, which comes right away.
+                // In the same transaction (one commit per claim, not two).
                 let mut tenants: Vec<Uuid> = spanned.iter().map(|(c, _)| c.tenant_id).collect();
                 tenants.sort_unstable();
                 tenants.dedup();
                 store::note_turns(conn, &tenants).await?;
+                // Last: the outbox insert holds the commit-order lock until the commit.
+                store::enqueue_all(conn, &events).await?;
                 Ok((spanned, None))
             })
             .await?;

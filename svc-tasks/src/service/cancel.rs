@@ -4,7 +4,7 @@ use diesel_async::AsyncConnection;
 use taskflow_schemas::{Event, EventMeta};
 use uuid::Uuid;
 
-use super::record::{Announce, record};
+use super::record::{Outgoing, record};
 use super::{ServiceError, Services};
 use crate::domain::{TaskView, decide_cancel};
 use crate::store;
@@ -31,7 +31,10 @@ pub async fn cancel(
                 return Ok((task, false));
             };
             let event: Event = request.into();
-            Ok((record(conn, &task, &event, Announce::Yes).await?, true))
+            let mut out = Outgoing::default();
+            let after = record(conn, &task, &event, &mut out).await?;
+            out.append(conn).await?;
+            Ok((after, true))
         })
         .await?;
     if recorded {

@@ -138,9 +138,10 @@ pub async fn announce_backlog(services: &Services) -> Result<usize, ServiceError
                 .iter()
                 .flat_map(|key| api_key::history(key, &correlation_id, &producer))
                 .collect();
-            enqueue(conn, events).await?;
             let ids: Vec<Uuid> = keys.iter().map(|key| key.id).collect();
             store::mark_api_keys_announced(conn, &ids).await?;
+            // Last: the outbox insert holds the commit-order lock until the commit.
+            enqueue(conn, events).await?;
             Ok(keys.len())
         })
         .await?;

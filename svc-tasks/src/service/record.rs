@@ -1,32 +1,70 @@
 //! The one way a task's events are recorded: fold them into the task (apply), append them to
-//! the log, write the projection, and — for events this service announces — put them in the
-//! outbox, all in the caller's transaction. Submit and schedule triggers ([`record_new`]), cancel
-//! ([`record`]) and the projector ([`record_folded`], for a batch it folded itself) all go
-//! through here.
+//! the log, write the projection, and — for events this service announces — collect them for
+//! the outbox, all in the caller's transaction. Submit and schedule triggers ([`record_new`]),
+//! cancel ([`record`]) and the projector ([`record_folded`], for a batch it folded itself) all
+//! go through here.
+//!
+//! Announced events are appended to the outbox by the transaction's owner as its last statement
+//! ([`Outgoing::append`]): the outbox insert takes the lock that orders the log's positions by
+//! commit, held to the commit, and nothing may wait for a row lock while holding it.
 
 use taskflow_platform::headers::{TraceContext, current_trace};
 use taskflow_schemas::Event;
+use tracing::Instrument;
 
 use super::ServiceError;
 use crate::domain::{TaskView, apply, fold};
 use crate::store::{self, Conn, StoreError};
 
-/// Whether a recorded event also goes to Kafka (through the outbox).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Announce {
-    /// Our own event (TaskCreated, TaskCancelRequested): published.
-    Yes,
-    /// Another service's event we follow: recorded only.
-    No,
+/// Events a transaction announces, appended to the outbox at its end.
+#[derive(Debug, Default)]
+pub struct Outgoing {
+    events: Vec<(Event, TraceContext)>,
+    /// (event, topic, reason, span): parked on a dead-letter topic.
+    dead_letters: Vec<(Event, String, String, tracing::Span)>,
 }
 
-/// Records a new `event` of the existing task `current` (whose row the caller has locked) and
-/// returns the task after it.
+/// Rows per outbox statement, well under PostgreSQL's bind parameter limit.
+const APPEND_CHUNK: usize = 1000;
+
+impl Outgoing {
+    pub fn push(&mut self, event: Event, trace: TraceContext) {
+        self.events.push((event, trace));
+    }
+
+    /// `event` parked on `topic` with `reason`, in the trace of `span`.
+    pub fn park(&mut self, event: Event, topic: &str, reason: &str, span: tracing::Span) {
+        self.dead_letters
+            .push((event, topic.to_owned(), reason.to_owned(), span));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.dead_letters.is_empty()
+    }
+
+    /// Appends everything to the outbox: the last statement of the caller's transaction.
+    /// Returns whether anything was appended (the relay is worth waking after the commit).
+    pub async fn append(self, conn: &mut Conn) -> Result<bool, ServiceError> {
+        let any = !self.is_empty();
+        for chunk in self.events.chunks(APPEND_CHUNK) {
+            store::enqueue_all(conn, chunk).await?;
+        }
+        for (event, topic, reason, span) in &self.dead_letters {
+            taskflow_platform::outbox::enqueue_dead_letter(conn, event, topic, reason)
+                .instrument(span.clone())
+                .await?;
+        }
+        Ok(any)
+    }
+}
+
+/// Records a new `event` of the existing task `current` (whose row the caller has locked),
+/// announced through `out`, and returns the task after it.
 pub async fn record(
     conn: &mut Conn,
     current: &TaskView,
     event: &Event,
-    announce: Announce,
+    out: &mut Outgoing,
 ) -> Result<TaskView, ServiceError> {
     let next = apply(Some(current.clone()), event).map_err(|e| StoreError::Corrupt {
         what: "task stream",
@@ -36,9 +74,9 @@ pub async fn record(
         conn,
         &[(next.id, next.version, event)],
         std::slice::from_ref(&next),
-        announce,
     )
     .await?;
+    out.push(event.clone(), current_trace());
     Ok(next)
 }
 
@@ -82,8 +120,13 @@ impl NewTask {
 }
 
 /// Records many new tasks (a submission batch, a batch of triggers) with one statement per
-/// table: the log, the projection and the outbox. All or nothing, in the caller's transaction.
-pub async fn record_new(conn: &mut Conn, new: &[NewTask]) -> Result<Vec<TaskView>, ServiceError> {
+/// table: the log and the projection; their TaskCreated go to `out`. All or nothing, in the
+/// caller's transaction.
+pub async fn record_new(
+    conn: &mut Conn,
+    new: &[NewTask],
+    out: &mut Outgoing,
+) -> Result<Vec<TaskView>, ServiceError> {
     let tasks = new
         .iter()
         .map(|task| {
@@ -104,11 +147,9 @@ pub async fn record_new(conn: &mut Conn, new: &[NewTask]) -> Result<Vec<TaskView
     let log: Vec<_> = new.iter().flat_map(NewTask::log).collect();
     store::append_events(conn, &log).await?;
     store::insert_tasks(conn, &tasks).await?;
-    let outgoing: Vec<_> = new
-        .iter()
-        .map(|task| (task.created.clone(), task.trace.clone()))
-        .collect();
-    store::enqueue_all(conn, &outgoing).await?;
+    for task in new {
+        out.push(task.created.clone(), task.trace.clone());
+    }
     Ok(tasks)
 }
 
@@ -121,17 +162,8 @@ pub async fn record_folded(
     conn: &mut Conn,
     events: &[(uuid::Uuid, i32, &Event)],
     changed: &[TaskView],
-    announce: Announce,
 ) -> Result<(), ServiceError> {
     store::append_events(conn, events).await?;
     store::update_tasks(conn, changed).await?;
-    if announce == Announce::Yes {
-        let trace = current_trace();
-        let outgoing: Vec<_> = events
-            .iter()
-            .map(|(_, _, e)| ((*e).clone(), trace.clone()))
-            .collect();
-        store::enqueue_all(conn, &outgoing).await?;
-    }
     Ok(())
 }

@@ -28,7 +28,7 @@ use taskflow_schemas::{Event, EventMeta, ScheduledTaskRefused, ScheduledTaskTrig
 use tracing::Instrument;
 use uuid::Uuid;
 
-use super::record::{Announce, NewTask, record, record_new};
+use super::record::{NewTask, Outgoing, record, record_new};
 use super::submit::allowed_priorities;
 use super::{ServiceError, Services};
 use crate::domain::{TaskView, decide_cancel, quota, trigger};
@@ -45,20 +45,15 @@ pub struct Triggered {
     pub cancelled: usize,
 }
 
-impl Triggered {
-    /// Whether the outbox got rows (tasks to announce, triggers to park, cancel requests).
-    pub fn wrote_outbox(&self) -> bool {
-        self.created + self.refused + self.cancelled > 0
-    }
-}
-
-/// Creates the tasks the batch's triggers ask for, in the caller's transaction; other events
-/// of the batch are left alone (`ScheduleOccurrenceSkipped` is svc-scheduler's own record).
+/// Creates the tasks the batch's triggers ask for, in the caller's transaction, their events
+/// going to `out`; other events of the batch are left alone (`ScheduleOccurrenceSkipped` is
+/// svc-scheduler's own record).
 pub async fn create_triggered(
     conn: &mut Conn,
     services: &Services,
     dead_letter_topic: &str,
     batch: &[ConsumedRecord],
+    out: &mut Outgoing,
 ) -> Result<Triggered, ServiceError> {
     let triggers: Vec<(&ConsumedRecord, &ScheduledTaskTriggered)> = batch
         .iter()
@@ -177,8 +172,8 @@ pub async fn create_triggered(
             store::save_usage(conn, *tenant_id, quota::count_scheduled(usage, *n)).await?;
         }
     }
-    let cancelled = cancel_replaced(conn, services, &replaced, now).await?;
-    record_new(conn, &created).await?;
+    let cancelled = cancel_replaced(conn, services, &replaced, now, out).await?;
+    record_new(conn, &created, out).await?;
     for (record, reason) in &refused {
         let Event::ScheduledTaskTriggered(t) = &record.event else {
             continue;
@@ -198,16 +193,8 @@ pub async fn create_triggered(
             reason: reason.clone(),
         });
         let span = record.span();
-        let trace = span.in_scope(current_trace);
-        store::enqueue_all(conn, &[(answer, trace)]).await?;
-        taskflow_platform::outbox::enqueue_dead_letter(
-            conn,
-            &record.event,
-            dead_letter_topic,
-            reason,
-        )
-        .instrument(span)
-        .await?;
+        out.push(answer, span.in_scope(current_trace));
+        out.park(record.event.clone(), dead_letter_topic, reason, span);
     }
     Ok(Triggered {
         created: created.len(),
@@ -225,6 +212,7 @@ async fn cancel_replaced(
     services: &Services,
     replaced: &[(&ConsumedRecord, &ScheduledTaskTriggered, Uuid)],
     now: i64,
+    out: &mut Outgoing,
 ) -> Result<usize, ServiceError> {
     if replaced.is_empty() {
         return Ok(0);
@@ -259,7 +247,7 @@ async fn cancel_replaced(
         let Ok(Some(request)) = decide_cancel(run, meta, Some(reason)) else {
             continue;
         };
-        let after = record(conn, run, &request.into(), Announce::Yes)
+        let after = record(conn, run, &request.into(), out)
             .instrument(span.clone())
             .await?;
         tracing::info!(parent: &span, task_id = %previous, schedule_id = %t.schedule_id, "previous run asked to cancel (overlap cancel_other)");

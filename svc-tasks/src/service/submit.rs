@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use taskflow_schemas::{Event, EventMeta};
 use uuid::Uuid;
 
-use super::record::{NewTask, record_new};
+use super::record::{NewTask, Outgoing, record_new};
 use super::{ServiceError, Services};
 use crate::domain::TaskView;
 use crate::domain::catalog::PayloadProblem;
@@ -169,7 +169,8 @@ async fn create_all(
             keys.push((key.as_str(), hash.as_slice(), task_id));
         }
     }
-    let mut created = record_new(conn, &events).await?.into_iter();
+    let mut out = Outgoing::default();
+    let mut created = record_new(conn, &events, &mut out).await?.into_iter();
     store::insert_idempotency_keys(conn, tenant_id, &keys).await?;
     let mut submitted = Vec::with_capacity(prepared.len());
     for replay in replays {
@@ -192,6 +193,7 @@ async fn create_all(
         };
         submitted.push(Submitted { task, replayed });
     }
+    out.append(conn).await?;
     Ok(submitted)
 }
 

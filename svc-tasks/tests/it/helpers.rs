@@ -196,12 +196,10 @@ impl TestApp {
 
     pub async fn outbox_unpublished(&self) -> i64 {
         let mut conn = self.services.db.get().await.expect("connection");
-        diesel::select(sql::<BigInt>(
-            "(SELECT count(*) FROM outbox WHERE published_at IS NULL)",
-        ))
-        .get_result(&mut conn)
-        .await
-        .expect("count")
+        diesel::select(sql::<BigInt>("(SELECT count(*) FROM outbox_unpublished)"))
+            .get_result(&mut conn)
+            .await
+            .expect("count")
     }
 }
 

@@ -394,8 +394,7 @@ impl Dbs {
             .await;
         let total = self.end(&mut conn, total).await?.n;
         drop(conn);
-        let unpublished =
-            "SELECT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL) AS found";
+        let unpublished = "SELECT EXISTS (SELECT 1 FROM outbox_unpublished) AS found";
         let mut pools: Vec<&DbPool> = vec![&self.tasks, &self.exec, notify];
         pools.extend(self.scheduler.as_ref());
         loop {

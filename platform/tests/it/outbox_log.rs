@@ -1,0 +1,196 @@
+//! The outbox as an append-only log read by position: ids in commit order (a writer that
+//! appends while another's append is uncommitted waits for its commit), the relay recording
+//! how far it published instead of touching rows, and the database refusing changes to rows.
+
+use std::time::Duration;
+
+use diesel::sql_types::{BigInt, Text};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use taskflow_platform::db::DbPool;
+use taskflow_platform::outbox::{self, OutboxError};
+use taskflow_platform::testing::wait_until;
+use taskflow_schemas::samples::one_of_each;
+use taskflow_schemas::{Event, Stream};
+
+use crate::helpers::{TestBus, platform_db};
+
+fn execution_events() -> Vec<Event> {
+    one_of_each()
+        .into_iter()
+        .filter(|e| e.kind().stream() == Stream::TaskExecution)
+        .collect()
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Count>(conn)
+        .await
+        .expect(sql)
+        .n
+}
+
+/// Backend process id of a connection (to look it up in pg_stat_activity).
+async fn pid(conn: &mut AsyncPgConnection) -> i64 {
+    count(conn, "SELECT pg_backend_pid()::int8 AS n").await
+}
+
+async fn event_ids_in_id_order(pool: &DbPool) -> Vec<String> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = Text)]
+        event_id: String,
+    }
+    let mut conn = pool.get().await.expect("conn");
+    diesel::sql_query("SELECT event_id::text FROM outbox ORDER BY id")
+        .load::<Row>(&mut conn)
+        .await
+        .expect("rows")
+        .into_iter()
+        .map(|r| r.event_id)
+        .collect()
+}
+
+/// A transaction that appends while another's append is not committed waits for that commit:
+/// the first to append is the first to commit and has the lower id, so no row below a published
+/// position can commit later. Without the lock the second would commit first with a higher id
+/// and a relay reading by position could pass the first by for good.
+#[tokio::test(flavor = "multi_thread")]
+async fn appends_commit_in_id_order() {
+    let pool = platform_db("outbox_order").await;
+    let events = execution_events();
+    let (first, second) = (events[0].clone(), events[1].clone());
+
+    let mut holder = pool.get().await.expect("conn");
+    let mut waiter = pool.get().await.expect("conn");
+    let waiter_pid = pid(&mut waiter).await;
+    let holder: &mut AsyncPgConnection = &mut holder;
+    let pool_for_check = pool.clone();
+    holder
+        .transaction::<_, OutboxError, _>(async |conn| {
+            outbox::enqueue(conn, &first).await?;
+            // The second writer starts now and must wait for this transaction's commit.
+            let second_append = tokio::spawn(async move {
+                let waiter: &mut AsyncPgConnection = &mut waiter;
+                waiter
+                    .transaction::<_, OutboxError, _>(async |conn| {
+                        outbox::enqueue(conn, &second).await
+                    })
+                    .await
+                    .expect("second append");
+            });
+            wait_until(
+                Duration::from_secs(10),
+                "the second append to wait for the first's commit",
+                || {
+                    let pool = pool_for_check.clone();
+                    async move {
+                        let mut conn = pool.get().await.ok()?;
+                        let waiting = count(
+                            &mut conn,
+                            &format!(
+                                "SELECT count(*) AS n FROM pg_stat_activity \
+                                 WHERE pid = {waiter_pid} AND wait_event_type = 'Lock' \
+                                   AND wait_event = 'advisory'"
+                            ),
+                        )
+                        .await;
+                        (waiting == 1).then_some(())
+                    }
+                },
+            )
+            .await;
+            assert!(!second_append.is_finished());
+            Ok(second_append)
+        })
+        .await
+        .expect("first append")
+        .await
+        .expect("second append ran");
+
+    let ids = event_ids_in_id_order(&pool).await;
+    assert_eq!(
+        ids,
+        vec![
+            events[0].meta().event_id.to_string(),
+            events[1].meta().event_id.to_string()
+        ]
+    );
+}
+
+/// A pass records one position and leaves the rows as they are: they stay in the log, and the
+/// next pass starts after them.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_records_a_position_and_leaves_the_rows() {
+    let bus = TestBus::start().await;
+    let pool = platform_db("outbox_position").await;
+    let mut conn = pool.get().await.expect("conn");
+    let events = execution_events();
+    conn.transaction::<_, OutboxError, _>(async |conn| {
+        for event in &events {
+            outbox::enqueue(conn, event).await?;
+        }
+        Ok(())
+    })
+    .await
+    .expect("enqueued");
+    let relay = outbox::Relay {
+        db: pool.clone(),
+        producer: bus.producer.clone(),
+        ready: std::sync::Arc::new(tokio::sync::Notify::new()),
+        idle_poll: Duration::from_secs(60),
+    };
+    assert_eq!(relay.pass().await.expect("pass"), 5);
+    let last = count(&mut conn, "SELECT max(id) AS n FROM outbox").await;
+    assert_eq!(
+        outbox::published_up_to(&mut conn).await.expect("position"),
+        last
+    );
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM outbox").await,
+        5
+    );
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM outbox_unpublished").await,
+        0
+    );
+    assert_eq!(
+        relay.pass().await.expect("pass"),
+        0,
+        "nothing after the position"
+    );
+}
+
+/// The log's rows cannot be changed or deleted through the service's connection; only
+/// retention (which sets taskflow.retention for its transaction) deletes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_refuses_updates_and_deletes() {
+    let pool = platform_db("outbox_append_only").await;
+    let mut conn = pool.get().await.expect("conn");
+    outbox::enqueue(&mut conn, &execution_events()[0])
+        .await
+        .expect("enqueued");
+    for statement in [
+        "UPDATE outbox SET reason = 'x'",
+        "DELETE FROM outbox",
+        "TRUNCATE outbox",
+    ] {
+        let error = diesel::sql_query(statement)
+            .execute(&mut conn)
+            .await
+            .expect_err(statement);
+        assert!(
+            error.to_string().contains("append-only"),
+            "{statement}: {error}"
+        );
+    }
+    assert_eq!(
+        count(&mut conn, "SELECT count(*) AS n FROM outbox").await,
+        1
+    );
+}
