@@ -66,6 +66,7 @@ fn claimed(task_type: &str, payload: serde_json::Value, attempt: i32) -> Claimed
         correlation_id: "unit".into(),
         created_event_id: Uuid::now_v7(),
         attempt,
+        taken_over: false,
         traceparent: None,
         tracestate: None,
     }

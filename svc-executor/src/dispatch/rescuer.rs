@@ -5,8 +5,8 @@
 //! 1. The claim statement (`store::claim`, the `running AND lease_until < now()` branch of its
 //!    `ready` set) leases an expired running execution like due queued work, judged by the
 //!    database's clock; its attempt number moves on, its lease owner becomes the claimer.
-//! 2. In the claim's transaction, [`end_lost_attempts`] closes the dead instance's open
-//!    attempt in the execution log as `lost` ("lease expired").
+//! 2. In the claim's transaction, [`end_lost_attempts`] records the dead instance's attempt as
+//!    `lost` ("lease expired"): its ending has no event in the log.
 //! 3. When the attempt lost was the task's last allowed one, the attempt taken over runs no
 //!    handler: [`exhausted`] ends it as a permanent failure, so the task fails for good with a
 //!    dead letter instead of getting an attempt it was not granted.
@@ -18,17 +18,16 @@ use crate::domain::HandlerError;
 use crate::domain::outcome::AttemptResult;
 use crate::store::{self, Claimed, Conn, StoreError};
 
-/// Ends, as lost, the attempts that `claimed` took over from a dead instance: the still-open
-/// earlier attempts of tasks claimed for a second or later attempt (after a retry there is
-/// none open, and this changes nothing).
+/// Ends, as lost, the attempts that `claimed` took over from a dead instance: the attempt
+/// before each one claimed from a running execution whose lease expired.
 pub(super) async fn end_lost_attempts(
     conn: &mut Conn,
     claimed: &[Claimed],
 ) -> Result<(), StoreError> {
     let retaken: Vec<_> = claimed
         .iter()
-        .filter(|task| task.attempt > 1)
-        .map(|task| task.task_id)
+        .filter(|task| task.taken_over)
+        .map(|task| (task.task_id, task.attempt))
         .collect();
     store::end_lost_attempts(conn, &retaken).await
 }
@@ -62,6 +61,7 @@ mod tests {
             correlation_id: "unit".into(),
             created_event_id: Uuid::now_v7(),
             attempt,
+            taken_over: attempt > 1,
             traceparent: None,
             tracestate: None,
         }

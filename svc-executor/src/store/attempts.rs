@@ -1,77 +1,60 @@
-//! The execution log: one row per attempt, from its start to its outcome.
+//! Attempts the event log cannot tell the end of. An attempt's history is the outbox (its
+//! TaskStarted, then its ending event; the `attempts` view of the migration
+//! `attempts_from_the_log` reads them back), so a claim and an outcome write no row here. Only
+//! an attempt that ends without an event is recorded: lost with its instance (taken over after
+//! its lease expired) or released at shutdown.
 
-use diesel::dsl::now;
 use diesel::prelude::*;
 use diesel_async::RunQueryDsl;
 use uuid::Uuid;
 
-use super::schema::attempts;
+use super::schema::attempt_interruptions;
 use super::{Conn, StoreError};
 use crate::domain::AttemptOutcome;
 
-/// Ends, as lost ("lease expired"), the open attempts of these tasks, in one statement: their
-/// instance's lease expired and another instance took them over (`dispatch::rescuer`).
-pub async fn end_lost_attempts(conn: &mut Conn, task_ids: &[Uuid]) -> Result<(), StoreError> {
-    if task_ids.is_empty() {
-        return Ok(());
-    }
-    diesel::update(
-        attempts::table
-            .filter(attempts::task_id.eq_any(task_ids))
-            .filter(attempts::ended_at.is_null()),
-    )
-    .set((
-        attempts::ended_at.eq(now),
-        attempts::outcome.eq(AttemptOutcome::Lost.as_str()),
-        attempts::error.eq("lease expired"),
-    ))
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Logs the start of many attempts (one claim) in one statement.
-pub async fn start_attempts(
+/// Records as lost ("lease expired") the attempts before these, which their instance held when
+/// its lease ran out; `taken_over` are (task, attempt now starting), in one statement.
+pub async fn end_lost_attempts(
     conn: &mut Conn,
-    started: &[(Uuid, i32)],
-    instance: &str,
+    taken_over: &[(Uuid, i32)],
 ) -> Result<(), StoreError> {
-    if started.is_empty() {
-        return Ok(());
-    }
-    let rows: Vec<_> = started
+    let rows: Vec<_> = taken_over
         .iter()
+        .filter(|(_, attempt)| *attempt > 1)
         .map(|(task_id, attempt)| {
             (
-                attempts::task_id.eq(*task_id),
-                attempts::attempt.eq(*attempt),
-                attempts::instance.eq(instance),
+                attempt_interruptions::task_id.eq(*task_id),
+                attempt_interruptions::attempt.eq(attempt - 1),
+                attempt_interruptions::outcome.eq(AttemptOutcome::Lost.as_str()),
+                attempt_interruptions::error.eq("lease expired"),
             )
         })
         .collect();
-    diesel::insert_into(attempts::table)
+    if rows.is_empty() {
+        return Ok(());
+    }
+    diesel::insert_into(attempt_interruptions::table)
         .values(rows)
+        .on_conflict_do_nothing()
         .execute(conn)
         .await?;
     Ok(())
 }
 
-/// Marks attempt `attempt` released if it is still open (its instance is shutting down).
+/// Records attempt `attempt` as released (its instance is shutting down and gives it back).
 pub(super) async fn release_attempt(
     conn: &mut Conn,
     task_id: Uuid,
     attempt: i32,
 ) -> Result<(), StoreError> {
-    diesel::update(
-        attempts::table
-            .find((task_id, attempt))
-            .filter(attempts::ended_at.is_null()),
-    )
-    .set((
-        attempts::ended_at.eq(now),
-        attempts::outcome.eq(AttemptOutcome::Released.as_str()),
-    ))
-    .execute(conn)
-    .await?;
+    diesel::insert_into(attempt_interruptions::table)
+        .values((
+            attempt_interruptions::task_id.eq(task_id),
+            attempt_interruptions::attempt.eq(attempt),
+            attempt_interruptions::outcome.eq(AttemptOutcome::Released.as_str()),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?;
     Ok(())
 }

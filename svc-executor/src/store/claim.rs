@@ -35,6 +35,10 @@ pub struct Claimed {
     pub created_event_id: Uuid,
     /// The attempt starting now (1-based).
     pub attempt: i32,
+    /// Whether this claim took the task over from an instance whose lease expired (its attempt
+    /// was running), rather than starting queued work.
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub taken_over: bool,
     pub traceparent: Option<String>,
     pub tracestate: Option<String>,
 }
@@ -69,7 +73,7 @@ pub async fn claim(
                   row_number() OVER (PARTITION BY tenant_id, priority ORDER BY due_at, task_id) AS turn \
            FROM ready \
          ), picked AS ( \
-           SELECT e.task_id FROM executions e JOIN ranked r USING (task_id) \
+           SELECT e.task_id, e.state AS was FROM executions e JOIN ranked r USING (task_id) \
            WHERE (e.state = 'queued' AND e.due_at <= now()) OR (e.state = 'running' AND e.lease_until < now()) \
            ORDER BY r.priority DESC, r.turn, r.last_claimed_at ASC NULLS FIRST, r.due_at \
            LIMIT $1 FOR UPDATE OF e SKIP LOCKED \
@@ -78,7 +82,8 @@ pub async fn claim(
            lease_until = now() + (e.timeout_ms + $3) * interval '1 millisecond', updated_at = now() \
          FROM picked WHERE e.task_id = picked.task_id \
          RETURNING e.task_id, e.tenant_id, e.task_type, e.priority, e.payload, e.max_attempts, \
-           e.timeout_ms, e.correlation_id, e.created_event_id, e.attempt, e.traceparent, e.tracestate",
+           e.timeout_ms, e.correlation_id, e.created_event_id, e.attempt, e.traceparent, e.tracestate, \
+           picked.was = 'running' AS taken_over",
     )
     .bind::<BigInt, _>(limit)
     .bind::<Text, _>(owner)

@@ -33,7 +33,8 @@ struct Finished {
 }
 
 /// Applies every outcome whose attempt `owner` still holds (the guard: same attempt, same
-/// lease owner, still running) and ends those attempts in the log. Returns, in the order of
+/// lease owner, still running); the caller announces the counted ones, which ends their
+/// attempts in the log. Returns, in the order of
 /// `outcomes`, whether each counted; the others lost their lease meanwhile and changed nothing.
 ///
 /// One batch can hold two outcomes of the same task: an attempt that outlived its lease (its
@@ -91,29 +92,5 @@ pub async fn finish_all(
             })
         })
         .collect();
-    let ended: Vec<&Outcome<'_>> = outcomes
-        .iter()
-        .zip(&counted)
-        .filter_map(|(o, counted)| counted.then_some(o))
-        .collect();
-    if ended.is_empty() {
-        return Ok(counted);
-    }
-    let task_ids: Vec<Uuid> = ended.iter().map(|o| o.task_id).collect();
-    let attempts: Vec<i32> = ended.iter().map(|o| o.attempt).collect();
-    let kinds: Vec<&str> = ended.iter().map(|o| o.outcome.as_str()).collect();
-    let errors: Vec<Option<&str>> = ended.iter().map(|o| o.error).collect();
-    diesel::sql_query(
-        "UPDATE attempts a SET ended_at = now(), outcome = v.outcome, error = v.error \
-         FROM (SELECT unnest($1::uuid[]) AS task_id, unnest($2::int[]) AS attempt, \
-                      unnest($3::text[]) AS outcome, unnest($4::text[]) AS error) v \
-         WHERE a.task_id = v.task_id AND a.attempt = v.attempt",
-    )
-    .bind::<Array<SqlUuid>, _>(&task_ids)
-    .bind::<Array<Integer>, _>(&attempts)
-    .bind::<Array<Text>, _>(&kinds)
-    .bind::<Array<Nullable<Text>>, _>(&errors)
-    .execute(conn)
-    .await?;
     Ok(counted)
 }

@@ -20,7 +20,7 @@ use diesel::prelude::*;
 use diesel::sql_types::Bool;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-pub use attempts::{end_lost_attempts, start_attempts};
+pub use attempts::end_lost_attempts;
 pub use cancellations::{CancelFound, cancel_flags, request_cancel};
 pub use claim::{Claimed, claim, note_turns, until_next_due};
 pub use complete::{Outcome, finish_all};

@@ -1,5 +1,6 @@
 //! What the maintenance room deletes in this service's database: executions that ended before
-//! the cut-off, with their attempts. Queued and running work is never touched, however old. The
+//! the cut-off, with their recorded interruptions and attempts from before the log (the events
+//! of their attempts go with the outbox's own retention). Queued and running work is never touched, however old. The
 //! state literals are the final states of `ExecutionState` (the partial index of the migration
 //! `retention` names them the same way).
 
@@ -9,7 +10,7 @@ use diesel_async::{AsyncConnection, RunQueryDsl};
 use taskflow_platform::maintenance::BoxFuture;
 use uuid::Uuid;
 
-use super::schema::{attempts, executions};
+use super::schema::{attempt_interruptions, attempts_before_log, executions};
 use super::{Conn, StoreError};
 
 /// The final states, as the index and the statement name them.
@@ -36,9 +37,16 @@ pub fn delete_ended_before(
             if ended.is_empty() {
                 return Ok(0);
             }
-            diesel::delete(attempts::table.filter(attempts::task_id.eq_any(&ended)))
-                .execute(conn)
-                .await?;
+            diesel::delete(
+                attempt_interruptions::table.filter(attempt_interruptions::task_id.eq_any(&ended)),
+            )
+            .execute(conn)
+            .await?;
+            diesel::delete(
+                attempts_before_log::table.filter(attempts_before_log::task_id.eq_any(&ended)),
+            )
+            .execute(conn)
+            .await?;
             diesel::delete(executions::table.filter(executions::task_id.eq_any(&ended)))
                 .execute(conn)
                 .await

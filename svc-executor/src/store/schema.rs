@@ -39,18 +39,28 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// The execution log: one row per attempt.
-    attempts (task_id, attempt) {
+    /// Attempts that ended without an event in the log (lost, released).
+    attempt_interruptions (task_id, attempt) {
         task_id -> Uuid,
         attempt -> Int4,
-        instance -> Text,
-        started_at -> Timestamptz,
-        ended_at -> Nullable<Timestamptz>,
-        /// `domain::AttemptOutcome` as text.
-        outcome -> Nullable<Text>,
+        /// `domain::AttemptOutcome` as text: lost or released.
+        outcome -> Text,
         error -> Nullable<Text>,
+        at -> Timestamptz,
     }
 }
 
-diesel::joinable!(attempts -> executions (task_id));
-diesel::allow_tables_to_appear_in_same_query!(executions, tenant_turns, attempts);
+diesel::table! {
+    /// Attempts logged before the event log told them (migration `attempts_from_the_log`).
+    attempts_before_log (task_id, attempt) {
+        task_id -> Uuid,
+        attempt -> Int4,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    executions,
+    tenant_turns,
+    attempt_interruptions,
+    attempts_before_log
+);

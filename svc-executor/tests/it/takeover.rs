@@ -40,9 +40,6 @@ async fn of_two_outcomes_of_one_task_in_a_batch_only_the_current_attempts_counts
     let first = store::claim(&mut conn, OWNER, 1, 0).await.expect("claim");
     assert_eq!(first.len(), 1);
     assert_eq!(first[0].attempt, 1);
-    store::start_attempts(&mut conn, &[(task_id, 1)], OWNER)
-        .await
-        .expect("attempt 1 logged");
     // Attempt 1 outlives its lease; this instance takes it over as attempt 2, as the claimer
     // does (attempt 1 logged as lost in the same transaction).
     diesel::sql_query("UPDATE executions SET lease_until = now() - interval '1 second'")
@@ -52,12 +49,11 @@ async fn of_two_outcomes_of_one_task_in_a_batch_only_the_current_attempts_counts
     let second = store::claim(&mut conn, OWNER, 1, 0).await.expect("claim");
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].attempt, 2, "taken over");
-    store::end_lost_attempts(&mut conn, &[task_id])
+    assert!(second[0].taken_over, "claimed from an expired lease");
+    assert!(!first[0].taken_over, "claimed from the queue");
+    store::end_lost_attempts(&mut conn, &[(task_id, 2)])
         .await
         .expect("attempt 1 lost");
-    store::start_attempts(&mut conn, &[(task_id, 2)], OWNER)
-        .await
-        .expect("attempt 2 logged");
 
     let counted = store::finish_all(
         &mut conn,
@@ -71,18 +67,21 @@ async fn of_two_outcomes_of_one_task_in_a_batch_only_the_current_attempts_counts
         vec![false, true],
         "only the attempt holding the lease ends the task"
     );
-    let attempts: Vec<AttemptRow> = diesel::sql_query(
-        "SELECT started_at, outcome FROM attempts WHERE task_id = $1 ORDER BY attempt",
+    // Attempt 2's ending is its event (the caller announces counted outcomes); attempt 1 has
+    // none, and is recorded as lost.
+    let interrupted: Vec<AttemptRow> = diesel::sql_query(
+        "SELECT at AS started_at, outcome FROM attempt_interruptions WHERE task_id = $1 \
+         ORDER BY attempt",
     )
     .bind::<diesel::sql_types::Uuid, _>(task_id)
     .load(&mut conn)
     .await
-    .expect("attempts");
-    let outcomes: Vec<Option<&str>> = attempts.iter().map(|a| a.outcome.as_deref()).collect();
+    .expect("interruptions");
+    let outcomes: Vec<Option<&str>> = interrupted.iter().map(|a| a.outcome.as_deref()).collect();
     assert_eq!(
         outcomes,
-        vec![Some("lost"), Some("completed")],
+        vec![Some("lost")],
         "the lost attempt stays lost in the log"
     );
-    assert!(attempts.iter().all(|a| a.started_at <= Utc::now()));
+    assert!(interrupted.iter().all(|a| a.started_at <= Utc::now()));
 }
