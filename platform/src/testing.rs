@@ -391,6 +391,30 @@ pub async fn documented_routes(
     (doc, listed)
 }
 
+/// Panics unless the database refuses UPDATE, DELETE and TRUNCATE of `table` (an append-only
+/// log, `taskflow_append_only()`): statement triggers fire even when no row matches, so nothing
+/// is changed by asking. `column` is any column of the table.
+pub async fn assert_append_only(
+    conn: &mut diesel_async::AsyncPgConnection,
+    table: &str,
+    column: &str,
+) {
+    use diesel_async::RunQueryDsl;
+    for statement in [
+        format!("UPDATE {table} SET {column} = {column} WHERE false"),
+        format!("DELETE FROM {table} WHERE false"),
+        format!("TRUNCATE {table}"),
+    ] {
+        match diesel::sql_query(&statement).execute(conn).await {
+            Ok(_) => panic!("{statement}: accepted, but {table} is append-only"),
+            Err(error) => assert!(
+                error.to_string().contains("append-only"),
+                "{statement}: refused for another reason: {error}"
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::touched_platform_table;

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::sql_types::{BigInt, Timestamptz};
-use diesel_async::RunQueryDsl;
+use diesel_async::{AsyncConnection, RunQueryDsl};
 
 use taskflow_platform::maintenance::BoxFuture;
 
@@ -21,7 +21,13 @@ pub fn prune_before(
     cut_off: DateTime<Utc>,
     batch: i64,
 ) -> BoxFuture<'_, Result<usize, diesel::result::Error>> {
-    Box::pin(prune(conn, cut_off, batch))
+    // The history's append-only trigger lets this transaction's deletes through.
+    Box::pin(conn.transaction(async move |conn| {
+        diesel::sql_query("SELECT set_config('taskflow.retention', 'on', true)")
+            .execute(conn)
+            .await?;
+        prune(conn, cut_off, batch).await
+    }))
 }
 
 async fn prune(

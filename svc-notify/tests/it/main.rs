@@ -2,6 +2,7 @@
 //! gets its own database, topic prefix and consumer group, and plays svc-tasks and the executor
 //! itself by publishing their events.
 
+mod append_only;
 mod docs;
 mod helpers;
 mod key_directory;

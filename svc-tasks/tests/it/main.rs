@@ -1,6 +1,7 @@
 //! svc-tasks against the real PostgreSQL, Kafka and schema registry (`make test`). Every test
 //! gets its own database, topic prefix and consumer group.
 
+mod append_only;
 mod cancel;
 mod contract;
 mod cors;
