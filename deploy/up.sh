@@ -90,6 +90,7 @@ pg_create_databases() {
   pg_psql -d postgres -At >/dev/null <<SQL
 SELECT format('CREATE DATABASE %I', d) FROM unnest(ARRAY[${list%,}]) AS d
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 SQL
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use diesel::dsl::{max, sql};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Double};
+use diesel::sql_types::{BigInt, Bool, Double, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::error::OutboxError;
@@ -17,20 +17,19 @@ use super::table::{OutboxRow, outbox, outbox_published};
 const RELAY_LOCK: i64 = 0x6f75_7462_6f78_0001;
 
 /// Takes this database's relay turn for the caller's transaction; `false` when another relay
-/// is in a pass. Also bounds how long a stalled holder keeps it.
+/// is in a pass. Also bounds how long a stalled holder keeps it. One round trip.
 pub async fn take_relay_turn(
     conn: &mut AsyncPgConnection,
     stall_limit: Duration,
 ) -> Result<bool, OutboxError> {
-    diesel::sql_query(format!(
-        "SET LOCAL idle_in_transaction_session_timeout = {}",
-        stall_limit.as_millis().max(1000)
-    ))
-    .execute(conn)
-    .await?;
-    Ok(diesel::select(sql::<Bool>(&format!(
-        "pg_try_advisory_xact_lock({RELAY_LOCK})"
-    )))
+    let stall_ms = stall_limit.as_millis().max(1000).to_string();
+    Ok(diesel::select(
+        sql::<Bool>("set_config('idle_in_transaction_session_timeout', ")
+            .bind::<Text, _>(stall_ms)
+            .sql(&format!(
+                ", true) IS NOT NULL AND pg_try_advisory_xact_lock({RELAY_LOCK})"
+            )),
+    )
     .get_result(conn)
     .await?)
 }
@@ -59,13 +58,21 @@ pub async fn read_after(
         .await?)
 }
 
-/// The rows no relay has published yet, oldest first: [`read_after`] the published position.
+/// The rows no relay has published yet, oldest first: [`read_after`] the published position,
+/// in one statement.
 pub async fn claim_unpublished(
     conn: &mut AsyncPgConnection,
     limit: i64,
 ) -> Result<Vec<OutboxRow>, OutboxError> {
-    let position = published_up_to(conn).await?;
-    read_after(conn, position, limit).await
+    Ok(outbox::table
+        .filter(outbox::id.gt(sql::<BigInt>(
+            "(SELECT COALESCE(max(up_to), 0) FROM outbox_published)",
+        )))
+        .order(outbox::id.asc())
+        .limit(limit)
+        .select(OutboxRow::as_select())
+        .load(conn)
+        .await?)
 }
 
 /// Records that every row up to `up_to` is published: one row per pass, not one per event.
