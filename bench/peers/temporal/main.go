@@ -316,10 +316,13 @@ func (v *visibility) count(ctx context.Context) (completed, otherwise int64, err
 // waitCompleted waits until the visibility table shows `want` workflows completed (every
 // workflow of the run so far) and returns when it saw that. It reads every -poll-ms once the
 // worker has seen `phaseWant` workflow functions of `phase` return, every second before.
-func waitCompleted(ctx context.Context, o *options, vis *visibility, want int64, phase int, phaseWant int64, timeout time.Duration) (time.Time, error) {
+func waitCompleted(ctx context.Context, o *options, vis *visibility, want int64, phase int, phaseWant int64, timeout time.Duration, failed *atomic.Int64) (time.Time, error) {
 	deadline := time.Now().Add(timeout)
 	lastRead := time.Time{}
 	for {
+		if failed != nil && failed.Load() > 0 {
+			return time.Time{}, fmt.Errorf("%d workflows could not be started (5 attempts each)", failed.Load())
+		}
 		now := time.Now()
 		fast := b.returned[phase].Load() >= phaseWant
 		if fast || now.Sub(lastRead) >= time.Second {
@@ -459,12 +462,24 @@ func run(ctx context.Context, o *options) (err error) {
 	for k, v := range o.settings {
 		settings[k] = v
 	}
+	// A start the server does not answer in time (an overloaded machine) is sent again, up to 5
+	// times: the workflow id makes it idempotent (already started = started).
+	var retries atomic.Int64
 	start := func(ctx context.Context, phase, seq int) error {
 		id := fmt.Sprintf("%c-%d", "wlt"[phase], seq)
-		_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
-			ID: id, TaskQueue: o.taskQueue, EnableEagerStart: o.eagerStart,
-		}, NoopWorkflow, Task{Phase: phase, Seq: seq})
-		return err
+		for attempt := 1; ; attempt++ {
+			_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+				ID: id, TaskQueue: o.taskQueue, EnableEagerStart: o.eagerStart && attempt == 1,
+			}, NoopWorkflow, Task{Phase: phase, Seq: seq})
+			var started *serviceerror.WorkflowExecutionAlreadyStarted
+			if err == nil || (attempt > 1 && errors.As(err, &started)) {
+				return nil
+			}
+			if attempt == 5 || ctx.Err() != nil {
+				return err
+			}
+			retries.Add(1)
+		}
 	}
 	var expected int64 // workflows started so far, all of which must complete
 
@@ -476,7 +491,7 @@ func run(ctx context.Context, o *options) (err error) {
 			return fmt.Errorf("warm-up: %d starts failed: %v", r.errors, r.firstErr)
 		}
 		expected += int64(o.warmup)
-		if _, err := waitCompleted(ctx, o, vis, expected, phaseWarmup, int64(o.warmup), o.phaseTimeout); err != nil {
+		if _, err := waitCompleted(ctx, o, vis, expected, phaseWarmup, int64(o.warmup), o.phaseTimeout, nil); err != nil {
 			return fmt.Errorf("warm-up: %w", err)
 		}
 	}
@@ -515,7 +530,7 @@ func run(ctx context.Context, o *options) (err error) {
 			return fmt.Errorf("latency phase: %d starts failed", n)
 		}
 		expected += int64(o.latencyJobs)
-		if _, err := waitCompleted(ctx, o, vis, expected, phaseLatency, int64(o.latencyJobs), o.phaseTimeout); err != nil {
+		if _, err := waitCompleted(ctx, o, vis, expected, phaseLatency, int64(o.latencyJobs), o.phaseTimeout, nil); err != nil {
 			return fmt.Errorf("latency phase: %w", err)
 		}
 		var samples, dbLatency []time.Duration
@@ -588,9 +603,14 @@ func run(ctx context.Context, o *options) (err error) {
 	t0 := time.Now()
 	t0Rel := int64(t0.Sub(b.base))
 	done := make(chan bulkResult, 1)
-	go func() { done <- startBulk(ctx, start, phaseThroughput, o.tasks, o.batch, o.inflight) }()
+	var startFailures atomic.Int64
+	go func() {
+		r := startBulk(ctx, start, phaseThroughput, o.tasks, o.batch, o.inflight)
+		startFailures.Store(r.errors)
+		done <- r
+	}()
 	expected += int64(o.tasks)
-	finished, err := waitCompleted(ctx, o, vis, expected, phaseThroughput, int64(o.tasks), o.phaseTimeout)
+	finished, err := waitCompleted(ctx, o, vis, expected, phaseThroughput, int64(o.tasks), o.phaseTimeout, &startFailures)
 	if err != nil {
 		return fmt.Errorf("throughput phase: %w", err)
 	}
@@ -656,6 +676,7 @@ func run(ctx context.Context, o *options) (err error) {
 	if doneSecs > 0 {
 		tp.DonePerSec = float64(o.tasks) / doneSecs
 	}
+	settings["start_retries"] = strconv.FormatInt(retries.Load(), 10) // all phases
 	progress("%s: %.0f workflows/s, %.3f CPU s per 1000, %.3f commits per workflow", o.config, tp.TasksPerSec, tp.CPUPer1000, tp.CommitsPerTask)
 
 	out := json.NewEncoder(os.Stdout)
