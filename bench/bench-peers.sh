@@ -261,7 +261,7 @@ temporal_run() {
     -timeout-secs "$TIMEOUT" -pg-postmaster "$PG_PID" -server-pid "$TEMPORAL_PID" -clk-tck "$CLK_TCK" \
     -samples-out "$OUT/latency-temporal-$config.txt" -setting "temporal_server=$TEMPORAL_VERSION (postgres12)" \
     -setting "history_shards=$shards" -setting "max_conns=$conns+$vis_conns (per service)" \
-    -setting "dynamic_config=${dynamic:+$(basename "$dynamic")}${dynamic:-none}" \
+    -setting "dynamic_config=$(if [[ -n "$dynamic" ]]; then basename "$dynamic"; else echo none; fi)" \
     >>"$RESULTS" || die "temporal-bench ($config) failed (server log: $(rel "$log"))"
   wait "$TEMPORAL_PID" 2>/dev/null || true # it stopped it
   TEMPORAL_PID=""
