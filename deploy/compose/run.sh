@@ -313,7 +313,9 @@ summary() {
 }
 
 down() {
-  [[ -f "$ENV_FILE" ]] || prepare_env >/dev/null
+  # Also completes an env file written before the example gained variables: compose reads every
+  # variable of compose.yaml even to stop a stack.
+  prepare_env >/dev/null
   local args=(down --remove-orphans)
   if [[ -n "${VOLUMES:-}" && "${VOLUMES}" != 0 ]]; then args+=(-v); log "removing the data volumes too (VOLUMES=1)"; fi
   COMPOSE_PROFILES=tracing run "${args[@]}" >"$STATE/down.log" 2>&1 || { cat "$STATE/down.log" >&2; die "compose down failed"; }
