@@ -127,6 +127,8 @@ RESULTS="$OUT/results.jsonl"
 RIVER_SRC="$TASKFLOW_ROOT/bench/peers/river"
 RIVER_DBS=()
 TEMPORAL_SRC="$TASKFLOW_ROOT/bench/peers/temporal"
+# What both load generators measure alike (a Go module of its own, required by both).
+MEASURE_SRC="$TASKFLOW_ROOT/bench/peers/measure"
 TEMPORAL_DBS=()
 TEMPORAL_PID=""
 CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
@@ -158,7 +160,7 @@ load1() { cut -d' ' -f1 /proc/loadavg; }
 river_build() {
   command -v go >/dev/null || die "the Go toolchain (go) is needed to build the River side (bench/peers/river)"
   local hash dir
-  hash="$(cat "$RIVER_SRC/go.mod" "$RIVER_SRC/go.sum" "$RIVER_SRC/main.go" | sha256sum | cut -c1-12)"
+  hash="$(cat "$RIVER_SRC/go.mod" "$RIVER_SRC/go.sum" "$RIVER_SRC/main.go" "$MEASURE_SRC/go.mod" "$MEASURE_SRC"/*.go | sha256sum | cut -c1-12)"
   dir="$CACHE_DIR/peers"
   RIVER_BIN="$dir/river-bench-$hash"
   [[ -x "$RIVER_BIN" ]] && return 0
@@ -200,7 +202,7 @@ temporal_build() {
     find "$dir" -maxdepth 1 -name 'temporal-server-*' ! -name "temporal-server-$TEMPORAL_VERSION" -exec rm -rf {} +
     mv -f "$tmp" "$TEMPORAL_SERVER_DIR"
   fi
-  hash="$(cat "$TEMPORAL_SRC/go.mod" "$TEMPORAL_SRC/go.sum" "$TEMPORAL_SRC/main.go" | sha256sum | cut -c1-12)"
+  hash="$(cat "$TEMPORAL_SRC/go.mod" "$TEMPORAL_SRC/go.sum" "$TEMPORAL_SRC/main.go" "$MEASURE_SRC/go.mod" "$MEASURE_SRC"/*.go | sha256sum | cut -c1-12)"
   TEMPORAL_BIN="$dir/temporal-bench-$hash"
   [[ -x "$TEMPORAL_BIN" ]] && return 0
   info "building temporal-bench (Go SDK; modules from the Go module proxy) into $dir"

@@ -22,3 +22,7 @@ require (
 	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 )
+
+require taskflow.local/bench/peers/measure v0.0.0
+
+replace taskflow.local/bench/peers/measure => ../measure

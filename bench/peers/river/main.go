@@ -32,8 +32,6 @@
 package main
 
 import (
-	"bufio"
-	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,7 +46,6 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -59,6 +56,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivermigrate"
+
+	"taskflow.local/bench/peers/measure"
 )
 
 const (
@@ -386,7 +385,7 @@ func run(ctx context.Context, o *options) (err error) {
 			}
 		}
 		if o.samplesOut != "" { // in submission order: a stall shows as a run of slow ones
-			if err := writeSamples(o.samplesOut, samples); err != nil {
+			if err := measure.WriteSamples(o.samplesOut, samples); err != nil {
 				return err
 			}
 			lat.SamplesFile = filepath.Base(o.samplesOut)
@@ -394,9 +393,9 @@ func run(ctx context.Context, o *options) (err error) {
 		slices.Sort(samples)
 		slices.Sort(dbLatency)
 		lat.Measured = len(samples)
-		lat.P50, lat.P90, lat.P99, lat.Max = ms(quantile(samples, 0.50)), ms(quantile(samples, 0.90)), ms(quantile(samples, 0.99)), ms(quantile(samples, 1))
-		lat.DBP50, lat.DBP99 = ms(quantile(dbLatency, 0.50)), ms(quantile(dbLatency, 0.99))
-		lat.LateMax = ms(lateMax)
+		lat.P50, lat.P90, lat.P99, lat.Max = measure.Ms(measure.Quantile(samples, 0.50)), measure.Ms(measure.Quantile(samples, 0.90)), measure.Ms(measure.Quantile(samples, 0.99)), measure.Ms(measure.Quantile(samples, 1))
+		lat.DBP50, lat.DBP99 = measure.Ms(measure.Quantile(dbLatency, 0.50)), measure.Ms(measure.Quantile(dbLatency, 0.99))
+		lat.LateMax = measure.Ms(lateMax)
 		lat.Errors = insertErrors.Load()
 		progress("%s: latency p50 %.2f ms, p99 %.2f ms (%d samples)", o.config, lat.P50, lat.P99, lat.Measured)
 	}
@@ -433,8 +432,8 @@ func run(ctx context.Context, o *options) (err error) {
 	if err != nil {
 		return err
 	}
-	selfBefore := selfCPU()
-	pgBefore, err := postgresCPU(o.postmaster, o.clkTck)
+	selfBefore := measure.SelfCPU()
+	pgBefore, err := measure.PostgresCPU(o.postmaster, o.clkTck)
 	if err != nil {
 		return err
 	}
@@ -446,8 +445,8 @@ func run(ctx context.Context, o *options) (err error) {
 		return fmt.Errorf("throughput phase: %w", err)
 	}
 	elapsed := time.Since(t0)
-	selfAfter := selfCPU()
-	pgAfter, err := postgresCPU(o.postmaster, o.clkTck)
+	selfAfter := measure.SelfCPU()
+	pgAfter, err := measure.PostgresCPU(o.postmaster, o.clkTck)
 	if err != nil {
 		return err
 	}
@@ -595,28 +594,6 @@ func waitCompleted(ctx context.Context, events <-chan *river.Event, n int, timeo
 	return completed, last, nil
 }
 
-func quantile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(math.Ceil(q*float64(len(sorted)))) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
-func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
-
-func writeSamples(path string, samples []time.Duration) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(f)
-	for _, s := range samples {
-		fmt.Fprintf(w, "%d\n", s.Microseconds())
-	}
-	return errors.Join(w.Flush(), f.Close())
-}
-
 // querier: a pool or a single connection to the measured database.
 type querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
@@ -690,58 +667,4 @@ func waitNoBackends(ctx context.Context, admin *pgx.Conn, db string, timeout tim
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// procStat returns utime+stime, cutime+cstime (ticks) and the parent pid of pid.
-func procStat(pid int) (own, children int64, ppid int, err error) {
-	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, 0, 0, err
-	}
-	s := string(raw)
-	// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(fields) < 15 {
-		return 0, 0, 0, fmt.Errorf("short /proc/%d/stat", pid)
-	}
-	num := func(i int) int64 { v, _ := strconv.ParseInt(fields[i], 10, 64); return v }
-	// fields[0] is field 3 (state): field k is fields[k-3].
-	return num(11) + num(12), num(13) + num(14), int(num(1)), nil
-}
-
-// postgresCPU: CPU seconds of the whole cluster so far: the postmaster (with the children it
-// reaped) and every live child.
-func postgresCPU(postmaster, clkTck int) (float64, error) {
-	if postmaster <= 0 {
-		return 0, nil
-	}
-	own, children, _, err := procStat(postmaster)
-	if err != nil {
-		return 0, fmt.Errorf("postmaster %d: %w", postmaster, err)
-	}
-	total := own + children
-	entries, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, err
-	}
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == postmaster {
-			continue
-		}
-		o, c, ppid, err := procStat(pid)
-		if err != nil || ppid != postmaster {
-			continue
-		}
-		total += o + c
-	}
-	return float64(total) / float64(cmp.Or(clkTck, 100)), nil
 }

@@ -35,3 +35,7 @@ require (
 	google.golang.org/grpc v1.83.2 // indirect
 	gopkg.in/yaml.v3 v3.0.1 // indirect
 )
+
+require taskflow.local/bench/peers/measure v0.0.0
+
+replace taskflow.local/bench/peers/measure => ../measure
