@@ -88,6 +88,7 @@ pg_create_databases() {
   list="$(printf "'%s'," "${PG_DATABASES[@]}")"
   # One round trip: CREATE DATABASE only for the names that do not exist yet.
   pg_psql -d postgres -At >/dev/null <<SQL
+SET client_min_messages = warning;
 SELECT format('CREATE DATABASE %I', d) FROM unnest(ARRAY[${list%,}]) AS d
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
