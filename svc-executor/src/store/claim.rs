@@ -98,10 +98,20 @@ fn never() -> diesel::expression::SqlLiteral<Timestamptz> {
     sql::<Timestamptz>("'-infinity'")
 }
 
-/// Gives each of `tenants` (no repeats) a turn row if it has none, in one statement.
+/// Gives each of `tenants` (no repeats) a turn row if it has none. Tenants that have one (nearly
+/// always) are found by a read first: `INSERT … ON CONFLICT DO NOTHING` on an existing row waits
+/// for any transaction holding it — a claim noting the tenant's turn, until its commit — and that
+/// wait sat between every TaskCreated and its claim (0.6 ms a batch at 100 tasks/s,
+/// pg_stat_statements). A read never waits.
 pub async fn ensure_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), StoreError> {
+    let known: Vec<Uuid> = tenant_turns::table
+        .filter(tenant_turns::tenant_id.eq_any(tenants))
+        .select(tenant_turns::tenant_id)
+        .load(conn)
+        .await?;
     let rows: Vec<_> = tenants
         .iter()
+        .filter(|t| !known.contains(t))
         .map(|t| {
             (
                 tenant_turns::tenant_id.eq(*t),
@@ -109,6 +119,9 @@ pub async fn ensure_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), Store
             )
         })
         .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
     diesel::insert_into(tenant_turns::table)
         .values(rows)
         .on_conflict_do_nothing()
