@@ -112,67 +112,6 @@ type options struct {
 	configPoll     time.Duration
 }
 
-type throughput struct {
-	System         string             `json:"system"`
-	Config         string             `json:"config"`
-	Phase          string             `json:"phase"`
-	Tasks          int                `json:"tasks"`
-	Completed      int                `json:"completed"`
-	Batch          int                `json:"batch"`
-	Inflight       int                `json:"inflight"`
-	Workers        int                `json:"workers"`
-	Secs           float64            `json:"secs"`
-	TasksPerSec    float64            `json:"tasks_per_s"`
-	SubmitSecs     float64            `json:"submit_secs"`
-	SubmitPerSec   float64            `json:"submit_per_s"`
-	CPU            map[string]float64 `json:"cpu_s"`
-	CPUTotal       float64            `json:"cpu_total_s"`
-	CPUPer1000     float64            `json:"cpu_s_per_1000"`
-	Commits        int64              `json:"commits"`
-	CommitsPerTask float64            `json:"commits_per_task"`
-	Settings       map[string]string  `json:"settings"`
-	Errors         int64              `json:"insert_errors"`
-}
-
-// pgSnapshot: what PostgreSQL says at one moment. Tables are "river.<table>" ->
-// [n_tup_ins, n_tup_upd, n_tup_del] of pg_stat_user_tables; WalLSN is pg_current_wal_lsn() in
-// bytes; DBBytes is pg_database_size per database. The same shape as bench/bench-peers.sh's
-// snapshots of TaskFlow's databases.
-type pgSnapshot struct {
-	UnixMs  int64               `json:"unix_ms"`
-	WalLSN  int64               `json:"wal_lsn"`
-	DBBytes map[string]int64    `json:"db_bytes"`
-	Tables  map[string][3]int64 `json:"tables"`
-}
-
-type pgLine struct {
-	System   string      `json:"system"`
-	Config   string      `json:"config"`
-	Phase    string      `json:"phase"`
-	At       string      `json:"at"`
-	Snapshot *pgSnapshot `json:"snapshot"`
-}
-
-type latency struct {
-	System      string            `json:"system"`
-	Config      string            `json:"config"`
-	Phase       string            `json:"phase"`
-	Rate        float64           `json:"rate"`
-	Tasks       int               `json:"tasks"`
-	Measured    int               `json:"measured"`
-	P50         float64           `json:"p50_ms"`
-	P90         float64           `json:"p90_ms"`
-	P99         float64           `json:"p99_ms"`
-	Max         float64           `json:"max_ms"`
-	DBP50       float64           `json:"db_p50_ms"`
-	DBP99       float64           `json:"db_p99_ms"`
-	LateMax     float64           `json:"late_max_ms"`
-	SamplesFile string            `json:"samples_file,omitempty"`
-	Definition  string            `json:"definition"`
-	Settings    map[string]string `json:"settings"`
-	Errors      int64             `json:"insert_errors"`
-}
-
 func main() {
 	var o options
 	flag.StringVar(&o.adminURL, "admin-url", os.Getenv("DATABASE_URL_ADMIN"), "URL of the cluster's maintenance database (default $DATABASE_URL_ADMIN)")
@@ -335,7 +274,7 @@ func run(ctx context.Context, o *options) (err error) {
 	}
 
 	// 2. latency
-	lat := latency{System: "river", Config: o.config, Phase: "latency", Rate: o.rate, Tasks: o.latencyJobs, Settings: settings,
+	lat := measure.Latency{System: "river", Config: o.config, Phase: "latency", Rate: o.rate, Tasks: o.latencyJobs, Settings: settings,
 		Definition: "client: just before Client.Insert -> Work entered (same process, monotonic clock)"}
 	if o.latencyJobs > 0 {
 		progress("%s: latency, %d jobs at %.0f/s", o.config, o.latencyJobs, o.rate)
@@ -401,13 +340,13 @@ func run(ctx context.Context, o *options) (err error) {
 	}
 
 	// 3. settle
-	var pgLines []pgLine
+	var pgLines []measure.PgLine
 	snap := func(at string, tables querier) error {
 		sn, err := takeSnapshot(ctx, admin, tables, o.db)
 		if err != nil {
 			return fmt.Errorf("PostgreSQL snapshot %q: %w", at, err)
 		}
-		pgLines = append(pgLines, pgLine{System: "river", Config: o.config, Phase: "pg", At: at, Snapshot: sn})
+		pgLines = append(pgLines, measure.PgLine{System: "river", Config: o.config, Phase: "pg", At: at, Snapshot: sn})
 		return nil
 	}
 	if err := snap("idle_start", nil); err != nil {
@@ -493,7 +432,7 @@ func run(ctx context.Context, o *options) (err error) {
 	for _, v := range cpu {
 		total += v
 	}
-	tp := throughput{
+	tp := measure.Throughput{
 		System: "river", Config: o.config, Phase: "throughput", Tasks: o.tasks, Completed: completed,
 		Batch: o.batch, Inflight: o.inflight, Workers: o.workers,
 		Secs: elapsed.Seconds(), TasksPerSec: float64(completed) / elapsed.Seconds(),
@@ -622,8 +561,8 @@ func readTables(ctx context.Context, tables querier, into map[string][3]int64) e
 
 // takeSnapshot reads the WAL position and the database's size through admin, and its tables'
 // row counters through tables (pg_stat_user_tables is per database; nil: not read).
-func takeSnapshot(ctx context.Context, admin *pgx.Conn, tables querier, db string) (*pgSnapshot, error) {
-	sn := &pgSnapshot{UnixMs: time.Now().UnixMilli(), DBBytes: map[string]int64{}, Tables: map[string][3]int64{}}
+func takeSnapshot(ctx context.Context, admin *pgx.Conn, tables querier, db string) (*measure.PgSnapshot, error) {
+	sn := &measure.PgSnapshot{UnixMs: time.Now().UnixMilli(), DBBytes: map[string]int64{}, Tables: map[string][3]int64{}}
 	if tables != nil {
 		if err := readTables(ctx, tables, sn.Tables); err != nil {
 			return nil, err

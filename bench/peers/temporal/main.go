@@ -159,67 +159,6 @@ func (s settingsFlag) Set(v string) error {
 	return nil
 }
 
-type throughput struct {
-	System         string             `json:"system"`
-	Config         string             `json:"config"`
-	Phase          string             `json:"phase"`
-	Tasks          int                `json:"tasks"`
-	Completed      int                `json:"completed"`
-	Batch          int                `json:"batch"`
-	Inflight       int                `json:"inflight"`
-	Workers        int                `json:"workers"`
-	Secs           float64            `json:"secs"`
-	TasksPerSec    float64            `json:"tasks_per_s"`
-	DonePerSec     float64            `json:"done_per_s"`
-	SubmitSecs     float64            `json:"submit_secs"`
-	SubmitPerSec   float64            `json:"submit_per_s"`
-	CPU            map[string]float64 `json:"cpu_s"`
-	CPUTotal       float64            `json:"cpu_total_s"`
-	CPUPer1000     float64            `json:"cpu_s_per_1000"`
-	Commits        int64              `json:"commits"`
-	CommitsPerTask float64            `json:"commits_per_task"`
-	OwnCommits     int64              `json:"own_commits"`
-	Settings       map[string]string  `json:"settings"`
-	Errors         int64              `json:"insert_errors"`
-}
-
-// pgSnapshot: the shape river-bench and bench/bench-peers.sh print. Tables are
-// "<database label>.<table>" -> [n_tup_ins, n_tup_upd, n_tup_del].
-type pgSnapshot struct {
-	UnixMs  int64               `json:"unix_ms"`
-	WalLSN  int64               `json:"wal_lsn"`
-	DBBytes map[string]int64    `json:"db_bytes"`
-	Tables  map[string][3]int64 `json:"tables"`
-}
-
-type pgLine struct {
-	System   string      `json:"system"`
-	Config   string      `json:"config"`
-	Phase    string      `json:"phase"`
-	At       string      `json:"at"`
-	Snapshot *pgSnapshot `json:"snapshot"`
-}
-
-type latency struct {
-	System      string            `json:"system"`
-	Config      string            `json:"config"`
-	Phase       string            `json:"phase"`
-	Rate        float64           `json:"rate"`
-	Tasks       int               `json:"tasks"`
-	Measured    int               `json:"measured"`
-	P50         float64           `json:"p50_ms"`
-	P90         float64           `json:"p90_ms"`
-	P99         float64           `json:"p99_ms"`
-	Max         float64           `json:"max_ms"`
-	DBP50       float64           `json:"db_p50_ms"`
-	DBP99       float64           `json:"db_p99_ms"`
-	LateMax     float64           `json:"late_max_ms"`
-	SamplesFile string            `json:"samples_file,omitempty"`
-	Definition  string            `json:"definition"`
-	Settings    map[string]string `json:"settings"`
-	Errors      int64             `json:"insert_errors"`
-}
-
 func main() {
 	o := options{settings: settingsFlag{}}
 	flag.StringVar(&o.adminURL, "admin-url", os.Getenv("DATABASE_URL_ADMIN"), "URL of the cluster's maintenance database (default $DATABASE_URL_ADMIN)")
@@ -498,7 +437,7 @@ func run(ctx context.Context, o *options) (err error) {
 	}
 
 	// 2. latency
-	lat := latency{System: "temporal", Config: o.config, Phase: "latency", Rate: o.rate, Tasks: o.latencyJobs, Settings: settings,
+	lat := measure.Latency{System: "temporal", Config: o.config, Phase: "latency", Rate: o.rate, Tasks: o.latencyJobs, Settings: settings,
 		Definition: "client: just before Client.ExecuteWorkflow -> the workflow's one activity entered (same process, monotonic clock)"}
 	if o.latencyJobs > 0 {
 		progress("%s: latency, %d workflows at %.0f/s", o.config, o.latencyJobs, o.rate)
@@ -560,13 +499,13 @@ func run(ctx context.Context, o *options) (err error) {
 
 	// 3. settle
 	dbs := []string{o.db, o.visDB}
-	var pgLines []pgLine
+	var pgLines []measure.PgLine
 	snap := func(at string, tables bool) error {
 		sn, err := takeSnapshot(ctx, admin, tables, map[string]string{"temporal": mainURL, "temporal_visibility": visURL}, dbs)
 		if err != nil {
 			return fmt.Errorf("PostgreSQL snapshot %q: %w", at, err)
 		}
-		pgLines = append(pgLines, pgLine{System: "temporal", Config: o.config, Phase: "pg", At: at, Snapshot: sn})
+		pgLines = append(pgLines, measure.PgLine{System: "temporal", Config: o.config, Phase: "pg", At: at, Snapshot: sn})
 		return nil
 	}
 	if err := snap("idle_start", false); err != nil {
@@ -665,7 +604,7 @@ func run(ctx context.Context, o *options) (err error) {
 		total += v
 	}
 	commits := commitsAfter - commitsBefore - ownCommits
-	tp := throughput{
+	tp := measure.Throughput{
 		System: "temporal", Config: o.config, Phase: "throughput", Tasks: o.tasks, Completed: o.tasks,
 		Batch: o.batch, Inflight: o.inflight, Workers: o.workers,
 		Secs: elapsed.Seconds(), TasksPerSec: float64(o.tasks) / elapsed.Seconds(),
@@ -794,8 +733,8 @@ func readTables(ctx context.Context, label, rawURL string, into map[string][3]in
 
 // takeSnapshot reads the WAL position and the databases' sizes through admin and, with tables,
 // every table's row counters (label -> URL of its database).
-func takeSnapshot(ctx context.Context, admin *pgx.Conn, tables bool, urls map[string]string, dbs []string) (*pgSnapshot, error) {
-	sn := &pgSnapshot{UnixMs: time.Now().UnixMilli(), DBBytes: map[string]int64{}, Tables: map[string][3]int64{}}
+func takeSnapshot(ctx context.Context, admin *pgx.Conn, tables bool, urls map[string]string, dbs []string) (*measure.PgSnapshot, error) {
+	sn := &measure.PgSnapshot{UnixMs: time.Now().UnixMilli(), DBBytes: map[string]int64{}, Tables: map[string][3]int64{}}
 	if tables {
 		for label, u := range urls {
 			if err := readTables(ctx, label, u, sn.Tables); err != nil {
