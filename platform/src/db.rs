@@ -10,8 +10,10 @@ use diesel_async::{
 };
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
+mod prepared;
 mod transient;
 
+pub use prepared::{Prepared, prepared};
 pub use transient::{is_transient, is_transient_connection, is_transient_pool};
 
 pub type DbPool = Pool<AsyncPgConnection>;

@@ -76,6 +76,6 @@ pub async fn publish_without_marking(
     conn: &mut AsyncPgConnection,
     producer: &EventProducer,
 ) -> Result<usize, OutboxError> {
-    let rows = claim_unpublished(conn, BATCH).await?;
+    let rows = claim_unpublished(conn).await?;
     Ok(publish(producer, &rows).await.rows)
 }

@@ -127,7 +127,7 @@ impl Relay {
             if !take_relay_turn(conn, stall_limit).await? {
                 return Ok(Pass::NotMyTurn);
             }
-            let rows = claim_unpublished(conn, BATCH).await?;
+            let rows = claim_unpublished(conn).await?;
             let sent = publish(&producer, &rows).await;
             if let Some(up_to) = sent.up_to {
                 mark_published(conn, up_to).await?;

@@ -10,7 +10,9 @@ use diesel::sql_types::{BigInt, Bool, Double, Text};
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
 use super::error::OutboxError;
+use super::publish::BATCH;
 use super::table::{OutboxRow, outbox, outbox_published};
+use crate::db::prepared;
 
 /// Any fixed number; every relay of one database agrees on it (one pass at a time). The
 /// writers' lock (commit order, platform/migrations) is the next number.
@@ -23,13 +25,14 @@ pub async fn take_relay_turn(
     stall_limit: Duration,
 ) -> Result<bool, OutboxError> {
     let stall_ms = stall_limit.as_millis().max(1000).to_string();
-    Ok(diesel::select(
+    // The text is constant (the lock is a constant), so it is prepared once per connection.
+    Ok(prepared(diesel::select(
         sql::<Bool>("set_config('idle_in_transaction_session_timeout', ")
             .bind::<Text, _>(stall_ms)
             .sql(&format!(
                 ", true) IS NOT NULL AND pg_try_advisory_xact_lock({RELAY_LOCK})"
             )),
-    )
+    ))
     .get_result(conn)
     .await?)
 }
@@ -58,21 +61,27 @@ pub async fn read_after(
         .await?)
 }
 
-/// The rows no relay has published yet, oldest first: [`read_after`] the published position,
-/// in one statement.
+/// The first [`BATCH`] rows no relay has published yet, oldest first: [`read_after`] the
+/// published position, in one statement. Its text is constant, the batch written into it, so
+/// PostgreSQL plans it once per connection: with the limit as a parameter it chose a fresh
+/// custom plan on every pass (0.1 ms of planning per task at 100 single submissions/s).
 pub async fn claim_unpublished(
     conn: &mut AsyncPgConnection,
-    limit: i64,
 ) -> Result<Vec<OutboxRow>, OutboxError> {
-    Ok(outbox::table
-        .filter(outbox::id.gt(sql::<BigInt>(
-            "(SELECT COALESCE(max(up_to), 0) FROM outbox_published)",
-        )))
-        .order(outbox::id.asc())
-        .limit(limit)
-        .select(OutboxRow::as_select())
+    Ok(prepared(diesel::sql_query(claim_unpublished_sql()))
         .load(conn)
         .await?)
+}
+
+fn claim_unpublished_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        format!(
+            "SELECT id, event_id, event_type, body, destination, reason, traceparent, tracestate \
+             FROM outbox WHERE id > (SELECT COALESCE(max(up_to), 0) FROM outbox_published) \
+             ORDER BY id LIMIT {BATCH}"
+        )
+    })
 }
 
 /// Records that every row up to `up_to` is published: one row per pass, not one per event.

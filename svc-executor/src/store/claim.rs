@@ -10,11 +10,20 @@
 //! builder queries, the claim would take more round trips and hold its row locks longer.
 //! The state literals are `ExecutionState`'s text forms, written out so that the planner can
 //! use the partial indexes (`WHERE state = 'queued'` / `'running'`) of the migrations.
+//!
+//! All three are [`prepared`]: parsed and planned once per connection (planning the claim took
+//! 0.4-2 ms a call against 0.3 ms running it). The claim's shape is what makes its generic plan
+//! good: the candidates are ranked first, then walked in rank order, each looked up by key and
+//! locked (`LATERAL … FOR UPDATE SKIP LOCKED`) until `limit` are taken, so a claim locks and
+//! reads only the rows it takes (or skips). The former shape joined the ranked candidates to
+//! every due execution and sorted before locking: with 25,000 queued tasks of 70 tenants, 30 ms
+//! a claim, custom plan or generic, against 8 ms now.
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text, Timestamptz};
 use diesel_async::RunQueryDsl;
+use taskflow_platform::db::prepared;
 use uuid::Uuid;
 
 use super::schema::{executions, tenant_turns};
@@ -58,36 +67,45 @@ pub async fn claim(
     limit: i64,
     grace_ms: i64,
 ) -> Result<Vec<Claimed>, StoreError> {
-    diesel::sql_query(
-        "WITH ready AS ( \
-           SELECT x.task_id, x.tenant_id, x.priority, x.due_at, t.last_claimed_at \
-           FROM tenant_turns t CROSS JOIN LATERAL ( \
-             SELECT task_id, tenant_id, priority, due_at FROM executions q \
-             WHERE q.tenant_id = t.tenant_id AND q.state = 'queued' AND q.due_at <= now() \
-             ORDER BY q.priority DESC, q.due_at LIMIT $1 * 4) x \
-           UNION ALL \
-           (SELECT task_id, tenant_id, priority, due_at, NULL::timestamptz FROM executions \
-            WHERE state = 'running' AND lease_until < now() ORDER BY lease_until LIMIT $1) \
-         ), ranked AS ( \
-           SELECT task_id, priority, due_at, last_claimed_at, \
-                  row_number() OVER (PARTITION BY tenant_id, priority ORDER BY due_at, task_id) AS turn \
-           FROM ready \
-         ), picked AS ( \
-           SELECT e.task_id, e.state AS was FROM executions e JOIN ranked r USING (task_id) \
-           WHERE (e.state = 'queued' AND e.due_at <= now()) OR (e.state = 'running' AND e.lease_until < now()) \
-           ORDER BY r.priority DESC, r.turn, r.last_claimed_at ASC NULLS FIRST, r.due_at \
-           LIMIT $1 FOR UPDATE OF e SKIP LOCKED \
-         ) \
-         UPDATE executions e SET state = 'running', attempt = e.attempt + 1, lease_owner = $2, \
-           lease_until = now() + (e.timeout_ms + $3) * interval '1 millisecond', updated_at = now() \
-         FROM picked WHERE e.task_id = picked.task_id \
-         RETURNING e.task_id, e.tenant_id, e.task_type, e.priority, e.payload, e.max_attempts, \
-           e.timeout_ms, e.correlation_id, e.created_event_id, e.attempt, e.traceparent, e.tracestate, \
-           picked.was = 'running' AS taken_over",
+    prepared(
+        diesel::sql_query(
+            "WITH ready AS ( \
+               SELECT x.task_id, x.tenant_id, x.priority, x.due_at, t.last_claimed_at \
+               FROM tenant_turns t CROSS JOIN LATERAL ( \
+                 SELECT task_id, tenant_id, priority, due_at FROM executions q \
+                 WHERE q.tenant_id = t.tenant_id AND q.state = 'queued' AND q.due_at <= now() \
+                 ORDER BY q.priority DESC, q.due_at LIMIT $1 * 4) x \
+               UNION ALL \
+               (SELECT task_id, tenant_id, priority, due_at, NULL::timestamptz FROM executions \
+                WHERE state = 'running' AND lease_until < now() ORDER BY lease_until LIMIT $1) \
+             ), ranked AS ( \
+               SELECT task_id, priority, due_at, last_claimed_at, \
+                      row_number() OVER (PARTITION BY tenant_id, priority ORDER BY due_at, task_id) AS turn \
+               FROM ready \
+             ), picked AS ( \
+               SELECT l.task_id, l.was FROM ( \
+                 SELECT task_id, priority, turn, last_claimed_at, due_at FROM ranked \
+                 ORDER BY priority DESC, turn, last_claimed_at ASC NULLS FIRST, due_at) r \
+               CROSS JOIN LATERAL ( \
+                 SELECT e.task_id, e.state AS was FROM executions e \
+                 WHERE e.task_id = r.task_id AND CASE e.state \
+                   WHEN 'queued' THEN e.due_at <= now() \
+                   WHEN 'running' THEN e.lease_until < now() ELSE false END \
+                 FOR UPDATE SKIP LOCKED) l \
+               ORDER BY r.priority DESC, r.turn, r.last_claimed_at ASC NULLS FIRST, r.due_at \
+               LIMIT $1 \
+             ) \
+             UPDATE executions e SET state = 'running', attempt = e.attempt + 1, lease_owner = $2, \
+               lease_until = now() + (e.timeout_ms + $3) * interval '1 millisecond', updated_at = now() \
+             FROM picked WHERE e.task_id = picked.task_id \
+             RETURNING e.task_id, e.tenant_id, e.task_type, e.priority, e.payload, e.max_attempts, \
+               e.timeout_ms, e.correlation_id, e.created_event_id, e.attempt, e.traceparent, e.tracestate, \
+               picked.was = 'running' AS taken_over",
+        )
+        .bind::<BigInt, _>(limit)
+        .bind::<Text, _>(owner)
+        .bind::<BigInt, _>(grace_ms),
     )
-    .bind::<BigInt, _>(limit)
-    .bind::<Text, _>(owner)
-    .bind::<BigInt, _>(grace_ms)
     .load(conn)
     .await
 }
@@ -139,14 +157,16 @@ pub async fn note_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), StoreEr
     if tenants.is_empty() {
         return Ok(());
     }
-    diesel::sql_query(
-        // clock_timestamp(): the time at the call, not at the start of the transaction.
-        "UPDATE tenant_turns t SET last_claimed_at = clock_timestamp() \
-         FROM (SELECT tenant_id FROM tenant_turns WHERE tenant_id = ANY($1) \
-               FOR UPDATE SKIP LOCKED) free \
-         WHERE t.tenant_id = free.tenant_id",
+    prepared(
+        diesel::sql_query(
+            // clock_timestamp(): the time at the call, not at the start of the transaction.
+            "UPDATE tenant_turns t SET last_claimed_at = clock_timestamp() \
+             FROM (SELECT tenant_id FROM tenant_turns WHERE tenant_id = ANY($1) \
+                   FOR UPDATE SKIP LOCKED) free \
+             WHERE t.tenant_id = free.tenant_id",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(tenants),
     )
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(tenants)
     .execute(conn)
     .await?;
     Ok(())
@@ -157,13 +177,13 @@ pub async fn note_turns(conn: &mut Conn, tenants: &[Uuid]) -> Result<(), StoreEr
 /// database's clock. `None` when nothing waits. SQL text: one round trip needs `LEAST` of two
 /// scalar subqueries and `EXTRACT(EPOCH FROM …)` of an interval, none of which the builder has.
 pub async fn until_next_due(conn: &mut Conn) -> Result<Option<std::time::Duration>, StoreError> {
-    let seconds: Option<f64> = diesel::select(sql::<
+    let seconds: Option<f64> = prepared(diesel::select(sql::<
         diesel::sql_types::Nullable<diesel::sql_types::Double>,
     >(
         "EXTRACT(EPOCH FROM LEAST( \
            (SELECT min(due_at) FROM executions WHERE state = 'queued'), \
            (SELECT min(lease_until) FROM executions WHERE state = 'running')) - now())::float8",
-    ))
+    )))
     .get_result(conn)
     .await?;
     Ok(seconds.map(|s| std::time::Duration::from_secs_f64(s.max(0.0))))

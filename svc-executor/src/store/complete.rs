@@ -3,11 +3,13 @@
 //! batch (`unnest` of parallel arrays), which diesel's query builder cannot express; one
 //! statement per batch instead of one per outcome is what keeps a busy executor's PostgreSQL
 //! work small. The state literal is `ExecutionState::Running`'s text form (partial indexes).
+//! Its text is the same for any batch size, so it is [`prepared`] once per connection.
 
 use chrono::{DateTime, Utc};
 use diesel::QueryableByName;
 use diesel::sql_types::{Array, Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid};
 use diesel_async::RunQueryDsl;
+use taskflow_platform::db::prepared;
 use uuid::Uuid;
 
 use super::{Conn, StoreError};
@@ -64,23 +66,25 @@ pub async fn finish_all(
             Due::Now | Due::Unchanged => None,
         })
         .collect();
-    let finished: Vec<Finished> = diesel::sql_query(
-        "UPDATE executions e SET state = v.state, lease_owner = NULL, lease_until = NULL, \
-           due_at = CASE WHEN v.due_now THEN now() ELSE COALESCE(v.due_at, e.due_at) END, \
-           updated_at = now() \
-         FROM (SELECT unnest($1::uuid[]) AS task_id, unnest($2::int[]) AS attempt, \
-                      unnest($3::text[]) AS state, unnest($4::bool[]) AS due_now, \
-                      unnest($5::timestamptz[]) AS due_at) v \
-         WHERE e.task_id = v.task_id AND e.attempt = v.attempt AND e.lease_owner = $6 \
-           AND e.state = 'running' \
-         RETURNING e.task_id, e.attempt",
+    let finished: Vec<Finished> = prepared(
+        diesel::sql_query(
+            "UPDATE executions e SET state = v.state, lease_owner = NULL, lease_until = NULL, \
+               due_at = CASE WHEN v.due_now THEN now() ELSE COALESCE(v.due_at, e.due_at) END, \
+               updated_at = now() \
+             FROM (SELECT unnest($1::uuid[]) AS task_id, unnest($2::int[]) AS attempt, \
+                          unnest($3::text[]) AS state, unnest($4::bool[]) AS due_now, \
+                          unnest($5::timestamptz[]) AS due_at) v \
+             WHERE e.task_id = v.task_id AND e.attempt = v.attempt AND e.lease_owner = $6 \
+               AND e.state = 'running' \
+             RETURNING e.task_id, e.attempt",
+        )
+        .bind::<Array<SqlUuid>, _>(&task_ids)
+        .bind::<Array<Integer>, _>(&attempts)
+        .bind::<Array<Text>, _>(&states)
+        .bind::<Array<Bool>, _>(&due_now)
+        .bind::<Array<Nullable<Timestamptz>>, _>(&due_at)
+        .bind::<Text, _>(owner),
     )
-    .bind::<Array<SqlUuid>, _>(&task_ids)
-    .bind::<Array<Integer>, _>(&attempts)
-    .bind::<Array<Text>, _>(&states)
-    .bind::<Array<Bool>, _>(&due_now)
-    .bind::<Array<Nullable<Timestamptz>>, _>(&due_at)
-    .bind::<Text, _>(owner)
     .load(conn)
     .await?;
     let counted: Vec<bool> = outcomes

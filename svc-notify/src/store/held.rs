@@ -94,13 +94,16 @@ pub async fn not_yet_told(
         .load(conn)
         .await?;
     let texts: Vec<String> = event_ids.iter().map(Uuid::to_string).collect();
-    let held: Vec<Option<String>> = held_events::table
-        .filter(diesel::dsl::sql::<diesel::sql_types::Text>("body->>'event_id'").eq_any(&texts))
-        .select(diesel::dsl::sql::<
-            diesel::sql_types::Nullable<diesel::sql_types::Text>,
-        >("body->>'event_id'"))
-        .load(conn)
-        .await?;
+    // Once per consumed batch, with SQL text diesel would not cache: constant, so prepared.
+    let held: Vec<Option<String>> = taskflow_platform::db::prepared(
+        held_events::table
+            .filter(diesel::dsl::sql::<diesel::sql_types::Text>("body->>'event_id'").eq_any(&texts))
+            .select(diesel::dsl::sql::<
+                diesel::sql_types::Nullable<diesel::sql_types::Text>,
+            >("body->>'event_id'")),
+    )
+    .load(conn)
+    .await?;
     let mut known: std::collections::HashSet<Uuid> = told.into_iter().collect();
     known.extend(
         held.into_iter()

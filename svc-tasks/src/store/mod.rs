@@ -71,6 +71,7 @@ mod prelude {
     pub(super) use diesel::prelude::*;
     pub(super) use diesel::sql_types::{BigInt, Bool};
     pub(super) use diesel_async::RunQueryDsl;
+    pub(super) use taskflow_platform::db::prepared;
     pub(super) use taskflow_schemas::Event;
     pub(super) use uuid::Uuid;
 

@@ -26,35 +26,35 @@ pub async fn lock_usage(conn: &mut Conn, tenant_id: Uuid) -> Result<Usage, Store
     })
 }
 
+/// On every submission: [`prepared`], as diesel would re-plan an `UPDATE` each time.
 pub async fn save_usage(conn: &mut Conn, tenant_id: Uuid, usage: Usage) -> Result<(), StoreError> {
-    diesel::update(tenant_usage::table.find(tenant_id))
-        .set((
-            tenant_usage::active_tasks.eq(usage.active_tasks),
-            tenant_usage::window_start.eq(usage.window_start),
-            tenant_usage::window_count.eq(usage.window_count),
-        ))
-        .execute(conn)
-        .await?;
+    prepared(diesel::update(tenant_usage::table.find(tenant_id)).set((
+        tenant_usage::active_tasks.eq(usage.active_tasks),
+        tenant_usage::window_start.eq(usage.window_start),
+        tenant_usage::window_count.eq(usage.window_count),
+    )))
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
-/// A task of the tenant ended: its active slot frees.
-/// Frees `n` of the tenant's active-task slots (tasks that ended).
+/// Frees `n` of the tenant's active-task slots (tasks that ended). Constant text: [`prepared`].
 pub async fn release_active_slots(
     conn: &mut Conn,
     tenant_id: Uuid,
     n: i32,
 ) -> Result<(), StoreError> {
-    diesel::update(tenant_usage::table.find(tenant_id))
-        .set(
+    prepared(
+        diesel::update(tenant_usage::table.find(tenant_id)).set(
             tenant_usage::active_tasks.eq(sql::<diesel::sql_types::Integer>(
                 "GREATEST(active_tasks - ",
             )
             .bind::<diesel::sql_types::Integer, _>(n)
             .sql(", 0)")),
-        )
-        .execute(conn)
-        .await?;
+        ),
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
