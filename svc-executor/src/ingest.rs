@@ -58,7 +58,7 @@ impl BatchHandler for Ingest {
                     }
                 }
                 first_delayed = earliest(first_delayed, queue_created(conn, &run, &*clock).await?);
-                // Last: the outbox insert holds the commit-order lock until the commit.
+                // Last: after every row lock, so per key ids follow commit order.
                 store::enqueue_all(conn, &announced).await?;
                 Ok((!announced.is_empty(), first_delayed))
             })

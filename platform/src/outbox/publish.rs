@@ -6,7 +6,7 @@
 use diesel_async::AsyncPgConnection;
 
 use super::error::OutboxError;
-use super::store::claim_unpublished;
+use super::store::{claim_unpublished, settled_up_to};
 use super::table::OutboxRow;
 use crate::dead_letter::park_event;
 use crate::producer::EventProducer;
@@ -71,11 +71,13 @@ pub async fn publish(producer: &EventProducer, rows: &[OutboxRow]) -> Sent {
 }
 
 /// Reads and publishes a batch but never records the position: what a relay that crashed right
-/// after the broker's acknowledgement leaves behind. For fault-injection tests.
+/// after the broker's acknowledgement leaves behind. For fault-injection tests; called inside a
+/// transaction, writers wait for that transaction's end (see `settled_up_to`).
 pub async fn publish_without_marking(
     conn: &mut AsyncPgConnection,
     producer: &EventProducer,
 ) -> Result<usize, OutboxError> {
-    let rows = claim_unpublished(conn).await?;
+    let settled = settled_up_to(conn).await?;
+    let rows = claim_unpublished(conn, settled).await?;
     Ok(publish(producer, &rows).await.rows)
 }

@@ -11,7 +11,7 @@ use tokio::sync::Notify;
 
 use super::error::OutboxError;
 use super::publish::{BATCH, publish};
-use super::store::{claim_unpublished, mark_published, take_relay_turn};
+use super::store::{claim_unpublished, mark_published, settled_up_to, take_relay_turn};
 use crate::db::DbPool;
 use crate::listen::Listener;
 use crate::producer::EventProducer;
@@ -123,11 +123,13 @@ impl Relay {
         let mut conn = self.db.get().await?;
         let producer = self.producer.clone();
         let stall_limit = producer.delivery_timeout() * 2;
+        // Before the pass's transaction: it holds the writers' lock for its own instant only.
+        let settled = settled_up_to(&mut conn).await?;
         conn.transaction::<_, OutboxError, _>(async move |conn| {
             if !take_relay_turn(conn, stall_limit).await? {
                 return Ok(Pass::NotMyTurn);
             }
-            let rows = claim_unpublished(conn).await?;
+            let rows = claim_unpublished(conn, settled).await?;
             let sent = publish(&producer, &rows).await;
             if let Some(up_to) = sent.up_to {
                 mark_published(conn, up_to).await?;

@@ -15,7 +15,8 @@ use super::table::{OutboxRow, outbox, outbox_published};
 use crate::db::prepared;
 
 /// Any fixed number; every relay of one database agrees on it (one pass at a time). The
-/// writers' lock (commit order, platform/migrations) is the next number.
+/// writers' lock (shared by writers, taken exclusively for an instant by `settled_up_to`,
+/// platform/migrations) is the next number.
 const RELAY_LOCK: i64 = 0x6f75_7462_6f78_0001;
 
 /// Takes this database's relay turn for the caller's transaction; `false` when another relay
@@ -46,7 +47,7 @@ pub async fn published_up_to(conn: &mut AsyncPgConnection) -> Result<i64, Outbox
         .unwrap_or(0))
 }
 
-/// The oldest rows after `position`, in commit order (ids are drawn in commit order).
+/// The oldest rows after `position`, in id order (commit order per key), settled or not.
 pub async fn read_after(
     conn: &mut AsyncPgConnection,
     position: i64,
@@ -61,16 +62,32 @@ pub async fn read_after(
         .await?)
 }
 
-/// The first [`BATCH`] rows no relay has published yet, oldest first: [`read_after`] the
-/// published position, in one statement. Its text is constant, the batch written into it, so
-/// PostgreSQL plans it once per connection: with the limit as a parameter it chose a fresh
-/// custom plan on every pass (0.1 ms of planning per task at 100 single submissions/s).
+/// Up to which id the log is settled: every row up to it has committed or rolled back, none
+/// can still appear (migration `00000000000005_outbox_fence`). Waits for the appends in flight
+/// of ids up to it, then lets writers go on. Must run outside any transaction of the caller's:
+/// the lock it takes for an instant is held until the transaction it runs in ends.
+pub async fn settled_up_to(conn: &mut AsyncPgConnection) -> Result<i64, OutboxError> {
+    Ok(
+        prepared(diesel::select(sql::<BigInt>("taskflow_outbox_settled()")))
+            .get_result(conn)
+            .await?,
+    )
+}
+
+/// The first [`BATCH`] rows no relay has published yet, oldest first, up to `settled` (see
+/// [`settled_up_to`]): [`read_after`] the published position, in one statement. Its text is
+/// constant, the batch written into it, so PostgreSQL plans it once per connection: with the
+/// limit as a parameter it chose a fresh custom plan on every pass (0.1 ms of planning per task
+/// at 100 single submissions/s).
 pub async fn claim_unpublished(
     conn: &mut AsyncPgConnection,
+    settled: i64,
 ) -> Result<Vec<OutboxRow>, OutboxError> {
-    Ok(prepared(diesel::sql_query(claim_unpublished_sql()))
-        .load(conn)
-        .await?)
+    Ok(
+        prepared(diesel::sql_query(claim_unpublished_sql()).bind::<BigInt, _>(settled))
+            .load(conn)
+            .await?,
+    )
 }
 
 fn claim_unpublished_sql() -> &'static str {
@@ -79,7 +96,7 @@ fn claim_unpublished_sql() -> &'static str {
         format!(
             "SELECT id, event_id, event_type, body, destination, reason, traceparent, tracestate \
              FROM outbox WHERE id > (SELECT COALESCE(max(up_to), 0) FROM outbox_published) \
-             ORDER BY id LIMIT {BATCH}"
+             AND id <= $1 ORDER BY id LIMIT {BATCH}"
         )
     })
 }

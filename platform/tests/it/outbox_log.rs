@@ -1,6 +1,6 @@
-//! The outbox as an append-only log read by position: ids in commit order (a writer that
-//! appends while another's append is uncommitted waits for its commit), the relay recording
-//! how far it published instead of touching rows, and the database refusing changes to rows.
+//! The outbox as an append-only log read by position: writers that do not wait for each other
+//! and a relay that reads only as far as every append has ended, the relay recording how far it
+//! published instead of touching rows, and the database refusing changes to rows.
 
 use std::time::Duration;
 
@@ -56,37 +56,46 @@ async fn event_ids_in_id_order(pool: &DbPool) -> Vec<String> {
         .collect()
 }
 
-/// A transaction that appends while another's append is not committed waits for that commit:
-/// the first to append is the first to commit and has the lower id, so no row below a published
-/// position can commit later. Without the lock the second would commit first with a higher id
-/// and a relay reading by position could pass the first by for good.
+/// Writers do not wait for each other: a second append commits while the first is still open.
+/// The relay does: how far the log is settled is only answered once the append in flight has
+/// ended, and then covers both rows, so a pass reading up to it never passes a row that commits
+/// later. With writers taking the lock exclusively the second append would wait (the first
+/// assertion fails); without the relay's wait it would answer at once while row 1 is still
+/// uncommitted (the second fails).
 #[tokio::test(flavor = "multi_thread")]
-async fn appends_commit_in_id_order() {
-    let pool = platform_db("outbox_order").await;
+async fn writers_go_on_while_the_relay_waits_for_appends_in_flight() {
+    let pool = platform_db("outbox_fence").await;
     let events = execution_events();
     let (first, second) = (events[0].clone(), events[1].clone());
 
     let mut holder = pool.get().await.expect("conn");
-    let mut waiter = pool.get().await.expect("conn");
-    let waiter_pid = pid(&mut waiter).await;
+    let mut other = pool.get().await.expect("conn");
+    let mut relay_conn = pool.get().await.expect("conn");
+    let relay_pid = pid(&mut relay_conn).await;
     let holder: &mut AsyncPgConnection = &mut holder;
     let pool_for_check = pool.clone();
-    holder
+    let settled = holder
         .transaction::<_, OutboxError, _>(async |conn| {
             outbox::enqueue(conn, &first).await?;
-            // The second writer starts now and must wait for this transaction's commit.
-            let second_append = tokio::spawn(async move {
-                let waiter: &mut AsyncPgConnection = &mut waiter;
-                waiter
-                    .transaction::<_, OutboxError, _>(async |conn| {
-                        outbox::enqueue(conn, &second).await
-                    })
+            let other: &mut AsyncPgConnection = &mut other;
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                other.transaction::<_, OutboxError, _>(async |conn| {
+                    outbox::enqueue(conn, &second).await
+                }),
+            )
+            .await
+            .expect("the second append commits while the first is open")
+            .expect("second append");
+
+            let settled = tokio::spawn(async move {
+                outbox::settled_up_to(&mut relay_conn)
                     .await
-                    .expect("second append");
+                    .expect("settled")
             });
             wait_until(
                 Duration::from_secs(10),
-                "the second append to wait for the first's commit",
+                "the relay to wait for the append in flight",
                 || {
                     let pool = pool_for_check.clone();
                     async move {
@@ -95,7 +104,7 @@ async fn appends_commit_in_id_order() {
                             &mut conn,
                             &format!(
                                 "SELECT count(*) AS n FROM pg_stat_activity \
-                                 WHERE pid = {waiter_pid} AND wait_event_type = 'Lock' \
+                                 WHERE pid = {relay_pid} AND wait_event_type = 'Lock' \
                                    AND wait_event = 'advisory'"
                             ),
                         )
@@ -105,14 +114,20 @@ async fn appends_commit_in_id_order() {
                 },
             )
             .await;
-            assert!(!second_append.is_finished());
-            Ok(second_append)
+            assert!(!settled.is_finished());
+            Ok(settled)
         })
         .await
         .expect("first append")
         .await
-        .expect("second append ran");
+        .expect("settled answered");
 
+    let mut conn = pool.get().await.expect("conn");
+    assert_eq!(
+        settled,
+        count(&mut conn, "SELECT max(id) AS n FROM outbox").await,
+        "settled up to the last row"
+    );
     let ids = event_ids_in_id_order(&pool).await;
     assert_eq!(
         ids,

@@ -187,7 +187,7 @@ impl Claimer {
                 tenants.sort_unstable();
                 tenants.dedup();
                 store::note_turns(conn, &tenants).await?;
-                // Last: the outbox insert holds the commit-order lock until the commit.
+                // Last: after every row lock, so per key ids follow commit order.
                 store::enqueue_all(conn, &events).await?;
                 Ok((spanned, None))
             })

@@ -140,7 +140,7 @@ pub async fn announce_backlog(services: &Services) -> Result<usize, ServiceError
                 .collect();
             let ids: Vec<Uuid> = keys.iter().map(|key| key.id).collect();
             store::mark_api_keys_announced(conn, &ids).await?;
-            // Last: the outbox insert holds the commit-order lock until the commit.
+            // Last: after every row lock, so per key ids follow commit order.
             enqueue(conn, events).await?;
             Ok(keys.len())
         })

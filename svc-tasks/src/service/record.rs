@@ -5,8 +5,9 @@
 //! go through here.
 //!
 //! Announced events are appended to the outbox by the transaction's owner as its last statement
-//! ([`Outgoing::append`]): the outbox insert takes the lock that orders the log's positions by
-//! commit, held to the commit, and nothing may wait for a row lock while holding it.
+//! ([`Outgoing::append`]): after the task rows are locked, so a task's ids follow commit order,
+//! and the lock the append holds to the commit (the relay's fence) is never held while waiting
+//! for a row lock.
 
 use taskflow_platform::headers::{TraceContext, current_trace};
 use taskflow_schemas::Event;
