@@ -7,6 +7,7 @@ mod cancellation;
 mod crashes;
 mod delayed;
 mod helpers;
+mod prepared;
 mod retention;
 mod retries;
 mod takeover;
