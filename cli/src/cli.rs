@@ -240,6 +240,11 @@ pub enum ScheduleCommand {
     Delete {
         id: Uuid,
     },
+    /// What happened to the schedule, oldest first: its lifecycle events (created, changed,
+    /// paused, resumed, deleted) read from Kafka, so a deleted schedule's too.
+    History {
+        id: Uuid,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -372,10 +377,11 @@ pub struct DlqSelect {
 #[derive(Debug, Args)]
 pub struct TapArgs {
     /// Topic names (full, base names like taskflow.tasks.requests.v1 behind the prefix, or
-    /// requests / lifecycle / triggers / keys).
+    /// requests / lifecycle / triggers / keys / states / schedules / schedule-states).
     #[arg(required_unless_present = "all", conflicts_with = "all")]
     pub topics: Vec<String>,
-    /// Every TaskFlow event topic (requests, lifecycle, triggers, keys).
+    /// Every TaskFlow event topic (requests, lifecycle, triggers, keys, states, schedules,
+    /// schedule-states); one the cluster does not have yet is left out, with a note.
     #[arg(long)]
     pub all: bool,
     /// beginning, latest, or an RFC 3339 time. Default: beginning (a named group: where it stopped).

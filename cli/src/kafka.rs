@@ -147,6 +147,9 @@ pub fn resolve_topic(topics: &Topics, name: &str) -> String {
         "lifecycle" | "execution" => Some(Stream::TaskExecution),
         "triggers" | "scheduler" => Some(Stream::ScheduleTriggers),
         "keys" | "tenants" => Some(Stream::TenantKeys),
+        "states" | "task-states" => Some(Stream::TaskStates),
+        "schedules" | "schedule-lifecycle" => Some(Stream::ScheduleLifecycle),
+        "schedule-states" => Some(Stream::ScheduleStates),
         base => Stream::ALL.into_iter().find(|s| s.base_name() == base),
     };
     match stream {

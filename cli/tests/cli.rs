@@ -842,3 +842,97 @@ async fn tap_decodes_every_other_contract_too() {
         assert_eq!(&line["key"], key, "{line}");
     }
 }
+
+/// `schedules history` reads a schedule's lifecycle from `taskflow.schedules.lifecycle.v1`. The
+/// test plays svc-scheduler (publishing with the platform's producer, so through the registry,
+/// after creating the topics as a service's start does), so that it does not depend on the
+/// running svc-scheduler's version; svc-scheduler's own tests prove that it writes them.
+#[tokio::test]
+async fn schedule_history_shows_one_schedules_life_in_order() {
+    use taskflow_schemas::samples::schedule_settings;
+    use taskflow_schemas::{ScheduleCreated, ScheduleDeleted, SchedulePaused, ScheduleSettings};
+
+    let kafka = KafkaSettings::from_env().expect("kafka settings");
+    let registry = RegistrySettings::from_env().expect("registry settings");
+    taskflow_platform::topic_admin::ensure_topics(&kafka, &[])
+        .await
+        .expect("topics");
+    let codec = Arc::new(EventCodec::new(&registry, kafka.topics.clone()));
+    let producer = EventProducer::new(&kafka, codec).expect("producer");
+    let (id, other) = (Uuid::now_v7(), Uuid::now_v7());
+    let meta = || {
+        EventMeta::new(
+            chrono::Utc::now().timestamp_millis(),
+            "corr-history",
+            Uuid::new_v4(),
+            "taskflow-cli-test",
+        )
+    };
+    let settings = schedule_settings();
+    let paused = ScheduleSettings {
+        paused: true,
+        note: Some("maintenance".into()),
+        ..settings.clone()
+    };
+    let events: Vec<Event> = vec![
+        ScheduleCreated {
+            meta: meta(),
+            schedule_id: id,
+            settings: settings.clone(),
+        }
+        .into(),
+        ScheduleCreated {
+            meta: meta(),
+            schedule_id: other,
+            settings: settings.clone(),
+        }
+        .into(),
+        SchedulePaused {
+            meta: meta(),
+            schedule_id: id,
+            settings: paused.clone(),
+        }
+        .into(),
+        ScheduleDeleted {
+            meta: meta(),
+            schedule_id: id,
+            settings: paused,
+        }
+        .into(),
+    ];
+    for event in &events {
+        producer.publish(event).await.expect("published");
+    }
+
+    let id_text = id.to_string();
+    let history = run(None, &["schedules", "history", &id_text, "-o", "json"]).await;
+    assert_eq!(history.code, 0, "{history:?}");
+    let lines = history.json_lines();
+    let kinds: Vec<&str> = lines
+        .iter()
+        .map(|l| l["event_type"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["ScheduleCreated", "SchedulePaused", "ScheduleDeleted"],
+        "its own events, oldest first: {history:?}"
+    );
+    for line in &lines {
+        assert_eq!(line["key"], id_text.as_str(), "{line}");
+        assert_eq!(line["event"]["name"], "nightly report", "{line}");
+    }
+    assert_eq!(lines[1]["event"]["note"], "maintenance");
+
+    let table = run(None, &["schedules", "history", &id_text]).await;
+    assert_eq!(table.code, 0, "{table:?}");
+    assert!(table.stdout.contains("note: maintenance"), "{table:?}");
+    assert!(
+        table.stdout.contains("cron 0 2 * * * Europe/Berlin"),
+        "{table:?}"
+    );
+
+    let unknown = Uuid::now_v7().to_string();
+    let none = run(None, &["schedules", "history", &unknown]).await;
+    assert_eq!(none.code, 1, "{none:?}");
+    assert!(none.stderr.contains("no events of schedule"), "{none:?}");
+}

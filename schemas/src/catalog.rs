@@ -12,6 +12,10 @@ use crate::events::{
     TaskFailed, TaskProgressUpdated, TaskStarted, TaskState,
 };
 use crate::meta::EventMeta;
+use crate::schedule_events::{
+    ScheduleChanged, ScheduleCreated, ScheduleDeleted, SchedulePaused, ScheduleResumed,
+    ScheduleState,
+};
 use crate::topics::Stream;
 
 macro_rules! catalog {
@@ -102,10 +106,16 @@ catalog! {
     ScheduleOccurrenceSkipped => ScheduleTriggers,
     ScheduledTaskRefused => TaskRequests,
     TaskState => TaskStates,
+    ScheduleCreated => ScheduleLifecycle,
+    ScheduleChanged => ScheduleLifecycle,
+    SchedulePaused => ScheduleLifecycle,
+    ScheduleResumed => ScheduleLifecycle,
+    ScheduleDeleted => ScheduleLifecycle,
+    ScheduleState => ScheduleStates,
 }
 
 /// Parsed schemas, one cell per kind in `EventKind::ALL` order.
-static PARSED: [OnceLock<Schema>; 13] = [const { OnceLock::new() }; 13];
+static PARSED: [OnceLock<Schema>; 19] = [const { OnceLock::new() }; 19];
 
 impl EventKind {
     /// The schema, parsed once per process.
@@ -154,6 +164,19 @@ impl EventKind {
         )
     }
 
+    /// The events of a schedule's own stream, from its creation to its deletion (its state
+    /// record and its occurrences only tell about it).
+    pub fn is_schedule_lifecycle(self) -> bool {
+        matches!(
+            self,
+            EventKind::ScheduleCreated
+                | EventKind::ScheduleChanged
+                | EventKind::SchedulePaused
+                | EventKind::ScheduleResumed
+                | EventKind::ScheduleDeleted
+        )
+    }
+
     /// True for events after which nothing more happens to the task.
     pub fn is_terminal_kind(self) -> bool {
         matches!(self, EventKind::TaskCompleted | EventKind::TaskCancelled)
@@ -162,7 +185,7 @@ impl EventKind {
 
 impl Event {
     /// The Kafka record key: the task id (also of a refused trigger's task, which has no other
-    /// event), the schedule id for scheduler events, the key id for
+    /// event), the schedule id for scheduler events (occurrences, lifecycle, state), the key id for
     /// API key events, so that all events of one entity land on one partition in order.
     pub fn key(&self) -> Uuid {
         match self {
@@ -179,12 +202,18 @@ impl Event {
             Event::ScheduleOccurrenceSkipped(e) => e.schedule_id,
             Event::ScheduledTaskRefused(e) => e.task_id,
             Event::TaskState(e) => e.task_id,
+            Event::ScheduleCreated(e) => e.schedule_id,
+            Event::ScheduleChanged(e) => e.schedule_id,
+            Event::SchedulePaused(e) => e.schedule_id,
+            Event::ScheduleResumed(e) => e.schedule_id,
+            Event::ScheduleDeleted(e) => e.schedule_id,
+            Event::ScheduleState(e) => e.schedule_id,
         }
     }
 
     /// The task this event is about: the lifecycle events' task, the task a trigger asks for or
     /// was refused, the task a state record shows. `None` for events about no one task (API keys,
-    /// a skipped schedule occurrence). Unlike [`Event::key`], a trigger answers its task, not its
+    /// a skipped schedule occurrence, a schedule's lifecycle and state). Unlike [`Event::key`], a trigger answers its task, not its
     /// schedule.
     pub fn task_id(&self) -> Option<Uuid> {
         match self {
@@ -200,7 +229,13 @@ impl Event {
             Event::TaskState(e) => Some(e.task_id),
             Event::ApiKeyIssued(_)
             | Event::ApiKeyRevoked(_)
-            | Event::ScheduleOccurrenceSkipped(_) => None,
+            | Event::ScheduleOccurrenceSkipped(_)
+            | Event::ScheduleCreated(_)
+            | Event::ScheduleChanged(_)
+            | Event::SchedulePaused(_)
+            | Event::ScheduleResumed(_)
+            | Event::ScheduleDeleted(_)
+            | Event::ScheduleState(_) => None,
         }
     }
 

@@ -65,7 +65,8 @@ fn only_endings_are_terminal() {
     assert_eq!(
         terminal,
         [
-            false, false, false, false, true, false, true, false, false, false, false, false, false
+            false, false, false, false, true, false, true, false, false, false, false, false,
+            false, false, false, false, false, false, false
         ]
     );
 }
@@ -120,7 +121,13 @@ fn task_id_names_the_task_each_event_is_about() {
             | EventKind::TaskState => Some(task.expect("a task_id field")),
             EventKind::ApiKeyIssued
             | EventKind::ApiKeyRevoked
-            | EventKind::ScheduleOccurrenceSkipped => None,
+            | EventKind::ScheduleOccurrenceSkipped
+            | EventKind::ScheduleCreated
+            | EventKind::ScheduleChanged
+            | EventKind::SchedulePaused
+            | EventKind::ScheduleResumed
+            | EventKind::ScheduleDeleted
+            | EventKind::ScheduleState => None,
         };
         assert_eq!(event.task_id(), expected, "{:?}", event.kind());
         assert_eq!(event.task_id(), task, "{:?}", event.kind());
@@ -134,4 +141,66 @@ fn task_id_names_the_task_each_event_is_about() {
         .filter(|k| k.is_task_lifecycle())
         .collect();
     assert_eq!(lifecycle, &EventKind::ALL[..7]);
+}
+
+/// A schedule's events travel keyed by their schedule: its lifecycle on one stream, its state on
+/// the compacted one, and both apart from the triggers svc-tasks consumes.
+#[test]
+fn schedule_events_are_keyed_by_their_schedule_on_their_own_streams() {
+    use crate::Stream;
+    let events = samples();
+    let schedule: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.kind().is_schedule_lifecycle() || e.kind() == EventKind::ScheduleState)
+        .collect();
+    assert_eq!(schedule.len(), 6);
+    for event in schedule {
+        let json = event.to_json().expect("json");
+        assert_eq!(
+            json["schedule_id"],
+            event.key().to_string(),
+            "{:?}",
+            event.kind()
+        );
+        let stream = event.kind().stream();
+        if event.kind().is_schedule_lifecycle() {
+            assert_eq!(stream, Stream::ScheduleLifecycle);
+            assert!(!stream.is_compacted());
+        } else {
+            assert_eq!(stream, Stream::ScheduleStates);
+            assert!(stream.is_compacted());
+        }
+    }
+}
+
+/// The settings are flattened into the record: the JSON the outbox keeps has them at the top,
+/// as the `.avsc` has them.
+#[test]
+fn schedule_settings_are_top_level_fields() {
+    let created = samples()
+        .into_iter()
+        .find(|e| e.kind() == EventKind::ScheduleCreated)
+        .expect("a sample");
+    let json = created.to_json().expect("json");
+    assert_eq!(json["name"], "nightly report");
+    assert_eq!(json["timezone"], "Europe/Berlin");
+    assert_eq!(json["priority"], "HIGH");
+    assert_eq!(json["labels"]["team"], "core");
+    let schema: serde_json::Value =
+        serde_json::from_str(EventKind::ScheduleCreated.schema()).expect("json");
+    let mut fields: Vec<&str> = schema["fields"]
+        .as_array()
+        .expect("fields")
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    let mut keys: Vec<&str> = json
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    fields.sort_unstable();
+    keys.sort_unstable();
+    assert_eq!(keys, fields);
 }

@@ -10,6 +10,7 @@ mod meta;
 /// Example events for tests here and in other crates; compiled always so that the test build
 /// shares this crate with `make up`'s (see `taskflow_platform::testing`).
 pub mod samples;
+mod schedule_events;
 mod topics;
 mod uuid_text;
 mod vocabulary;
@@ -21,6 +22,10 @@ pub use events::{
     TaskFailed, TaskProgressUpdated, TaskStarted, TaskState,
 };
 pub use meta::EventMeta;
+pub use schedule_events::{
+    ScheduleChanged, ScheduleCreated, ScheduleDeleted, SchedulePaused, ScheduleResumed,
+    ScheduleSettings, ScheduleState,
+};
 pub use topics::{Stream, Topics};
 pub use vocabulary::{TASK_TYPES, TaskStatus};
 

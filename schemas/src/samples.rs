@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use crate::{
-    ApiKeyIssued, ApiKeyRevoked, Event, EventMeta, Priority, ScheduleOccurrenceSkipped,
-    ScheduledTaskRefused, ScheduledTaskTriggered, TaskCancelRequested, TaskCancelled,
-    TaskCompleted, TaskCreated, TaskFailed, TaskProgressUpdated, TaskStarted, TaskState,
+    ApiKeyIssued, ApiKeyRevoked, Event, EventMeta, Priority, ScheduleChanged, ScheduleCreated,
+    ScheduleDeleted, ScheduleOccurrenceSkipped, SchedulePaused, ScheduleResumed, ScheduleSettings,
+    ScheduleState, ScheduledTaskRefused, ScheduledTaskTriggered, TaskCancelRequested,
+    TaskCancelled, TaskCompleted, TaskCreated, TaskFailed, TaskProgressUpdated, TaskStarted,
+    TaskState,
 };
 
 /// Metadata with a fresh event id and a random tenant.
@@ -22,8 +24,108 @@ pub fn sample_meta() -> EventMeta {
     }
 }
 
-/// One event of every kind, in [`crate::EventKind::ALL`] order, all about one task.
+/// A cron schedule's settings, with every optional field set.
+pub fn schedule_settings() -> ScheduleSettings {
+    ScheduleSettings {
+        name: "nightly report".into(),
+        cron: Some("0 2 * * *".into()),
+        timezone: Some("Europe/Berlin".into()),
+        every: None,
+        at: None,
+        start_at: Some(1_790_000_000_000),
+        end_at: Some(1_800_000_000_000),
+        jitter: Some("PT10S".into()),
+        overlap: "buffer_one".into(),
+        catchup_window: Some("PT2H".into()),
+        paused: false,
+        note: Some("owned by the core team".into()),
+        task_type: "http".into(),
+        priority: Priority::High,
+        payload_json: r#"{"url":"http://127.0.0.1:18200/"}"#.into(),
+        max_attempts: 2,
+        timeout_ms: 5_000,
+        labels: BTreeMap::from([("team".to_owned(), "core".to_owned())]),
+        anchor: 1_790_000_000_000,
+    }
+}
+
+/// One event of every kind, in [`crate::EventKind::ALL`] order: the task events all about one
+/// task, the schedule lifecycle events all about one schedule.
 pub fn one_of_each() -> Vec<Event> {
+    let mut events = task_and_key_events();
+    events.extend(schedule_events());
+    events
+}
+
+/// A schedule's life, in [`crate::EventKind::ALL`] order, with its last state record; the
+/// settings stay flat where they can (an every schedule) and fully set where they can't.
+fn schedule_events() -> Vec<Event> {
+    let schedule_id = Uuid::new_v4();
+    let settings = schedule_settings();
+    let every = ScheduleSettings {
+        cron: None,
+        timezone: None,
+        every: Some("PT30S".into()),
+        jitter: None,
+        catchup_window: None,
+        note: None,
+        labels: BTreeMap::new(),
+        ..settings.clone()
+    };
+    vec![
+        ScheduleCreated {
+            meta: sample_meta(),
+            schedule_id,
+            settings: settings.clone(),
+        }
+        .into(),
+        ScheduleChanged {
+            meta: sample_meta(),
+            schedule_id,
+            settings: every.clone(),
+            changed_fields: vec!["spec".into(), "jitter".into()],
+        }
+        .into(),
+        SchedulePaused {
+            meta: sample_meta(),
+            schedule_id,
+            settings: ScheduleSettings {
+                paused: true,
+                note: Some("maintenance".into()),
+                ..every.clone()
+            },
+        }
+        .into(),
+        ScheduleResumed {
+            meta: sample_meta(),
+            schedule_id,
+            settings: every.clone(),
+            skipped_instants: 7,
+        }
+        .into(),
+        ScheduleDeleted {
+            meta: sample_meta(),
+            schedule_id,
+            settings: ScheduleSettings {
+                at: Some(1_790_000_060_000),
+                every: None,
+                ..every.clone()
+            },
+        }
+        .into(),
+        ScheduleState {
+            meta: sample_meta(),
+            schedule_id,
+            settings,
+            deleted: true,
+            created_at: 1_790_000_000_000,
+            updated_at: 1_790_000_100_000,
+        }
+        .into(),
+    ]
+}
+
+fn task_and_key_events() -> Vec<Event> {
     let task_id = Uuid::new_v4();
     let labels = BTreeMap::from([("team".to_owned(), "core".to_owned())]);
     vec![

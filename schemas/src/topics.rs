@@ -16,15 +16,24 @@ pub enum Stream {
     TenantKeys,
     /// svc-tasks → TaskState. Compacted: keyed by task id, the latest state of every task.
     TaskStates,
+    /// svc-scheduler → ScheduleCreated, ScheduleChanged, SchedulePaused, ScheduleResumed,
+    /// ScheduleDeleted. Keyed by schedule id. Apart from the triggers, which svc-tasks consumes:
+    /// it reads none of these.
+    ScheduleLifecycle,
+    /// svc-scheduler → ScheduleState. Compacted: keyed by schedule id, the latest state of every
+    /// schedule (a deleted one's last record says so).
+    ScheduleStates,
 }
 
 impl Stream {
-    pub const ALL: [Stream; 5] = [
+    pub const ALL: [Stream; 7] = [
         Stream::TaskRequests,
         Stream::TaskExecution,
         Stream::ScheduleTriggers,
         Stream::TenantKeys,
         Stream::TaskStates,
+        Stream::ScheduleLifecycle,
+        Stream::ScheduleStates,
     ];
 
     pub fn base_name(self) -> &'static str {
@@ -34,12 +43,17 @@ impl Stream {
             Stream::ScheduleTriggers => "taskflow.scheduler.triggers.v1",
             Stream::TenantKeys => "taskflow.tenants.keys.v1",
             Stream::TaskStates => "taskflow.tasks.state.v1",
+            Stream::ScheduleLifecycle => "taskflow.schedules.lifecycle.v1",
+            Stream::ScheduleStates => "taskflow.schedules.state.v1",
         }
     }
 
     /// True for streams Kafka compacts (keeps the latest record per key) instead of expiring.
     pub fn is_compacted(self) -> bool {
-        matches!(self, Stream::TenantKeys | Stream::TaskStates)
+        matches!(
+            self,
+            Stream::TenantKeys | Stream::TaskStates | Stream::ScheduleStates
+        )
     }
 }
 

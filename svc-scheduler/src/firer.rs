@@ -1,10 +1,10 @@
 //! The firer: every instance runs one. A pass locks the schedules due now (`FOR UPDATE SKIP
 //! LOCKED`), decides their instants (`domain::firing`), and in the same transaction writes one
-//! occurrence row per instant (primary key (schedule, instant)), the trigger and skip events into
-//! the outbox (`service::record`), and the schedule's next instant. Two instances never decide
-//! the same schedule at once (the row lock), and a decided instant is never decided again (the
-//! schedule moved past it in that transaction; the primary key would refuse it anyway). No node
-//! names, no leases.
+//! occurrence row per instant (primary key (schedule, instant)), the schedule's next instant,
+//! and, as its last statement, the trigger and skip events into the outbox (`service::record`,
+//! `service::outgoing`). Two instances never decide the same schedule at once (the row lock),
+//! and a decided instant is never decided again (the schedule moved past it in that
+//! transaction; the primary key would refuse it anyway). No node names, no leases.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +19,10 @@ use taskflow_platform::runtime::StopSignal;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use crate::domain::definition::ScheduleModel;
+use crate::domain::definition::{Definition, ScheduleModel};
 use crate::domain::firing::{Schedule, Step};
+use crate::domain::lifecycle::Lifecycle;
+use crate::service::outgoing::Outgoing;
 use crate::service::record;
 use crate::store::{self, Conn, ScheduleRow, StoreError};
 
@@ -99,7 +101,7 @@ impl Firer {
         let (decided, events, steps) = conn
             .transaction::<_, StoreError, _>(async move |conn| {
                 let due = store::lock_due(conn, BATCH).await?;
-                let mut events = 0;
+                let mut out = Outgoing::new(&producer);
                 let mut steps = Vec::new();
                 for row in &due {
                     // Each schedule's decision starts the trace its triggered tasks continue.
@@ -111,6 +113,7 @@ impl Firer {
                     );
                     // In a savepoint: a schedule that cannot be decided (a bug, bad data) is
                     // put off and reported, and does not hold up the others in this pass.
+                    // Its events join the pass's only if its savepoint commits.
                     let decided = conn
                         .transaction::<_, StoreError, _>(async |conn| {
                             decide(conn, row, now, &producer).await
@@ -118,8 +121,8 @@ impl Firer {
                         .instrument(span.clone())
                         .await;
                     match decided {
-                        Ok((n, decided_steps)) => {
-                            events += n;
+                        Ok((decided_out, decided_steps)) => {
+                            out.extend(decided_out);
                             steps.extend(decided_steps);
                         }
                         Err(error) => {
@@ -128,6 +131,8 @@ impl Firer {
                         }
                     }
                 }
+                let events = out.len();
+                out.append(conn).await?;
                 Ok((due.len(), events, steps))
             })
             .await?;
@@ -153,12 +158,14 @@ impl Firer {
     }
 }
 
+/// Decides `row`'s due instants; returns the events to announce and the steps taken.
 async fn decide(
     conn: &mut Conn,
     row: &ScheduleRow,
     now: chrono::DateTime<Utc>,
     producer: &str,
-) -> Result<(usize, Vec<Step>), StoreError> {
+) -> Result<(Outgoing, Vec<Step>), StoreError> {
+    let mut out = Outgoing::new(producer);
     let model = match ScheduleModel::from_stored(&row.definition) {
         Ok(model) => model,
         Err(reason) => {
@@ -175,11 +182,17 @@ async fn decide(
                 );
             }
             store::update_schedule(conn, &paused).await?;
-            return Ok((0, Vec::new()));
+            // Announced when its fields can be read at all (only its rules are broken).
+            if let Ok(definition) = serde_json::from_value::<Definition>(paused.definition.clone())
+            {
+                let correlation = format!("schedule-{}", row.id);
+                out.announce(Lifecycle::Paused, &paused, &definition, now, &correlation);
+            }
+            return Ok((out, Vec::new()));
         }
     };
     let Some(next_nominal) = row.next_nominal else {
-        return Ok((0, Vec::new()));
+        return Ok((out, Vec::new()));
     };
     let previous = store::last_run(conn, row.id).await?;
     let plan = Schedule {
@@ -194,12 +207,12 @@ async fn decide(
         previous,
     }
     .plan(now, MAX_STEPS);
-    let events = record(conn, row, &model, &plan.steps, None, now, producer).await?;
+    record(conn, row, &model, &plan.steps, None, now, &mut out).await?;
     let mut next = row.clone();
     next.next_nominal = plan.next_nominal;
     next.next_fire_at = plan.next_fire_at;
     next.waiting_for_task = plan.waiting_for;
     next.updated_at = now;
     store::update_schedule(conn, &next).await?;
-    Ok((events, plan.steps))
+    Ok((out, plan.steps))
 }

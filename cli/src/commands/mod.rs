@@ -1,5 +1,6 @@
 pub mod batch;
 pub mod dlq;
+pub mod schedule_history;
 pub mod schedules;
 pub mod tap;
 pub mod tasks;

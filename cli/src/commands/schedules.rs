@@ -88,6 +88,10 @@ fn show_schedule(settings: &Settings, s: &Value) {
 }
 
 pub async fn run(settings: &Settings, command: &ScheduleCommand) -> anyhow::Result<()> {
+    // The history is read from Kafka: no API, no key.
+    if let ScheduleCommand::History { id } = command {
+        return super::schedule_history::run(settings, *id).await;
+    }
     let api = Api::new(&settings.scheduler_url()?, &settings.api_key()?)?;
     match command {
         ScheduleCommand::Create(args) => {
@@ -213,6 +217,7 @@ pub async fn run(settings: &Settings, command: &ScheduleCommand) -> anyhow::Resu
                 println!("{id}  deleted");
             }
         }
+        ScheduleCommand::History { .. } => {}
     }
     Ok(())
 }

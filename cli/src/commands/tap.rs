@@ -5,8 +5,9 @@
 
 use std::io::Write;
 
+use rdkafka::consumer::StreamConsumer;
 use serde_json::Value;
-use taskflow_schemas::{EventKind, Stream};
+use taskflow_schemas::{EventKind, Stream, Topics};
 
 use crate::cli::TapArgs;
 use crate::config::Settings;
@@ -15,15 +16,6 @@ use crate::kafka::{self, StartAt};
 use crate::output::{field, short};
 
 pub async fn run(settings: &Settings, args: &TapArgs) -> anyhow::Result<()> {
-    let topics = settings.topics();
-    let names: Vec<String> = if args.all {
-        Stream::ALL.into_iter().map(|s| topics.name(s)).collect()
-    } else {
-        args.topics
-            .iter()
-            .map(|t| kafka::resolve_topic(&topics, t))
-            .collect()
-    };
     for t in &args.types {
         if EventKind::from_name(t).is_none() {
             let known: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
@@ -33,13 +25,22 @@ pub async fn run(settings: &Settings, args: &TapArgs) -> anyhow::Result<()> {
             )));
         }
     }
+    let topics = settings.topics();
+    let (consumer, named) = kafka::consumer(settings, args.group.as_deref())?;
+    let names: Vec<String> = if args.all {
+        every_topic(&consumer, &topics)?
+    } else {
+        args.topics
+            .iter()
+            .map(|t| kafka::resolve_topic(&topics, t))
+            .collect()
+    };
     let at = match (&args.from, &args.group) {
         (Some(from), _) => StartAt::parse(from)?,
         (None, Some(_)) => StartAt::Committed,
         (None, None) => StartAt::Beginning,
     };
     let codec = kafka::codec(settings)?;
-    let (consumer, named) = kafka::consumer(settings, args.group.as_deref())?;
     let mut reader = kafka::start(consumer, &names, at, args.follow, named)?;
     let stdout = std::io::stdout();
     loop {
@@ -77,6 +78,25 @@ pub async fn run(settings: &Settings, args: &TapArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Every stream's topic the cluster has. Services create the topics of the streams they know
+/// when they start, so a CLI newer than the running services may know a stream whose topic
+/// does not exist yet: it is left out with a note rather than failing the whole tap.
+fn every_topic(consumer: &StreamConsumer, topics: &Topics) -> anyhow::Result<Vec<String>> {
+    let existing = kafka::topic_names(consumer)?;
+    let mut names = Vec::new();
+    for stream in Stream::ALL {
+        let name = topics.name(stream);
+        if existing.contains(&name) {
+            names.push(name);
+        } else {
+            eprintln!(
+                "note: no topic {name} on this cluster yet (its producer has not started since it was added); left out"
+            );
+        }
+    }
+    Ok(names)
+}
+
 /// Table output: one short line per event.
 fn human(line: &Value) -> String {
     let event = line.get("event").cloned().unwrap_or(Value::Null);
@@ -87,6 +107,8 @@ fn human(line: &Value) -> String {
         .unwrap_or_else(|| field(line, "key"));
     let mut detail = Vec::new();
     for key in [
+        "name",
+        "changed_fields",
         "task_type",
         "status",
         "attempt",

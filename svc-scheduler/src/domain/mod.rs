@@ -8,6 +8,8 @@
 //!   rules ([`definition::ScheduleModel`]); [`template`]: the task it starts, checked against
 //!   the task-type catalogue.
 //! - [`firing`]: what to do about a due schedule (trigger, skip, miss; where it stands after).
+//! - [`lifecycle`]: which changes of a schedule are announced on the bus, and the records they
+//!   write (the lifecycle event and the schedule's state after it).
 //!
 //! DST rules for cron schedules are described on [`spec::Spec::next_after`].
 
@@ -17,6 +19,7 @@ pub mod duration;
 pub mod error;
 pub mod firing;
 pub mod jitter;
+pub mod lifecycle;
 pub mod options;
 pub mod overlap;
 pub mod spec;

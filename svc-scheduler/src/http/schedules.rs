@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 use taskflow_platform::http::Tenant;
+use taskflow_platform::http::correlation::CorrelationId;
 use taskflow_platform::http::rejections::{self, body_too_large, unreadable_body};
 
 use super::errors::{ApiError, REJECTIONS};
@@ -51,10 +52,17 @@ fn page_limit(limit: Option<i64>) -> Result<i64, ApiError> {
 #[post("/v1/schedules")]
 pub async fn create(
     tenant: Tenant,
+    correlation: CorrelationId,
     state: web::Data<AppState>,
     body: web::Json<Definition>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = schedules::create(&state.services, tenant.tenant_id, body.into_inner()).await?;
+    let row = schedules::create(
+        &state.services,
+        tenant.tenant_id,
+        body.into_inner(),
+        &correlation.0,
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header((LOCATION, format!("/v1/schedules/{}", row.id)))
         .json(view(&row)))
@@ -138,6 +146,7 @@ pub async fn get(
 #[patch("/v1/schedules/{id}")]
 pub async fn patch(
     tenant: Tenant,
+    correlation: CorrelationId,
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
     body: web::Json<Map<String, Value>>,
@@ -147,6 +156,7 @@ pub async fn patch(
         tenant.tenant_id,
         path.into_inner(),
         body.into_inner(),
+        &correlation.0,
     )
     .await?;
     Ok(HttpResponse::Ok().json(view(&row)))
@@ -166,10 +176,12 @@ pub async fn patch(
 #[delete("/v1/schedules/{id}")]
 pub async fn delete(
     tenant: Tenant,
+    correlation: CorrelationId,
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    schedules::delete(&state.services, tenant.tenant_id, path.into_inner()).await?;
+    let id = path.into_inner();
+    schedules::delete(&state.services, tenant.tenant_id, id, &correlation.0).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -222,6 +234,7 @@ async fn optional_json<T: DeserializeOwned>(
 #[post("/v1/schedules/{id}/pause")]
 pub async fn pause(
     tenant: Tenant,
+    correlation: CorrelationId,
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
     req: HttpRequest,
@@ -230,7 +243,8 @@ pub async fn pause(
     let note = optional_json::<PauseBody>(&req, body)
         .await?
         .and_then(|b| b.note);
-    let row = change::pause(&state.services, tenant.tenant_id, path.into_inner(), note).await?;
+    let id = path.into_inner();
+    let row = change::pause(&state.services, tenant.tenant_id, id, note, &correlation.0).await?;
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 
@@ -249,10 +263,12 @@ pub async fn pause(
 #[post("/v1/schedules/{id}/resume")]
 pub async fn resume(
     tenant: Tenant,
+    correlation: CorrelationId,
     state: web::Data<AppState>,
     path: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let row = change::resume(&state.services, tenant.tenant_id, path.into_inner()).await?;
+    let id = path.into_inner();
+    let row = change::resume(&state.services, tenant.tenant_id, id, &correlation.0).await?;
     Ok(HttpResponse::Ok().json(view(&row)))
 }
 

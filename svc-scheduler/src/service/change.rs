@@ -1,14 +1,18 @@
 //! Changes of a schedule's settings: a patch of its definition, pause and resume. Each locks
-//! the schedule's row, changes it and stores it in one transaction.
+//! the schedule's row, changes it, stores it and announces it (ScheduleChanged, SchedulePaused,
+//! ScheduleResumed and the schedule's state) in one transaction; a change that changes nothing
+//! announces nothing.
 
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::{MAX_INSTANTS, ServiceError, Services, model_of, record, state_row};
+use super::outgoing::Outgoing;
+use super::{MAX_INSTANTS, ServiceError, Services, model_of, readable, record, state_row};
 use crate::domain::definition::{Definition, note_problem};
 use crate::domain::firing::Step;
+use crate::domain::lifecycle::Lifecycle;
 use crate::domain::options::occurrences as instants;
 use crate::store::{self, Conn, ScheduleRow};
 
@@ -26,8 +30,9 @@ pub async fn patch(
     tenant_id: Uuid,
     id: Uuid,
     fields: Map<String, Value>,
+    correlation: &str,
 ) -> Result<ScheduleRow, ServiceError> {
-    change(services, tenant_id, id, Change::Patch(fields)).await
+    change(services, tenant_id, id, Change::Patch(fields), correlation).await
 }
 
 /// Stops firing; `note` says why.
@@ -36,11 +41,12 @@ pub async fn pause(
     tenant_id: Uuid,
     id: Uuid,
     note: Option<String>,
+    correlation: &str,
 ) -> Result<ScheduleRow, ServiceError> {
     if let Some(message) = note.as_deref().and_then(note_problem) {
         return Err(ServiceError::invalid("/note", message));
     }
-    change(services, tenant_id, id, Change::Pause(note)).await
+    change(services, tenant_id, id, Change::Pause(note), correlation).await
 }
 
 /// Fires again from now on; the instants that passed while paused are recorded as skipped
@@ -49,8 +55,9 @@ pub async fn resume(
     services: &Services,
     tenant_id: Uuid,
     id: Uuid,
+    correlation: &str,
 ) -> Result<ScheduleRow, ServiceError> {
-    change(services, tenant_id, id, Change::Resume).await
+    change(services, tenant_id, id, Change::Resume, correlation).await
 }
 
 /// Applies `change` to the locked schedule in one transaction.
@@ -59,27 +66,60 @@ async fn change(
     tenant_id: Uuid,
     id: Uuid,
     change: Change,
+    correlation: &str,
 ) -> Result<ScheduleRow, ServiceError> {
     let now = services.clock.now();
     let max = services.max_per_second;
-    let producer = services.producer.as_str();
+    let mut out = Outgoing::new(&services.producer);
     let mut conn = services.pool.get().await?;
-    let row = conn
+    let (row, announced) = conn
         .transaction::<_, ServiceError, _>(async move |conn| {
-            let row = store::lock_schedule(conn, tenant_id, id)
+            let found = store::lock_schedule(conn, tenant_id, id)
                 .await?
                 .ok_or(ServiceError::NotFound(id))?;
-            let row = match change {
-                Change::Patch(fields) => patched(row, fields, now, max)?,
-                Change::Pause(note) => paused(row, note, now),
-                Change::Resume => resumed(conn, row, now, producer).await?,
+            let (row, what) = match change {
+                Change::Patch(fields) => {
+                    let row = patched(found.clone(), fields, now, max)?;
+                    let what = news(&found, &row, Lifecycle::of_patch);
+                    (row, what)
+                }
+                Change::Pause(note) => {
+                    let row = paused(found.clone(), note, now);
+                    let what = news(&found, &row, Lifecycle::of_pause);
+                    (row, what)
+                }
+                Change::Resume => {
+                    let was_paused = found.paused;
+                    let (row, skipped) = resumed(conn, found, now, &mut out).await?;
+                    (row, Lifecycle::of_resume(was_paused, skipped))
+                }
             };
             store::update_schedule(conn, &row).await?;
-            Ok(row)
+            if let Some(what) = what
+                && let Some(definition) = readable(&row)
+            {
+                out.announce(what, &row, &definition, now, correlation);
+            }
+            let announced = out.append(conn).await?;
+            Ok((row, announced))
         })
         .await?;
-    services.outbox_ready.notify_one();
+    if announced {
+        services.outbox_ready.notify_one();
+    }
     Ok(row)
+}
+
+/// What a patch or a pause announces, as `decide` reads the definitions before and after
+/// (nothing when either cannot be read).
+fn news(
+    before: &ScheduleRow,
+    after: &ScheduleRow,
+    decide: fn(&Definition, &Definition) -> Option<Lifecycle>,
+) -> Option<Lifecycle> {
+    readable(before)
+        .zip(readable(after))
+        .and_then(|(before, after)| decide(&before, &after))
 }
 
 fn patched(
@@ -115,16 +155,19 @@ fn paused(mut row: ScheduleRow, note: Option<String>, now: DateTime<Utc>) -> Sch
     row
 }
 
+/// The schedule running again from `now`, and how many instants passed while it was paused
+/// (their skips are in `out`).
 async fn resumed(
     conn: &mut Conn,
     mut row: ScheduleRow,
     now: DateTime<Utc>,
-    producer: &str,
-) -> Result<ScheduleRow, ServiceError> {
+    out: &mut Outgoing,
+) -> Result<(ScheduleRow, usize), ServiceError> {
     if !row.paused {
-        return Ok(row);
+        return Ok((row, 0));
     }
     let model = model_of(&row)?;
+    let mut skipped = 0;
     if let Some(from) = row.next_nominal {
         let passed = instants(
             &model.spec,
@@ -142,7 +185,7 @@ async fn resumed(
                 detail: "the schedule was paused at this instant".into(),
             })
             .collect();
-        record(conn, &row, &model, &steps, None, now, producer).await?;
+        skipped = record(conn, &row, &model, &steps, None, now, out).await?;
     }
     let (next_nominal, next_fire_at) = model.first_from(row.id, row.anchor, now);
     row.paused = false;
@@ -153,5 +196,5 @@ async fn resumed(
     row.next_fire_at = next_fire_at;
     row.waiting_for_task = None;
     row.updated_at = now;
-    Ok(row)
+    Ok((row, skipped))
 }

@@ -1,9 +1,11 @@
 //! Use cases: each runs the pure rules of `domain` inside one database transaction, so a
 //! refused change writes nothing and an accepted one writes the schedule, its occurrences and
-//! their events (outbox) together. The HTTP handlers parse, call one of these and map the
-//! error; the firer shares [`record`] with them.
+//! their events (outbox) together: the occurrences' events, and for a change of the schedule's
+//! life its lifecycle event and state record ([`outgoing`], appended last). The HTTP handlers
+//! parse, call one of these and map the error; the firer shares [`record`] with them.
 
 pub mod change;
+pub mod outgoing;
 pub mod record;
 pub mod schedules;
 pub mod trigger;
@@ -78,6 +80,17 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for ServiceError
     fn from(e: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
         ServiceError::Store(StoreError::from(e))
     }
+}
+
+/// The definition of a stored schedule, for what it announces; `None` (logged) when this
+/// version cannot read it, so the change goes ahead unannounced rather than be refused (the
+/// firer pauses such a schedule, and pausing or deleting it must stay possible).
+fn readable(row: &ScheduleRow) -> Option<Definition> {
+    serde_json::from_value(row.definition.clone())
+        .inspect_err(|error| {
+            tracing::error!(schedule_id = %row.id, %error, "stored definition unreadable; the change is not announced");
+        })
+        .ok()
 }
 
 /// The rules of a stored schedule.

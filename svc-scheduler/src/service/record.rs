@@ -1,17 +1,18 @@
 //! How a decided instant is written down, by the firer and by the use cases alike: one
-//! occurrence row per step (primary key (schedule, instant)) and its event in the outbox,
+//! occurrence row per step (primary key (schedule, instant)) and its event for the outbox,
 //! `ScheduledTaskTriggered` for a trigger, `ScheduleOccurrenceSkipped` for a skip or a miss.
 
 use chrono::Utc;
 use taskflow_schemas::{Event, EventMeta, ScheduleOccurrenceSkipped};
 
+use super::outgoing::Outgoing;
 use crate::domain::definition::ScheduleModel;
 use crate::domain::firing::Step;
 use crate::store::{self, Conn, OccurrenceRow, ScheduleRow, StoreError};
 
-/// Writes the steps' occurrence rows and their events (into the outbox), in the caller's
-/// transaction. `trigger_reason` marks triggers that did not come from the timetable
-/// (manual, backfill). Returns how many events were written.
+/// Writes the steps' occurrence rows in the caller's transaction and puts their events in
+/// `out`, which the caller appends to the outbox last. `trigger_reason` marks triggers that did
+/// not come from the timetable (manual, backfill). Returns how many events it put there.
 pub async fn record(
     conn: &mut Conn,
     row: &ScheduleRow,
@@ -19,7 +20,7 @@ pub async fn record(
     steps: &[Step],
     trigger_reason: Option<&str>,
     now: chrono::DateTime<Utc>,
-    producer: &str,
+    out: &mut Outgoing,
 ) -> Result<usize, StoreError> {
     let mut occurrences = Vec::with_capacity(steps.len());
     let mut events = Vec::with_capacity(steps.len());
@@ -29,7 +30,7 @@ pub async fn record(
             now.timestamp_millis(),
             format!("schedule-{}", row.id),
             row.tenant_id,
-            producer,
+            out.producer(),
         );
         match step {
             Step::Trigger {
@@ -91,6 +92,9 @@ pub async fn record(
         }
     }
     store::insert_occurrences(conn, &occurrences).await?;
-    taskflow_platform::outbox::enqueue_all(conn, &events).await?;
-    Ok(events.len())
+    let written = events.len();
+    for (event, trace) in events {
+        out.push(event, trace);
+    }
+    Ok(written)
 }

@@ -1,18 +1,24 @@
 //! Create, read and delete schedules, and read their occurrences. A schedule of another tenant
-//! is missing, exactly like one that does not exist.
+//! is missing, exactly like one that does not exist. Creating and deleting announce it
+//! (ScheduleCreated, ScheduleDeleted and the schedule's state) in the same transaction.
 
 use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
-use super::{ServiceError, Services, state_row};
+use super::outgoing::Outgoing;
+use super::{ServiceError, Services, readable, state_row};
 use crate::domain::definition::Definition;
+use crate::domain::lifecycle::Lifecycle;
 use crate::store::{self, OccurrenceRow, ScheduleRow};
 
-/// Stores a new schedule, planned from now. Nothing is stored unless every rule holds.
+/// Stores a new schedule, planned from now. Nothing is stored (or announced) unless every rule
+/// holds.
 pub async fn create(
     services: &Services,
     tenant_id: Uuid,
     definition: Definition,
+    correlation: &str,
 ) -> Result<ScheduleRow, ServiceError> {
     let now = services.clock.now();
     let model = definition
@@ -27,8 +33,16 @@ pub async fn create(
         definition.anchor(now),
         now,
     );
+    let mut out = Outgoing::new(&services.producer);
+    out.announce(Lifecycle::Created, &row, &definition, now, correlation);
     let mut conn = services.pool.get().await?;
-    store::insert_schedule(&mut conn, &row).await?;
+    conn.transaction::<_, ServiceError, _>(async |conn| {
+        store::insert_schedule(conn, &row).await?;
+        out.append(conn).await?;
+        Ok(())
+    })
+    .await?;
+    services.outbox_ready.notify_one();
     Ok(row)
 }
 
@@ -54,14 +68,32 @@ pub async fn get(
         .ok_or(ServiceError::NotFound(id))
 }
 
-/// Deletes the schedule and its occurrences.
-pub async fn delete(services: &Services, tenant_id: Uuid, id: Uuid) -> Result<(), ServiceError> {
+/// Deletes the schedule and its occurrences; its last events carry the settings it had.
+pub async fn delete(
+    services: &Services,
+    tenant_id: Uuid,
+    id: Uuid,
+    correlation: &str,
+) -> Result<(), ServiceError> {
+    let now = services.clock.now();
+    let mut out = Outgoing::new(&services.producer);
     let mut conn = services.pool.get().await?;
-    if store::delete_schedule(&mut conn, tenant_id, id).await? {
+    conn.transaction::<_, ServiceError, _>(async move |conn| {
+        // Locked first: a firer deciding it finishes before it goes, so no trigger of it is
+        // committed after its ScheduleDeleted.
+        let row = store::lock_schedule(conn, tenant_id, id)
+            .await?
+            .ok_or(ServiceError::NotFound(id))?;
+        store::delete_schedule(conn, tenant_id, id).await?;
+        if let Some(definition) = readable(&row) {
+            out.announce(Lifecycle::Deleted, &row, &definition, now, correlation);
+        }
+        out.append(conn).await?;
         Ok(())
-    } else {
-        Err(ServiceError::NotFound(id))
-    }
+    })
+    .await?;
+    services.outbox_ready.notify_one();
+    Ok(())
 }
 
 /// A page of the schedule's occurrences before `before`, newest first.

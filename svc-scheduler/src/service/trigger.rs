@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use uuid::Uuid;
 
+use super::outgoing::Outgoing;
 use super::{MAX_INSTANTS, ServiceError, Services, model_of, record};
 use crate::domain::firing::{Step, task_id};
 use crate::domain::options::occurrences as instants;
@@ -25,7 +26,7 @@ pub async fn trigger(
 ) -> Result<Triggered, ServiceError> {
     let now = services.clock.now();
     let instant = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
-    let producer = services.producer.as_str();
+    let mut out = Outgoing::new(&services.producer);
     let mut conn = services.pool.get().await?;
     let task = conn
         .transaction::<_, ServiceError, _>(async move |conn| {
@@ -39,7 +40,8 @@ pub async fn trigger(
                 task_id: task,
                 cancel: None,
             }];
-            record(conn, &row, &model, &steps, Some("manual"), now, producer).await?;
+            record(conn, &row, &model, &steps, Some("manual"), now, &mut out).await?;
+            out.append(conn).await?;
             Ok(task)
         })
         .await?;
@@ -66,7 +68,7 @@ pub async fn backfill(
             "to must be after from and not in the future",
         ));
     }
-    let producer = services.producer.as_str();
+    let mut out = Outgoing::new(&services.producer);
     let mut conn = services.pool.get().await?;
     let fired = conn
         .transaction::<_, ServiceError, _>(async move |conn| {
@@ -100,7 +102,8 @@ pub async fn backfill(
                     cancel: None,
                 })
                 .collect();
-            record(conn, &row, &model, &steps, Some("backfill"), now, producer).await?;
+            record(conn, &row, &model, &steps, Some("backfill"), now, &mut out).await?;
+            out.append(conn).await?;
             Ok(steps.len())
         })
         .await?;

@@ -1,6 +1,7 @@
 //! Every SQL statement of svc-scheduler. Callers hand in a connection and own the transaction.
 
 mod occurrences;
+mod outbox;
 mod retention;
 mod rows;
 mod schedules;
@@ -10,6 +11,7 @@ pub use occurrences::{
     insert_occurrences, last_run, list_occurrences, mark_task_ended, mark_trigger_refused,
     recorded_instants, schedules_waiting_for,
 };
+pub use outbox::append_events;
 pub use retention::delete_occurrences_before;
 pub use rows::{OccurrenceRow, ScheduleRow};
 pub use schedules::{

@@ -161,26 +161,77 @@ impl TestScheduler {
 
     /// Decoded trigger events on the triggers topic, from the start.
     pub async fn triggers(&self, at_least: usize) -> Vec<taskflow_schemas::Event> {
-        let topic = self
-            .config
-            .kafka
-            .topics
-            .name(taskflow_schemas::Stream::ScheduleTriggers);
+        self.records(taskflow_schemas::Stream::ScheduleTriggers, at_least)
+            .await
+            .into_iter()
+            .map(|(_, event)| event)
+            .collect()
+    }
+
+    /// Records on `stream`'s topic from the start (at least `at_least`), each with its key,
+    /// decoded with the schemas the registry holds for them.
+    pub async fn records(
+        &self,
+        stream: taskflow_schemas::Stream,
+        at_least: usize,
+    ) -> Vec<(Option<String>, taskflow_schemas::Event)> {
+        let topic = self.config.kafka.topics.name(stream);
         let raw = taskflow_platform::testing::read_topic(
             &self.config.kafka.bootstrap_servers,
             &topic,
             at_least,
         )
         .await;
-        let mut events = Vec::new();
+        let mut records = Vec::new();
         for record in raw {
-            events.push(
-                self.codec
-                    .decode(Some(&record.payload))
-                    .await
-                    .expect("decodes"),
-            );
+            let key = record
+                .key
+                .as_deref()
+                .map(|k| String::from_utf8_lossy(k).into_owned());
+            let event = self
+                .codec
+                .decode(Some(&record.payload))
+                .await
+                .expect("decodes");
+            records.push((key, event));
         }
-        events
+        records
+    }
+
+    /// The event types in the service's outbox log, in log order: what it has announced.
+    pub async fn outbox_types(&self) -> Vec<String> {
+        use diesel::prelude::*;
+        use diesel_async::RunQueryDsl;
+        use taskflow_platform::outbox::outbox;
+        let pool = taskflow_platform::db::pool(&self.config.database_url, 1).expect("pool");
+        let mut conn = pool.get().await.expect("connection");
+        outbox::table
+            .order(outbox::id)
+            .select(outbox::event_type)
+            .load(&mut conn)
+            .await
+            .expect("outbox rows")
+    }
+
+    /// `method path` as `tenant`, with a JSON body when one is given: the status and the body
+    /// (`Value::Null` when there is none).
+    pub async fn call(
+        &self,
+        tenant: &TestTenant,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&tenant.key);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
     }
 }

@@ -5,6 +5,7 @@
 mod docs;
 mod helpers;
 mod key_directory;
+mod lifecycle;
 mod overlap;
 mod retention;
 mod schedules;
