@@ -185,6 +185,12 @@ pub fn fold(current: Option<TaskState>, event: &Event) -> Option<(TaskState, Dra
         | Event::ScheduleOccurrenceSkipped(_)
         | Event::ScheduledTaskRefused(_)
         | Event::TaskState(_)
+        | Event::ScheduleCreated(_)
+        | Event::ScheduleChanged(_)
+        | Event::SchedulePaused(_)
+        | Event::ScheduleResumed(_)
+        | Event::ScheduleDeleted(_)
+        | Event::ScheduleState(_)
         | Event::ApiKeyIssued(_)
         | Event::ApiKeyRevoked(_) => {
             return None;

@@ -97,6 +97,12 @@ pub fn apply(state: Option<TaskView>, event: &Event) -> Result<TaskView, ApplyEr
         | Event::ScheduleOccurrenceSkipped(_)
         | Event::ScheduledTaskRefused(_)
         | Event::TaskState(_)
+        | Event::ScheduleCreated(_)
+        | Event::ScheduleChanged(_)
+        | Event::SchedulePaused(_)
+        | Event::ScheduleResumed(_)
+        | Event::ScheduleDeleted(_)
+        | Event::ScheduleState(_)
         | Event::ApiKeyIssued(_)
         | Event::ApiKeyRevoked(_) => {
             return Err(ApplyError::NotATaskEvent(event.kind().name()));
