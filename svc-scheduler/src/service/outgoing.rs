@@ -1,7 +1,9 @@
 //! The events a transaction announces, collected while it runs and appended to the outbox as
-//! its last statement ([`Outgoing::append`]). The outbox insert takes the lock that hands out
-//! log positions in commit order and holds it to the commit: appending last keeps that window
-//! to the commit itself, and nothing waits for a row lock while holding it.
+//! its last statement ([`Outgoing::append`]), after the lock on the schedule's row (taken by
+//! every change, the firer and the triggers; a new schedule's row is its insert). A second
+//! writer of the same schedule then draws its log ids after the first one commits, so per
+//! schedule, log order is commit order (P7), and nothing waits for a row lock while holding the
+//! outbox's append lock (`platform/src/outbox`).
 
 use chrono::{DateTime, Utc};
 use taskflow_platform::headers::{TraceContext, current_trace};
