@@ -43,6 +43,10 @@ PG_BIN=/usr/lib/postgresql/15/bin
 PG_USER=taskflow
 PG_PASSWORD=taskflow
 PG_DATABASES=(taskflow_tasks taskflow_executor taskflow_notify taskflow_scheduler taskflow_registry)
+# Each service connects as its own role, named like its database, which owns that database and
+# nothing else (least privilege: svc-notify cannot even connect to svc-tasks' database). Local
+# development only: each role's password is its name.
+PG_SERVICE_DATABASES=(taskflow_tasks taskflow_executor taskflow_notify taskflow_scheduler)
 PG_LOG="$LOG_DIR/postgres.log"
 # The data dir is normally $STATE_DIR/postgres/data; see pg_resolve_data_dir for the exception.
 PG_DATA_LINK="$STATE_DIR/postgres/data"
@@ -529,6 +533,8 @@ pg_psql() {
 }
 
 pg_url() { printf 'postgres://%s:%s@%s:%s/%s' "$PG_USER" "$PG_PASSWORD" "$HOST" "$PG_PORT" "$1"; }
+# A service's database as the service's own role (see PG_SERVICE_DATABASES).
+pg_service_url() { printf 'postgres://%s:%s@%s:%s/%s' "$1" "$1" "$HOST" "$PG_PORT" "$1"; }
 
 # --- Kafka ---------------------------------------------------------------------------------------
 # Jars live in a directory keyed by the pom's hash: editing deploy/kafka/pom.xml (say, a log4j

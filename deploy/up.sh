@@ -84,15 +84,51 @@ pg_write_conf() {
 }
 
 pg_create_databases() {
-  local list
+  local list services db
   list="$(printf "'%s'," "${PG_DATABASES[@]}")"
-  # One round trip: CREATE DATABASE only for the names that do not exist yet.
+  services="$(printf "'%s'," "${PG_SERVICE_DATABASES[@]}")"
+  # CREATE DATABASE only for the names that do not exist yet; each service's role (named like
+  # its database, see PG_SERVICE_DATABASES) owns its database, and nobody else may connect to it.
   pg_psql -d postgres -At >/dev/null <<SQL
 SET client_min_messages = warning;
+SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', r, r) FROM unnest(ARRAY[${services%,}]) AS r
+WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \gexec
 SELECT format('CREATE DATABASE %I', d) FROM unnest(ARRAY[${list%,}]) AS d
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec
+SELECT format('ALTER DATABASE %I OWNER TO %I', d, d) || ';' || format('REVOKE ALL ON DATABASE %I FROM PUBLIC', d)
+FROM unnest(ARRAY[${services%,}]) AS d \gexec
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 SQL
+  # A database made before the roles existed keeps its tables owned by the superuser: hand
+  # them to the service's role (nothing to do on later runs).
+  for db in "${PG_SERVICE_DATABASES[@]}"; do
+    pg_psql -d "$db" -At >/dev/null <<'SQL'
+SET client_min_messages = warning;
+DO $$
+DECLARE
+    stmt text;
+BEGIN
+    FOR stmt IN
+        SELECT format('ALTER %s %s OWNER TO %I',
+                      CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
+                      c.oid::regclass, current_database())
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'S')
+          AND pg_get_userbyid(c.relowner) <> current_database()
+          -- A table's own sequences follow the table.
+          AND NOT (c.relkind = 'S' AND EXISTS (
+                SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
+        UNION ALL
+        SELECT format('ALTER FUNCTION %s OWNER TO %I', p.oid::regprocedure, current_database())
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> current_database()
+    LOOP
+        EXECUTE stmt;
+    END LOOP;
+END
+$$;
+SQL
+  done
 }
 
 pg_up() {
@@ -288,11 +324,12 @@ EOF
   mv "$DEV_ENV.new" "$DEV_ENV"
   devenv_export KAFKA_BOOTSTRAP_SERVERS "$HOST:$KAFKA_PORT"
   devenv_export SCHEMA_REGISTRY_URL "$REGISTRY_CCOMPAT"
-  devenv_export DATABASE_URL_TASKS "$(pg_url taskflow_tasks)"
-  devenv_export DATABASE_URL_EXECUTOR "$(pg_url taskflow_executor)"
-  devenv_export DATABASE_URL_NOTIFY "$(pg_url taskflow_notify)"
-  devenv_export DATABASE_URL_SCHEDULER "$(pg_url taskflow_scheduler)"
-  # The maintenance database: for tests that create and drop throwaway databases.
+  devenv_export DATABASE_URL_TASKS "$(pg_service_url taskflow_tasks)"
+  devenv_export DATABASE_URL_EXECUTOR "$(pg_service_url taskflow_executor)"
+  devenv_export DATABASE_URL_NOTIFY "$(pg_service_url taskflow_notify)"
+  devenv_export DATABASE_URL_SCHEDULER "$(pg_service_url taskflow_scheduler)"
+  # The superuser on the maintenance database: for tests that create and drop throwaway
+  # databases, and for benchmarks.
   devenv_export DATABASE_URL_ADMIN "$(pg_url postgres)"
   devenv_export TASKFLOW_TASK_PARTITIONS "$TASK_PARTITIONS"
 }

@@ -5,6 +5,7 @@ mod crashes;
 mod delayed;
 mod hardening;
 mod helpers;
+mod least_privilege;
 mod lifecycle;
 mod metrics;
 mod notify;
