@@ -44,9 +44,11 @@ BIND_VARS = {
 RUNTIME_VARS = {"HOSTNAME"}
 # Published host ports, and by whom: nothing else may publish one. The entry point (nginx) holds
 # every HTTP route of the services (deploy/compose/nginx.conf.template); its host port comes from
-# TASKFLOW_ENTRY_PORT, a variable compose.yaml reads itself (STACK_VARS), not a service.
-PUBLIC_PORTS = {"nginx": {18080}, "jaeger": {16686}}
-STACK_VARS = {"TASKFLOW_ENTRY_PORT"}
+# TASKFLOW_ENTRY_PORT, a variable compose.yaml reads itself (STACK_VARS), not a service. Kafka and
+# the registry are published for clients on the host (the stock-client check), on loopback only.
+PUBLIC_PORTS = {"nginx": {18080}, "jaeger": {16686}, "kafka": {18092}, "registry": {18083}}
+LOOPBACK_ONLY = {"kafka", "registry"}
+STACK_VARS = {"TASKFLOW_ENTRY_PORT", "TASKFLOW_KAFKA_HOST_PORT", "TASKFLOW_REGISTRY_HOST_PORT"}
 
 failures: list[str] = []
 
@@ -240,6 +242,9 @@ def check_compose() -> None:
                 fail("compose", f"{name} publishes {p} on a random host port")
                 continue
             published.add(int(host))
+            ip = p.get("host_ip") if isinstance(p, dict) else (str(p).split(":")[0] if str(p).count(":") == 2 else None)
+            if name in LOOPBACK_ONLY and ip != "127.0.0.1":
+                fail("compose", f"{name} publishes {p} beyond loopback: only 127.0.0.1 may reach it unauthenticated")
         if published - PUBLIC_PORTS.get(name, set()):
             fail("compose", f"{name} publishes {sorted(published)}; only public ports may be published")
         for v in s.get("volumes") or []:

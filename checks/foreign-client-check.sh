@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Proves that a stock Kafka client that knows nothing of this repository (confluent-kafka for
 # Python with its own schema-registry client) reads TaskFlow's contracts and records.
+# Against whichever Kafka and registry the environment names: the native stack's
+# (.taskflow/dev.env, in `make test`) or a compose stack's (.taskflow/compose/…/dev.env, in
+# `make compose-test`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${KAFKA_BOOTSTRAP_SERVERS:?source .taskflow/dev.env first}" "${SCHEMA_REGISTRY_URL:?}"
+: "${KAFKA_BOOTSTRAP_SERVERS:?source .taskflow/dev.env, or the dev.env of a compose stack, first}" "${SCHEMA_REGISTRY_URL:?}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/taskflow/target}"
 
 cache="${TASKFLOW_CACHE:-$HOME/.cache/taskflow}"
 venv="$cache/foreign-client-venv"

@@ -51,7 +51,8 @@ def main(samples_path):
         for field in ("correlation_id", "producer", "tenant_id"):
             assert str(record[field]) == str(sample["fields"][field]), (field, record, sample)
     print(f"foreign-client-check: confluent-kafka read and decoded {len(expected)} records "
-          f"of {len(set(s['record'] for s in expected))} event types from {len(topics)} topics")
+          f"of {len(set(s['record'] for s in expected))} event types from {len(topics)} topics "
+          f"(Kafka {os.environ['KAFKA_BOOTSTRAP_SERVERS']}, registry {os.environ['SCHEMA_REGISTRY_URL']})")
 
 
 if __name__ == "__main__":

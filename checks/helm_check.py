@@ -3,6 +3,7 @@
 
 Renders the chart with `helm template` (HELM: the binary) and checks the values that matter:
 replicas, probes, secrets, the executor's drain time, opt-in PDBs / autoscaling / Strimzi topics,
+TASKFLOW_CREATE_TOPICS false exactly when Strimzi topics are on or kafka.createTopics is false,
 and that each service gets exactly the variables deploy/compose.yaml gives it (which
 checks/compose_check.py holds to what the code reads). Also that bad values are refused.
 Usage: helm_check.py CHART_DIR. Exit 1 on a failure.
@@ -121,6 +122,13 @@ def check_values_file(path: Path) -> None:
         missing = wanted_env[svc] - set(env)
         if extra or missing:
             fail(f"{path.name}: {name} env differs from compose.yaml's: extra {sorted(extra)}, missing {sorted(missing)}")
+        strimzi_on = ((override.get("strimzi") or {}).get("topics") or {}).get("enabled")
+        create = (override.get("kafka") or {}).get("createTopics", values["kafka"]["createTopics"])
+        want_create = "false" if strimzi_on or str(create).lower() == "false" else "true"
+        got_create = env.get("TASKFLOW_CREATE_TOPICS", {}).get("value")
+        if got_create != want_create:
+            fail(f"{path.name}: {name} TASKFLOW_CREATE_TOPICS={got_create!r}, expected {want_create!r} "
+                 f"(strimzi.topics.enabled={bool(strimzi_on)}, kafka.createTopics={create})")
         if svc == "executor":
             drain = int(env["TASKFLOW_DRAIN_MS"]["value"])
             if pod["terminationGracePeriodSeconds"] * 1000 <= drain:
@@ -147,6 +155,32 @@ def check_values_file(path: Path) -> None:
     print(f"  {path.name}: {len(deps)} Deployments, {len(pdbs)} PDBs, {len(hpas)} HPAs, {len(topics)} KafkaTopics as the values say")
 
 
+def check_create_topics(minimal: Path) -> None:
+    """Topics from Strimzi's Topic Operator must never be created by a service first: the
+    setting is off whenever the chart renders KafkaTopics, whatever kafka.createTopics says."""
+    cases = {
+        "defaults": ([], "true"),
+        "strimzi.topics.enabled": (["strimzi.topics.enabled=true"], "false"),
+        "strimzi.topics.enabled with kafka.createTopics=true": (
+            ["strimzi.topics.enabled=true", "kafka.createTopics=true"], "false"),
+        "kafka.createTopics=false": (["kafka.createTopics=false"], "false"),
+    }
+    for what, (sets, want) in cases.items():
+        ds = docs(minimal, sets)
+        deps = by_kind(ds, "Deployment")
+        if len(deps) != len(SERVICES):
+            fail(f"create topics, {what}: {len(deps)} Deployments rendered")
+        for name, d in deps.items():
+            (c,) = d["spec"]["template"]["spec"]["containers"]
+            got = {e["name"]: e.get("value") for e in c["env"]}.get("TASKFLOW_CREATE_TOPICS")
+            if got != want:
+                fail(f"create topics, {what}: {name} TASKFLOW_CREATE_TOPICS={got!r}, expected {want!r}")
+        topics = len(by_kind(ds, "KafkaTopic"))
+        if (topics > 0) != ("strimzi.topics.enabled=true" in sets):
+            fail(f"create topics, {what}: {topics} KafkaTopics rendered")
+    print(f"  TASKFLOW_CREATE_TOPICS as rendered: {'; '.join(f'{w} -> {v}' for w, (_, v) in cases.items())}")
+
+
 def check_refusals(minimal: Path) -> None:
     bad = {
         "executor grace not above its drain time": ["services.executor.terminationGracePeriodSeconds=20",
@@ -165,6 +199,7 @@ def main() -> int:
     files = sorted(CHART.joinpath("ci").glob("*-values.yaml"))
     for f in files:
         check_values_file(f)
+    check_create_topics(CHART / "ci" / "minimal-values.yaml")
     check_refusals(CHART / "ci" / "minimal-values.yaml")
     for f in failures:
         print(f"FAIL {f}", file=sys.stderr)

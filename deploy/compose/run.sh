@@ -12,7 +12,8 @@
 # that cannot be pulled are built here under the same names (deploy/compose/images.sh).
 # Everything this writes is under .taskflow/compose/: compose.env (the services' settings: a copy
 # of deploy/.env.example with a generated TASKFLOW_ADMIN_TOKEN; variables added to the example
-# later are appended), dev.env (URLs and keys of this stack), dev-tenant.json, containers.conf.
+# later are appended), dev.env (URLs and keys of this stack, Kafka's and the registry's
+# addresses on the host), dev-tenant.json, containers.conf.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -26,6 +27,8 @@ DEV_ENV=$STATE/dev.env
 TENANT_FILE=$STATE/dev-tenant.json
 PODMAN_COMPOSE_VERSION=1.6.0
 SERVICES=(svc-tasks svc-executor svc-notify svc-scheduler)
+# What the stack publishes on the host: the entry point, and on 127.0.0.1 Kafka and the registry.
+HOST_PORTS=(TASKFLOW_ENTRY_PORT TASKFLOW_KAFKA_HOST_PORT TASKFLOW_REGISTRY_HOST_PORT)
 CACHE="${TASKFLOW_CACHE:-$HOME/.cache/taskflow}"
 log() { printf '[compose] %s\n' "$*"; }
 die() { printf '[compose] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -99,11 +102,15 @@ else:
         print(f"[compose] added {len(new)} new variables to {target}: " + ", ".join(l.split('=')[0] for l in new))
 PY
   chmod 600 "$ENV_FILE"
-  # An entry port given by the caller is written into this stack's env file.
+  # Host ports given by the caller are written into this stack's env file.
+  local name
+  for name in "${HOST_PORTS[@]}"; do
+    [[ -n "${!name:-}" ]] || continue
+    [[ "${!name}" =~ ^[0-9]+$ ]] || die "$name must be a port number, got '${!name}'"
+    sed -i -e "s/^$name=.*/$name=${!name}/" "$ENV_FILE"
+  done
   if [[ -n "${TASKFLOW_ENTRY_PORT:-}" ]]; then
-    [[ "$TASKFLOW_ENTRY_PORT" =~ ^[0-9]+$ ]] || die "TASKFLOW_ENTRY_PORT must be a port number, got '$TASKFLOW_ENTRY_PORT'"
-    sed -i -e "s/^TASKFLOW_ENTRY_PORT=.*/TASKFLOW_ENTRY_PORT=$TASKFLOW_ENTRY_PORT/" \
-      -e "s|^TASKFLOW_API_URL=http://localhost:[0-9]*\$|TASKFLOW_API_URL=http://localhost:$TASKFLOW_ENTRY_PORT|" "$ENV_FILE"
+    sed -i -e "s|^TASKFLOW_API_URL=http://localhost:[0-9]*\$|TASKFLOW_API_URL=http://localhost:$TASKFLOW_ENTRY_PORT|" "$ENV_FILE"
   fi
 }
 env_value() { sed -n "s/^$1=//p" "$ENV_FILE" | tail -n1; }
@@ -115,7 +122,7 @@ healthy() {
   if [[ "$ENGINE" == podman ]]; then podman healthcheck run "$1" >/dev/null 2>&1
   else [[ "$(docker inspect --format '{{.State.Health.Status}}' "$1" 2>/dev/null)" == healthy ]]; fi
 }
-# /health/ready of a service, asked inside its container (bash's /dev/tcp; nothing else is published).
+# /health/ready of a service, asked inside its container (bash's /dev/tcp; the services are not published).
 ready() {
   local port="$2"
   "$ENGINE" exec "$1" bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'GET /health/ready HTTP/1.0\r\n\r\n' >&3 && IFS= read -r s <&3 && [[ \$s == *' 200 '* ]]" >/dev/null 2>&1
@@ -138,14 +145,30 @@ wait_until() { # WHAT SECONDS SERVICE cmd...: every container of SERVICE passes 
 }
 port_of() { case "$1" in svc-tasks) echo 18090 ;; svc-executor) echo 18091 ;; svc-notify) echo 18095 ;; svc-scheduler) echo 18096 ;; esac; }
 
-# The entry port must be ours or free.
-check_entry_port() {
-  local port="$1" ours
-  ours="$("$ENGINE" ps -q --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=nginx")"
-  [[ -n "$ours" ]] && return 0
-  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-    die "port $port (TASKFLOW_ENTRY_PORT in $ENV_FILE) is already taken on this machine: set another free port there"
-  fi
+# The stack's host ports must be ours (its container runs) or free.
+check_host_ports() {
+  local name port svc ours
+  for name in "${HOST_PORTS[@]}"; do
+    port="$(env_value "$name")"
+    [[ "$port" =~ ^[0-9]+$ ]] || die "$name is missing or not a port in $ENV_FILE (see deploy/.env.example)"
+    case "$name" in TASKFLOW_ENTRY_PORT) svc=nginx ;; TASKFLOW_KAFKA_HOST_PORT) svc=kafka ;; *) svc=registry ;; esac
+    ours="$("$ENGINE" ps -q --filter "label=com.docker.compose.project=$PROJECT" --filter "label=com.docker.compose.service=$svc")"
+    [[ -n "$ours" ]] && continue
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      die "port $port ($name in $ENV_FILE) is already taken on this machine: set another free port there"
+    fi
+  done
+}
+
+# Kafka and the registry as clients on this host reach them (the published ports; Kafka then
+# sends a client on to the address it advertises for that listener).
+check_from_host() {
+  local kafka="127.0.0.1:$(env_value TASKFLOW_KAFKA_HOST_PORT)" registry deadline=$((SECONDS + 30))
+  registry="http://127.0.0.1:$(env_value TASKFLOW_REGISTRY_HOST_PORT)/apis/ccompat/v7"
+  until (exec 3<>"/dev/tcp/${kafka%:*}/${kafka##*:}") 2>/dev/null && curl -fs -o /dev/null --max-time 3 "$registry/subjects"; do
+    ((SECONDS < deadline)) || die "Kafka ($kafka) or the registry ($registry) does not answer on the host"
+    sleep 1
+  done
 }
 
 build_images() {
@@ -214,10 +237,9 @@ up() {
   if ! run config >"$STATE/config.log" 2>&1; then
     die "deploy/compose.yaml with $ENV_FILE: $(grep -iE 'required variable|missing|error' "$STATE/config.log" | tail -n1 | sed 's/^[A-Za-z]*Error: //')"
   fi
+  check_host_ports
   port="$(env_value TASKFLOW_ENTRY_PORT)"
-  [[ "$port" =~ ^[0-9]+$ ]] || die "TASKFLOW_ENTRY_PORT is missing or not a port in $ENV_FILE (see deploy/.env.example)"
   ENTRY="http://127.0.0.1:$port"
-  check_entry_port "$port"
   if [[ -n "${EXECUTORS:-}" ]]; then
     [[ "$EXECUTORS" =~ ^[1-9][0-9]*$ ]] || die "EXECUTORS must be a whole number ≥ 1, got '$EXECUTORS'"
     scale=(--scale "svc-executor=$EXECUTORS")
@@ -266,6 +288,7 @@ up() {
     ((SECONDS < deadline)) || die "$ENTRY/health/ready does not answer 200 through the entry point"
     sleep 1
   done
+  check_from_host
   dev_tenant "$(env_value TASKFLOW_ADMIN_TOKEN)"
   write_dev_env "$port"
   summary "$port" "$images" $((SECONDS - started))
@@ -277,13 +300,16 @@ write_dev_env() {
     umask 077
     cat >"$tmp" <<ENV
 # Generated by deploy/compose/run.sh on every \`make compose-up\`: the compose stack, through its
-# one entry point. Use: source $DEV_ENV
+# one entry point, and its Kafka and registry on 127.0.0.1. Use: source $DEV_ENV
 export TASKFLOW_API_URL=$ENTRY
 export TASKFLOW_NOTIFY_URL=$ENTRY
 export TASKFLOW_SCHEDULER_URL=$ENTRY
 export TASKFLOW_API_KEY=$API_KEY
 export TASKFLOW_ADMIN_TOKEN=$(env_value TASKFLOW_ADMIN_TOKEN)
 export TASKFLOW_TASK_PARTITIONS=$(env_value TASKFLOW_TASK_PARTITIONS)
+export KAFKA_BOOTSTRAP_SERVERS=127.0.0.1:$(env_value TASKFLOW_KAFKA_HOST_PORT)
+export SCHEMA_REGISTRY_URL=http://127.0.0.1:$(env_value TASKFLOW_REGISTRY_HOST_PORT)/apis/ccompat/v7
+export TASKFLOW_TOPIC_PREFIX=$(env_value TASKFLOW_TOPIC_PREFIX)
 export TASKFLOW_COMPOSE_ENGINE=$ENGINE
 export TASKFLOW_COMPOSE_PROJECT=$PROJECT
 ENV
@@ -299,6 +325,9 @@ summary() {
   printf '  %-16s %s\n' "dashboard" "http://127.0.0.1:$port/"
   printf '  %-16s %s\n' "streams" "http://127.0.0.1:$port/v1/stream, /v1/tasks/{id}/stream, ws://127.0.0.1:$port/v1/ws"
   printf '  %-16s %s\n' "schedules" "http://127.0.0.1:$port/v1/schedules"
+  log "for clients on this host only (127.0.0.1):"
+  printf '  %-16s %s\n' "Kafka" "127.0.0.1:$(env_value TASKFLOW_KAFKA_HOST_PORT)"
+  printf '  %-16s %s\n' "registry" "http://127.0.0.1:$(env_value TASKFLOW_REGISTRY_HOST_PORT)/apis/ccompat/v7"
   log "containers (nothing else is published on the host):"
   for svc in postgres kafka registry "${SERVICES[@]}" nginx; do
     n="$(containers_of "$svc" | wc -l)"
@@ -309,7 +338,7 @@ summary() {
   printf '%s\n' "$images"
   log "logs: make compose-logs; stop: make compose-down (data volumes stay; VOLUMES=1 deletes them)"
   echo
-  echo "  source $DEV_ENV   # TASKFLOW_API_URL, TASKFLOW_API_KEY, TASKFLOW_ADMIN_TOKEN, TASKFLOW_NOTIFY_URL, TASKFLOW_SCHEDULER_URL"
+  echo "  source $DEV_ENV   # TASKFLOW_API_URL, TASKFLOW_API_KEY, TASKFLOW_ADMIN_TOKEN, TASKFLOW_NOTIFY_URL, TASKFLOW_SCHEDULER_URL, KAFKA_BOOTSTRAP_SERVERS, SCHEMA_REGISTRY_URL"
 }
 
 down() {

@@ -77,9 +77,10 @@ impl Setting {
 }
 
 /// What every service reads for Kafka ([`KafkaSettings`]).
-pub const KAFKA_SETTINGS: [Setting; 6] = [
+pub const KAFKA_SETTINGS: [Setting; 7] = [
     KafkaSettings::BOOTSTRAP_SERVERS,
     KafkaSettings::TOPIC_PREFIX,
+    KafkaSettings::CREATE_TOPICS,
     KafkaSettings::TASK_PARTITIONS,
     KafkaSettings::REPLICATION_FACTOR,
     KafkaSettings::DELIVERY_TIMEOUT_MS,
@@ -190,6 +191,11 @@ pub struct KafkaSettings {
     pub bootstrap_servers: String,
     /// Prepended to every topic name; isolates deployments and tests sharing a cluster.
     pub topics: Topics,
+    /// Whether a starting service creates its topics (the default). Off where they are managed
+    /// outside TaskFlow (Strimzi `KafkaTopic`s, a platform team that grants no create rights):
+    /// the service then only checks that they exist and refuses to start when one does not,
+    /// instead of creating it with settings nobody chose.
+    pub create_topics: bool,
     pub task_partitions: i32,
     pub replication_factor: i32,
     /// How long the producer keeps retrying one record before reporting failure.
@@ -211,6 +217,11 @@ impl KafkaSettings {
         "TASKFLOW_TOPIC_PREFIX",
         "",
         "prepended to every topic name (isolates deployments sharing a cluster)",
+    );
+    pub const CREATE_TOPICS: Setting = Setting::or(
+        "TASKFLOW_CREATE_TOPICS",
+        "true",
+        "false: topics are managed outside TaskFlow (e.g. Strimzi KafkaTopic); a service only checks at start that they exist",
     );
     pub const TASK_PARTITIONS: Setting = Setting::or(
         "TASKFLOW_TASK_PARTITIONS",
@@ -249,6 +260,7 @@ impl KafkaSettings {
         Ok(Self {
             bootstrap_servers: Self::BOOTSTRAP_SERVERS.read(vars)?,
             topics: Topics::new(Self::TOPIC_PREFIX.read(vars)?),
+            create_topics: Self::CREATE_TOPICS.parse(vars)?,
             task_partitions,
             replication_factor: Self::REPLICATION_FACTOR.parse(vars)?,
             delivery_timeout: Duration::from_millis(Self::DELIVERY_TIMEOUT_MS.parse(vars)?),
@@ -323,6 +335,28 @@ mod tests {
                 Ok(())
             },
         );
+    }
+
+    #[test]
+    fn services_create_their_topics_unless_told_they_are_managed_elsewhere() {
+        let with = |value: Option<&str>| {
+            let vars = move |name: &str| match name {
+                "KAFKA_BOOTSTRAP_SERVERS" => Some("127.0.0.1:9092".to_owned()),
+                "TASKFLOW_CREATE_TOPICS" => value.map(str::to_owned),
+                _ => None,
+            };
+            KafkaSettings::from_vars(&vars).map(|k| k.create_topics)
+        };
+        assert_eq!(with(None).ok(), Some(true));
+        assert_eq!(with(Some("false")).ok(), Some(false));
+        assert_eq!(with(Some("true")).ok(), Some(true));
+        assert!(matches!(
+            with(Some("no")),
+            Err(ConfigError::Invalid {
+                name: "TASKFLOW_CREATE_TOPICS",
+                ..
+            })
+        ));
     }
 
     #[test]

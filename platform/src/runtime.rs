@@ -4,10 +4,12 @@
 //! producer and the registry client, and makes sure the topics exist — in the background when
 //! Kafka is down at start, so a service can start (and svc-tasks accept work into its outbox)
 //! during a broker outage; its relay and consumers begin once the topics are there, and
-//! `/health/ready` says not ready until then. Then a service spawns its outbox relay, its
-//! consumers (poison is dead-lettered by the consumer itself) and its own loops, and finally
-//! [`Running::serve_until_stopped`] serves HTTP until SIGTERM/SIGINT and waits for every
-//! background loop's own shutdown (drain, offset commit).
+//! `/health/ready` says not ready until then. With `TASKFLOW_CREATE_TOPICS=false` the topics are
+//! only looked up: one missing stops the service, at start (`connect` fails) or, when Kafka was
+//! down at start, as soon as it answers (`serve_until_stopped` ends with that error). Then a
+//! service spawns its outbox relay, its consumers (poison is dead-lettered by the consumer
+//! itself) and its own loops, and finally [`Running::serve_until_stopped`] serves HTTP until
+//! SIGTERM/SIGINT and waits for every background loop's own shutdown (drain, offset commit).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,7 +19,7 @@ use actix_web::dev::Server;
 use anyhow::Context;
 use diesel_migrations::EmbeddedMigrations;
 use taskflow_schemas::Stream;
-use tokio::sync::{Notify, watch};
+use tokio::sync::{Notify, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::backoff;
@@ -31,7 +33,7 @@ use crate::http::Readiness;
 use crate::outbox::Relay;
 use crate::producer::EventProducer;
 use crate::registry::RegistryClient;
-use crate::topic_admin::ensure_topics;
+use crate::topic_admin::{TopicAdminError, prepare_topics, verify_topics};
 
 /// Who is running: names the producer of every event and the instance in logs.
 #[derive(Debug, Clone)]
@@ -82,6 +84,7 @@ pub struct Runtime {
     topics_ready: watch::Receiver<bool>,
     stop: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
+    fatal: oneshot::Receiver<String>,
 }
 
 impl Runtime {
@@ -100,13 +103,34 @@ impl Runtime {
             c.consumer_group.to_owned(),
         );
         let (stop, stop_rx) = watch::channel(false);
-        let (topics_tx, topics_ready) = watch::channel(false);
-        let background = vec![tokio::spawn(create_topics(
-            c.kafka.clone(),
-            dead_letter_topic,
-            topics_tx,
-            stopped(stop_rx),
-        ))];
+        let (fatal_tx, fatal) = oneshot::channel();
+        let extra = vec![dead_letter_topic];
+        // Topics managed elsewhere are looked up before the service starts, so that a missing
+        // one stops it here, before it serves; only a broker that does not answer defers that
+        // to the background, like creating them.
+        let verified = !c.kafka.create_topics
+            && match verify_topics(c.kafka, &extra).await {
+                Ok(()) => true,
+                Err(error @ TopicAdminError::Missing { .. }) => return Err(error.into()),
+                Err(error) => {
+                    tracing::warn!(%error, "topics not verified yet (is Kafka up?); starting, and verifying in the background");
+                    false
+                }
+            };
+        let (topics_tx, topics_ready) = watch::channel(verified);
+        let mut background = Vec::new();
+        if !verified {
+            let kafka = c.kafka.clone();
+            background.push(tokio::spawn(topics_in_background(
+                move || {
+                    let (kafka, extra) = (kafka.clone(), extra.clone());
+                    async move { prepare_topics(&kafka, &extra).await }
+                },
+                topics_tx,
+                fatal_tx,
+                stopped(stop_rx),
+            )));
+        }
         Ok(Self {
             identity: c.identity,
             kafka: c.kafka.clone(),
@@ -121,6 +145,7 @@ impl Runtime {
             topics_ready,
             stop,
             background,
+            fatal,
         })
     }
 
@@ -215,6 +240,7 @@ impl Runtime {
         Running {
             stop: self.stop,
             background: self.background,
+            fatal: self.fatal,
         }
     }
 }
@@ -223,23 +249,46 @@ impl Runtime {
 pub struct Running {
     stop: watch::Sender<bool>,
     background: Vec<JoinHandle<()>>,
+    /// Why the service cannot go on, said at most once (topics that must exist and do not);
+    /// closed without a word when all is well.
+    fatal: oneshot::Receiver<String>,
 }
 
 impl Running {
     /// Asks every background loop to stop and waits for them (no HTTP server involved).
     pub async fn stop(self) {
-        let _ = self.stop.send(true);
-        for task in self.background {
-            let _ = task.await;
-        }
+        halt(self.stop, self.background).await;
     }
 
-    /// Serves HTTP until SIGTERM/SIGINT (actix handles them gracefully), then tells the
-    /// background loops to stop and waits for them to finish their own shutdown.
+    /// Serves HTTP until SIGTERM/SIGINT (actix handles them gracefully) or until the service
+    /// cannot go on, then tells the background loops to stop and waits for them to finish their
+    /// own shutdown. The latter is an error, so the process exits non-zero and says why.
     pub async fn serve_until_stopped(self, server: Server) -> anyhow::Result<()> {
-        let result = server.await;
-        self.stop().await;
-        Ok(result?)
+        let Running {
+            stop,
+            background,
+            fatal,
+        } = self;
+        let handle = server.handle();
+        let mut server = std::pin::pin!(server);
+        let result = tokio::select! {
+            served = &mut server => served.map_err(anyhow::Error::from),
+            Ok(reason) = fatal => {
+                // Gracefully: requests in flight still finish (a submission lands in the outbox).
+                // Together: the server future itself carries out the stop it is asked for.
+                let _ = tokio::join!(handle.stop(true), server);
+                Err(anyhow::anyhow!(reason))
+            }
+        };
+        halt(stop, background).await;
+        result
+    }
+}
+
+async fn halt(stop: watch::Sender<bool>, background: Vec<JoinHandle<()>>) {
+    let _ = stop.send(true);
+    for task in background {
+        let _ = task.await;
     }
 }
 
@@ -282,24 +331,33 @@ pub async fn stopped(mut rx: watch::Receiver<bool>) {
     let _ = rx.wait_for(|stop| *stop).await;
 }
 
-/// Creates the topics, retrying while Kafka does not answer, then says so on `ready`.
-async fn create_topics(
-    kafka: KafkaSettings,
-    dead_letter_topic: String,
+/// Runs `prepare` (create or verify the topics) until it succeeds, retrying while Kafka does
+/// not answer, then says so on `ready`. Topics that must exist and do not are not retried:
+/// waiting would only hide the mistake, so `fatal` gets the one line that ends the service.
+async fn topics_in_background<F, Fut>(
+    mut prepare: F,
     ready: watch::Sender<bool>,
+    fatal: oneshot::Sender<String>,
     stop: impl Future<Output = ()>,
-) {
+) where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<(), TopicAdminError>>,
+{
     tokio::pin!(stop);
     let mut failures = 0u32;
     loop {
-        match ensure_topics(&kafka, std::slice::from_ref(&dead_letter_topic)).await {
+        match prepare().await {
             Ok(()) => {
                 let _ = ready.send(true);
                 return;
             }
+            Err(error @ TopicAdminError::Missing { .. }) => {
+                let _ = fatal.send(error.to_string());
+                return;
+            }
             Err(error) => {
                 failures = failures.saturating_add(1);
-                tracing::warn!(%error, failures, "topics not created yet (is Kafka up?); retrying");
+                tracing::warn!(%error, failures, "topics not ready yet (is Kafka up?); retrying");
             }
         }
         let wait = backoff::step(
@@ -311,5 +369,91 @@ async fn create_topics(
             () = &mut stop => return,
             () = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, HttpServer};
+    use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+
+    use super::*;
+
+    fn unreachable() -> TopicAdminError {
+        TopicAdminError::Client(KafkaError::MetadataFetch(
+            RDKafkaErrorCode::OperationTimedOut,
+        ))
+    }
+
+    fn server() -> Server {
+        HttpServer::new(App::new)
+            .workers(1)
+            .disable_signals()
+            .bind(("127.0.0.1", 0))
+            .expect("bound")
+            .run()
+    }
+
+    /// The topics task fed `answers` in turn, and the [`Running`] it belongs to.
+    fn running(answers: Vec<Result<(), TopicAdminError>>) -> (Running, watch::Receiver<bool>) {
+        let mut answers = answers.into_iter();
+        let (ready_tx, ready) = watch::channel(false);
+        let (fatal_tx, fatal) = oneshot::channel();
+        let (stop, stop_rx) = watch::channel(false);
+        let task = tokio::spawn(topics_in_background(
+            move || std::future::ready(answers.next().expect("asked once more than expected")),
+            ready_tx,
+            fatal_tx,
+            stopped(stop_rx),
+        ));
+        let running = Running {
+            stop,
+            background: vec![task],
+            fatal,
+        };
+        (running, ready)
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn topics_found_missing_once_kafka_answers_stop_a_serving_service_with_that_line() {
+        let missing = TopicAdminError::Missing {
+            topics: vec!["taskflow.deadletter.svc-x.v1".into()],
+            bootstrap: "kafka:9092".into(),
+        };
+        let (running, ready) = running(vec![Err(unreachable()), Err(missing)]);
+        let served = tokio::time::timeout(
+            Duration::from_secs(30),
+            running.serve_until_stopped(server()),
+        )
+        .await
+        .expect("the service stopped by itself");
+        let error = served
+            .expect_err("stopping for missing topics is an error")
+            .to_string();
+        assert!(
+            error.contains("taskflow.deadletter.svc-x.v1")
+                && error.contains("TASKFLOW_CREATE_TOPICS=false"),
+            "{error}"
+        );
+        assert!(!*ready.borrow(), "said ready without its topics");
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn topics_that_turn_up_make_the_service_ready_and_it_serves_on() {
+        let (running, mut ready) = running(vec![Err(unreachable()), Ok(())]);
+        let server = server();
+        let handle = server.handle();
+        let serving = tokio::spawn(running.serve_until_stopped(server));
+        tokio::time::timeout(Duration::from_secs(30), ready.wait_for(|r| *r))
+            .await
+            .expect("ready once the topics are there")
+            .expect("ready sent");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        assert!(!serving.is_finished(), "stopped although nothing is wrong");
+        handle.stop(true).await;
+        serving
+            .await
+            .expect("joined")
+            .expect("a stop asked for is no error");
     }
 }

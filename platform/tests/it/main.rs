@@ -2,6 +2,7 @@
 //! `make up` (run them with `make test`, which sources `.taskflow/dev.env`).
 
 mod compatibility;
+mod external_topics;
 mod helpers;
 mod keys;
 mod outbox_log;
