@@ -20,6 +20,22 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "deploy" / "helm" / "taskflow"
 HELM = os.environ.get("HELM", "helm")
 SERVICES = ["tasks", "executor", "notify", "scheduler"]
+
+
+def streams() -> tuple[list[str], set[str]]:
+    """The topics the services create, and the compacted ones, as schemas/src/topics.rs says
+    (`Stream::base_name`, `Stream::is_compacted`): the chart's list must not drift from it."""
+    import re
+    src = (ROOT / "schemas/src/topics.rs").read_text()
+    names = dict(re.findall(r'Stream::(\w+) => "([^"]+)"', src))
+    compacted_block = re.search(r"fn is_compacted\(self\) -> bool \{(.*?)\n    \}", src, re.S).group(1)
+    compacted = {names[v] for v in re.findall(r"Stream::(\w+)", compacted_block)}
+    if not names or not compacted:
+        sys.exit("helm-check: cannot read the streams from schemas/src/topics.rs")
+    return list(names.values()), compacted
+
+
+STREAMS, COMPACTED = streams()
 failures: list[str] = []
 
 
@@ -138,15 +154,13 @@ def check_values_file(path: Path) -> None:
     if strimzi:
         prefix = (override.get("kafka") or {}).get("topicPrefix", "")
         names = {t["spec"]["topicName"] for t in topics.values()}
-        want = {prefix + n for n in ["taskflow.tasks.requests.v1", "taskflow.execution.lifecycle.v1",
-                                     "taskflow.scheduler.triggers.v1", "taskflow.tenants.keys.v1",
-                                     "taskflow.tasks.state.v1"]}
+        want = {prefix + n for n in STREAMS}
         want |= {f"{prefix}taskflow.deadletter.svc-{s}.v1" for s in SERVICES}
         if names != want:
             fail(f"{path.name}: KafkaTopics {sorted(names)}, expected {sorted(want)}")
         for t in topics.values():
             compact = t["spec"]["config"].get("cleanup.policy") == "compact"
-            if compact != t["spec"]["topicName"].endswith(("tenants.keys.v1", "tasks.state.v1")):
+            if compact != (t["spec"]["topicName"].removeprefix(prefix) in COMPACTED):
                 fail(f"{path.name}: {t['spec']['topicName']} compaction is wrong")
             if not t["metadata"]["labels"].get("strimzi.io/cluster") or not isinstance(t["spec"]["partitions"], int):
                 fail(f"{path.name}: KafkaTopic {t['metadata']['name']} lacks its cluster label or partitions")

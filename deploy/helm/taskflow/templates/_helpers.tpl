@@ -40,4 +40,6 @@ taskflow.execution.lifecycle.v1: false
 taskflow.scheduler.triggers.v1: false
 taskflow.tenants.keys.v1: true
 taskflow.tasks.state.v1: true
+taskflow.schedules.lifecycle.v1: false
+taskflow.schedules.state.v1: true
 {{- end -}}
