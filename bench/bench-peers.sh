@@ -1,13 +1,28 @@
 #!/usr/bin/env bash
 # `make bench-peers`: TaskFlow next to two peers, River (Go, PostgreSQL only) and Temporal (Go
 # server + Go SDK, PostgreSQL persistence), in one run on the same PostgreSQL cluster, one system
-# after the other, on the same no-op workload:
-#   throughput  PEERS_TASKS (20,000) tasks submitted in batches of PEERS_BATCH (100), PEERS_INFLIGHT
-#               (4) batches in flight, while the workers run: first submit -> all completed,
-#               CPU seconds of every process involved, PostgreSQL commits, row writes, WAL bytes
-#               and database growth;
-#   latency     single tasks at PEERS_RATE (100) tasks/s for PEERS_LATENCY_SECS (20 s):
-#               submit -> started p50/p99.
+# after the other, on the same no-op workload, in this order for each system:
+#   1. warm-up      PEERS_WARMUP (1,000) tasks run to completion (not measured);
+#   2. latency      single tasks at PEERS_RATE (100) tasks/s for PEERS_LATENCY_SECS (20 s):
+#                   submit -> started p50/p99, and the CPU of every process involved from the
+#                   first submit to the last task completed (TaskFlow: and every follower caught
+#                   up), per task;
+#   3. pause        PEERS_SETTLE_SECS (11 s: PostgreSQL publishes a backend's counters up to 10 s
+#                   late);
+#   4. throughput   PEERS_TASKS (20,000) tasks submitted in batches of PEERS_BATCH (100),
+#                   PEERS_INFLIGHT (4) batches in flight, while the workers run: first submit ->
+#                   all completed, CPU seconds of every process involved, PostgreSQL commits, row
+#                   writes, WAL bytes and database growth; the counters are read PEERS_SETTLE_SECS
+#                   after the run was done ("flushed"), with the system still running;
+#   5. after burst  once PEERS_AFTER_BURST_WAIT (30) s have passed since the run's last completion
+#                   (and at least 5 s after "flushed"; the system idles meanwhile: its counters at
+#                   the end of that, "idle_end", give its idle rate), the latency run of 2 again
+#                   for PEERS_AFTER_BURST_SECS (10 s): submit -> started p50/p99 (no CPU);
+#   6. single       PEERS_SINGLE_TASKS (3,000) tasks, one per request (River: Client.Insert;
+#                   Temporal: ExecuteWorkflow; TaskFlow: POST /v1/tasks), PEERS_SINGLE_INFLIGHT (16)
+#                   in flight, no rate limit, while the workers run: tasks / first request ->
+#                   last response;
+#   then the system's processes stop.
 #
 # River: bench/peers/river (river-bench), built with the Go toolchain (modules from the Go module
 # proxy) once per source change into ~/.cache/taskflow/peers/; runs twice, with River's defaults
@@ -36,34 +51,37 @@
 # taskflow_peers{,_exec,_notify,_sched}_<ts>, topic prefix peers-<ts>. and its own consumer groups
 # (bench/lib.sh, shared with `make bench`), driven by bench-e2e.
 #
-# Both sides: warm-up (PEERS_WARMUP tasks run to completion), latency run, a pause of
-# PEERS_SETTLE_SECS (11 s: PostgreSQL publishes a backend's counters up to 10 s late), then the
-# throughput run; afterwards the system's processes stop, so every backend of its databases has
-# flushed its counters before xact_commit and pg_stat_user_tables are read again. CPU is
-# utime+stime from /proc/<pid>/stat, read just before the first submit and right after the last
-# completion: River = the river-bench process (its in-process inserter included) + the whole
-# PostgreSQL cluster (postmaster with its reaped children, plus every live child); Temporal = the
-# temporal-bench process + the server process + the whole cluster; TaskFlow = every
-# TaskFlow process + the Kafka broker JVM + the whole PostgreSQL cluster (bench-e2e, the load
-# generator, is not counted; its own transactions on the bench databases are subtracted from the
-# commits). TaskFlow's CPU is read a second time once svc-notify's projection has every task
-# finished and no outbox holds an unpublished row ("until settled"): the followers' backlog
-# counts there. PostgreSQL snapshots (WAL position, database sizes, table counters) are taken
-# when the pause starts, before the first submit, when settled (River: at the last completion)
-# and after the processes stopped; bench-peers-report turns them into row writes per task (each
-# system's own databases), WAL bytes per task (the whole cluster: anything else writing counts
-# too) and database growth per 1,000 tasks, and writes the per-table row writes to
-# row-writes.txt. The cluster, the broker and the machine are shared with whatever else runs (the
-# dev services of `make up`, other work), so the numbers are as quiet as the machine is: the
-# 1-minute load average is printed at the start and the end.
+# CPU (the latency and throughput runs) is utime+stime from /proc/<pid>/stat, read just before the
+# first submit and right after the last completion: River = the river-bench process (its in-process
+# inserter included) + the whole PostgreSQL cluster (postmaster with its reaped children, plus every
+# live child); Temporal = the temporal-bench process + the server process + the whole cluster;
+# TaskFlow = every TaskFlow process + the Kafka broker JVM + the whole PostgreSQL cluster
+# (bench-e2e, the load generator, is not counted; its own transactions on the bench databases are
+# subtracted from the commits). TaskFlow's CPU is read a second time once svc-notify's projection
+# has every task finished and no outbox holds an unpublished row ("until settled"): the followers'
+# backlog counts there; in the latency run, its CPU counts until then. PostgreSQL snapshots (WAL
+# position, database sizes, table counters, xact_commit) are taken when the pause starts, before the
+# first submit, when settled (River, Temporal: at the last completion), PEERS_SETTLE_SECS later
+# ("flushed": every backend has published the run's counters by then) and just before the run after
+# the burst ("idle_end"); bench-peers-report turns them into commits and row writes per task (each
+# system's own databases: flushed - before, minus what the idle system did between settled and
+# flushed, at its rate from flushed to idle_end; the load generators' own transactions subtracted),
+# WAL bytes per task (the whole cluster: anything else writing counts too) and database growth per
+# 1,000 tasks, and writes the per-table row writes to row-writes.txt. The cluster, the broker and
+# the machine are shared with whatever else runs (the dev services of `make up`, other work), so the
+# numbers are as quiet as the machine is: the 1-minute load average is printed at the start and the
+# end.
 #
 # Output: .taskflow/bench/peers-<ts>/ table.txt (the table), row-writes.txt (row writes per task
 # by table, every system), results.jsonl (raw JSON lines of every run), summary.json (the table's
-# numbers), latency.png (CDF of submit -> started per system), latency-*.txt (the samples, µs).
+# numbers), latency.png (CDF of submit -> started per system, the run before the burst),
+# latency-*.txt and latency-after-burst-*.txt (the samples, µs).
 # Cleans up on exit (BENCH_KEEP=1 keeps the TaskFlow databases, topics and subjects).
 #
 # Knobs (environment): PEERS_TASKS (20000), PEERS_BATCH (100), PEERS_INFLIGHT (4), PEERS_RATE (100),
-# PEERS_LATENCY_SECS (20), PEERS_WARMUP (1000), PEERS_SETTLE_SECS (11), PEERS_WORKERS (empty:
+# PEERS_LATENCY_SECS (20), PEERS_WARMUP (1000), PEERS_SETTLE_SECS (11), PEERS_AFTER_BURST_WAIT (30),
+# PEERS_AFTER_BURST_SECS (10; 0: no run after the burst), PEERS_SINGLE_TASKS (3000; 0: no single
+# phase), PEERS_SINGLE_INFLIGHT (16), PEERS_WORKERS (empty:
 # the executor's own default, as under `make up`; a number sets TASKFLOW_EXECUTOR_CONCURRENCY),
 # PEERS_EXECUTORS / PEERS_SCHEDULERS (default: what `make up` runs, from dev.env),
 # PEERS_RIVER_WORKERS (100: River's MaxWorkers), PEERS_RIVER_POOL (16 connections),
@@ -90,6 +108,10 @@ RATE="${PEERS_RATE:-100}"
 LATENCY_SECS="${PEERS_LATENCY_SECS:-20}"
 WARMUP="${PEERS_WARMUP:-1000}"
 SETTLE="${PEERS_SETTLE_SECS:-11}"
+AFTER_WAIT="${PEERS_AFTER_BURST_WAIT:-30}"
+AFTER_SECS="${PEERS_AFTER_BURST_SECS:-10}"
+SINGLE_TASKS="${PEERS_SINGLE_TASKS:-3000}"
+SINGLE_INFLIGHT="${PEERS_SINGLE_INFLIGHT:-16}"
 E2E_EXEC_CONC="${PEERS_WORKERS:-}"
 RIVER_WORKERS="${PEERS_RIVER_WORKERS:-100}"
 FOLLOW_PORT="${PEERS_FOLLOW_PORT:-18180}"
@@ -104,18 +126,19 @@ TEMPORAL_TUNED_SHARDS="${PEERS_TEMPORAL_TUNED_SHARDS:-16}"
 TEMPORAL_TUNED_POLLERS="${PEERS_TEMPORAL_TUNED_POLLERS:-8}"
 WORKERS="${TASKFLOW_TASKS_WORKERS:-}"
 DB_POOL="${TASKFLOW_TASKS_DB_POOL:-}"
-for v in TASKS BATCH INFLIGHT RATE LATENCY_SECS WARMUP SETTLE RIVER_WORKERS RIVER_POOL TIMEOUT PORT FOLLOW_PORT \
+for v in TASKS BATCH INFLIGHT RATE LATENCY_SECS WARMUP SETTLE AFTER_WAIT AFTER_SECS SINGLE_TASKS SINGLE_INFLIGHT RIVER_WORKERS RIVER_POOL TIMEOUT PORT FOLLOW_PORT \
   TEMPORAL_WORKERS TEMPORAL_PORT TEMPORAL_SHARDS TEMPORAL_TUNED_SHARDS TEMPORAL_TUNED_POLLERS; do
   [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a non-negative integer, got '${!v}'"
 done
 [[ -z "$E2E_EXEC_CONC" || "$E2E_EXEC_CONC" =~ ^[1-9][0-9]*$ ]] ||
   die "PEERS_WORKERS must be empty (the executor's default) or a positive integer, got '$E2E_EXEC_CONC'"
-((TASKS > 0 && BATCH > 0 && INFLIGHT > 0 && RATE > 0 && RIVER_WORKERS > 0)) ||
-  die "PEERS_TASKS, PEERS_BATCH, PEERS_INFLIGHT, PEERS_RATE and PEERS_RIVER_WORKERS must be positive"
+((TASKS > 0 && BATCH > 0 && INFLIGHT > 0 && RATE > 0 && RIVER_WORKERS > 0 && SINGLE_INFLIGHT > 0)) ||
+  die "PEERS_TASKS, PEERS_BATCH, PEERS_INFLIGHT, PEERS_RATE, PEERS_RIVER_WORKERS and PEERS_SINGLE_INFLIGHT must be positive"
 ((TEMPORAL_WORKERS > 1 && TEMPORAL_SHARDS > 0 && TEMPORAL_TUNED_SHARDS > 0 && TEMPORAL_TUNED_POLLERS > 1)) ||
   die "PEERS_TEMPORAL_WORKERS and PEERS_TEMPORAL_TUNED_POLLERS must be at least 2, the shard counts positive"
 [[ "$TEMPORAL_VERSION" =~ ^v[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "PEERS_TEMPORAL_VERSION must look like v1.32.1, got '$TEMPORAL_VERSION'"
 LATENCY_TASKS=$((RATE * LATENCY_SECS))
+AFTER_TASKS=$((RATE * AFTER_SECS))
 
 TS="$(date -u +%Y%m%d-%H%M%S)"
 bench_init peers "$TS"
@@ -176,12 +199,15 @@ river_build() {
 river_run() {
   local config="$1" db="bench_river_${TS//-/_}_$1"
   RIVER_DBS+=("$db")
-  info "River $config: database $db, $RIVER_WORKERS workers; $WARMUP warm-up jobs, $LATENCY_TASKS at $RATE/s, ${SETTLE}s pause, $TASKS in batches of $BATCH"
+  info "River $config: database $db, $RIVER_WORKERS workers; $WARMUP warm-up jobs, $LATENCY_TASKS at $RATE/s, ${SETTLE}s pause, $TASKS in batches of $BATCH, $AFTER_TASKS at $RATE/s ${AFTER_WAIT}s after, $SINGLE_TASKS single inserts"
   # DATABASE_URL_ADMIN comes from dev.env (exported), not from the command line.
   "$RIVER_BIN" -db "$db" -config "$config" -workers "$RIVER_WORKERS" -pool "$RIVER_POOL" \
     -tasks "$TASKS" -batch "$BATCH" -inflight "$INFLIGHT" -warmup "$WARMUP" \
     -rate "$RATE" -latency-secs "$LATENCY_SECS" -settle-secs "$SETTLE" -timeout-secs "$TIMEOUT" \
     -pg-postmaster "$PG_PID" -clk-tck "$CLK_TCK" -samples-out "$OUT/latency-river-$config.txt" \
+    -after-burst-wait "$AFTER_WAIT" -after-burst-secs "$AFTER_SECS" \
+    -after-burst-samples-out "$OUT/latency-after-burst-river-$config.txt" \
+    -single-tasks "$SINGLE_TASKS" -single-inflight "$SINGLE_INFLIGHT" \
     >>"$RESULTS" || die "river-bench ($config) failed"
 }
 
@@ -255,13 +281,15 @@ temporal_run() {
     ((SECONDS < deadline)) || { tail -n 30 "$log" >&2; die "the Temporal frontend does not listen on $HOST:$TEMPORAL_PORT after 120 s (log: $(rel "$log"))"; }
     sleep 0.5
   done
-  info "Temporal $config: server pid $TEMPORAL_PID; $WARMUP warm-up workflows, $LATENCY_TASKS at $RATE/s, ${SETTLE}s pause, $TASKS in batches of $BATCH"
+  info "Temporal $config: server pid $TEMPORAL_PID; $WARMUP warm-up workflows, $LATENCY_TASKS at $RATE/s, ${SETTLE}s pause, $TASKS in batches of $BATCH, $AFTER_TASKS at $RATE/s ${AFTER_WAIT}s after, $SINGLE_TASKS single starts"
   # DATABASE_URL_ADMIN comes from dev.env (exported), not from the command line.
   "$TEMPORAL_BIN" -db "$db" -vis-db "$vis" -frontend "$HOST:$TEMPORAL_PORT" -config "$config" \
     -workers "$TEMPORAL_WORKERS" "${extra[@]}" -tasks "$TASKS" -batch "$BATCH" -inflight "$INFLIGHT" \
     -warmup "$WARMUP" -rate "$RATE" -latency-secs "$LATENCY_SECS" -settle-secs "$SETTLE" \
     -timeout-secs "$TIMEOUT" -pg-postmaster "$PG_PID" -server-pid "$TEMPORAL_PID" -clk-tck "$CLK_TCK" \
-    -samples-out "$OUT/latency-temporal-$config.txt" -setting "temporal_server=$TEMPORAL_VERSION (postgres12)" \
+    -samples-out "$OUT/latency-temporal-$config.txt" -after-burst-wait "$AFTER_WAIT" -after-burst-secs "$AFTER_SECS" \
+    -after-burst-samples-out "$OUT/latency-after-burst-temporal-$config.txt" \
+    -single-tasks "$SINGLE_TASKS" -single-inflight "$SINGLE_INFLIGHT" -setting "temporal_server=$TEMPORAL_VERSION (postgres12)" \
     -setting "history_shards=$shards" -setting "max_conns=$conns+$vis_conns (per service)" \
     -setting "dynamic_config=$(if [[ -n "$dynamic" ]]; then basename "$dynamic"; else echo none; fi)" \
     >>"$RESULTS" || die "temporal-bench ($config) failed (server log: $(rel "$log"))"
@@ -272,18 +300,11 @@ temporal_run() {
   done
 }
 
-# Sessions connected to any of the databases given.
-backends() {
-  local list
-  list="$(printf "'%s'," "$@")"
-  pg_psql -d postgres -At -c "SELECT count(*) FROM pg_stat_activity WHERE datname IN (${list%,})"
-}
-
 # pg_snapshot SYSTEM CONFIG AT TABLES LABEL=DB...: one JSON line of phase "pg" into RESULTS, the
 # shape river-bench prints for River: the cluster's WAL position (pg_current_wal_lsn, bytes), the
-# size of each database (pg_database_size) and, with TABLES=1, n_tup_ins/upd/del of every user
-# table, keyed "<label>.<table>". The table read connects to each database (a transaction there),
-# so it is taken only outside the span whose commits are counted.
+# size of each database (pg_database_size), their summed xact_commit and, with TABLES=1,
+# n_tup_ins/upd/del of every user table, keyed "<label>.<table>". The table read connects to each
+# database (a transaction there), before the commits are read.
 pg_snapshot() {
   local system="$1" config="$2" at="$3" tables="$4" pair list="" tmp="$WORK/snapshot.txt"
   shift 4
@@ -299,12 +320,13 @@ pg_snapshot() {
   done
   pg_psql -d postgres -At -F ' ' -c "SELECT 'size', datname, pg_database_size(datname) FROM pg_database
     WHERE datname IN (${list%,}) UNION ALL
+    SELECT 'commits', '-', coalesce(sum(xact_commit), 0)::int8 FROM pg_stat_database WHERE datname IN (${list%,}) UNION ALL
     SELECT 'wal', '-', pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8" >>"$tmp" ||
-    die "reading the WAL position and database sizes failed"
+    die "reading the WAL position, database sizes and commits failed"
   python3 - "$system" "$config" "$at" "$(now_ms)" "$tmp" >>"$RESULTS" <<'PY'
 import json, sys
 system, config, at, now, path = sys.argv[1:6]
-snap = {"unix_ms": int(now), "wal_lsn": 0, "db_bytes": {}, "tables": {}}
+snap = {"unix_ms": int(now), "wal_lsn": 0, "db_bytes": {}, "tables": {}, "commits": 0}
 for line in open(path):
     kind, name, *nums = line.split()
     if kind == "table":
@@ -313,6 +335,8 @@ for line in open(path):
         snap["db_bytes"][name] = int(nums[0])
     elif kind == "wal":
         snap["wal_lsn"] = int(nums[0])
+    elif kind == "commits":
+        snap["commits"] = int(nums[0])
 print(json.dumps({"system": system, "config": config, "phase": "pg", "at": at, "snapshot": snap}))
 PY
 }
@@ -321,7 +345,7 @@ PY
 # SCHEDULERS svc-schedulers, each with its own bench database, all on the bench's topic prefix
 # with their own consumer groups, every setting at the service's default unless a knob says.
 taskflow_run() {
-  local label="make up" kafka_pid n i
+  local label="make up" kafka_pid i
   kafka_pid="$(our_pid kafka)" || die "the Kafka broker of make up is not running"
   bench_create_db
   bench_create_exec_db
@@ -334,6 +358,10 @@ taskflow_run() {
   local latency_key="$TENANT_KEY"
   bench_create_tenant peers-throughput
   local throughput_key="$TENANT_KEY"
+  bench_create_tenant peers-after-burst
+  local after_key="$TENANT_KEY"
+  bench_create_tenant peers-single
+  local single_key="$TENANT_KEY"
   # Database URLs and keys through the environment, not the command line.
   export BENCH_TASKS_DB_URL BENCH_EXECUTOR_DB_URL BENCH_ADMIN_DB_URL BENCH_NOTIFY_DB_URL BENCH_SCHEDULER_DB_URL
   BENCH_TASKS_DB_URL="$(pg_url "$DB")"
@@ -342,16 +370,18 @@ taskflow_run() {
   BENCH_SCHEDULER_DB_URL="$(pg_url "$SCHED_DB")"
   BENCH_ADMIN_DB_URL="$(pg_url postgres)"
   local dbs=("svc-tasks=$DB" "svc-executor=$EXEC_DB" "svc-notify=$NOTIFY_DB" "svc-scheduler=$SCHED_DB")
-  local cpu=(--cpu-pid "svc-tasks=$SVC_PID" --cpu-pid "svc-notify=$NOTIFY_PID" --cpu-pid "kafka=$kafka_pid")
+  local cpu=(--cpu-pid "svc-tasks=$SVC_PID" --cpu-pid "svc-notify=$NOTIFY_PID" --cpu-pid "kafka=$kafka_pid"
+    --pg-postmaster "$PG_PID" --clk-tck "$CLK_TCK")
   for i in "${!EXEC_PIDS[@]}"; do cpu+=(--cpu-pid "svc-executor-$((i + 1))=${EXEC_PIDS[$i]}"); done
   for i in "${!SCHED_PIDS[@]}"; do cpu+=(--cpu-pid "svc-scheduler-$((i + 1))=${SCHED_PIDS[$i]}"); done
 
+  # --settle: its CPU counts until svc-notify and every outbox caught up with the last task.
   info "TaskFlow: $WARMUP warm-up tasks, then $LATENCY_TASKS single POST /v1/tasks at $RATE/s"
   BENCH_API_KEY="$latency_key" "$E2E_GEN" --url "$URL" --label "$label" --phase latency --json \
     --single --rate "$RATE" --concurrency 16 --tasks "$LATENCY_TASKS" --warmup-tasks "$WARMUP" \
-    --timeout-secs "$TIMEOUT" --samples-out "$OUT/latency-taskflow.txt" >>"$RESULTS" ||
+    --timeout-secs "$TIMEOUT" --samples-out "$OUT/latency-taskflow.txt" --settle "${cpu[@]}" >>"$RESULTS" ||
     die "bench-e2e (latency) failed"
-  tail -n1 "$RESULTS" | python3 -c 'import json, sys; r = json.load(sys.stdin); print("[taskflow] latency p50 %s ms, p99 %s ms (%s samples)" % (r["p50_ms"], r["p99_ms"], r["measured"]))'
+  tail -n1 "$RESULTS" | python3 -c 'import json, sys; r = json.load(sys.stdin); print("[taskflow] latency p50 %s ms, p99 %s ms (%s samples), %.2f CPU ms per task" % (r["p50_ms"], r["p99_ms"], r["measured"], r["cpu_settled_s_per_1000"]))'
 
   info "TaskFlow: ${SETTLE}s pause, then $TASKS tasks in batches of $BATCH, $INFLIGHT in flight"
   pg_snapshot taskflow "$label" idle_start 0 "${dbs[@]}"
@@ -360,38 +390,45 @@ taskflow_run() {
   # --settle: after the last completion it waits for svc-notify and every outbox to catch up.
   BENCH_API_KEY="$throughput_key" "$E2E_GEN" --url "$URL" --label "$label" --phase throughput --json \
     --tasks "$TASKS" --warmup-tasks 0 --batch-size "$BATCH" --concurrency "$INFLIGHT" \
-    --timeout-secs "$TIMEOUT" --poll-ms 20 --clk-tck "$CLK_TCK" --settle "${cpu[@]}" \
-    --pg-postmaster "$PG_PID" --stat-db "$DB" --stat-db "$EXEC_DB" --stat-db "$NOTIFY_DB" \
+    --timeout-secs "$TIMEOUT" --poll-ms 20 --settle "${cpu[@]}" \
+    --stat-db "$DB" --stat-db "$EXEC_DB" --stat-db "$NOTIFY_DB" \
     --stat-db "$SCHED_DB" >>"$RESULTS" || die "bench-e2e (throughput) failed"
   pg_snapshot taskflow "$label" settled 0 "${dbs[@]}"
-
-  # Stop the services: their backends flush their counters when they exit.
-  bench_stop_services
-  local deadline=$((SECONDS + 60))
-  while n="$(backends "$DB" "$EXEC_DB" "$NOTIFY_DB" "$SCHED_DB")" && ((n > 0)); do
-    if ((SECONDS > deadline)); then
-      warn "$n sessions still connected to the TaskFlow bench databases after 60 s: commits and row writes may be undercounted"
-      break
-    fi
-    sleep 0.1
-  done
-  sleep 0.3 # a backend leaves pg_stat_activity just before it flushes its counters
-  n="$(pg_psql -d postgres -At -c "SELECT coalesce(sum(xact_commit), 0) FROM pg_stat_database WHERE datname IN ('$DB', '$EXEC_DB', '$NOTIFY_DB', '$SCHED_DB')")"
-  printf '{"system":"taskflow","config":"%s","phase":"commits_after","commits_after":%s}\n' "$label" "$n" >>"$RESULTS"
-  pg_snapshot taskflow "$label" stopped 1 "${dbs[@]}"
-  python3 - "$RESULTS" <<'PY'
+  local last_ms
+  last_ms="$(python3 - "$RESULTS" <<'PY'
 import json, sys
-lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-tf = [l for l in lines if l.get("system") == "taskflow"]
-tp = [l for l in tf if l.get("phase") == "throughput"][-1]
-after = [l for l in tf if l.get("phase") == "commits_after"][-1]["commits_after"]
-snaps = {l["at"]: l["snapshot"] for l in tf if l.get("phase") == "pg"}
-commits = after - tp["commits_before"] - tp["own_commits"]
-rows = sum(sum(v) - sum(snaps["before"]["tables"].get(k, [0, 0, 0])) for k, v in snaps["stopped"]["tables"].items())
-print("[taskflow] %.0f tasks/s, %.3f CPU s per 1000 tasks (%.3f until settled), %.3f commits and %.1f row writes per task"
-      % (tp["tasks_per_s"], tp["cpu_s_per_1000"], tp.get("cpu_settled_s_per_1000", float("nan")),
-         commits / tp["tasks"], rows / tp["tasks"]))
+r = [json.loads(l) for l in open(sys.argv[1]) if '"throughput"' in l and '"taskflow"' in l][-1]
+print("[taskflow] %.0f tasks/s, %.3f CPU s per 1000 tasks (%.3f until settled)" % (
+    r["tasks_per_s"], r["cpu_s_per_1000"], r.get("cpu_settled_s_per_1000", float("nan"))), file=sys.stderr)
+print(r["last_completion_unix_ms"])
 PY
+  )"
+
+  # The run's counters once every backend has published them; then the services idle until the
+  # run after the burst (their rate meanwhile is what the report subtracts).
+  sleep "$SETTLE"
+  [[ "$last_ms" =~ ^[0-9]+$ ]] || die "bench-e2e (throughput) gave no last_completion_unix_ms"
+  pg_snapshot taskflow "$label" flushed 1 "${dbs[@]}"
+  local due=$((last_ms + AFTER_WAIT * 1000)) now
+  now="$(now_ms)"
+  ((due >= now + 5000)) || due=$((now + 5000))
+  info "TaskFlow: idle until $(((due - last_ms) / 1000)) s after the last completion"
+  sleep "$(((due - now) / 1000)).$(printf '%03d' $(((due - now) % 1000)))"
+  pg_snapshot taskflow "$label" idle_end 1 "${dbs[@]}"
+  if ((AFTER_TASKS > 0)); then
+    info "TaskFlow: $AFTER_TASKS single POST /v1/tasks at $RATE/s after the burst"
+    BENCH_API_KEY="$after_key" "$E2E_GEN" --url "$URL" --label "$label" --phase latency_after_burst --json \
+      --single --rate "$RATE" --concurrency 16 --tasks "$AFTER_TASKS" --warmup-tasks 0 \
+      --timeout-secs "$TIMEOUT" --samples-out "$OUT/latency-after-burst-taskflow.txt" >>"$RESULTS" ||
+      die "bench-e2e (latency after the burst) failed"
+  fi
+  if ((SINGLE_TASKS > 0)); then
+    info "TaskFlow: $SINGLE_TASKS single POST /v1/tasks, $SINGLE_INFLIGHT in flight"
+    BENCH_API_KEY="$single_key" "$E2E_GEN" --url "$URL" --label "$label" --phase single --json \
+      --single --concurrency "$SINGLE_INFLIGHT" --tasks "$SINGLE_TASKS" --warmup-tasks 0 \
+      --timeout-secs "$TIMEOUT" >>"$RESULTS" || die "bench-e2e (single submissions) failed"
+  fi
+  bench_stop_services
 }
 
 # --- steps ---------------------------------------------------------------------------------------
@@ -445,8 +482,8 @@ info "1-minute load average at the end: $LOAD_END"
 {
   printf 'TaskFlow next to River and Temporal, %s (git %s), %s cores, PostgreSQL 15 shared (127.0.0.1:%s)\n' \
     "$TS" "$(git -C "$TASKFLOW_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')" "$(nproc)" "$PG_PORT"
-  printf 'no-op tasks; throughput: %s in batches of %s, %s in flight; latency: %s single submissions at %s/s\n' \
-    "$TASKS" "$BATCH" "$INFLIGHT" "$LATENCY_TASKS" "$RATE"
+  printf 'no-op tasks; throughput: %s in batches of %s, %s in flight; latency: %s single submissions at %s/s, and %s more %s s after the last completion of the throughput run; single submissions: %s, %s in flight\n' \
+    "$TASKS" "$BATCH" "$INFLIGHT" "$LATENCY_TASKS" "$RATE" "$AFTER_TASKS" "$AFTER_WAIT" "$SINGLE_TASKS" "$SINGLE_INFLIGHT"
   printf 'River: MaxWorkers %s, pool %s. TaskFlow "make up" (release builds): svc-tasks, %s svc-executor(s) at concurrency %s%s, svc-notify, %s svc-scheduler(s); other settings at their defaults\n' \
     "$RIVER_WORKERS" "$RIVER_POOL" "$EXECUTORS" "${EXEC_CONC_SHOWN:-?}" "$([[ -n "$E2E_EXEC_CONC" ]] && echo ' (PEERS_WORKERS)' || echo " (the executor's default)")" "$SCHEDULERS"
   case " $SYSTEMS " in *" temporal-"*)

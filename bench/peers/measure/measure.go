@@ -7,6 +7,7 @@ package measure
 import (
 	"bufio"
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -96,3 +97,33 @@ func WriteSamples(path string, samples []time.Duration) error {
 
 // Ms is d in milliseconds, rounded to the microsecond.
 func Ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
+
+// CPU is what a load generator reads of its system's processes at one moment: CPU seconds by
+// name ("postgres": the whole cluster).
+type CPU map[string]float64
+
+// Since returns the CPU seconds spent since before, by name, and their sum.
+func (c CPU) Since(before CPU) (map[string]float64, float64) {
+	out := make(map[string]float64, len(c))
+	var total float64
+	for k, v := range c {
+		out[k] = v - before[k]
+		total += out[k]
+	}
+	return out, total
+}
+
+// UntilAfterBurst sleeps until wait has passed since lastCompletion, and at least minAfter after
+// the moment `after`; it returns early when ctx ends.
+func UntilAfterBurst(ctx context.Context, lastCompletion time.Time, wait time.Duration, after time.Time, minAfter time.Duration) error {
+	due := lastCompletion.Add(wait)
+	if m := after.Add(minAfter); m.After(due) {
+		due = m
+	}
+	select {
+	case <-time.After(time.Until(due)):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

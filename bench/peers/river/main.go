@@ -10,25 +10,33 @@
 //  2. latency: single jobs inserted at -rate jobs/s for -latency-secs (open loop: each insert is
 //     its own goroutine, started on schedule); submit -> started is the time from just before
 //     Client.Insert to the moment the worker's Work method is entered (one process, monotonic
-//     clock). Every sample goes to -samples-out (microseconds, one per line, in submission order);
+//     clock). Every sample goes to -samples-out (microseconds, one per line, in submission order).
+//     CPU seconds of this process (getrusage: the inserts included) and of every process of the
+//     PostgreSQL cluster (/proc/<pid>/stat of the postmaster, including its reaped children, and
+//     of its live children) from just before the first insert to the last job's JobCompleted
+//     event: the CPU per task at a steady rate of single inserts;
 //  3. a pause of -settle-secs (PostgreSQL flushes a backend's statistics up to 10 s late);
 //  4. throughput: -tasks jobs inserted with InsertManyFast in batches of -batch, -inflight
 //     batches in flight, while the workers run; time from the first insert to the last
 //     JobCompleted event (sent after River's completer committed the job's completion). CPU
-//     seconds of this process (getrusage) and of every process of the PostgreSQL cluster
-//     (/proc/<pid>/stat of the postmaster, including its reaped children, and of its live
-//     children) are read just before the first insert and right after the last completion;
-//     PostgreSQL commits are pg_stat_database.xact_commit of the throwaway database, read
-//     before, and after the client stopped and its connections closed (a backend flushes its
-//     counters when it exits). PostgreSQL's own accounting of the throughput phase, as JSON lines
-//     of phase "pg" (see pgSnapshot), taken at four points: "idle_start" (the pause begins),
-//     "before" (the first insert), "settled" (the last completion) and "stopped" (the client
-//     stopped and every backend of the database exited, so its table counters are flushed).
-//     bench-peers-report turns them into row writes per task (pg_stat_user_tables), WAL bytes
-//     per task (pg_current_wal_lsn: the whole cluster's) and database growth (pg_database_size).
+//     seconds as in 2, read just before the first insert and right after the last completion.
+//     PostgreSQL's own accounting of the throughput phase, as JSON lines of phase "pg" (see
+//     takeSnapshot: WAL position, database size, table row counters, xact_commit), taken at
+//     "idle_start" (the pause begins), "before" (the first insert), "settled" (the last
+//     completion), "flushed" (-settle-secs after that: every backend has published the run's
+//     counters) and "idle_end" (just before 5, the client idling in between). bench-peers-report
+//     turns them into commits and row writes per task (flushed - before, minus the idle rate
+//     between flushed and idle_end times the seconds from settled to flushed), WAL bytes per
+//     task (pg_current_wal_lsn: the whole cluster's) and database growth (pg_database_size);
+//  5. after the burst: once -after-burst-wait has passed since the last completion (and at least
+//     5 s after "flushed"), single jobs at -rate jobs/s for -after-burst-secs, measured as in 2
+//     (samples to -after-burst-samples-out, no CPU);
+//  6. single inserts: -single-tasks jobs, one Client.Insert each, from -single-inflight goroutines
+//     with no rate limit while the workers run: jobs / time from the first insert to the last
+//     insert's return (the jobs are not waited for).
 //
-// Prints one JSON object per measured phase on stdout (see the `throughput` and `latency`
-// types); progress and River's warnings go to stderr.
+// Prints one JSON object per measured phase on stdout (see measure's Latency, Throughput, Single
+// and PgLine); progress and River's warnings go to stderr.
 package main
 
 import (
@@ -105,9 +113,15 @@ type options struct {
 	postmaster     int
 	clkTck         int
 	samplesOut     string
+	afterWait      float64
+	afterSecs      float64
+	afterOut       string
+	singleTasks    int
+	singleInflight int
 	keep           bool
 	phaseTimeout   time.Duration
 	latencyJobs    int
+	afterJobs      int
 	configCooldown time.Duration
 	configPoll     time.Duration
 }
@@ -132,6 +146,11 @@ func main() {
 	flag.IntVar(&o.postmaster, "pg-postmaster", 0, "pid of the cluster's postmaster (0: PostgreSQL CPU is not measured)")
 	flag.IntVar(&o.clkTck, "clk-tck", 100, "clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK)")
 	flag.StringVar(&o.samplesOut, "samples-out", "", "write the latency samples (µs, one per line) here")
+	flag.Float64Var(&o.afterWait, "after-burst-wait", 30, "the latency run after the burst starts this many seconds after its last completion")
+	flag.Float64Var(&o.afterSecs, "after-burst-secs", 10, "length of the latency run after the burst (0: none)")
+	flag.StringVar(&o.afterOut, "after-burst-samples-out", "", "write the samples of the latency run after the burst here")
+	flag.IntVar(&o.singleTasks, "single-tasks", 3000, "jobs inserted one per Client.Insert at the end (0: none)")
+	flag.IntVar(&o.singleInflight, "single-inflight", 16, "Client.Insert calls in flight in the single-insert phase")
 	flag.BoolVar(&o.keep, "keep", false, "keep the database")
 	flag.Parse()
 
@@ -149,10 +168,11 @@ func main() {
 	if o.adminURL == "" {
 		fail(errors.New("set -admin-url or DATABASE_URL_ADMIN"))
 	}
-	if o.tasks < 1 || o.batch < 1 || o.inflight < 1 || o.workers < 1 || o.rate <= 0 || o.clkTck < 1 {
-		fail(errors.New("-tasks, -batch, -inflight, -workers, -rate and -clk-tck must be positive"))
+	if o.tasks < 1 || o.batch < 1 || o.inflight < 1 || o.workers < 1 || o.rate <= 0 || o.clkTck < 1 || o.singleInflight < 1 {
+		fail(errors.New("-tasks, -batch, -inflight, -workers, -rate, -single-inflight and -clk-tck must be positive"))
 	}
 	o.latencyJobs = int(math.Round(o.rate * o.latencySecs))
+	o.afterJobs = int(math.Round(o.rate * o.afterSecs))
 	o.phaseTimeout = time.Duration(o.timeoutSecs * float64(time.Second))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -207,12 +227,7 @@ func run(ctx context.Context, o *options) (err error) {
 	if err != nil {
 		return err
 	}
-	poolOpen := true
-	defer func() {
-		if poolOpen {
-			pool.Close()
-		}
-	}()
+	defer pool.Close()
 
 	migrator, err := rivermigrate.New(riverpgxv5.New(pool), nil)
 	if err != nil {
@@ -223,7 +238,8 @@ func run(ctx context.Context, o *options) (err error) {
 	}
 
 	base := time.Now()
-	worker := &noopWorker{base: base, started: make([]atomic.Int64, o.latencyJobs)}
+	// Latency jobs: Seq 0.. before the burst, latencyJobs.. after it.
+	worker := &noopWorker{base: base, started: make([]atomic.Int64, o.latencyJobs+o.afterJobs)}
 	workers := river.NewWorkers()
 	river.AddWorker(workers, worker)
 	client, err := river.NewClient(riverpgxv5.New(pool), &river.Config{
@@ -237,19 +253,18 @@ func run(ctx context.Context, o *options) (err error) {
 		return err
 	}
 	events, unsubscribe := client.SubscribeConfig(&river.SubscribeConfig{
-		ChanSize: o.warmup + o.latencyJobs + o.tasks + 1000,
+		ChanSize: o.warmup + o.latencyJobs + o.tasks + o.afterJobs + o.singleTasks + 1000,
 		Kinds:    []river.EventKind{river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled},
 	})
 	defer unsubscribe()
 	if err := client.Start(ctx); err != nil {
 		return err
 	}
-	clientRunning := true
-	defer func() {
-		if clientRunning {
-			stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			_ = client.Stop(stopCtx)
+	defer func() { // before the pool closes and the database is dropped
+		stopCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if stopErr := client.Stop(stopCtx); stopErr != nil {
+			err = errors.Join(err, fmt.Errorf("stopping the client: %w", stopErr))
 		}
 	}()
 	settings := map[string]string{
@@ -273,12 +288,21 @@ func run(ctx context.Context, o *options) (err error) {
 		}
 	}
 
-	// 2. latency
-	lat := measure.Latency{System: "river", Config: o.config, Phase: "latency", Rate: o.rate, Tasks: o.latencyJobs, Settings: settings,
-		Definition: "client: just before Client.Insert -> Work entered (same process, monotonic clock)"}
-	if o.latencyJobs > 0 {
-		progress("%s: latency, %d jobs at %.0f/s", o.config, o.latencyJobs, o.rate)
-		submitted := make([]int64, o.latencyJobs)
+	cpuNow := func() (measure.CPU, error) {
+		pg, err := measure.PostgresCPU(o.postmaster, o.clkTck)
+		cpu := measure.CPU{"river-bench": measure.SelfCPU().Seconds()}
+		if o.postmaster > 0 {
+			cpu["postgres"] = pg
+		}
+		return cpu, err
+	}
+	// A latency run: n single jobs (Seq from offset) inserted at -rate/s, open loop, waited for
+	// until every one completed; with withCPU, the CPU over it (first insert -> last completion).
+	latencyRun := func(phase string, offset, n int, samplesOut string, withCPU bool) (measure.Latency, error) {
+		lat := measure.Latency{System: "river", Config: o.config, Phase: phase, Rate: o.rate, Tasks: n, Settings: settings,
+			Definition: "client: just before Client.Insert -> Work entered (same process, monotonic clock)"}
+		progress("%s: %s, %d jobs at %.0f/s", o.config, phase, n, o.rate)
+		submitted := make([]int64, n)
 		var insertErrors atomic.Int64
 		var wg sync.WaitGroup
 		var lateMax time.Duration
@@ -288,19 +312,29 @@ func run(ctx context.Context, o *options) (err error) {
 				dbLatency = append(dbLatency, ev.Job.AttemptedAt.Sub(ev.Job.CreatedAt))
 			}
 		}
+		var last time.Time // the last completion
 		waitDone := make(chan error, 1)
 		go func() {
-			_, _, err := waitCompleted(ctx, events, o.latencyJobs, o.phaseTimeout+time.Duration(o.latencySecs*float64(time.Second)), collect)
+			var err error
+			_, last, err = waitCompleted(ctx, events, n, o.phaseTimeout+time.Duration(float64(n)/o.rate*float64(time.Second)), collect)
 			waitDone <- err
 		}()
+		var cpuBefore measure.CPU
+		if withCPU {
+			var err error
+			if cpuBefore, err = cpuNow(); err != nil {
+				return lat, err
+			}
+		}
 		start := time.Now()
-		for i := range o.latencyJobs {
+		lat.StartUnixMs = start.UnixMilli()
+		for i := range n {
 			due := start.Add(time.Duration(float64(i) / o.rate * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
 				select {
 				case <-time.After(d):
 				case <-ctx.Done():
-					return ctx.Err()
+					return lat, ctx.Err()
 				}
 			}
 			lateMax = max(lateMax, time.Since(due))
@@ -308,26 +342,35 @@ func run(ctx context.Context, o *options) (err error) {
 			go func(i int) {
 				defer wg.Done()
 				submitted[i] = int64(time.Since(base))
-				if _, err := client.Insert(ctx, noopArgs{Phase: phaseLatency, Seq: i}, nil); err != nil {
+				if _, err := client.Insert(ctx, noopArgs{Phase: phaseLatency, Seq: offset + i}, nil); err != nil {
 					insertErrors.Add(1)
 				}
 			}(i)
 		}
 		wg.Wait()
 		if err := <-waitDone; err != nil {
-			return fmt.Errorf("latency phase: %w", err)
+			return lat, fmt.Errorf("%s: %w", phase, err)
+		}
+		lat.Secs = last.Sub(start).Seconds()
+		if withCPU {
+			cpuAfter, err := cpuNow()
+			if err != nil {
+				return lat, err
+			}
+			lat.CPU, lat.CPUTotal = cpuAfter.Since(cpuBefore)
+			lat.CPUPer1000 = lat.CPUTotal / float64(n) * 1000
 		}
 		var samples []time.Duration
-		for i := range o.latencyJobs {
-			if s := worker.started[i].Load(); s > 0 {
+		for i := range n {
+			if s := worker.started[offset+i].Load(); s > 0 {
 				samples = append(samples, time.Duration(max(s-submitted[i], 0)))
 			}
 		}
-		if o.samplesOut != "" { // in submission order: a stall shows as a run of slow ones
-			if err := measure.WriteSamples(o.samplesOut, samples); err != nil {
-				return err
+		if samplesOut != "" { // in submission order: a stall shows as a run of slow ones
+			if err := measure.WriteSamples(samplesOut, samples); err != nil {
+				return lat, err
 			}
-			lat.SamplesFile = filepath.Base(o.samplesOut)
+			lat.SamplesFile = filepath.Base(samplesOut)
 		}
 		slices.Sort(samples)
 		slices.Sort(dbLatency)
@@ -336,7 +379,18 @@ func run(ctx context.Context, o *options) (err error) {
 		lat.DBP50, lat.DBP99 = measure.Ms(measure.Quantile(dbLatency, 0.50)), measure.Ms(measure.Quantile(dbLatency, 0.99))
 		lat.LateMax = measure.Ms(lateMax)
 		lat.Errors = insertErrors.Load()
-		progress("%s: latency p50 %.2f ms, p99 %.2f ms (%d samples)", o.config, lat.P50, lat.P99, lat.Measured)
+		progress("%s: %s p50 %.2f ms, p99 %.2f ms (%d samples)", o.config, phase, lat.P50, lat.P99, lat.Measured)
+		return lat, nil
+	}
+
+	// 2. latency
+	var lines []any // what goes to stdout, in this order
+	if o.latencyJobs > 0 {
+		lat, err := latencyRun("latency", 0, o.latencyJobs, o.samplesOut, true)
+		if err != nil {
+			return err
+		}
+		lines = append(lines, lat)
 	}
 
 	// 3. settle
@@ -363,29 +417,23 @@ func run(ctx context.Context, o *options) (err error) {
 
 	// 4. throughput
 	progress("%s: throughput, %d jobs in batches of %d, %d in flight", o.config, o.tasks, o.batch, o.inflight)
-	// Its table read is a transaction on the database: before the commit counter is read.
+	// Its table read is a transaction on the database: before the commit counter (read last).
 	if err := snap("before", pool); err != nil {
 		return err
 	}
-	commitsBefore, err := xactCommit(ctx, admin, o.db)
-	if err != nil {
-		return err
-	}
-	selfBefore := measure.SelfCPU()
-	pgBefore, err := measure.PostgresCPU(o.postmaster, o.clkTck)
+	tpBefore, err := cpuNow()
 	if err != nil {
 		return err
 	}
 	t0 := time.Now()
 	done := make(chan bulkResult, 1)
 	go func() { done <- insertBulk(ctx, client, o.tasks, o.batch, o.inflight) }()
-	completed, _, err := waitCompleted(ctx, events, o.tasks, o.phaseTimeout, nil)
+	completed, last, err := waitCompleted(ctx, events, o.tasks, o.phaseTimeout, nil)
 	if err != nil {
 		return fmt.Errorf("throughput phase: %w", err)
 	}
 	elapsed := time.Since(t0)
-	selfAfter := measure.SelfCPU()
-	pgAfter, err := measure.PostgresCPU(o.postmaster, o.clkTck)
+	tpAfter, err := cpuNow()
 	if err != nil {
 		return err
 	}
@@ -394,71 +442,70 @@ func run(ctx context.Context, o *options) (err error) {
 		return err
 	}
 	bulk := <-done
-
-	// Stop the client and close the pool: every backend of the database flushes its statistics
-	// when it exits.
-	stopCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	err = client.Stop(stopCtx)
-	cancel()
-	clientRunning = false
-	if err != nil {
-		return fmt.Errorf("stopping the client: %w", err)
-	}
-	pool.Close()
-	poolOpen = false
-	if err := waitNoBackends(ctx, admin, o.db, 60*time.Second); err != nil {
-		progress("warning: %v (commits may be undercounted)", err)
-	}
-	commitsAfter, err := xactCommit(ctx, admin, o.db)
-	if err != nil {
-		return err
-	}
-	// A connection of its own: the pool is closed, and this backend's reads write no rows.
-	tablesConn, err := pgx.Connect(ctx, u.String())
-	if err != nil {
-		return fmt.Errorf("connecting to %s for its table statistics: %w", o.db, err)
-	}
-	err = snap("stopped", tablesConn)
-	tablesConn.Close(context.Background())
-	if err != nil {
-		return err
-	}
-
-	cpu := map[string]float64{"river-bench": (selfAfter - selfBefore).Seconds()}
-	if o.postmaster > 0 {
-		cpu["postgres"] = pgAfter - pgBefore
-	}
-	var total float64
-	for _, v := range cpu {
-		total += v
-	}
+	cpu, total := tpAfter.Since(tpBefore)
 	tp := measure.Throughput{
 		System: "river", Config: o.config, Phase: "throughput", Tasks: o.tasks, Completed: completed,
 		Batch: o.batch, Inflight: o.inflight, Workers: o.workers,
-		Secs: elapsed.Seconds(), TasksPerSec: float64(completed) / elapsed.Seconds(),
+		Secs: elapsed.Seconds(), TasksPerSec: float64(completed) / elapsed.Seconds(), LastCompletionUnixMs: last.UnixMilli(),
 		SubmitSecs: bulk.elapsed.Seconds(), SubmitPerSec: float64(o.tasks) / bulk.elapsed.Seconds(),
 		CPU: cpu, CPUTotal: total, CPUPer1000: total / float64(o.tasks) * 1000,
-		Commits: commitsAfter - commitsBefore, CommitsPerTask: float64(commitsAfter-commitsBefore) / float64(o.tasks),
 		Settings: settings, Errors: bulk.errors,
 	}
-	progress("%s: %.0f jobs/s, %.3f CPU s per 1000 jobs, %.3f commits per job", o.config, tp.TasksPerSec, tp.CPUPer1000, tp.CommitsPerTask)
+	progress("%s: %.0f jobs/s, %.3f CPU s per 1000 jobs", o.config, tp.TasksPerSec, tp.CPUPer1000)
+	lines = append(lines, tp)
+	if bulk.errors > 0 {
+		return fmt.Errorf("%d InsertManyFast calls failed: %v", bulk.errors, bulk.firstErr)
+	}
 
-	out := json.NewEncoder(os.Stdout)
-	if o.latencyJobs > 0 {
-		if err := out.Encode(lat); err != nil {
+	// The run's commits and row counters, once every backend has published them (the client
+	// keeps running: what it does meanwhile is measured from here to idle_end and subtracted).
+	select {
+	case <-time.After(time.Duration(o.settleSecs * float64(time.Second))):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := snap("flushed", pool); err != nil {
+		return err
+	}
+
+	// 5. after the burst
+	if err := measure.UntilAfterBurst(ctx, last, time.Duration(o.afterWait*float64(time.Second)), time.Now(), 5*time.Second); err != nil {
+		return err
+	}
+	if err := snap("idle_end", pool); err != nil {
+		return err
+	}
+	if o.afterJobs > 0 {
+		lat, err := latencyRun("latency_after_burst", o.latencyJobs, o.afterJobs, o.afterOut, false)
+		if err != nil {
 			return err
 		}
+		lines = append(lines, lat)
 	}
-	if err := out.Encode(tp); err != nil {
-		return err
+
+	// 6. single inserts
+	if o.singleTasks > 0 {
+		progress("%s: single inserts, %d jobs, %d in flight", o.config, o.singleTasks, o.singleInflight)
+		r := insertSingles(ctx, client, o.singleTasks, o.singleInflight)
+		single := measure.Single{System: "river", Config: o.config, Phase: "single", Tasks: o.singleTasks, Inflight: o.singleInflight,
+			SubmitSecs: r.elapsed.Seconds(), SubmitPerSec: float64(o.singleTasks) / r.elapsed.Seconds(), Errors: r.errors}
+		progress("%s: %.0f single inserts/s", o.config, single.SubmitPerSec)
+		lines = append(lines, single)
+		if r.errors > 0 {
+			return fmt.Errorf("%d Client.Insert calls failed: %v", r.errors, r.firstErr)
+		}
+	}
+
+	out := json.NewEncoder(os.Stdout)
+	for _, line := range lines {
+		if err := out.Encode(line); err != nil {
+			return err
+		}
 	}
 	for i := range pgLines {
 		if err := out.Encode(pgLines[i]); err != nil {
 			return err
 		}
-	}
-	if bulk.errors > 0 {
-		return fmt.Errorf("%d InsertManyFast calls failed: %v", bulk.errors, bulk.firstErr)
 	}
 	return nil
 }
@@ -490,6 +537,30 @@ func insertBulk(ctx context.Context, client *river.Client[pgx.Tx], n, batch, inf
 					params[i] = river.InsertManyParams{Args: noopArgs{Phase: phaseBulk, Seq: -1}}
 				}
 				if _, err := client.InsertManyFast(ctx, params); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	r := bulkResult{elapsed: time.Since(start), errors: errs.Load()}
+	if e, ok := firstErr.Load().(error); ok {
+		r.firstErr = e
+	}
+	return r
+}
+
+// insertSingles inserts n no-op jobs with one Client.Insert each, inflight calls at once.
+func insertSingles(ctx context.Context, client *river.Client[pgx.Tx], n, inflight int) bulkResult {
+	start := time.Now()
+	var next, errs atomic.Int64
+	var firstErr atomic.Value
+	var wg sync.WaitGroup
+	for range inflight {
+		wg.Go(func() {
+			for int(next.Add(1)) <= n {
+				if _, err := client.Insert(ctx, noopArgs{Phase: phaseBulk, Seq: -1}, nil); err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err)
 				}
@@ -568,8 +639,9 @@ func takeSnapshot(ctx context.Context, admin *pgx.Conn, tables querier, db strin
 			return nil, err
 		}
 	}
+	// After the table read (a transaction on the database: "before" must come after it).
 	var size int64
-	if err := admin.QueryRow(ctx, "SELECT pg_database_size($1::text)", db).Scan(&size); err != nil {
+	if err := admin.QueryRow(ctx, "SELECT pg_database_size($1::text), (SELECT coalesce(xact_commit, 0) FROM pg_stat_database WHERE datname = $1)", db).Scan(&size, &sn.Commits); err != nil {
 		return nil, err
 	}
 	sn.DBBytes[db] = size
@@ -577,33 +649,4 @@ func takeSnapshot(ctx context.Context, admin *pgx.Conn, tables querier, db strin
 		return nil, err
 	}
 	return sn, nil
-}
-
-func xactCommit(ctx context.Context, admin *pgx.Conn, db string) (int64, error) {
-	var n int64
-	err := admin.QueryRow(ctx, "SELECT coalesce(xact_commit, 0) FROM pg_stat_database WHERE datname = $1", db).Scan(&n)
-	if err != nil {
-		return 0, fmt.Errorf("reading pg_stat_database: %w", err)
-	}
-	return n, nil
-}
-
-// waitNoBackends waits until no session is connected to db, then a little longer: a backend
-// leaves pg_stat_activity just before it flushes its statistics.
-func waitNoBackends(ctx context.Context, admin *pgx.Conn, db string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		var n int
-		if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = $1", db).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
-			time.Sleep(300 * time.Millisecond)
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d sessions still connected to %s after %s", n, db, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }

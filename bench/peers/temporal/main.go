@@ -13,7 +13,10 @@
 //     StartWorkflowExecution is its own goroutine, started on schedule); submit -> started is the
 //     time from just before Client.ExecuteWorkflow to the moment the activity function is entered
 //     (one process, monotonic clock). Every sample goes to -samples-out (µs, one per line, in
-//     submission order);
+//     submission order). CPU seconds of this process (getrusage: the starts and the worker), of
+//     the server (-server-pid, /proc/<pid>/stat) and of every process of the PostgreSQL cluster
+//     from just before the first start until the visibility table shows every one completed:
+//     the CPU per task at a steady rate of single starts;
 //  3. a pause of -settle-secs (PostgreSQL flushes a backend's statistics up to 10 s late);
 //  4. throughput: -tasks workflows started in batches of -batch (the starts of a batch
 //     concurrently: Temporal has no batch start), -inflight batches in flight, while the worker
@@ -21,16 +24,20 @@
 //     (executions_visibility of -vis-db) shows every workflow completed. The visibility table is
 //     read (one count per read) every -poll-ms once the worker has seen every workflow function
 //     return, and every second before that; those reads are this program's own transactions and
-//     are subtracted from the commits. CPU seconds of this process (getrusage), of the server
-//     (-server-pid, /proc/<pid>/stat) and of every process of the PostgreSQL cluster are read just
-//     before the first start and right after the last completion was seen. Then the worker
-//     stops, the server gets SIGTERM (it must exit within 60 s) and, once no session is connected
-//     to either database, xact_commit and the tables' row counters are read again. The
-//     PostgreSQL snapshots (JSON lines of phase "pg") are the ones river-bench prints, over both
-//     databases ("temporal.<table>", "temporal_visibility.<table>").
+//     are subtracted from the commits. CPU seconds as in 2, read just before the first start and
+//     right after the last completion was seen. The PostgreSQL snapshots (JSON lines of phase
+//     "pg": idle_start, before, settled, flushed -settle-secs later, idle_end) are the ones
+//     river-bench prints, over both databases ("temporal.<table>",
+//     "temporal_visibility.<table>"), xact_commit summed over both;
+//  5. after the burst: once -after-burst-wait has passed since the last completion (and at least
+//     5 s after "flushed"), single workflows at -rate/s for -after-burst-secs, measured as in 2
+//     (samples to -after-burst-samples-out, no CPU);
+//  6. single starts: -single-tasks workflows, one ExecuteWorkflow each, from -single-inflight
+//     goroutines with no rate limit while the worker runs: workflows / time from the first start
+//     to the last start's return (the workflows are not waited for).
 //
-// Prints one JSON object per measured phase on stdout, in the shape river-bench prints;
-// progress goes to stderr.
+// Then the worker stops and the server gets SIGTERM (it must exit within 60 s). Prints one JSON
+// object per measured phase on stdout, in the shape river-bench prints; progress goes to stderr.
 package main
 
 import (
@@ -72,6 +79,7 @@ const (
 	phaseWarmup     = 0
 	phaseLatency    = 1 // Seq indexes the submit/start arrays
 	phaseThroughput = 2
+	phaseSingle     = 3
 	sdkVersion      = "v1.51.0"
 )
 
@@ -86,7 +94,7 @@ type bench struct {
 	base       time.Time
 	started    []atomic.Int64 // latency tasks: ns since base when the activity was entered
 	dbLatency  []atomic.Int64 // latency tasks: activity StartedTime - workflow start (server clock), ns
-	returned   [3]atomic.Int64
+	returned   [4]atomic.Int64
 	lastReturn atomic.Int64 // ns since base: the last workflow function returned
 }
 
@@ -142,9 +150,15 @@ type options struct {
 	serverPid    int
 	clkTck       int
 	samplesOut   string
+	afterWait    float64
+	afterSecs    float64
+	afterOut     string
+	singleTasks  int
+	singleFlight int
 	settings     settingsFlag
 	phaseTimeout time.Duration
 	latencyJobs  int
+	afterJobs    int
 }
 
 type settingsFlag map[string]string
@@ -185,6 +199,11 @@ func main() {
 	flag.IntVar(&o.serverPid, "server-pid", 0, "pid of the Temporal server (its CPU is measured; it gets SIGTERM at the end)")
 	flag.IntVar(&o.clkTck, "clk-tck", 100, "clock ticks per second of /proc/<pid>/stat (getconf CLK_TCK)")
 	flag.StringVar(&o.samplesOut, "samples-out", "", "write the latency samples (µs, one per line) here")
+	flag.Float64Var(&o.afterWait, "after-burst-wait", 30, "the latency run after the burst starts this many seconds after its last completion")
+	flag.Float64Var(&o.afterSecs, "after-burst-secs", 10, "length of the latency run after the burst (0: none)")
+	flag.StringVar(&o.afterOut, "after-burst-samples-out", "", "write the samples of the latency run after the burst here")
+	flag.IntVar(&o.singleTasks, "single-tasks", 3000, "workflows started one per ExecuteWorkflow at the end (0: none)")
+	flag.IntVar(&o.singleFlight, "single-inflight", 16, "ExecuteWorkflow calls in flight in the single-start phase")
 	flag.Var(o.settings, "setting", "KEY=VALUE shown with the results (the server's configuration); repeat")
 	flag.Parse()
 
@@ -195,13 +214,14 @@ func main() {
 	if o.adminURL == "" {
 		fail(errors.New("set -admin-url or DATABASE_URL_ADMIN"))
 	}
-	if o.tasks < 1 || o.batch < 1 || o.inflight < 1 || o.workers < 2 || o.rate <= 0 || o.clkTck < 1 || o.pollMs < 1 {
-		fail(errors.New("-tasks, -batch, -inflight, -rate, -poll-ms and -clk-tck must be positive, -workers at least 2"))
+	if o.tasks < 1 || o.batch < 1 || o.inflight < 1 || o.workers < 2 || o.rate <= 0 || o.clkTck < 1 || o.pollMs < 1 || o.singleFlight < 1 {
+		fail(errors.New("-tasks, -batch, -inflight, -rate, -poll-ms, -single-inflight and -clk-tck must be positive, -workers at least 2"))
 	}
 	if o.serverPid <= 0 {
-		fail(errors.New("-server-pid is needed (its CPU is measured, and it is stopped before the last counters are read)"))
+		fail(errors.New("-server-pid is needed (its CPU is measured, and it gets SIGTERM at the end)"))
 	}
 	o.latencyJobs = int(math.Round(o.rate * o.latencySecs))
+	o.afterJobs = int(math.Round(o.rate * o.afterSecs))
 	o.phaseTimeout = time.Duration(o.timeoutSecs * float64(time.Second))
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -354,7 +374,9 @@ func run(ctx context.Context, o *options) (err error) {
 		}
 	}()
 
-	b = &bench{base: time.Now(), started: make([]atomic.Int64, o.latencyJobs), dbLatency: make([]atomic.Int64, o.latencyJobs)}
+	// Latency workflows: Seq 0.. before the burst, latencyJobs.. after it.
+	nLat := o.latencyJobs + o.afterJobs
+	b = &bench{base: time.Now(), started: make([]atomic.Int64, nLat), dbLatency: make([]atomic.Int64, nLat)}
 	wopts := worker.Options{
 		MaxConcurrentActivityExecutionSize:     o.workers,
 		MaxConcurrentWorkflowTaskExecutionSize: o.workers,
@@ -406,7 +428,7 @@ func run(ctx context.Context, o *options) (err error) {
 	// times: the workflow id makes it idempotent (already started = started).
 	var retries atomic.Int64
 	start := func(ctx context.Context, phase, seq int) error {
-		id := fmt.Sprintf("%c-%d", "wlt"[phase], seq)
+		id := fmt.Sprintf("%c-%d", "wlts"[phase], seq)
 		for attempt := 1; ; attempt++ {
 			_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 				ID: id, TaskQueue: o.taskQueue, EnableEagerStart: o.eagerStart && attempt == 1,
@@ -436,23 +458,43 @@ func run(ctx context.Context, o *options) (err error) {
 		}
 	}
 
-	// 2. latency
-	lat := measure.Latency{System: "temporal", Config: o.config, Phase: "latency", Rate: o.rate, Tasks: o.latencyJobs, Settings: settings,
-		Definition: "client: just before Client.ExecuteWorkflow -> the workflow's one activity entered (same process, monotonic clock)"}
-	if o.latencyJobs > 0 {
-		progress("%s: latency, %d workflows at %.0f/s", o.config, o.latencyJobs, o.rate)
-		submitted := make([]int64, o.latencyJobs)
+	cpuNow := func() (measure.CPU, error) {
+		server, err := procCPU(o.serverPid, o.clkTck)
+		if err != nil {
+			return nil, fmt.Errorf("the server's CPU: %w", err)
+		}
+		cpu := measure.CPU{"temporal-bench": measure.SelfCPU().Seconds(), "temporal-server": server}
+		if o.postmaster > 0 {
+			cpu["postgres"], err = measure.PostgresCPU(o.postmaster, o.clkTck)
+		}
+		return cpu, err
+	}
+	// A latency run: n single workflows (Seq from offset) started at -rate/s, open loop, waited
+	// for until the visibility table shows every one completed; with withCPU, the CPU over it.
+	latencyRun := func(phase string, offset, n int, samplesOut string, withCPU bool) (measure.Latency, error) {
+		lat := measure.Latency{System: "temporal", Config: o.config, Phase: phase, Rate: o.rate, Tasks: n, Settings: settings,
+			Definition: "client: just before Client.ExecuteWorkflow -> the workflow's one activity entered (same process, monotonic clock)"}
+		progress("%s: %s, %d workflows at %.0f/s", o.config, phase, n, o.rate)
+		submitted := make([]int64, n)
 		var startErrors atomic.Int64
 		var wg sync.WaitGroup
 		var lateMax time.Duration
+		var cpuBefore measure.CPU
+		if withCPU {
+			var err error
+			if cpuBefore, err = cpuNow(); err != nil {
+				return lat, err
+			}
+		}
 		t0 := time.Now()
-		for i := range o.latencyJobs {
+		lat.StartUnixMs = t0.UnixMilli()
+		for i := range n {
 			due := t0.Add(time.Duration(float64(i) / o.rate * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
 				select {
 				case <-time.After(d):
 				case <-ctx.Done():
-					return ctx.Err()
+					return lat, ctx.Err()
 				}
 			}
 			lateMax = max(lateMax, time.Since(due))
@@ -460,33 +502,43 @@ func run(ctx context.Context, o *options) (err error) {
 			go func(i int) {
 				defer wg.Done()
 				submitted[i] = int64(time.Since(b.base))
-				if err := start(ctx, phaseLatency, i); err != nil {
+				if err := start(ctx, phaseLatency, offset+i); err != nil {
 					startErrors.Add(1)
 				}
 			}(i)
 		}
 		wg.Wait()
 		if n := startErrors.Load(); n > 0 {
-			return fmt.Errorf("latency phase: %d starts failed", n)
+			return lat, fmt.Errorf("%s: %d starts failed", phase, n)
 		}
-		expected += int64(o.latencyJobs)
-		if _, err := waitCompleted(ctx, o, vis, expected, phaseLatency, int64(o.latencyJobs), o.phaseTimeout, nil); err != nil {
-			return fmt.Errorf("latency phase: %w", err)
+		expected += int64(n)
+		finished, err := waitCompleted(ctx, o, vis, expected, phaseLatency, int64(offset+n), o.phaseTimeout, nil)
+		if err != nil {
+			return lat, fmt.Errorf("%s: %w", phase, err)
+		}
+		lat.Secs = finished.Sub(t0).Seconds()
+		if withCPU {
+			cpuAfter, err := cpuNow()
+			if err != nil {
+				return lat, err
+			}
+			lat.CPU, lat.CPUTotal = cpuAfter.Since(cpuBefore)
+			lat.CPUPer1000 = lat.CPUTotal / float64(n) * 1000
 		}
 		var samples, dbLatency []time.Duration
-		for i := range o.latencyJobs {
+		for i := offset; i < offset+n; i++ {
 			if s := b.started[i].Load(); s > 0 {
-				samples = append(samples, time.Duration(max(s-submitted[i], 0)))
+				samples = append(samples, time.Duration(max(s-submitted[i-offset], 0)))
 			}
 			if d := b.dbLatency[i].Load(); d > 0 {
 				dbLatency = append(dbLatency, time.Duration(d))
 			}
 		}
-		if o.samplesOut != "" { // in submission order: a stall shows as a run of slow ones
-			if err := measure.WriteSamples(o.samplesOut, samples); err != nil {
-				return err
+		if samplesOut != "" { // in submission order: a stall shows as a run of slow ones
+			if err := measure.WriteSamples(samplesOut, samples); err != nil {
+				return lat, err
 			}
-			lat.SamplesFile = filepath.Base(o.samplesOut)
+			lat.SamplesFile = filepath.Base(samplesOut)
 		}
 		slices.Sort(samples)
 		slices.Sort(dbLatency)
@@ -494,7 +546,18 @@ func run(ctx context.Context, o *options) (err error) {
 		lat.P50, lat.P90, lat.P99, lat.Max = measure.Ms(measure.Quantile(samples, 0.50)), measure.Ms(measure.Quantile(samples, 0.90)), measure.Ms(measure.Quantile(samples, 0.99)), measure.Ms(measure.Quantile(samples, 1))
 		lat.DBP50, lat.DBP99 = measure.Ms(measure.Quantile(dbLatency, 0.50)), measure.Ms(measure.Quantile(dbLatency, 0.99))
 		lat.LateMax = measure.Ms(lateMax)
-		progress("%s: latency p50 %.2f ms, p99 %.2f ms (%d samples)", o.config, lat.P50, lat.P99, lat.Measured)
+		progress("%s: %s p50 %.2f ms, p99 %.2f ms (%d samples)", o.config, phase, lat.P50, lat.P99, lat.Measured)
+		return lat, nil
+	}
+
+	// 2. latency
+	var lines []any // what goes to stdout, in this order
+	if o.latencyJobs > 0 {
+		lat, err := latencyRun("latency", 0, o.latencyJobs, o.samplesOut, true)
+		if err != nil {
+			return err
+		}
+		lines = append(lines, lat)
 	}
 
 	// 3. settle
@@ -522,21 +585,12 @@ func run(ctx context.Context, o *options) (err error) {
 
 	// 4. throughput
 	progress("%s: throughput, %d workflows in batches of %d, %d in flight", o.config, o.tasks, o.batch, o.inflight)
-	// Its table reads are transactions on the databases: before the commit counters are read.
+	// Its table reads are transactions on the databases: before the commit counters (read last).
 	if err := snap("before", true); err != nil {
 		return err
 	}
-	commitsBefore, err := xactCommit(ctx, admin, dbs)
-	if err != nil {
-		return err
-	}
 	readsBefore := vis.reads
-	selfBefore := measure.SelfCPU()
-	serverBefore, err := procCPU(o.serverPid, o.clkTck)
-	if err != nil {
-		return fmt.Errorf("the server's CPU: %w", err)
-	}
-	pgBefore, err := measure.PostgresCPU(o.postmaster, o.clkTck)
+	tpBefore, err := cpuNow()
 	if err != nil {
 		return err
 	}
@@ -555,12 +609,7 @@ func run(ctx context.Context, o *options) (err error) {
 		return fmt.Errorf("throughput phase: %w", err)
 	}
 	elapsed := finished.Sub(t0)
-	selfAfter := measure.SelfCPU()
-	serverAfter, err := procCPU(o.serverPid, o.clkTck)
-	if err != nil {
-		return fmt.Errorf("the server's CPU: %w", err)
-	}
-	pgAfter, err := measure.PostgresCPU(o.postmaster, o.clkTck)
+	tpAfter, err := cpuNow()
 	if err != nil {
 		return err
 	}
@@ -571,9 +620,67 @@ func run(ctx context.Context, o *options) (err error) {
 	ownCommits := vis.reads - readsBefore
 	bulk := <-done
 	doneSecs := time.Duration(b.lastReturn.Load() - t0Rel).Seconds()
+	cpu, total := tpAfter.Since(tpBefore)
+	tp := measure.Throughput{
+		System: "temporal", Config: o.config, Phase: "throughput", Tasks: o.tasks, Completed: o.tasks,
+		Batch: o.batch, Inflight: o.inflight, Workers: o.workers,
+		Secs: elapsed.Seconds(), TasksPerSec: float64(o.tasks) / elapsed.Seconds(), LastCompletionUnixMs: finished.UnixMilli(),
+		SubmitSecs: bulk.elapsed.Seconds(), SubmitPerSec: float64(o.tasks) / bulk.elapsed.Seconds(),
+		CPU: cpu, CPUTotal: total, CPUPer1000: total / float64(o.tasks) * 1000, OwnCommits: ownCommits,
+		Settings: settings, Errors: bulk.errors,
+	}
+	if doneSecs > 0 {
+		tp.DonePerSec = float64(o.tasks) / doneSecs
+	}
+	progress("%s: %.0f workflows/s, %.3f CPU s per 1000", o.config, tp.TasksPerSec, tp.CPUPer1000)
+	lines = append(lines, tp)
+	if bulk.errors > 0 {
+		return fmt.Errorf("%d starts failed: %v", bulk.errors, bulk.firstErr)
+	}
 
-	// Stop the worker and the server, close the visibility connection: every backend of the two
-	// databases flushes its statistics when it exits.
+	// The run's commits and row counters, once every backend has published them (the server and
+	// the worker keep running: what they do meanwhile is measured from here to idle_end and
+	// subtracted).
+	select {
+	case <-time.After(time.Duration(o.settleSecs * float64(time.Second))):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err := snap("flushed", true); err != nil {
+		return err
+	}
+
+	// 5. after the burst
+	if err := measure.UntilAfterBurst(ctx, finished, time.Duration(o.afterWait*float64(time.Second)), time.Now(), 5*time.Second); err != nil {
+		return err
+	}
+	if err := snap("idle_end", true); err != nil {
+		return err
+	}
+	if o.afterJobs > 0 {
+		lat, err := latencyRun("latency_after_burst", o.latencyJobs, o.afterJobs, o.afterOut, false)
+		if err != nil {
+			return err
+		}
+		lines = append(lines, lat)
+	}
+
+	// 6. single starts
+	if o.singleTasks > 0 {
+		progress("%s: single starts, %d workflows, %d in flight", o.config, o.singleTasks, o.singleFlight)
+		// A batch of one per start: startBulk's batches run one after the other in each goroutine.
+		r := startBulk(ctx, start, phaseSingle, o.singleTasks, 1, o.singleFlight)
+		single := measure.Single{System: "temporal", Config: o.config, Phase: "single", Tasks: o.singleTasks, Inflight: o.singleFlight,
+			SubmitSecs: r.elapsed.Seconds(), SubmitPerSec: float64(o.singleTasks) / r.elapsed.Seconds(), Errors: r.errors}
+		progress("%s: %.0f single starts/s", o.config, single.SubmitPerSec)
+		lines = append(lines, single)
+		if r.errors > 0 {
+			return fmt.Errorf("%d single starts failed: %v", r.errors, r.firstErr)
+		}
+	}
+	settings["start_retries"] = strconv.FormatInt(retries.Load(), 10) // all phases
+
+	// Stop the worker and the server.
 	w.Stop()
 	workerRunning = false
 	c.Close()
@@ -584,57 +691,17 @@ func run(ctx context.Context, o *options) (err error) {
 	if err := stopProcess(o.serverPid, 60*time.Second); err != nil {
 		progress("warning: %v", err)
 	}
-	if err := waitNoBackends(ctx, admin, dbs, 60*time.Second); err != nil {
-		progress("warning: %v (commits may be undercounted)", err)
-	}
-	commitsAfter, err := xactCommit(ctx, admin, dbs)
-	if err != nil {
-		return err
-	}
-	if err := snap("stopped", true); err != nil {
-		return err
-	}
-
-	cpu := map[string]float64{"temporal-bench": (selfAfter - selfBefore).Seconds(), "temporal-server": serverAfter - serverBefore}
-	if o.postmaster > 0 {
-		cpu["postgres"] = pgAfter - pgBefore
-	}
-	var total float64
-	for _, v := range cpu {
-		total += v
-	}
-	commits := commitsAfter - commitsBefore - ownCommits
-	tp := measure.Throughput{
-		System: "temporal", Config: o.config, Phase: "throughput", Tasks: o.tasks, Completed: o.tasks,
-		Batch: o.batch, Inflight: o.inflight, Workers: o.workers,
-		Secs: elapsed.Seconds(), TasksPerSec: float64(o.tasks) / elapsed.Seconds(),
-		SubmitSecs: bulk.elapsed.Seconds(), SubmitPerSec: float64(o.tasks) / bulk.elapsed.Seconds(),
-		CPU: cpu, CPUTotal: total, CPUPer1000: total / float64(o.tasks) * 1000,
-		Commits: commits, CommitsPerTask: float64(commits) / float64(o.tasks), OwnCommits: ownCommits,
-		Settings: settings, Errors: bulk.errors,
-	}
-	if doneSecs > 0 {
-		tp.DonePerSec = float64(o.tasks) / doneSecs
-	}
-	settings["start_retries"] = strconv.FormatInt(retries.Load(), 10) // all phases
-	progress("%s: %.0f workflows/s, %.3f CPU s per 1000, %.3f commits per workflow", o.config, tp.TasksPerSec, tp.CPUPer1000, tp.CommitsPerTask)
 
 	out := json.NewEncoder(os.Stdout)
-	if o.latencyJobs > 0 {
-		if err := out.Encode(lat); err != nil {
+	for _, line := range lines {
+		if err := out.Encode(line); err != nil {
 			return err
 		}
-	}
-	if err := out.Encode(tp); err != nil {
-		return err
 	}
 	for i := range pgLines {
 		if err := out.Encode(pgLines[i]); err != nil {
 			return err
 		}
-	}
-	if bulk.errors > 0 {
-		return fmt.Errorf("%d starts failed: %v", bulk.errors, bulk.firstErr)
 	}
 	return nil
 }
@@ -731,8 +798,8 @@ func readTables(ctx context.Context, label, rawURL string, into map[string][3]in
 	return rows.Err()
 }
 
-// takeSnapshot reads the WAL position and the databases' sizes through admin and, with tables,
-// every table's row counters (label -> URL of its database).
+// takeSnapshot reads the WAL position, the databases' sizes and their summed xact_commit through
+// admin and, with tables, every table's row counters (label -> URL of its database).
 func takeSnapshot(ctx context.Context, admin *pgx.Conn, tables bool, urls map[string]string, dbs []string) (*measure.PgSnapshot, error) {
 	sn := &measure.PgSnapshot{UnixMs: time.Now().UnixMilli(), DBBytes: map[string]int64{}, Tables: map[string][3]int64{}}
 	if tables {
@@ -752,7 +819,10 @@ func takeSnapshot(ctx context.Context, admin *pgx.Conn, tables bool, urls map[st
 	if err := admin.QueryRow(ctx, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::int8").Scan(&sn.WalLSN); err != nil {
 		return nil, err
 	}
-	return sn, nil
+	// After the table reads (transactions on the databases: "before" must come after them).
+	var err error
+	sn.Commits, err = xactCommit(ctx, admin, dbs)
+	return sn, err
 }
 
 func xactCommit(ctx context.Context, admin *pgx.Conn, dbs []string) (int64, error) {
@@ -762,26 +832,6 @@ func xactCommit(ctx context.Context, admin *pgx.Conn, dbs []string) (int64, erro
 		return 0, fmt.Errorf("reading pg_stat_database: %w", err)
 	}
 	return n, nil
-}
-
-// waitNoBackends waits until no session is connected to any of dbs, then a little longer: a
-// backend leaves pg_stat_activity just before it flushes its statistics.
-func waitNoBackends(ctx context.Context, admin *pgx.Conn, dbs []string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		var n int
-		if err := admin.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE datname = ANY($1)", dbs).Scan(&n); err != nil {
-			return err
-		}
-		if n == 0 {
-			time.Sleep(300 * time.Millisecond)
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%d sessions still connected to %v after %s", n, dbs, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // procCPU: CPU seconds of one process (and the children it reaped) so far.

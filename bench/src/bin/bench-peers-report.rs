@@ -1,17 +1,20 @@
 //! The table of `make bench-peers`: reads the JSON lines the runs wrote (bench/peers/river's
-//! river-bench for River, bench/peers/temporal's temporal-bench for Temporal, bench-e2e --json for
-//! TaskFlow, and the `commits_after` line bench/bench-peers.sh adds after it stopped TaskFlow's
-//! services) and prints one aligned table: a column per system (River, Temporal, TaskFlow), then
-//! TaskFlow / River and TaskFlow / Temporal ratios. With `--json-out`, also writes the table's
-//! numbers as one JSON object.
+//! river-bench for River, bench/peers/temporal's temporal-bench for Temporal, bench-e2e --json and
+//! bench/bench-peers.sh for TaskFlow) and prints one aligned table: a column per system (River,
+//! Temporal, TaskFlow), then TaskFlow / River and TaskFlow / Temporal ratios. With `--json-out`,
+//! also writes the table's numbers as one JSON object.
 //!
-//! PostgreSQL's own accounting comes from the `pg` lines (river-bench prints River's,
-//! temporal-bench Temporal's, the script TaskFlow's): snapshots of the WAL position, the databases' sizes and every user table's
-//! n_tup_ins/upd/del, taken when the pause starts (`idle_start`), before the first submit
-//! (`before`), when the work was done (`settled`) and after the system's processes stopped
-//! (`stopped`, when every backend has flushed its counters). Row writes are stopped - before,
-//! WAL and growth settled - before. With `--row-writes-out`, the row writes per task of every
-//! table of every system go there, largest first.
+//! Each system's lines, by `phase`: `latency` (100 tasks/s before the burst, with the CPU over
+//! it), `throughput` (the burst), `latency_after_burst`, `single` (one task per request, 16 in
+//! flight) and `pg`: snapshots of the WAL position, the databases' sizes, their xact_commit and
+//! every user table's n_tup_ins/upd/del, taken when the pause starts (`idle_start`), before the
+//! first submit (`before`), when the work was done (`settled`), once every backend has published
+//! the run's counters (`flushed`, PEERS_SETTLE_SECS later; the system keeps running) and just
+//! before the run after the burst (`idle_end`, the system idle since `flushed`). Commits and row
+//! writes are flushed - before minus the idle rate (idle_end - flushed, per second) times the
+//! seconds from settled to flushed; WAL and growth are settled - before. With
+//! `--row-writes-out`, the row writes per task of every table of every system go there, largest
+//! first.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -39,14 +42,15 @@ struct Args {
     row_writes_out: Option<PathBuf>,
 }
 
-/// One system in one configuration: its throughput and latency objects.
+/// One system in one configuration: the objects of its runs.
 #[derive(Default)]
 struct Column {
     title: String,
     throughput: Option<Value>,
     latency: Option<Value>,
-    commits: Option<f64>,
-    /// PostgreSQL snapshots by moment (idle_start, before, settled, stopped).
+    after_burst: Option<Value>,
+    single: Option<Value>,
+    /// PostgreSQL snapshots by moment (idle_start, before, settled, flushed, idle_end).
     pg: BTreeMap<String, Value>,
 }
 
@@ -64,9 +68,43 @@ impl Column {
     fn lat(&self, key: &str) -> Option<f64> {
         self.latency.as_ref().and_then(|v| f(v, key))
     }
+    fn after(&self, key: &str) -> Option<f64> {
+        self.after_burst.as_ref().and_then(|v| f(v, key))
+    }
+    /// CPU per task over the latency run (s per 1,000 tasks = ms per task): TaskFlow until
+    /// every service caught up, as in the throughput run's second CPU row.
+    fn cpu_ms_at_rate(&self) -> Option<f64> {
+        self.lat("cpu_settled_s_per_1000")
+            .or_else(|| self.lat("cpu_s_per_1000"))
+    }
+    /// How much of the idle interval (flushed -> idle_end) the span settled -> flushed is: the
+    /// idle system's commits and row writes over the first, times this, are not the run's.
+    fn idle_share(&self) -> Option<f64> {
+        let (flushed, idle_end) = (self.at_ms("flushed")?, self.at_ms("idle_end")?);
+        (idle_end > flushed).then_some(self.idle_secs()? * 1000.0 / (idle_end - flushed))
+    }
+    /// Seconds from settled to flushed: the idle span inside the counters of the run.
+    fn idle_secs(&self) -> Option<f64> {
+        Some((self.at_ms("flushed")? - self.at_ms("settled")?).max(0.0) / 1000.0)
+    }
+    fn at_ms(&self, at: &str) -> Option<f64> {
+        self.snapshot(at).and_then(|s| f(s, "unix_ms"))
+    }
+    /// The run's commits: flushed - before (TaskFlow: bench-e2e's reading before its first
+    /// request), minus the load generator's own and the idle system's.
+    fn commits(&self) -> Option<f64> {
+        let c = |at: &str| self.snapshot(at).and_then(|s| f(s, "commits"));
+        let before = self.tp("commits_before").or_else(|| c("before"))?;
+        let idle = (c("idle_end")? - c("flushed")?) * self.idle_share()?;
+        Some(c("flushed")? - before - self.tp("own_commits").unwrap_or(0.0) - idle)
+    }
     fn commits_per_task(&self) -> Option<f64> {
-        let tasks = self.tp("tasks")?;
-        Some(self.commits? / tasks.max(1.0))
+        Some(self.commits()? / self.tasks()?)
+    }
+    /// The idle system's commits subtracted above.
+    fn idle_commits(&self) -> Option<f64> {
+        let c = |at: &str| self.snapshot(at).and_then(|s| f(s, "commits"));
+        Some((c("idle_end")? - c("flushed")?) * self.idle_share()?)
     }
     fn tasks(&self) -> Option<f64> {
         self.tp("tasks").map(|t| t.max(1.0))
@@ -80,10 +118,13 @@ impl Column {
     fn snapshot(&self, at: &str) -> Option<&Value> {
         self.pg.get(at)
     }
-    /// Every table's row writes over the run, largest first (tables without any left out).
+    /// Every table's row writes over the run, largest first (tables without any left out):
+    /// flushed - before, minus the idle system's (idle_end - flushed, times `idle_share`).
     fn table_writes(&self) -> Option<Vec<TableWrites>> {
         let before = self.snapshot("before")?.get("tables")?.as_object()?;
-        let after = self.snapshot("stopped")?.get("tables")?.as_object()?;
+        let after = self.snapshot("flushed")?.get("tables")?.as_object()?;
+        let idle_end = self.snapshot("idle_end")?.get("tables")?.as_object()?;
+        let share = self.idle_share()?;
         let counts = |v: Option<&Value>| -> [f64; 3] {
             let mut c = [0.0; 3];
             if let Some(a) = v.and_then(Value::as_array) {
@@ -96,8 +137,13 @@ impl Column {
         let mut rows: Vec<TableWrites> = after
             .iter()
             .map(|(table, v)| {
-                let (a, b) = (counts(Some(v)), counts(before.get(table)));
-                (table.clone(), [a[0] - b[0], a[1] - b[1], a[2] - b[2]])
+                let (a, b, e) = (
+                    counts(Some(v)),
+                    counts(before.get(table)),
+                    counts(idle_end.get(table)),
+                );
+                let run = |i: usize| a[i] - b[i] - (e[i] - a[i]) * share;
+                (table.clone(), [run(0), run(1), run(2)])
             })
             .filter(|(_, c)| c.iter().any(|x| *x != 0.0))
             .collect();
@@ -204,7 +250,6 @@ fn main() -> anyhow::Result<()> {
     let text = std::fs::read_to_string(&args.results)
         .with_context(|| format!("reading {}", args.results.display()))?;
     let mut columns: BTreeMap<(u8, String), Column> = BTreeMap::new();
-    let mut commits_after: BTreeMap<String, f64> = BTreeMap::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
@@ -225,19 +270,18 @@ fn main() -> anyhow::Result<()> {
                     column.pg.insert(at.to_owned(), v["snapshot"].clone());
                 }
             }
-            Some("commits_after") => {
-                commits_after.insert(key.1, f(&v, "commits_after").unwrap_or(0.0));
-            }
-            Some(phase @ ("throughput" | "latency")) => {
+            Some(phase @ ("throughput" | "latency" | "latency_after_burst" | "single")) => {
                 let column = columns.entry(key).or_insert_with(|| Column {
                     title: title(&system, &config),
                     ..Column::default()
                 });
-                if phase == "throughput" {
-                    column.throughput = Some(v);
-                } else {
-                    column.latency = Some(v);
-                }
+                let slot = match phase {
+                    "throughput" => &mut column.throughput,
+                    "latency" => &mut column.latency,
+                    "latency_after_burst" => &mut column.after_burst,
+                    _ => &mut column.single,
+                };
+                *slot = Some(v);
             }
             _ => {}
         }
@@ -247,19 +291,6 @@ fn main() -> anyhow::Result<()> {
         "no results in {}",
         args.results.display()
     );
-    for ((_, key), column) in &mut columns {
-        let Some(tp) = &column.throughput else {
-            continue;
-        };
-        column.commits = match (f(tp, "commits"), commits_after.get(key)) {
-            (Some(c), _) => Some(c),
-            // TaskFlow: read after its services stopped, minus bench-e2e's own commits.
-            (None, Some(after)) => {
-                f(tp, "commits_before").map(|b| after - b - f(tp, "own_commits").unwrap_or(0.0))
-            }
-            (None, None) => None,
-        };
-    }
     let cols: Vec<&Column> = columns.values().collect();
     let by_order = |order: u8| {
         columns
@@ -271,7 +302,7 @@ fn main() -> anyhow::Result<()> {
     let present: Vec<u8> = columns.keys().map(|(o, _)| *o).collect();
 
     type Metric = (&'static str, fn(&Column) -> Option<f64>);
-    let metrics: [Metric; 13] = [
+    let metrics: [Metric; 18] = [
         ("throughput: first submit -> all completed (tasks/s)", |c| {
             c.tp("tasks_per_s")
         }),
@@ -282,12 +313,19 @@ fn main() -> anyhow::Result<()> {
         ("submit/insert while working (tasks/s)", |c| {
             c.tp("submit_per_s")
         }),
+        ("single submissions, 16 in flight (tasks/s)", |c| {
+            c.single.as_ref().and_then(|v| f(v, "submit_per_s"))
+        }),
         ("CPU s per 1,000 tasks, all processes", |c| {
             c.tp("cpu_s_per_1000")
         }),
         (
             "CPU s per 1,000 tasks, until every service caught up",
             Column::cpu_settled,
+        ),
+        (
+            "CPU ms per task at 100 tasks/s (single submissions)",
+            Column::cpu_ms_at_rate,
         ),
         ("PostgreSQL commits per task", Column::commits_per_task),
         (
@@ -310,6 +348,15 @@ fn main() -> anyhow::Result<()> {
             c.lat("p99_ms")
         }),
         ("  (samples)", |c| c.lat("measured")),
+        (
+            "submit -> started p50 at 100 tasks/s, 30 s after the burst (ms)",
+            |c| c.after("p50_ms"),
+        ),
+        (
+            "submit -> started p99 at 100 tasks/s, 30 s after the burst (ms)",
+            |c| c.after("p99_ms"),
+        ),
+        ("  (samples after the burst)", |c| c.after("measured")),
     ];
 
     let label_width = metrics.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
@@ -360,14 +407,10 @@ fn main() -> anyhow::Result<()> {
     }
 
     let _ = writeln!(out);
-    let _ = writeln!(
-        out,
-        "CPU seconds per 1,000 tasks by process (throughput run):"
-    );
-    for c in &cols {
-        let Some(tp) = &c.throughput else { continue };
-        let tasks = f(tp, "tasks").unwrap_or(1.0).max(1.0);
-        let parts: Vec<String> = tp["cpu_s"]
+    // CPU seconds per 1,000 tasks (= ms per task) of each process in the run's object, under key.
+    let by_process = |run: &Value, key: &str| -> String {
+        let tasks = f(run, "tasks").unwrap_or(1.0).max(1.0);
+        let parts: Vec<String> = run[key]
             .as_object()
             .map(|m| {
                 m.iter()
@@ -375,7 +418,29 @@ fn main() -> anyhow::Result<()> {
                     .collect()
             })
             .unwrap_or_default();
-        let _ = writeln!(out, "  {:<width$}  {}", c.title, parts.join(", "));
+        parts.join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "CPU seconds per 1,000 tasks by process (throughput run):"
+    );
+    for c in &cols {
+        let Some(tp) = &c.throughput else { continue };
+        let _ = writeln!(out, "  {:<width$}  {}", c.title, by_process(tp, "cpu_s"));
+    }
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "CPU ms per task by process at 100 tasks/s (latency run before the burst; TaskFlow until every service caught up):"
+    );
+    for c in &cols {
+        let Some(lat) = &c.latency else { continue };
+        let key = if lat.get("cpu_settled_s").is_some() {
+            "cpu_settled_s"
+        } else {
+            "cpu_s"
+        };
+        let _ = writeln!(out, "  {:<width$}  {}", c.title, by_process(lat, key));
     }
     let _ = writeln!(out);
     let _ = writeln!(
@@ -469,11 +534,45 @@ fn main() -> anyhow::Result<()> {
                 lat["definition"].as_str().unwrap_or("")
             );
         }
+        if let Some(after) = &c.after_burst {
+            let gap = match (f(after, "start_unix_ms"), c.tp("last_completion_unix_ms")) {
+                (Some(a), Some(b)) => format!("{:.1} s", (a - b) / 1000.0),
+                _ => "?".to_owned(),
+            };
+            let _ = writeln!(
+                out,
+                "  {:<width$}  after the burst: {} of {} tasks measured at {}/s from {gap} after the last completion, p90 {} ms, max {} ms",
+                "",
+                f(after, "measured").unwrap_or(0.0),
+                f(after, "tasks").unwrap_or(0.0),
+                f(after, "rate").unwrap_or(0.0),
+                number(f(after, "p90_ms")),
+                number(f(after, "max_ms")),
+            );
+        }
+        if let Some(single) = &c.single {
+            let _ = writeln!(
+                out,
+                "  {:<width$}  single submissions: {} tasks, {} in flight, in {:.1} s",
+                "",
+                f(single, "tasks").unwrap_or(0.0),
+                f(single, "inflight").unwrap_or(0.0),
+                f(single, "submit_secs").unwrap_or(0.0),
+            );
+        }
+        if let (Some(commits), Some(secs)) = (c.idle_commits(), c.idle_secs()) {
+            let _ = writeln!(
+                out,
+                "  {:<width$}  commits and row writes: what the idle system did in the {secs:.1} s after the run subtracted ({} commits)",
+                "",
+                number(Some(commits)),
+            );
+        }
     }
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "ratio = TaskFlow / River or Temporal: above 1 is better for throughput, worse for CPU, commits, row writes, WAL, growth and latency."
+        "ratio = TaskFlow / River or Temporal: above 1 is better for throughput and submissions, worse for CPU, commits, row writes, WAL, growth and latency."
     );
     let _ = writeln!(
         out,
@@ -489,8 +588,9 @@ fn main() -> anyhow::Result<()> {
 
     if let Some(path) = &args.row_writes_out {
         let head = "PostgreSQL row writes per task by table over the throughput run \
-                    (pg_stat_user_tables n_tup_ins/upd/del, after the processes stopped minus \
-                    before the first submit, divided by the tasks; largest first)\n\n";
+                    (pg_stat_user_tables n_tup_ins/upd/del, once every backend published them \
+                    after the run minus before the first submit, minus the idle system's, \
+                    divided by the tasks; largest first)\n\n";
         std::fs::write(path, format!("{head}{writes_text}"))
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -568,40 +668,55 @@ mod tests {
 
     fn column() -> Column {
         let mut c = Column {
-            throughput: Some(json!({"tasks": 1000})),
+            throughput: Some(json!({"tasks": 1000, "own_commits": 50})),
             ..Column::default()
         };
-        let snap = |wal: u64, ms: u64, size: u64, tables: serde_json::Value| json!({"unix_ms": ms, "wal_lsn": wal, "db_bytes": {"a": size, "b": 1000}, "tables": tables});
-        c.pg.insert("idle_start".into(), snap(0, 0, 0, json!({})));
+        let snap = |wal: u64, ms: u64, size: u64, commits: u64, tables: serde_json::Value| json!({"unix_ms": ms, "wal_lsn": wal, "db_bytes": {"a": size, "b": 1000}, "commits": commits, "tables": tables});
+        c.pg.insert("idle_start".into(), snap(0, 0, 0, 0, json!({})));
         c.pg.insert(
             "before".into(),
             snap(
                 20_000,
                 10_000,
                 5_000_000,
+                100,
                 json!({"s.t": [10, 5, 0], "s.u": [1, 1, 1]}),
             ),
         );
         c.pg.insert(
             "settled".into(),
-            snap(2_020_000, 20_000, 7_000_000, json!({})),
+            snap(2_020_000, 20_000, 7_000_000, 0, json!({})),
         );
+        // 11 s after settled, then 22 s of idling: half of the idle counts come off.
         c.pg.insert(
-            "stopped".into(),
+            "flushed".into(),
             snap(
                 2_100_000,
-                21_000,
+                31_000,
                 7_000_000,
-                json!({"s.t": [2010, 1005, 0], "s.u": [1, 1, 1], "s.v": [0, 0, 500]}),
+                1200,
+                json!({"s.t": [2010, 1005, 0], "s.u": [1, 1, 2], "s.v": [0, 0, 500]}),
+            ),
+        );
+        c.pg.insert(
+            "idle_end".into(),
+            snap(
+                2_200_000,
+                53_000,
+                7_100_000,
+                1400,
+                json!({"s.t": [2010, 1005, 0], "s.u": [1, 1, 4], "s.v": [0, 0, 500]}),
             ),
         );
         c
     }
 
     #[test]
-    fn row_writes_are_stopped_minus_before_largest_first_without_idle_tables() {
+    fn row_writes_are_flushed_minus_before_minus_idle_largest_first() {
         let c = column();
-        let rows = c.table_writes().expect("both snapshots are there");
+        assert_eq!(c.idle_share(), Some(0.5));
+        let rows = c.table_writes().expect("the snapshots are there");
+        // s.u: one delete in the 11 s after the run, at the idle rate: none of the run's.
         assert_eq!(
             rows,
             vec![
@@ -610,6 +725,15 @@ mod tests {
             ]
         );
         assert_eq!(c.row_writes_per_task(), Some(3.5));
+    }
+
+    #[test]
+    fn commits_leave_out_the_generators_and_the_idle_systems() {
+        let c = column();
+        // 1200 - 100 - 50 own - (1400 - 1200) * 0.5 idle.
+        assert_eq!(c.commits(), Some(950.0));
+        assert_eq!(c.idle_commits(), Some(100.0));
+        assert_eq!(c.commits_per_task(), Some(0.95));
     }
 
     #[test]
@@ -627,5 +751,6 @@ mod tests {
         assert_eq!(c.row_writes_per_task(), None);
         assert_eq!(c.wal_per_task(), None);
         assert_eq!(c.growth_mb_per_1000(), None);
+        assert_eq!(c.commits_per_task(), None);
     }
 }

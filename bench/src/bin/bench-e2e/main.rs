@@ -35,12 +35,15 @@
 //! first request and right after svc-tasks shows the last task completed; with `--stat-db NAME`
 //! it reads pg_stat_database.xact_commit of those databases before the first request (through
 //! BENCH_ADMIN_DB_URL) and counts its own transactions on them from then on (`own_commits`), so
-//! that the caller, who reads the counter again after the services stopped, can subtract them.
+//! that the caller, who reads the counter again once the services published theirs, can
+//! subtract them.
 //! With `--settle` (the whole product: svc-notify and svc-scheduler consume too; their databases
 //! through BENCH_NOTIFY_DB_URL and, optionally, BENCH_SCHEDULER_DB_URL), it then waits until
 //! svc-notify's projection shows every task of the tenant finished and no service's outbox holds
 //! an unpublished row, and reads the CPU seconds again (`cpu_settled_s`): the work the followers
-//! still had when svc-tasks showed the last task completed counts there.
+//! still had when svc-tasks showed the last task completed counts there. The JSON object also
+//! says when the first request was sent and when the last task was seen completed
+//! (`start_unix_ms`, `last_completion_unix_ms`), for the runs `make bench-peers` times after it.
 //! While measuring, completion is polled with one cheap statement (`EXISTS` of an unfinished
 //! task of the tenant) instead of counting.
 
@@ -321,6 +324,9 @@ async fn main() -> anyhow::Result<()> {
             "rate": args.rate,
             "secs": seen_secs,
             "tasks_per_s": n as f64 / seen_secs.max(0.001),
+            // First request sent; last task seen completed in svc-tasks (ms since the epoch).
+            "start_unix_ms": t0_wall / 1000,
+            "last_completion_unix_ms": t0_wall / 1000 + (seen_secs * 1000.0) as i64,
             "done_secs": done_secs,
             "done_per_s": completed as f64 / done_secs.max(0.001),
             "submit_secs": submit_secs,
