@@ -751,8 +751,8 @@ async fn a_refused_trigger_is_replayed_once_its_cause_is_fixed() {
 
 #[tokio::test]
 async fn tap_decodes_every_other_contract_too() {
-    // Keys, schedules, refused triggers and task states: with the task events above, every one
-    // of TaskFlow's 13 record types comes through the tap decoded.
+    // Keys, schedules (their occurrences, lifecycle and state), refused triggers and task
+    // states: with the task events above, the record types come through the tap decoded.
     let cli = Cli::new_tenant(&["--allowed-priorities", "low,normal"]).await;
     let since = chrono::Utc::now() - chrono::Duration::seconds(5);
     let since = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
@@ -810,6 +810,8 @@ async fn tap_decodes_every_other_contract_too() {
         "ScheduledTaskRefused",
         "ScheduledTaskTriggered",
         "ScheduleOccurrenceSkipped",
+        "ScheduleCreated",
+        "ScheduleState",
     ]
     .into_iter()
     .map(str::to_owned)
@@ -836,7 +838,14 @@ async fn tap_decodes_every_other_contract_too() {
         // The record key is the entity the contract names.
         let key = match line["event_type"].as_str().unwrap_or_default() {
             "ApiKeyIssued" | "ApiKeyRevoked" => &line["event"]["key_id"],
-            "ScheduledTaskTriggered" | "ScheduleOccurrenceSkipped" => &line["event"]["schedule_id"],
+            "ScheduledTaskTriggered"
+            | "ScheduleOccurrenceSkipped"
+            | "ScheduleCreated"
+            | "ScheduleChanged"
+            | "SchedulePaused"
+            | "ScheduleResumed"
+            | "ScheduleDeleted"
+            | "ScheduleState" => &line["event"]["schedule_id"],
             _ => &line["event"]["task_id"],
         };
         assert_eq!(&line["key"], key, "{line}");
