@@ -210,6 +210,20 @@ api() { # METHOD PATH BEARER [BODY] -> body on stdout, status in $API_STATUS (ca
 }
 json_field() { python3 -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print(v if isinstance(v,str) else "")' "$1"; }
 
+# svc-notify and svc-scheduler learn keys from the keys topic, a moment after svc-tasks issued
+# one (longer while their consumer groups first form): the env file is written once every
+# service behind the entry point honours the dev key, so a check started right after
+# `compose-up` is not refused.
+key_known_everywhere() {
+  local path deadline=$((SECONDS + 90))
+  for path in /v1/notifications /v1/schedules; do
+    until api GET "$path" "$API_KEY" >/dev/null && [[ "$API_STATUS" == 200 ]]; do
+      ((SECONDS < deadline)) || die "$ENTRY$path still refuses the dev tenant's key (HTTP $API_STATUS) 90 s after it was issued"
+      sleep 0.5
+    done
+  done
+}
+
 # The dev tenant of this stack: kept in dev-tenant.json while svc-tasks still accepts its key.
 dev_tenant() {
   local admin="$1" key="" body
@@ -290,6 +304,7 @@ up() {
   done
   check_from_host
   dev_tenant "$(env_value TASKFLOW_ADMIN_TOKEN)"
+  key_known_everywhere
   write_dev_env "$port"
   summary "$port" "$images" $((SECONDS - started))
 }
