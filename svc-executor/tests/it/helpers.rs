@@ -409,3 +409,34 @@ pub fn queued_execution(task_id: Uuid, max_attempts: i32) -> svc_executor::store
         not_before: None,
     }
 }
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The one number `sql` selects `AS n`, on `conn`.
+pub async fn count(conn: &mut svc_executor::store::Conn, sql: &str) -> i64 {
+    diesel::sql_query(sql)
+        .get_result::<Count>(conn)
+        .await
+        .expect("count")
+        .n
+}
+
+/// `attempt` of the task ended completed, as the completer records it.
+pub fn completed(task_id: Uuid, attempt: i32) -> svc_executor::store::Outcome<'static> {
+    use svc_executor::domain::execution::{Due, Move};
+    use svc_executor::domain::{AttemptOutcome, ExecutionState};
+    svc_executor::store::Outcome {
+        task_id,
+        attempt,
+        change: Move {
+            to: ExecutionState::Completed,
+            due: Due::Unchanged,
+        },
+        outcome: AttemptOutcome::Completed,
+        error: None,
+    }
+}

@@ -2,42 +2,11 @@
 //! (`taskflow_platform::db::prepared`), and the claim's plan stays right when PostgreSQL runs its
 //! generic plan: it takes the ranked work and locks nothing else.
 
-use diesel::QueryableByName;
-use diesel::sql_types::BigInt;
 use diesel_async::RunQueryDsl;
-use svc_executor::domain::execution::{Due, Move};
-use svc_executor::domain::{AttemptOutcome, ExecutionState};
-use svc_executor::store::{self, Outcome};
+use svc_executor::store;
 use uuid::Uuid;
 
-use crate::helpers::{queued_execution, store_only};
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-async fn count(conn: &mut store::Conn, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(conn)
-        .await
-        .expect("count")
-        .n
-}
-
-fn completed(task_id: Uuid) -> Outcome<'static> {
-    Outcome {
-        task_id,
-        attempt: 1,
-        change: Move {
-            to: ExecutionState::Completed,
-            due: Due::Unchanged,
-        },
-        outcome: AttemptOutcome::Completed,
-        error: None,
-    }
-}
+use crate::helpers::{completed, count, queued_execution, store_only};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn claims_and_outcomes_are_prepared_once_and_right_under_a_generic_plan() {
@@ -58,7 +27,7 @@ async fn claims_and_outcomes_are_prepared_once_and_right_under_a_generic_plan() 
     for _ in 0..3 {
         let batch = store::claim(&mut conn, "it", 2, 0).await.expect("claim");
         assert_eq!(batch.len(), 2, "each claim takes what it asks for");
-        let outcomes: Vec<_> = batch.iter().map(|c| completed(c.task_id)).collect();
+        let outcomes: Vec<_> = batch.iter().map(|c| completed(c.task_id, 1)).collect();
         let counted = store::finish_all(&mut conn, "it", &outcomes)
             .await
             .expect("finish");

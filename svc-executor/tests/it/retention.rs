@@ -5,31 +5,12 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use diesel::QueryableByName;
-use diesel::sql_types::BigInt;
-use diesel_async::RunQueryDsl;
 use svc_executor::config::ExecutorConfig;
-use svc_executor::domain::execution::{Due, Move};
-use svc_executor::domain::{AttemptOutcome, ExecutionState};
-use svc_executor::store::{self, Outcome};
+use svc_executor::store;
 use taskflow_platform::maintenance::Maintenance;
 use uuid::Uuid;
 
-use crate::helpers::{queued_execution, store_only};
-
-#[derive(QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-async fn count(conn: &mut store::Conn, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(conn)
-        .await
-        .expect("count")
-        .n
-}
+use crate::helpers::{completed, count, queued_execution, store_only};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ended_work_and_old_inbox_ids_go_and_live_work_stays() {
@@ -45,16 +26,7 @@ async fn ended_work_and_old_inbox_ids_go_and_live_work_stays() {
     store::end_lost_attempts(&mut conn, &[(ended, 2)])
         .await
         .expect("interruption");
-    let done = Outcome {
-        task_id: ended,
-        attempt: 1,
-        change: Move {
-            to: ExecutionState::Completed,
-            due: Due::Unchanged,
-        },
-        outcome: AttemptOutcome::Completed,
-        error: None,
-    };
+    let done = completed(ended, 1);
     assert_eq!(
         store::finish_all(&mut conn, "it", &[done])
             .await

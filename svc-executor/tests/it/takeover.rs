@@ -5,28 +5,12 @@
 
 use chrono::Utc;
 use diesel_async::RunQueryDsl;
-use svc_executor::domain::AttemptOutcome;
-use svc_executor::domain::ExecutionState;
-use svc_executor::domain::execution::{Due, Move};
-use svc_executor::store::{self, Outcome};
+use svc_executor::store;
 use uuid::Uuid;
 
-use crate::helpers::{AttemptRow, queued_execution, store_only};
+use crate::helpers::{AttemptRow, completed, queued_execution, store_only};
 
 const OWNER: &str = "it-takeover";
-
-fn completed(task_id: Uuid, attempt: i32) -> Outcome<'static> {
-    Outcome {
-        task_id,
-        attempt,
-        change: Move {
-            to: ExecutionState::Completed,
-            due: Due::Unchanged,
-        },
-        outcome: AttemptOutcome::Completed,
-        error: None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn of_two_outcomes_of_one_task_in_a_batch_only_the_current_attempts_counts() {
