@@ -5,7 +5,8 @@
 #
 #   binary   $CARGO_TARGET_DIR/<profile>/svc-tasks (the one cargo build of the four services: services_build_start in deploy/lib.sh)
 #   process  run/svc-tasks.pid, logs/svc-tasks.log (JSON lines)
-#   secrets  .taskflow/secrets/admin-token      admin token, generated once per clone (mode 600)
+#   secrets  .taskflow/secrets/admin-token      admin token, generated once per clone (mode 600);
+#                                               the other services' hooks give it to them too
 #            .taskflow/secrets/dev-tenant.json  the dev tenant and its API key (mode 600)
 #
 # Idempotent: a running svc-tasks of ours is left alone unless its binary was rebuilt since it

@@ -2,7 +2,8 @@
 # `make up` hook (sourced by deploy/up.sh after PostgreSQL, Kafka and the registry are up, dev.env
 # is written and svc-tasks runs; deploy/lib.sh is loaded): build svc-executor and run EXECUTORS
 # instances of it (`make up EXECUTORS=n`; without it, as many as run now, or 1), and add
-# TASKFLOW_EXECUTORS to dev.env.
+# TASKFLOW_EXECUTORS and TASKFLOW_EXECUTOR_URL (instance 1's HTTP server: health, metrics and
+# /v1/admin/*; unset with EXECUTORS=0) to dev.env.
 #
 #   binary    $CARGO_TARGET_DIR/<profile>/svc-executor (the one cargo build of the four services:
 #             services_build_start in deploy/lib.sh; a no-op when up to date)
@@ -67,7 +68,9 @@ svc_executor_slots() {
 }
 
 
-# The environment of instance N, one NAME=value a line: dev.env's settings plus its own.
+# The environment of instance N, one NAME=value a line: dev.env's settings plus its own. The
+# admin token is svc-tasks' (deploy/up.d/50-svc-tasks.sh): one token for every service's
+# /v1/admin/*, so a changed token restarts them all.
 svc_executor_settings() {
   local n="$1"
   (
@@ -82,6 +85,7 @@ svc_executor_settings() {
       "TASKFLOW_EXECUTOR_INSTANCE=executor-$n" \
       "TASKFLOW_HTTP_ALLOW_LOOPBACK=true" \
       "TASKFLOW_HTTP_LOOPBACK_PORTS=$SVC_EXECUTOR_TASK_PORTS" \
+      "TASKFLOW_ADMIN_TOKEN=$TASKFLOW_ADMIN_TOKEN" \
       "RUST_LOG=info"
     otel_settings "executor-$n"
   )
@@ -116,6 +120,8 @@ svc_executor_up() {
   done
 
   devenv_export TASKFLOW_EXECUTORS "$count"
+  # Instances share one database, so any would do for the admin routes; the first always exists.
+  if ((count > 0)); then devenv_export TASKFLOW_EXECUTOR_URL "$(svc_executor_url 1)"; fi
 }
 
 svc_executor_up

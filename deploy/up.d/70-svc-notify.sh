@@ -14,7 +14,7 @@ SVC_NOTIFY_URL="http://$HOST:$SVC_NOTIFY_PORT"
 SVC_NOTIFY_LOG="$LOG_DIR/svc-notify.log"
 SVC_NOTIFY_BIN="$(service_bin svc-notify)"
 
-# Its environment, one NAME=value a line.
+# Its environment, one NAME=value a line; the admin token is svc-tasks' (one for every service).
 svc_notify_settings() {
   (
     # shellcheck source=/dev/null
@@ -26,6 +26,7 @@ svc_notify_settings() {
       "TASKFLOW_TASK_PARTITIONS=$TASKFLOW_TASK_PARTITIONS" \
       "TASKFLOW_NOTIFY_BIND=$HOST:$SVC_NOTIFY_PORT" \
       "TASKFLOW_API_URL=$TASKFLOW_API_URL" \
+      "TASKFLOW_ADMIN_TOKEN=$TASKFLOW_ADMIN_TOKEN" \
       "RUST_LOG=info"
     otel_settings
   )

@@ -48,6 +48,7 @@ svc_scheduler_count() {
 SVC_SCHEDULER_BIN="$(service_bin svc-scheduler)"
 
 
+# Its environment, one NAME=value a line; the admin token is svc-tasks' (one for every service).
 svc_scheduler_settings() {
   local n="$1"
   (
@@ -59,6 +60,7 @@ svc_scheduler_settings() {
       "SCHEMA_REGISTRY_URL=$SCHEMA_REGISTRY_URL" \
       "TASKFLOW_TASK_PARTITIONS=$TASKFLOW_TASK_PARTITIONS" \
       "TASKFLOW_SCHEDULER_BIND=$HOST:$(svc_scheduler_port "$n")" \
+      "TASKFLOW_ADMIN_TOKEN=$TASKFLOW_ADMIN_TOKEN" \
       "RUST_LOG=info"
     otel_settings "scheduler-$n"
   )
