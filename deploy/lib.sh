@@ -44,8 +44,9 @@ PG_USER=taskflow
 PG_PASSWORD=taskflow
 PG_DATABASES=(taskflow_tasks taskflow_executor taskflow_notify taskflow_scheduler taskflow_registry)
 # Each service connects as its own role, named like its database, which owns that database and
-# nothing else (least privilege: svc-notify cannot even connect to svc-tasks' database). Local
-# development only: each role's password is its name.
+# nothing else (least privilege: svc-notify cannot even connect to svc-tasks' database), made by
+# deploy/postgres/service-role.sql (the compose stack runs the same script). Local development
+# only: each role's password is its name.
 PG_SERVICE_DATABASES=(taskflow_tasks taskflow_executor taskflow_notify taskflow_scheduler)
 PG_LOG="$LOG_DIR/postgres.log"
 # The data dir is normally $STATE_DIR/postgres/data; see pg_resolve_data_dir for the exception.

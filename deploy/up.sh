@@ -84,50 +84,21 @@ pg_write_conf() {
 }
 
 pg_create_databases() {
-  local list services db
+  local list db
   list="$(printf "'%s'," "${PG_DATABASES[@]}")"
-  services="$(printf "'%s'," "${PG_SERVICE_DATABASES[@]}")"
-  # CREATE DATABASE only for the names that do not exist yet; each service's role (named like
-  # its database, see PG_SERVICE_DATABASES) owns its database, and nobody else may connect to it.
+  # CREATE DATABASE only for the names that do not exist yet.
   pg_psql -d postgres -At >/dev/null <<SQL
 SET client_min_messages = warning;
-SELECT format('CREATE ROLE %I LOGIN PASSWORD %L', r, r) FROM unnest(ARRAY[${services%,}]) AS r
-WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r) \gexec
 SELECT format('CREATE DATABASE %I', d) FROM unnest(ARRAY[${list%,}]) AS d
 WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = d) \gexec
-SELECT format('ALTER DATABASE %I OWNER TO %I', d, d) || ';' || format('REVOKE ALL ON DATABASE %I FROM PUBLIC', d)
-FROM unnest(ARRAY[${services%,}]) AS d \gexec
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 SQL
-  # A database made before the roles existed keeps its tables owned by the superuser: hand
-  # them to the service's role (nothing to do on later runs).
+  # Each service's role (named like its database, see PG_SERVICE_DATABASES; its password is its
+  # name here) owns its database, nobody else may connect to it, and tables made before the role
+  # are handed over: the same script the compose stack runs (deploy/compose/postgres-init.sh).
   for db in "${PG_SERVICE_DATABASES[@]}"; do
-    pg_psql -d "$db" -At >/dev/null <<'SQL'
-SET client_min_messages = warning;
-DO $$
-DECLARE
-    stmt text;
-BEGIN
-    FOR stmt IN
-        SELECT format('ALTER %s %s OWNER TO %I',
-                      CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END,
-                      c.oid::regclass, current_database())
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'S')
-          AND pg_get_userbyid(c.relowner) <> current_database()
-          -- A table's own sequences follow the table.
-          AND NOT (c.relkind = 'S' AND EXISTS (
-                SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i')))
-        UNION ALL
-        SELECT format('ALTER FUNCTION %s OWNER TO %I', p.oid::regprocedure, current_database())
-        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-        WHERE n.nspname = 'public' AND pg_get_userbyid(p.proowner) <> current_database()
-    LOOP
-        EXECUTE stmt;
-    END LOOP;
-END
-$$;
-SQL
+    TASKFLOW_ROLE_PASSWORD="$db" pg_psql -d postgres -At -v role="$db" \
+      -f "$DEPLOY_DIR/postgres/service-role.sql" >/dev/null || return 1
   done
 }
 
