@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod outbox;
 pub mod problem;
 pub mod producer;
+pub mod rebuild;
 pub mod registry;
 pub mod runtime;
 pub mod schema_check;
