@@ -53,6 +53,37 @@ pub async fn enqueue_all(
     Ok(())
 }
 
+/// Appends events that stay in the service's log and are never published, in the caller's
+/// transaction, in one statement: facts a projection is folded from that no other service reads
+/// (svc-executor: the TaskCreated it queued; svc-tasks: the execution events of a task's
+/// stream). They take positions like any row; relays step over them and are not woken by them.
+/// An event whose id the log already holds is skipped, so a redelivered copy appends nothing.
+pub async fn append_internal(
+    conn: &mut AsyncPgConnection,
+    events: &[(Event, TraceContext)],
+) -> Result<usize, OutboxError> {
+    if events.is_empty() {
+        return Ok(0);
+    }
+    let mut rows = Vec::with_capacity(events.len());
+    for (event, trace) in events {
+        rows.push((
+            outbox::event_id.eq(event.meta().event_id),
+            outbox::event_type.eq(event.kind().name()),
+            outbox::body.eq(event.to_json()?),
+            outbox::traceparent.eq(trace.traceparent.clone()),
+            outbox::tracestate.eq(trace.tracestate.clone()),
+            outbox::internal.eq(true),
+        ));
+    }
+    Ok(diesel::insert_into(outbox::table)
+        .values(rows)
+        .on_conflict(outbox::event_id)
+        .do_nothing()
+        .execute(conn)
+        .await?)
+}
+
 /// Adds a dead letter to the outbox of the caller's transaction: `event` is parked on
 /// `topic` with `reason` once the transaction commits.
 pub async fn enqueue_dead_letter(

@@ -24,7 +24,17 @@
 //! ## Append-only
 //! A trigger refuses UPDATE, DELETE and TRUNCATE of the log; the maintenance room deletes
 //! published rows past their retention (`TASKFLOW_OUTBOX_RETENTION_HOURS`) under the
-//! transaction setting `taskflow.retention`, the only delete let through.
+//! transaction setting `taskflow.retention`, the only delete let through. A service whose
+//! projections are folded from its log keeps the event types they need from retention
+//! (`delete_published_before_keeping`).
+//!
+//! ## The whole log, not only what is announced
+//! The outbox is each service's event log: it also holds *internal* events (`append_internal`,
+//! column `internal`, migration 7), the facts a service's projections are folded from that no
+//! other service reads — the TaskCreated svc-executor queued, the execution events svc-tasks
+//! folded into a task's stream. They take ids like every row; the relay never reads them, and
+//! a pass that has sent everything up to the settled id records that id as its position, so
+//! the next pass starts past the internal rows too. They wake no relay.
 //!
 //! ## Order per key, with any number of instances
 //! Every instance of a service runs a relay over the one log. If two relays published at once,
@@ -60,13 +70,13 @@ mod relay;
 mod store;
 mod table;
 
-pub use enqueue::{enqueue, enqueue_all, enqueue_dead_letter};
+pub use enqueue::{append_internal, enqueue, enqueue_all, enqueue_dead_letter};
 pub use error::OutboxError;
 pub use publish::{BATCH, Sent, publish, publish_without_marking};
 pub use relay::{Pass, Relay, WAKE_CHANNEL};
 pub use store::{
-    backlog, claim_unpublished, delete_published_before, mark_published, published_up_to,
-    read_after, settled_up_to, take_relay_turn,
+    backlog, claim_unpublished, delete_published_before, delete_published_before_keeping,
+    mark_published, published_up_to, read_after, settled_up_to, take_relay_turn,
 };
 pub use table::{OutboxRow, outbox, outbox_published};
 

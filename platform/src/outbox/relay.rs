@@ -131,7 +131,14 @@ impl Relay {
             }
             let rows = claim_unpublished(conn, settled).await?;
             let sent = publish(&producer, &rows).await;
-            if let Some(up_to) = sent.up_to {
+            // A short read holds every row to publish up to `settled`: once all are sent, the
+            // position steps over the internal rows among and after them too. (A pass that read
+            // nothing records nothing, as before: internal rows alone are stepped over by the
+            // next pass that publishes.)
+            let complete =
+                !rows.is_empty() && rows.len() < BATCH as usize && sent.rows == rows.len();
+            let up_to = if complete { Some(settled) } else { sent.up_to };
+            if let Some(up_to) = up_to {
                 mark_published(conn, up_to).await?;
             }
             Ok(Pass::Published(sent.rows))

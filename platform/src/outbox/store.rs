@@ -55,6 +55,7 @@ pub async fn read_after(
 ) -> Result<Vec<OutboxRow>, OutboxError> {
     Ok(outbox::table
         .filter(outbox::id.gt(position))
+        .filter(outbox::internal.eq(false))
         .order(outbox::id.asc())
         .limit(limit)
         .select(OutboxRow::as_select())
@@ -96,7 +97,7 @@ fn claim_unpublished_sql() -> &'static str {
         format!(
             "SELECT id, event_id, event_type, body, destination, reason, traceparent, tracestate \
              FROM outbox WHERE id > (SELECT COALESCE(max(up_to), 0) FROM outbox_published) \
-             AND id <= $1 ORDER BY id LIMIT {BATCH}"
+             AND id <= $1 AND NOT internal ORDER BY id LIMIT {BATCH}"
         )
     })
 }
@@ -119,6 +120,18 @@ pub fn delete_published_before(
     cut_off: DateTime<Utc>,
     limit: i64,
 ) -> crate::maintenance::BoxFuture<'_, Result<usize, diesel::result::Error>> {
+    delete_published_before_keeping(conn, cut_off, limit, &[])
+}
+
+/// [`delete_published_before`], except that events of the `kept` types stay for good: a service
+/// whose projections are rebuilt from its log keeps the events they need (svc-scheduler its
+/// schedules' lifecycle), and lets the rest (triggers, announcements) go by time.
+pub fn delete_published_before_keeping<'a>(
+    conn: &'a mut AsyncPgConnection,
+    cut_off: DateTime<Utc>,
+    limit: i64,
+    kept: &'static [&'static str],
+) -> crate::maintenance::BoxFuture<'a, Result<usize, diesel::result::Error>> {
     Box::pin(conn.transaction(async move |conn| {
         diesel::sql_query("SET LOCAL taskflow.retention = 'on'")
             .execute(conn)
@@ -133,6 +146,7 @@ pub fn delete_published_before(
         let oldest: Vec<i64> = outbox::table
             .filter(outbox::id.le(position))
             .filter(outbox::created_at.lt(cut_off))
+            .filter(outbox::event_type.ne_all(kept))
             .select(outbox::id)
             .order(outbox::id)
             .limit(limit)
@@ -161,6 +175,7 @@ pub async fn backlog(conn: &mut AsyncPgConnection) -> Result<(i64, f64), OutboxE
     let position = published_up_to(conn).await?;
     Ok(outbox::table
         .filter(outbox::id.gt(position))
+        .filter(outbox::internal.eq(false))
         .select((
             sql::<BigInt>("count(*)"),
             sql::<Double>("COALESCE(EXTRACT(EPOCH FROM now() - min(created_at))::float8, 0)"),

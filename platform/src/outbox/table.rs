@@ -19,6 +19,8 @@ diesel::table! {
         reason -> Nullable<Text>,
         traceparent -> Nullable<Text>,
         tracestate -> Nullable<Text>,
+        /// Kept in the log, never published (`append_internal`).
+        internal -> Bool,
     }
 }
 

@@ -4,6 +4,7 @@
 mod compatibility;
 mod external_topics;
 mod helpers;
+mod internal_events;
 mod keys;
 mod outbox_log;
 mod poison;

@@ -174,9 +174,23 @@ async fn retention_deletes_only_published_rows_past_the_cut_off() {
         .await
         .expect("retention");
     assert_eq!(kept, 0, "nothing is old enough yet");
+    let kept_type = execution_events()[0].kind().name();
+    let kept_types: &'static [&'static str] = Box::leak(Box::new([kept_type]));
+    let deleted = outbox::delete_published_before_keeping(
+        &mut conn,
+        now + chrono::Duration::hours(1),
+        100,
+        kept_types,
+    )
+    .await
+    .expect("retention");
+    assert_eq!(deleted, 4, "every published row but the kept type's");
     let deleted = outbox::delete_published_before(&mut conn, now + chrono::Duration::hours(1), 100)
         .await
         .expect("retention");
-    assert_eq!(deleted, 5);
+    assert_eq!(
+        deleted, 1,
+        "the kept type's row goes with a retention that keeps nothing"
+    );
     assert_eq!(unpublished(&pool).await, 5, "unpublished rows stay");
 }
