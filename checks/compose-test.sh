@@ -5,11 +5,16 @@
 # COMPOSE_TEST_KAFKA_PORT 18087 and COMPOSE_TEST_REGISTRY_PORT 18088), so a `make compose-up`
 # stack is left alone.
 #   1. from nothing: its volumes deleted, then deploy/compose/run.sh up (builds what changed)
-#   2. checks/compose_test.py work: routes, 100 tasks across an executor kill, SSE, a schedule
-#   3. checks/foreign-client-check.sh, the stock Kafka/Avro client of `make test`, against this
+#   2. roles: each service is connected to PostgreSQL as its own role (no superuser, owner of its
+#      database) and that role is refused at every other service's database
+#   3. checks/compose_test.py work: routes, 100 tasks across an executor kill, SSE, a schedule
+#   4. checks/foreign-client-check.sh, the stock Kafka/Avro client of `make test`, against this
 #      stack's Kafka and registry through the addresses its dev.env gives the host
-#   4. stop (volumes kept) and start again; compose_test.py kept: the data survived
-#   5. down with its volumes; no container of the project is left
+#   5. legacy: the volume and env file turned into what they were before the roles (tables owned
+#      by the superuser, no roles, DATABASE_URL_* naming the superuser), then stop (volumes
+#      kept) and start again: compose_test.py kept (the data survived) and roles again (compose-up
+#      made the roles, handed the tables over and rewrote the env file)
+#   6. down with its volumes; no container of the project is left
 # Prints how long each step took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,18 +38,93 @@ cleanup() {
 }
 trap cleanup EXIT
 
+SERVICE_DBS=(taskflow_tasks taskflow_executor taskflow_notify taskflow_scheduler)
+ENV_FILE=.taskflow/compose/test/compose.env
+# The stack's postgres container, and psql in it: as the superuser over the socket, or as ROLE
+# with PASSWORD over TCP (password authentication, as a service connects).
+postgres_container() {
+  "$TASKFLOW_COMPOSE_ENGINE" ps -q --filter "label=com.docker.compose.project=$TASKFLOW_COMPOSE_PROJECT" \
+    --filter label=com.docker.compose.service=postgres | head -n1
+}
+psql_super() { "$TASKFLOW_COMPOSE_ENGINE" exec "$PG" psql -X -q -At -v ON_ERROR_STOP=1 -U taskflow "$@"; }
+psql_as() { # ROLE PASSWORD DB SQL
+  PGPASSWORD="$2" "$TASKFLOW_COMPOSE_ENGINE" exec -e PGPASSWORD "$PG" \
+    psql -X -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -U "$1" -d "$3" -c "$4" 2>&1
+}
+# role:password of a service database's URL in the stack's env file.
+url_credentials() {
+  sed -n "s|^DATABASE_URL_[A-Z]*=postgres://\([^:@/]*\):\([^@/]*\)@[^/]*/$1\$|\1 \2|p" "$ENV_FILE"
+}
+
+# What e2e/tests/it/least_privilege.rs proves for `make up`, for this stack: every service's
+# sessions in its database are its own role's; that role is no superuser, owns its database, and
+# is refused at every other service's.
+roles() {
+  local db role pass other out sessions deadline
+  PG="$(postgres_container)"
+  [[ -n "$PG" ]] || { log "roles: no postgres container"; return 1; }
+  for db in "${SERVICE_DBS[@]}"; do
+    read -r role pass < <(url_credentials "$db") || true
+    [[ -n "$role" && "$role" != taskflow ]] || { log "roles: DATABASE_URL of $db in $ENV_FILE names no role of its own ($role)"; return 1; }
+    # The service holds pooled connections once ready; wait for them rather than assume.
+    deadline=$((SECONDS + 60))
+    until sessions="$(psql_super -d postgres -c "SELECT string_agg(DISTINCT usename, ',') FROM pg_stat_activity
+                        WHERE datname = '$db' AND backend_type = 'client backend' AND pid <> pg_backend_pid()")" &&
+          [[ -n "$sessions" ]]; do
+      ((SECONDS < deadline)) || { log "roles: no session in $db after 60 s"; return 1; }
+      sleep 1
+    done
+    [[ "$sessions" == "$role" ]] || { log "roles: $db has sessions of $sessions, expected only $role"; return 1; }
+    out="$(psql_as "$role" "$pass" "$db" "SELECT current_user, rolsuper, pg_get_userbyid(datdba) = current_user
+                                          FROM pg_roles, pg_database WHERE rolname = current_user AND datname = current_database()")"
+    [[ "$out" == "$role|f|t" ]] || { log "roles: $role in $db: expected '$role|f|t' (role, superuser, owns it), got: $out"; return 1; }
+    for other in "${SERVICE_DBS[@]}"; do
+      [[ "$other" != "$db" ]] || continue
+      if out="$(psql_as "$role" "$pass" "$other" "SELECT 1")"; then
+        log "roles: $role enters $other"; return 1
+      fi
+      [[ "$out" == *"permission denied for database"* ]] || { log "roles: $role -> $other: $out"; return 1; }
+    done
+  done
+  log "roles: each of ${SERVICE_DBS[*]} is used only by its own role (no superuser, owner), refused at the other three"
+}
+
+# Turn the stack's database and env file into what a stack from before the service roles had.
+legacy() {
+  local db c svc
+  PG="$(postgres_container)"
+  # The services first: no session holds on to a role that is about to go.
+  for svc in svc-tasks svc-executor svc-notify svc-scheduler; do
+    for c in $("$TASKFLOW_COMPOSE_ENGINE" ps -q --filter "label=com.docker.compose.project=$TASKFLOW_COMPOSE_PROJECT" \
+        --filter "label=com.docker.compose.service=$svc"); do
+      "$TASKFLOW_COMPOSE_ENGINE" stop -t 30 "$c" >/dev/null
+    done
+  done
+  for db in "${SERVICE_DBS[@]}"; do
+    psql_super -d "$db" -c "REASSIGN OWNED BY $db TO taskflow" -c "DROP OWNED BY $db" >/dev/null
+    psql_super -d postgres -c "DROP ROLE $db" -c "GRANT CONNECT, TEMPORARY ON DATABASE $db TO PUBLIC" >/dev/null
+    sed -i "s|^\(DATABASE_URL_[A-Z]*\)=postgres://[^@]*@\([^/]*\)/$db\$|\1=postgres://taskflow:taskflow@\2/$db|" "$ENV_FILE"
+  done
+  [[ "$(psql_super -d postgres -c "SELECT count(*) FROM pg_roles WHERE rolname LIKE 'taskflow\_%'")" == 0 ]] ||
+    { log "legacy: service roles are left"; return 1; }
+  log "legacy: no service roles, their tables the superuser's, $ENV_FILE's DATABASE_URL_* the superuser's"
+}
+
 step down-before env VOLUMES=1 deploy/compose/run.sh down
 step up-cold deploy/compose/run.sh up
 # shellcheck disable=SC1091
 source .taskflow/compose/test/dev.env
+step roles roles
 step work python3 checks/compose_test.py work .taskflow/compose/test/state.json
 step foreign-client timeout 300 checks/foreign-client-check.sh
+step legacy legacy
 step down-keep deploy/compose/run.sh down
 # The images were built by the first up: start them again as they are.
 step up-again env BUILD=0 deploy/compose/run.sh up
 # shellcheck disable=SC1091
 source .taskflow/compose/test/dev.env
 step kept python3 checks/compose_test.py kept .taskflow/compose/test/state.json
+step roles-again roles
 step down-all env VOLUMES=1 deploy/compose/run.sh down
 trap - EXIT
 log "green in $((SECONDS - t0))s: ${times[*]}"

@@ -2,7 +2,8 @@
 """Unit test of the Helm chart deploy/helm/taskflow as rendered (run by checks/helm-check.sh).
 
 Renders the chart with `helm template` (HELM: the binary) and checks the values that matter:
-replicas, probes, secrets, the executor's drain time, opt-in PDBs / autoscaling / Strimzi topics,
+replicas, probes, secrets (each service's database URL and the one admin token, which every
+service gets), the executor's drain time, opt-in PDBs / autoscaling / Strimzi topics,
 TASKFLOW_CREATE_TOPICS false exactly when Strimzi topics are on or kafka.createTopics is false,
 and that each service gets exactly the variables deploy/compose.yaml gives it (which
 checks/compose_check.py holds to what the code reads). Also that bad values are refused.
@@ -130,10 +131,12 @@ def check_values_file(path: Path) -> None:
         db = env.get(sv["database"]["envVar"], {}).get("valueFrom", {}).get("secretKeyRef")
         if db != {"name": sv["database"]["existingSecret"], "key": sv["database"].get("key", "uri")}:
             fail(f"{path.name}: {name} database URL from {db}, values say {sv['database']}")
-        if (svc == "tasks") != ("TASKFLOW_ADMIN_TOKEN" in env):
-            fail(f"{path.name}: TASKFLOW_ADMIN_TOKEN must be given to svc-tasks only ({name})")
-        if "TASKFLOW_ADMIN_TOKEN" in env and "secretKeyRef" not in env["TASKFLOW_ADMIN_TOKEN"].get("valueFrom", {}):
-            fail(f"{path.name}: the admin token is not read from a Secret")
+        # Every service has /v1/admin/* routes, all behind the one admin token.
+        token = env.get("TASKFLOW_ADMIN_TOKEN", {}).get("valueFrom", {}).get("secretKeyRef")
+        admin = deep_merge(values["adminToken"], override.get("adminToken") or {})
+        want_token = {"name": admin["existingSecret"], "key": admin["key"]}
+        if token != want_token:
+            fail(f"{path.name}: {name} TASKFLOW_ADMIN_TOKEN from {token}, expected the Secret {want_token}")
         extra = set(env) - wanted_env[svc] - {"RUST_LOG"}
         missing = wanted_env[svc] - set(env)
         if extra or missing:

@@ -11,9 +11,17 @@
 # pinned, installed once into ~/.cache/taskflow/podman-compose-venv). Images compose.yaml names
 # that cannot be pulled are built here under the same names (deploy/compose/images.sh).
 # Everything this writes is under .taskflow/compose/: compose.env (the services' settings: a copy
-# of deploy/.env.example with a generated TASKFLOW_ADMIN_TOKEN; variables added to the example
-# later are appended), dev.env (URLs and keys of this stack, Kafka's and the registry's
-# addresses on the host), dev-tenant.json, containers.conf.
+# of deploy/.env.example with a generated TASKFLOW_ADMIN_TOKEN and a generated password for each
+# service's PostgreSQL role in its DATABASE_URL_*; variables added to the example later are
+# appended), dev.env (URLs and keys of this stack, Kafka's and the registry's addresses on the
+# host), dev-tenant.json, containers.conf.
+#
+# PostgreSQL: each service connects as its own role (deploy/postgres/service-role.sql, the script
+# `make up` runs). A new volume gets the roles from deploy/compose/postgres-init.sh; every `up`
+# runs that script again inside the postgres container before the services start, so a volume
+# made before the roles gets them, with its tables handed over, and a password changed in
+# compose.env takes effect. An env file whose DATABASE_URL_* still name the superuser (made
+# before the roles) is rewritten to the service's role with a generated password.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -87,15 +95,31 @@ try:
     have = open(target).read()
 except FileNotFoundError:
     have = None
+# A service's database URL with its own role (user = database name) and a fresh password.
+SERVICE_URL = re.compile(r"^(DATABASE_URL_[A-Z]+)=postgres://([^:@/]+):[^@/]*@([^/]+)/(taskflow_[a-z]+)$")
+def own_role(line, rewrite_user=None):
+    m = SERVICE_URL.match(line)
+    if not m or (rewrite_user is not None and m.group(2) != rewrite_user):
+        return line
+    var, host, db = m.group(1), m.group(3), m.group(4)
+    return f"{var}=postgres://{db}:{secrets.token_urlsafe(24)}@{host}/{db}"
 if have is None:
-    out = [f"TASKFLOW_ADMIN_TOKEN={secrets.token_urlsafe(32)}" if l.startswith("TASKFLOW_ADMIN_TOKEN=") else l
+    out = [f"TASKFLOW_ADMIN_TOKEN={secrets.token_urlsafe(32)}" if l.startswith("TASKFLOW_ADMIN_TOKEN=") else own_role(l)
            for l in lines]
     with open(target, "w") as f:
         f.write("\n".join(out) + "\n")
-    print(f"[compose] wrote {target} from {example} (admin token generated)")
+    print(f"[compose] wrote {target} from {example} (admin token and database passwords generated)")
 else:
     known = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]*)=", have, re.M))
     new = [l for l in lines if re.match(r"^[A-Z][A-Z0-9_]*=", l) and l.split("=", 1)[0] not in known]
+    # Made before each service had its own role: the services connected as the superuser.
+    old = have.splitlines()
+    moved = [own_role(l, rewrite_user="taskflow") for l in old]
+    if moved != old:
+        with open(target, "w") as f:
+            f.write("\n".join(moved) + "\n")
+        names = [m.split("=", 1)[0] for m, o in zip(moved, old) if m != o]
+        print(f"[compose] {target}: {', '.join(names)} now connect as the service's own role (password generated)")
     if new:
         with open(target, "a") as f:
             f.write("\n# added from deploy/.env.example\n" + "\n".join(new) + "\n")
@@ -142,6 +166,27 @@ wait_until() { # WHAT SECONDS SERVICE cmd...: every container of SERVICE passes 
     fi
     sleep 2
   done
+}
+# Each service's PostgreSQL role, made (or completed: password, ownership) by the same script a
+# new volume runs, inside the postgres container as the superuser. The URLs go from this env file
+# through `exec -e NAME` (value from this process's environment, not its command line); a
+# container created before the env file changed still gets the current passwords. Retried:
+# compose's first `healthy` may come while the server is still starting.
+ensure_roles() {
+  local c deadline=$((SECONDS + 60)) var out
+  local urls=(DATABASE_URL_TASKS DATABASE_URL_EXECUTOR DATABASE_URL_NOTIFY DATABASE_URL_SCHEDULER) pass=()
+  for var in "${urls[@]}"; do
+    export "$var=$(env_value "$var")"
+    pass+=(-e "$var")
+  done
+  c="$(containers_of postgres | head -n1)"
+  [[ -n "$c" ]] || die "no postgres container of project $PROJECT"
+  until out="$("$ENGINE" exec --user postgres "${pass[@]}" "$c" bash /docker-entrypoint-initdb.d/10-databases.sh 2>&1)"; do
+    ((SECONDS < deadline)) || { printf '%s\n' "$out" | sed 's/^/    /' >&2; die "making the services' PostgreSQL roles failed (deploy/compose/postgres-init.sh)"; }
+    sleep 1
+  done
+  unset "${urls[@]}"
+  log "PostgreSQL: $(grep -c '^postgres-init: role ' <<<"$out") services with a role of their own"
 }
 port_of() { case "$1" in svc-tasks) echo 18090 ;; svc-executor) echo 18091 ;; svc-notify) echo 18095 ;; svc-scheduler) echo 18096 ;; esac; }
 
@@ -273,12 +318,16 @@ up() {
     build_images
   fi
   if [[ "$ENGINE" == docker ]]; then
+    # PostgreSQL first: the services must not start before their roles exist.
+    run up -d --no-build --wait --wait-timeout 120 postgres
+    ensure_roles
     run up -d --no-build --remove-orphans --wait --wait-timeout 300 "${scale[@]}"
   else
     # podman-compose ignores `condition: service_healthy` before podman 4.6, so start in stages
     # and wait for each stage's health here.
     run up -d --no-deps postgres kafka >"$STATE/up.log" 2>&1 || { cat "$STATE/up.log" >&2; die "starting postgres and kafka failed"; }
     wait_until healthy 120 postgres healthy
+    ensure_roles
     run up -d --no-deps registry >>"$STATE/up.log" 2>&1 || { cat "$STATE/up.log" >&2; die "starting the registry failed"; }
     wait_until healthy 180 kafka healthy
     wait_until healthy 180 registry healthy
@@ -319,6 +368,7 @@ write_dev_env() {
 export TASKFLOW_API_URL=$ENTRY
 export TASKFLOW_NOTIFY_URL=$ENTRY
 export TASKFLOW_SCHEDULER_URL=$ENTRY
+export TASKFLOW_EXECUTOR_URL=$ENTRY/executor
 export TASKFLOW_API_KEY=$API_KEY
 export TASKFLOW_ADMIN_TOKEN=$(env_value TASKFLOW_ADMIN_TOKEN)
 export TASKFLOW_TASK_PARTITIONS=$(env_value TASKFLOW_TASK_PARTITIONS)
@@ -340,6 +390,7 @@ summary() {
   printf '  %-16s %s\n' "dashboard" "http://127.0.0.1:$port/"
   printf '  %-16s %s\n' "streams" "http://127.0.0.1:$port/v1/stream, /v1/tasks/{id}/stream, ws://127.0.0.1:$port/v1/ws"
   printf '  %-16s %s\n' "schedules" "http://127.0.0.1:$port/v1/schedules"
+  printf '  %-16s %s\n' "executor" "http://127.0.0.1:$port/executor/health/ready, /executor/v1/admin/… (one replica)"
   log "for clients on this host only (127.0.0.1):"
   printf '  %-16s %s\n' "Kafka" "127.0.0.1:$(env_value TASKFLOW_KAFKA_HOST_PORT)"
   printf '  %-16s %s\n' "registry" "http://127.0.0.1:$(env_value TASKFLOW_REGISTRY_HOST_PORT)/apis/ccompat/v7"
@@ -353,7 +404,7 @@ summary() {
   printf '%s\n' "$images"
   log "logs: make compose-logs; stop: make compose-down (data volumes stay; VOLUMES=1 deletes them)"
   echo
-  echo "  source $DEV_ENV   # TASKFLOW_API_URL, TASKFLOW_API_KEY, TASKFLOW_ADMIN_TOKEN, TASKFLOW_NOTIFY_URL, TASKFLOW_SCHEDULER_URL, KAFKA_BOOTSTRAP_SERVERS, SCHEMA_REGISTRY_URL"
+  echo "  source $DEV_ENV   # TASKFLOW_API_URL, TASKFLOW_API_KEY, TASKFLOW_ADMIN_TOKEN, TASKFLOW_NOTIFY_URL, TASKFLOW_SCHEDULER_URL, TASKFLOW_EXECUTOR_URL, KAFKA_BOOTSTRAP_SERVERS, SCHEMA_REGISTRY_URL"
 }
 
 down() {

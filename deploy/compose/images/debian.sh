@@ -5,7 +5,7 @@ set -euo pipefail
 engine="$1"; shift
 command -v debootstrap >/dev/null || { echo "debootstrap is missing (apt-get install debootstrap)" >&2; exit 1; }
 mirror="$(grep -hoE '^(URIs:|deb) +https?://[^ ]+' /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null |
-  awk '{print $2}' | grep -v security | head -n1)"
+  awk '{print $2}' | grep -v security | head -n1 || true)" # grep fails on a file that is not there (sources.list on deb822-only machines)
 mirror="${mirror:-http://deb.debian.org/debian}"
 dir="$(mktemp -d /var/tmp/taskflow-debian.XXXXXX)"
 trap 'rm -rf "$dir"' EXIT
