@@ -29,12 +29,13 @@ struct OutboxEntry {
     event_type: String,
 }
 
-/// The executor's outbox per task, in commit order (row id), dead letters excluded.
+/// What the executor publishes per task, in commit order (row id): its outbox without dead
+/// letters and internal rows.
 async fn committed_order(system: &System) -> BTreeMap<String, Vec<(Uuid, String)>> {
     let mut conn = system.executor_db.get().await.expect("conn");
     let rows: Vec<OutboxEntry> = diesel::sql_query(
         "SELECT event_id, body->>'task_id' AS task_id, event_type FROM outbox \
-         WHERE destination IS NULL ORDER BY id",
+         WHERE destination IS NULL AND NOT internal ORDER BY id",
     )
     .load(&mut conn)
     .await
