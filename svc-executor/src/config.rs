@@ -14,6 +14,7 @@ use taskflow_platform::maintenance::{self, MAINTENANCE_SETTINGS, MaintenanceSett
 use taskflow_platform::{KafkaSettings, RegistrySettings};
 
 use crate::domain::backoff::Backoff;
+use taskflow_platform::rebuild::AdminToken;
 
 const DATABASE_URL: Setting = Setting::required(
     "DATABASE_URL_EXECUTOR",
@@ -87,6 +88,11 @@ const RETENTION_HOURS: Setting = Setting::or(
     "168",
     "how long ended executions and their attempts are kept (7 days)",
 );
+const ADMIN_TOKEN: Setting = Setting::or(
+    "TASKFLOW_ADMIN_TOKEN",
+    "",
+    "bearer token of /v1/admin/* (projection rebuilds); empty: those endpoints answer 403",
+);
 
 /// Every variable svc-executor reads, its own first.
 pub const SETTINGS: [&[Setting]; 5] = [
@@ -105,6 +111,7 @@ pub const SETTINGS: [&[Setting]; 5] = [
         ALLOW_PRIVATE,
         GROUP,
         RETENTION_HOURS,
+        ADMIN_TOKEN,
     ],
     &MAINTENANCE_SETTINGS,
     &KAFKA_SETTINGS,
@@ -129,6 +136,8 @@ pub struct ExecutorConfig {
     pub consumer_group: String,
     /// How long ended executions are kept.
     pub retention: Duration,
+    /// The operator's token for the admin endpoints (none: they are off); hidden from Debug.
+    pub admin_token: AdminToken,
     pub maintenance: MaintenanceSettings,
     pub kafka: KafkaSettings,
     pub registry: RegistrySettings,
@@ -163,11 +172,25 @@ impl ExecutorConfig {
             allow_private: ALLOW_PRIVATE.parse(vars)?,
             consumer_group: GROUP.read(vars)?,
             retention: maintenance::hours(&RETENTION_HOURS, vars)?,
+            admin_token: admin_token(vars)?,
             maintenance: MaintenanceSettings::from_vars(vars)?,
             kafka: KafkaSettings::from_vars(vars)?,
             registry: RegistrySettings::from_vars(vars)?,
         })
     }
+}
+
+/// The admin token, if set: at least 16 characters, as svc-tasks asks of its own.
+fn admin_token(vars: Vars) -> Result<AdminToken, ConfigError> {
+    let token = ADMIN_TOKEN.read(vars)?;
+    if !token.is_empty() && token.len() < 16 {
+        return Err(ConfigError::Invalid {
+            name: ADMIN_TOKEN.name,
+            value: "<hidden>".into(),
+            reason: "must be at least 16 characters".into(),
+        });
+    }
+    Ok(AdminToken::new(Some(token)))
 }
 
 #[cfg(test)]

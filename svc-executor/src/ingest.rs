@@ -1,6 +1,8 @@
 //! Takes TaskCreated and TaskCancelRequested off Kafka into the executions table: one
 //! transaction per batch, each event recorded once by its id in that same transaction, so
-//! redelivery after a crash or a rebalance changes nothing.
+//! redelivery after a crash or a rebalance changes nothing. What it changes it logs in the same
+//! transaction (`crate::log`): the TaskCreated of each execution it queues, and a cancel request
+//! that flags a running one, as internal rows of the outbox.
 
 use std::sync::Arc;
 
@@ -8,15 +10,15 @@ use chrono::{DateTime, Utc};
 use diesel_async::AsyncConnection;
 use taskflow_platform::clock::Clock;
 use taskflow_platform::db::DbPool;
-use taskflow_platform::headers::current_trace_in;
+use taskflow_platform::headers::{TraceContext, current_trace_in};
 use taskflow_platform::{BatchHandler, ConsumedRecord};
 use taskflow_schemas::Event;
 use tokio::sync::Notify;
 use tracing::Instrument;
 
-use crate::domain::execution::{Due, first_due};
 use crate::events::AttemptRef;
-use crate::store::{self, CancelFound, NewExecution, TxError};
+use crate::log;
+use crate::store::{self, CancelFound, TxError};
 
 pub struct Ingest {
     pub db: DbPool,
@@ -39,6 +41,7 @@ impl BatchHandler for Ingest {
                 // the tenants' turns and the executions); anything else is applied on its own,
                 // in order, after the run before it.
                 let mut announced = Vec::new();
+                let mut logged = Vec::new();
                 let mut first_delayed = None;
                 let mut run: Vec<&ConsumedRecord> = Vec::new();
                 for record in batch {
@@ -46,19 +49,28 @@ impl BatchHandler for Ingest {
                         run.push(record);
                         continue;
                     }
-                    first_delayed =
-                        earliest(first_delayed, queue_created(conn, &run, &*clock).await?);
+                    first_delayed = earliest(
+                        first_delayed,
+                        queue_created(conn, &run, &*clock, &mut logged).await?,
+                    );
                     run.clear();
                     let span = record.span();
-                    if let Some(event) = ingest(conn, &record.event, &producer, &*clock)
+                    let applied = ingest(conn, &record.event, &producer, &*clock)
                         .instrument(span.clone())
-                        .await?
-                    {
-                        announced.push((event, current_trace_in(&span)));
+                        .await?;
+                    let trace = current_trace_in(&span);
+                    match applied {
+                        Applied::Announce(event) => announced.push((*event, trace)),
+                        Applied::Log => logged.push((record.event.clone(), trace)),
+                        Applied::Nothing => {}
                     }
                 }
-                first_delayed = earliest(first_delayed, queue_created(conn, &run, &*clock).await?);
+                first_delayed = earliest(
+                    first_delayed,
+                    queue_created(conn, &run, &*clock, &mut logged).await?,
+                );
                 // Last: after every row lock, so per key ids follow commit order.
+                store::append_internal(conn, &logged).await?;
                 store::enqueue_all(conn, &announced).await?;
                 Ok((!announced.is_empty(), first_delayed))
             })
@@ -77,12 +89,14 @@ impl BatchHandler for Ingest {
     }
 }
 
-/// Queues the executions of `records` (all TaskCreated); tasks already queued are left as they are. Returns
-/// the earliest run_at among them that is still ahead.
+/// Queues the executions of `records` (all TaskCreated); tasks already queued are left as they
+/// are. The TaskCreated of each execution queued now goes to `logged`, for the log. Returns the
+/// earliest run_at among them that is still ahead.
 async fn queue_created(
     conn: &mut store::Conn,
     records: &[&ConsumedRecord],
     clock: &dyn Clock,
+    logged: &mut Vec<(Event, TraceContext)>,
 ) -> Result<Option<DateTime<Utc>>, TxError> {
     if records.is_empty() {
         return Ok(None);
@@ -98,10 +112,22 @@ async fn queue_created(
         let span = record.span();
         let _enter = span.enter();
         tracing::debug!(task_id = %created.task_id, run_at = created.run_at, "task queued");
-        executions.push(new_execution(&record.event, created, &span, now)?);
+        let new = log::new_execution(&record.event, created, current_trace_in(&span))
+            .map_err(taskflow_platform::outbox::OutboxError::from)?;
+        executions.push((new, record));
     }
-    store::insert_executions(conn, &executions).await?;
-    Ok(executions.iter().filter_map(|e| e.not_before).min())
+    let rows: Vec<_> = executions.iter().map(|(new, _)| new.clone()).collect();
+    let inserted = store::insert_executions(conn, &rows).await?;
+    for (new, record) in &executions {
+        if inserted.contains(&new.task_id) {
+            logged.push((record.event.clone(), new.trace.clone()));
+        }
+    }
+    Ok(executions
+        .iter()
+        .filter_map(|(e, _)| e.not_before)
+        .filter(|at| *at > now)
+        .min())
 }
 
 /// The earlier of two instants, either of which may be absent.
@@ -109,47 +135,26 @@ fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
     a.into_iter().chain(b).min()
 }
 
-fn new_execution(
-    event: &Event,
-    created: &taskflow_schemas::TaskCreated,
-    span: &tracing::Span,
-    now: DateTime<Utc>,
-) -> Result<NewExecution, TxError> {
-    let not_before = match first_due(created.run_at, now) {
-        Due::At(at) => Some(at),
-        Due::Now | Due::Unchanged => None,
-    };
-    let created_event = event
-        .to_json()
-        .map_err(taskflow_platform::outbox::OutboxError::from)?;
-    let payload = serde_json::from_str(&created.payload_json).unwrap_or(serde_json::Value::Null);
-    Ok(NewExecution {
-        task_id: created.task_id,
-        tenant_id: created.meta.tenant_id,
-        task_type: created.task_type.clone(),
-        priority: created.priority.rank(),
-        payload,
-        max_attempts: created.max_attempts.max(1),
-        timeout_ms: created.timeout_ms.max(1),
-        correlation_id: created.meta.correlation_id.clone(),
-        created_event_id: created.meta.event_id,
-        created_event,
-        trace: taskflow_platform::headers::current_trace_in(span),
-        not_before,
-    })
+/// What applying an event other than TaskCreated leads to.
+enum Applied {
+    /// An event to announce (boxed: an event is large, and most applications announce none).
+    Announce(Box<Event>),
+    /// The event itself goes to the log (a cancel request that flagged a running execution).
+    Log,
+    Nothing,
 }
 
-/// Applies one event other than TaskCreated; returns the event to announce, if any.
+/// Applies one event other than TaskCreated.
 async fn ingest(
     conn: &mut store::Conn,
     event: &Event,
     producer: &str,
     clock: &dyn Clock,
-) -> Result<Option<Event>, TxError> {
+) -> Result<Applied, TxError> {
     // TaskCreated never comes here: `queue_created` takes those, in runs.
     let relevant = matches!(event, Event::TaskCancelRequested(_));
     if !relevant || !taskflow_platform::inbox::record(conn, event.meta().event_id).await? {
-        return Ok(None);
+        return Ok(Applied::Nothing);
     }
     match event {
         Event::TaskCancelRequested(request) => {
@@ -167,13 +172,15 @@ async fn ingest(
                         attempt,
                         producer: producer.to_owned(),
                     };
-                    Ok(Some(
+                    Ok(Applied::Announce(Box::new(
                         attempt_ref.cancelled_at(clock, request.reason.clone()),
-                    ))
+                    )))
                 }
-                CancelFound::Flagged | CancelFound::Nothing => Ok(None),
+                // The flag is a change of the row that nothing announces: logged as the request.
+                CancelFound::Flagged => Ok(Applied::Log),
+                CancelFound::Nothing => Ok(Applied::Nothing),
             }
         }
-        _ => Ok(None),
+        _ => Ok(Applied::Nothing),
     }
 }

@@ -9,6 +9,8 @@ pub mod domain;
 pub mod events;
 pub mod handlers;
 pub mod ingest;
+pub mod log;
+pub mod rebuild;
 pub mod startup;
 pub mod store;
 pub mod wake;

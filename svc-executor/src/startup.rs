@@ -1,5 +1,5 @@
-//! Wires ingestion (Kafka → executions), the dispatcher, the outbox relay and health endpoints
-//! onto the platform's service runtime.
+//! Wires ingestion (Kafka → executions), the dispatcher, the outbox relay, health endpoints and
+//! the projection rebuild (`/v1/admin/projections/rebuild`) onto the platform's service runtime.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -14,6 +14,7 @@ use taskflow_platform::db::DbPool;
 use taskflow_platform::http::{Readiness, problems};
 use taskflow_platform::maintenance::{Cleaner, Maintenance};
 use taskflow_platform::metrics::{self, Scrape, ScrapeGauges};
+use taskflow_platform::rebuild::{self, Rebuilder};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 use tokio::sync::Notify;
@@ -23,6 +24,7 @@ use crate::dispatch::{DispatchSettings, Dispatcher};
 use crate::handlers::Handlers;
 use crate::handlers::http::{HttpHandler, HttpPolicy};
 use crate::ingest::Ingest;
+use crate::rebuild::Executions;
 use crate::store;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -51,6 +53,19 @@ impl Application {
         })
         .await?;
         let producer_name = runtime.identity.producer_name();
+        let rebuilder = Rebuilder::new(
+            runtime.pool.clone(),
+            Executions {
+                lease_grace: config.lease_grace,
+                retention: config.retention,
+            },
+            producer_name.clone(),
+        );
+        // A job this instance's previous process was running shows as failed at once.
+        if let Err(error) = rebuilder.fail_interrupted().await {
+            tracing::warn!(%error, "cannot mark interrupted projection rebuilds");
+        }
+        let admin = config.admin_token.clone();
         let pool = runtime.pool.clone();
         let work_ready = Arc::new(Notify::new());
 
@@ -113,6 +128,7 @@ impl Application {
                 .wrap_fn(|req, srv| problems::middleware(req, srv, problems::named_slug))
                 .configure(readiness.clone().configure())
                 .configure(metrics::configure(scrape.clone()))
+                .configure(rebuild::routes(rebuilder.clone(), admin.clone()))
         })
         .workers(1)
         .listen(listener)?
@@ -167,7 +183,10 @@ impl ScrapeGauges for QueueGauges {
     }
 }
 
-/// This service's retention: ended executions with their attempts, and the inbox.
+/// This service's retention: ended executions with their attempts, the inbox, and the log by
+/// the executor's own rule (`store::delete_log_before`: an execution's facts stay while its row
+/// does, so a rebuild agrees with what retention left). The executions go first in a round, so
+/// the log rows they leave behind may go in the same round.
 pub fn cleaners(config: &ExecutorConfig) -> Vec<Cleaner> {
     vec![
         Cleaner {
@@ -176,7 +195,11 @@ pub fn cleaners(config: &ExecutorConfig) -> Vec<Cleaner> {
             delete: store::delete_ended_before,
         },
         taskflow_platform::inbox::cleaner(config.maintenance.inbox),
-        taskflow_platform::outbox::cleaner(config.maintenance.outbox),
+        Cleaner {
+            table: "outbox",
+            keep: config.maintenance.outbox,
+            delete: store::delete_log_before,
+        },
     ]
 }
 

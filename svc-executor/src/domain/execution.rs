@@ -133,12 +133,20 @@ pub fn first_due(run_at: Option<i64>, now: DateTime<Utc>) -> Due {
     let Some(millis) = run_at else {
         return Due::Now;
     };
-    let at = DateTime::from_timestamp_millis(millis).unwrap_or(if millis > 0 {
+    let at = run_at_instant(millis);
+    if at > now { Due::At(at) } else { Due::Now }
+}
+
+/// TaskCreated's run_at (milliseconds since the epoch, UTC) as an instant, clamped to the
+/// instants there are. The queue stores a new execution due at the later of the database's now
+/// and this (`store::insert_executions`), and the log's fold does the same
+/// (`replay::fold`).
+pub fn run_at_instant(millis: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(millis).unwrap_or(if millis > 0 {
         DateTime::<Utc>::MAX_UTC
     } else {
         DateTime::<Utc>::MIN_UTC
-    });
-    if at > now { Due::At(at) } else { Due::Now }
+    })
 }
 
 /// A change of state.
@@ -189,11 +197,17 @@ pub fn transition(from: ExecutionState, trigger: Trigger<'_>) -> Result<Transiti
 pub fn after_attempt(next: &Next, at: DateTime<Utc>) -> Move {
     let (to, due) = match next {
         Next::Complete { .. } => (ExecutionState::Completed, Due::Unchanged),
-        Next::Retry { delay, .. } => (ExecutionState::Queued, Due::At(at + *delay)),
+        Next::Retry { delay, .. } => (ExecutionState::Queued, Due::At(to_millis(at + *delay))),
         Next::Fail { .. } => (ExecutionState::Failed, Due::Unchanged),
         Next::Cancel => (ExecutionState::Cancelled, Due::Unchanged),
     };
     Move { to, due }
+}
+
+/// `at` to the millisecond below: a retry's due time is the one its TaskFailed announces
+/// (`next_attempt_at`, milliseconds), so that the row folded from the log is the row written.
+fn to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(at.timestamp_millis()).unwrap_or(at)
 }
 
 #[cfg(test)]
@@ -241,6 +255,12 @@ mod tests {
         let due = at() + chrono::Duration::milliseconds(1_500);
         assert_eq!(ended(Running, &retry), moved(Queued, Due::At(due)));
         assert_eq!(after_attempt(&retry, at()).due, Due::At(due));
+        let odd = at() + chrono::Duration::microseconds(1_234_567);
+        assert_eq!(
+            after_attempt(&retry, odd).due,
+            Due::At(at() + chrono::Duration::milliseconds(2_734)),
+            "to the millisecond its TaskFailed announces"
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ pub struct NewExecution {
     pub created_event_id: Uuid,
     pub created_event: serde_json::Value,
     pub trace: taskflow_platform::headers::TraceContext,
-    /// Not to start before this (a delayed task's run_at); `None`: as soon as possible.
+    /// Not to start before this (the task's run_at, past or not); `None`: as soon as possible.
     pub not_before: Option<DateTime<Utc>>,
 }
 
@@ -39,10 +39,14 @@ diesel::define_sql_function! {
 
 /// Queues many executions in one statement (and gives their tenants turn rows); tasks already
 /// known are left as they are. Each is due at the database's now or its `not_before`,
-/// whichever is later: a run_at in the past does not put a task ahead of work queued before it.
-pub async fn insert_executions(conn: &mut Conn, new: &[NewExecution]) -> Result<(), StoreError> {
+/// whichever is later: a run_at in the past does not put a task ahead of work queued before it
+/// (the log's fold, `domain::replay`, says the same). Returns the tasks queued now.
+pub async fn insert_executions(
+    conn: &mut Conn,
+    new: &[NewExecution],
+) -> Result<Vec<Uuid>, StoreError> {
     if new.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut tenants: Vec<Uuid> = new.iter().map(|e| e.tenant_id).collect();
     tenants.sort_unstable();
@@ -72,9 +76,9 @@ pub async fn insert_executions(conn: &mut Conn, new: &[NewExecution]) -> Result<
     diesel::insert_into(executions::table)
         .values(rows)
         .on_conflict_do_nothing()
-        .execute(conn)
-        .await?;
-    Ok(())
+        .returning(executions::task_id)
+        .get_results(conn)
+        .await
 }
 
 /// Parks the task's original TaskCreated on the dead-letter `topic` with `reason`, through the

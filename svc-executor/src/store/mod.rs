@@ -1,8 +1,10 @@
 //! Every SQL statement of svc-executor, as small functions over one connection, on diesel's
-//! query builder over `schema`, except five written as SQL text where the builder cannot say
+//! query builder over `schema`, except six written as SQL text where the builder cannot say
 //! them, each with its reason beside it: three in `claim.rs` (the claim, `note_turns`,
-//! `until_next_due`) and two in `complete.rs` (the two statements of `finish_all`); besides
-//! them only the literal `'-infinity'` of `ensure_turns` is text. Callers own
+//! `until_next_due`), two in `complete.rs` (the two statements of `finish_all`) and one in
+//! `retention.rs` (the log's retention, `delete_log_before`); besides them only the literal
+//! `'-infinity'` of `ensure_turns` and the retention's `SET LOCAL` are text. `rebuild.rs`
+//! holds the statements of a rebuild of `executions` from the log. Callers own
 //! the transaction. The outbox and the inbox are the platform's (`taskflow_platform::outbox`,
 //! `taskflow_platform::inbox`).
 
@@ -13,6 +15,7 @@ mod complete;
 mod executions;
 mod gauges;
 mod leases;
+pub mod rebuild;
 mod retention;
 pub mod schema;
 
@@ -22,13 +25,13 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 pub use attempts::end_lost_attempts;
 pub use cancellations::{CancelFound, cancel_flags, request_cancel};
-pub use claim::{Claimed, claim, note_turns, until_next_due};
+pub use claim::{Claimed, claim, ensure_turns, note_turns, until_next_due};
 pub use complete::{Outcome, finish_all};
 pub use executions::{NewExecution, dead_letter_task, insert_executions};
 pub use gauges::{depth_by_state, oldest_ready_age};
 pub use leases::{holds, release_owned};
-pub use retention::delete_ended_before;
-pub use taskflow_platform::outbox::{enqueue, enqueue_all};
+pub use retention::{delete_ended_before, delete_log_before};
+pub use taskflow_platform::outbox::{append_internal, enqueue, enqueue_all};
 
 pub type Conn = AsyncPgConnection;
 /// What one statement here can fail with.

@@ -19,6 +19,9 @@ pub use taskflow_platform::testing::wait_until;
 /// Longer than any wait the tests allow: work that starts on time was woken for, not polled.
 pub const POLL: Duration = Duration::from_secs(5);
 
+/// The admin token every test instance is configured with.
+pub const ADMIN_TOKEN: &str = "it-admin-token-0123456789";
+
 /// One executor instance with its own database, topics and consumer group; more instances of
 /// the same service (in this process or as the real binary) join it with [`TestExecutor::start`]
 /// and [`TestExecutor::process`].
@@ -173,18 +176,21 @@ impl TestExecutor {
             allow_private: false,
             consumer_group: isolation.group("svc-executor"),
             retention: Duration::from_secs(168 * 3600),
+            admin_token: taskflow_platform::rebuild::AdminToken::new(Some(ADMIN_TOKEN.into())),
             maintenance: Default::default(),
             kafka: isolation.kafka.clone(),
             registry: isolation.registry.clone(),
         }
     }
 
-    /// Starts an instance in this process; it runs until the test ends.
-    pub async fn start(&self, config: ExecutorConfig) {
+    /// Starts an instance in this process; it runs until the test ends. Returns its HTTP port.
+    pub async fn start(&self, config: ExecutorConfig) -> u16 {
         let app = Application::build(config)
             .await
             .expect("svc-executor builds");
+        let port = app.port();
         tokio::spawn(app.run_until_stopped());
+        port
     }
 
     /// Starts `config` as the real svc-executor binary (a process of its own, so that it can be
@@ -347,12 +353,12 @@ impl TestExecutor {
     }
 
     /// The events the executor announced about the task, with their bodies, in order (its
-    /// outbox, dead letters excluded).
+    /// outbox, dead letters and its internal rows excluded).
     pub async fn events(&self, task_id: Uuid) -> Vec<Announced> {
         let mut conn = self.db.get().await.expect("conn");
         diesel::sql_query(
             "SELECT event_type, body FROM outbox \
-             WHERE body->>'task_id' = $1 AND destination IS NULL ORDER BY id",
+             WHERE body->>'task_id' = $1 AND destination IS NULL AND NOT internal ORDER BY id",
         )
         .bind::<Text, _>(task_id.to_string())
         .load(&mut conn)

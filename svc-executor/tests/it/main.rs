@@ -8,6 +8,7 @@ mod crashes;
 mod delayed;
 mod helpers;
 mod prepared;
+mod rebuild;
 mod retention;
 mod retries;
 mod takeover;
