@@ -6,6 +6,7 @@ use taskflow_platform::config::{
     ConfigError, KAFKA_SETTINGS, PROCESS_SETTINGS, REGISTRY_SETTINGS, Setting, Vars, process_env,
 };
 use taskflow_platform::maintenance::{self, MAINTENANCE_SETTINGS, MaintenanceSettings};
+use taskflow_platform::rebuild::AdminToken;
 use taskflow_platform::{KafkaSettings, RegistrySettings};
 
 use std::time::Duration;
@@ -38,6 +39,12 @@ const RETENTION_HOURS: Setting = Setting::or(
     "how long the occurrences of finished runs are kept (30 days)",
 );
 
+const ADMIN_TOKEN: Setting = Setting::or(
+    "TASKFLOW_ADMIN_TOKEN",
+    "",
+    "bearer token of /v1/admin/* (projection rebuilds); empty: those routes answer 403",
+);
+
 /// Every variable svc-scheduler reads, its own first.
 pub const SETTINGS: [&[Setting]; 5] = [
     &[
@@ -48,6 +55,7 @@ pub const SETTINGS: [&[Setting]; 5] = [
         GROUP,
         MAX_PER_SECOND,
         RETENTION_HOURS,
+        ADMIN_TOKEN,
     ],
     &MAINTENANCE_SETTINGS,
     &KAFKA_SETTINGS,
@@ -66,11 +74,20 @@ pub struct SchedulerConfig {
     /// How long the occurrences of finished runs are kept.
     pub retention: Duration,
     pub maintenance: MaintenanceSettings,
+    /// The operator's token of the admin routes; none: they are off.
+    pub admin: AdminToken,
     pub kafka: KafkaSettings,
     pub registry: RegistrySettings,
 }
 
 impl SchedulerConfig {
+    /// How long what became of the instants stays in the log (the outbox): as long as the
+    /// occurrences, or the platform's log retention if that is longer, so a rebuild restores
+    /// the occurrences retention keeps (`store::retention`).
+    pub fn decided_retention(&self) -> Duration {
+        self.retention.max(self.maintenance.outbox)
+    }
+
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_vars(&process_env)
     }
@@ -85,6 +102,7 @@ impl SchedulerConfig {
             max_per_second: MAX_PER_SECOND.parse(vars)?,
             retention: maintenance::hours(&RETENTION_HOURS, vars)?,
             maintenance: MaintenanceSettings::from_vars(vars)?,
+            admin: AdminToken::new(Some(ADMIN_TOKEN.read(vars)?)),
             kafka: KafkaSettings::from_vars(vars)?,
             registry: RegistrySettings::from_vars(vars)?,
         })

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use diesel_async::AsyncConnection;
 use taskflow_platform::clock::SharedClock;
 use taskflow_platform::db::DbPool;
@@ -22,6 +22,7 @@ use tracing::Instrument;
 use crate::domain::definition::{Definition, ScheduleModel};
 use crate::domain::firing::{Schedule, Step};
 use crate::domain::lifecycle::Lifecycle;
+use crate::domain::occurrence::Origin;
 use crate::service::outgoing::Outgoing;
 use crate::service::record;
 use crate::store::{self, Conn, ScheduleRow, StoreError};
@@ -96,7 +97,8 @@ impl Firer {
     /// One transaction over the schedules due now; returns how many it decided.
     pub async fn pass(&self) -> Result<usize, StoreError> {
         let mut conn = self.pool.get().await?;
-        let now = self.clock.now();
+        // To the millisecond, as the events it writes tell time (the rows rebuild from them).
+        let now = self.clock.now().trunc_subsecs(3);
         let producer = self.producer.clone();
         let (decided, events, steps) = conn
             .transaction::<_, StoreError, _>(async move |conn| {
@@ -174,6 +176,7 @@ async fn decide(
             tracing::error!(schedule_id = %row.id, %reason, "schedule unreadable; pausing it");
             let mut paused = row.clone();
             paused.paused = true;
+            paused.updated_at = now;
             if let Some(fields) = paused.definition.as_object_mut() {
                 fields.insert("paused".into(), true.into());
                 fields.insert(
@@ -207,12 +210,20 @@ async fn decide(
         previous,
     }
     .plan(now, MAX_STEPS);
-    record(conn, row, &model, &plan.steps, None, now, &mut out).await?;
+    record(
+        conn,
+        row,
+        &model,
+        &plan.steps,
+        Origin::Timetable,
+        now,
+        &mut out,
+    )
+    .await?;
     let mut next = row.clone();
     next.next_nominal = plan.next_nominal;
     next.next_fire_at = plan.next_fire_at;
     next.waiting_for_task = plan.waiting_for;
-    next.updated_at = now;
     store::update_schedule(conn, &next).await?;
     Ok((out, plan.steps))
 }

@@ -2,7 +2,9 @@
 //! [`taskflow_platform::keys`]), the ends of the tasks it started (an overlap policy needs to
 //! know whether the previous run still goes) and svc-tasks' refusals of its triggers (a run that
 //! never starts has ended too, and the occurrence says why). One transaction per consumed batch,
-//! deduplicated by event id (a task's end by the occurrence's own ended flag).
+//! deduplicated by event id (a task's end by the occurrence's own ended flag). Endings and
+//! refusals are input facts, not the scheduler's decisions: besides marking the occurrence they
+//! are recorded (`run_endings`) for a rebuild of the occurrences from the log.
 
 use diesel_async::AsyncConnection;
 use taskflow_platform::db::DbPool;
@@ -10,6 +12,7 @@ use taskflow_platform::{BatchHandler, ConsumedRecord};
 use taskflow_schemas::Event;
 use uuid::Uuid;
 
+use crate::domain::occurrence::refused_reason;
 use crate::store::{self, StoreError};
 
 pub struct Ingest {
@@ -47,6 +50,9 @@ impl BatchHandler for Ingest {
                 .map(|r| r.event.meta().event_id)
                 .collect();
             let mut new = taskflow_platform::inbox::record_all(conn, &ids).await?;
+            if relevant.iter().any(|r| !matches!(r.event, Event::ApiKeyIssued(_) | Event::ApiKeyRevoked(_))) {
+                store::hold_endings_shared(conn).await?;
+            }
             let mut ended = Vec::new();
             let mut refused = Vec::new();
             for record in relevant {
@@ -58,7 +64,9 @@ impl BatchHandler for Ingest {
                         taskflow_platform::keys::apply(conn, &record.event).await?;
                     }
                     Event::ScheduledTaskRefused(e) => {
-                        if store::mark_trigger_refused(conn, e.task_id, &e.reason).await? > 0 {
+                        store::record_refusal(conn, e.task_id, &e.reason).await?;
+                        let reason = refused_reason(&e.reason);
+                        if store::mark_trigger_refused(conn, e.task_id, &reason).await? > 0 {
                             tracing::warn!(schedule_id = %e.schedule_id, task_id = %e.task_id, reason = %e.reason, "svc-tasks refused a trigger; no task for this instant");
                             refused.push(e.task_id);
                         }
@@ -68,6 +76,9 @@ impl BatchHandler for Ingest {
             }
             let refusals = refused.len() as u64;
             let mut released = refused;
+            if !ended.is_empty() {
+                store::record_endings(conn, &ended).await?;
+            }
             if !ended.is_empty() && store::mark_task_ended(conn, &ended).await? > 0 {
                 released.extend(ended);
             }

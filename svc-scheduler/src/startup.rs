@@ -1,4 +1,5 @@
-//! Wires the firer, the outbox relay, the consumer and the HTTP API into one process.
+//! Wires the firer, the outbox relay, the consumer, the maintenance room and the HTTP API (with
+//! the admin routes of projection rebuilds) into one process.
 
 use std::net::TcpListener;
 
@@ -9,6 +10,7 @@ use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use taskflow_platform::db::DbPool;
 use taskflow_platform::http::{KeyDirectory, correlation, problems};
 use taskflow_platform::maintenance::{Cleaner, Maintenance};
+use taskflow_platform::rebuild::{self, Rebuilder};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 
@@ -17,6 +19,7 @@ use crate::firer::Firer;
 use crate::http::{self, AppState};
 use crate::ingest::Ingest;
 use crate::service::Services;
+use crate::service::rebuild::Schedules;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -73,6 +76,20 @@ impl Application {
         };
         runtime.spawn(|stop| maintenance.run(stop));
 
+        let rebuilder = Rebuilder::new(
+            pool.clone(),
+            Schedules {
+                clock: runtime.clock.clone(),
+                decided_retention: config.decided_retention(),
+            },
+            runtime.identity.producer_name(),
+        );
+        // A job this instance's previous process was running shows as failed at once.
+        if let Err(error) = rebuilder.fail_interrupted().await {
+            tracing::warn!(%error, "could not mark interrupted projection rebuilds failed");
+        }
+        let admin = config.admin.clone();
+
         let state = web::Data::new(AppState {
             services: Services {
                 pool: pool.clone(),
@@ -99,6 +116,7 @@ impl Application {
                 .wrap_fn(correlation::middleware)
                 .configure(readiness.clone().configure())
                 .configure(http::configure)
+                .configure(rebuild::routes(rebuilder.clone(), admin.clone()))
                 .configure(taskflow_platform::metrics::configure(scrape.clone()))
         })
         .workers(config.workers)
@@ -130,7 +148,9 @@ impl Application {
     }
 }
 
-/// This service's retention: the occurrences of finished runs, and the inbox.
+/// This service's retention: the occurrences of finished runs and the runs' endings; the log
+/// (outbox) but for the schedules' lifecycle events, which a rebuild of the schedules needs for
+/// good, for as long as the occurrences its other events rebuild; and the inbox.
 pub fn cleaners(config: &SchedulerConfig) -> Vec<Cleaner> {
     vec![
         Cleaner {
@@ -138,8 +158,17 @@ pub fn cleaners(config: &SchedulerConfig) -> Vec<Cleaner> {
             keep: config.retention,
             delete: crate::store::delete_occurrences_before,
         },
+        Cleaner {
+            table: "run_endings",
+            keep: config.decided_retention(),
+            delete: crate::store::delete_endings_before,
+        },
+        Cleaner {
+            table: "outbox",
+            keep: config.decided_retention(),
+            delete: crate::store::delete_outbox_before,
+        },
         taskflow_platform::inbox::cleaner(config.maintenance.inbox),
-        taskflow_platform::outbox::cleaner(config.maintenance.outbox),
     ]
 }
 

@@ -58,7 +58,8 @@ pub fn task_id(schedule_id: Uuid, nominal: DateTime<Utc>) -> Uuid {
 }
 
 impl Schedule<'_> {
-    fn next_in_window(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    /// The first instant of the timetable after `after`, unless past the window's end.
+    pub fn next_in_window(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let next = self.spec.next_after(after, self.anchor)?;
         match self.window.end_at {
             Some(end) if next > end => None,
@@ -68,6 +69,18 @@ impl Schedule<'_> {
 
     fn fire_at(&self, nominal: DateTime<Utc>, next: Option<DateTime<Utc>>) -> DateTime<Utc> {
         nominal + jitter(self.id, nominal, next, self.jitter_max)
+    }
+
+    /// Where the schedule stands once every instant before `nominal` is decided: that instant
+    /// and when it runs, as [`Schedule::plan`] leaves them (None: it never fires again).
+    pub fn standing_at(
+        &self,
+        nominal: Option<DateTime<Utc>>,
+    ) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+        match nominal {
+            Some(n) => (Some(n), Some(self.fire_at(n, self.next_in_window(n)))),
+            None => (None, None),
+        }
     }
 
     /// Decides every instant due by `now`, at most `max_steps` of them.

@@ -28,7 +28,7 @@ pub enum Lifecycle {
 
 impl Lifecycle {
     /// A PATCH is news only when the definition it leaves differs from the one it found: a
-    /// PATCH that sets what is already set plans the schedule again but changes nothing.
+    /// PATCH that sets what is already set changes nothing (the row stays as it is).
     pub fn of_patch(before: &Definition, after: &Definition) -> Option<Lifecycle> {
         let fields = changed_fields(before, after);
         (!fields.is_empty()).then_some(Lifecycle::Changed(fields))

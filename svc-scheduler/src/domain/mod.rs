@@ -10,6 +10,9 @@
 //! - [`firing`]: what to do about a due schedule (trigger, skip, miss; where it stands after).
 //! - [`lifecycle`]: which changes of a schedule are announced on the bus, and the records they
 //!   write (the lifecycle event and the schedule's state after it).
+//! - [`settings`]: a definition and the settings those records carry, one the image of the other.
+//! - [`occurrence`]: what became of an instant, in the words of the `occurrences` table.
+//! - [`refold`]: the projections (`schedules`, `occurrences`) as the log (the outbox) tells them.
 //!
 //! DST rules for cron schedules are described on [`spec::Spec::next_after`].
 
@@ -20,8 +23,11 @@ pub mod error;
 pub mod firing;
 pub mod jitter;
 pub mod lifecycle;
+pub mod occurrence;
 pub mod options;
 pub mod overlap;
+pub mod refold;
+pub mod settings;
 pub mod spec;
 pub mod template;
 

@@ -9,7 +9,9 @@
 //! - every status an operation can answer, errors as `application/problem+json`: 401 (every
 //!   `/v1` route), 400/413/415/422 where a body is read, 404 where a path names a schedule, 400
 //!   for query parameters, 503 + Retry-After when the database cannot serve, 500 otherwise;
-//! - that no string may hold U+0000, which the database cannot store (422).
+//! - that no string may hold U+0000, which the database cannot store (422);
+//! - the operator's projection rebuild (`/v1/admin/projections/rebuild`, the platform's routes
+//!   and job schema, behind the admin token).
 //!
 //! Rules that depend on the clock (an `at` in the past, a window that has ended, `backfill`'s
 //! `to` in the future) or on stored state (a name taken: 409) are described, not expressed.
@@ -20,6 +22,7 @@ use actix_web::dev::ResourceDef;
 use actix_web::{HttpResponse, get};
 use serde_json::{Value, json};
 use taskflow_platform::http::openapi::{self, BodyErrors, ErrorStatuses, NO_NUL, ProblemList};
+use taskflow_platform::rebuild::{self, Projection};
 use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
@@ -28,6 +31,7 @@ use crate::domain::definition::{DEFAULT_CATCHUP, MAX_NAME_CHARS, MAX_NOTE_CHARS}
 use crate::domain::template::{
     MAX_ATTEMPTS, MAX_LABEL_VALUE_CHARS, NEW_LABEL_KEY_PATTERN, NEW_MAX_LABELS, TIMEOUT_MS,
 };
+use crate::service::rebuild::Schedules;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -73,8 +77,24 @@ pub fn document() -> &'static Value {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();
     DOCUMENT.get_or_init(|| {
         let derived = serde_json::to_value(ApiDoc::openapi()).unwrap_or_else(|_| json!({}));
-        complete(derived)
+        with_admin(complete(derived))
     })
+}
+
+/// The projection rebuild's routes (the platform's), behind the admin token; their answers
+/// are the platform's, not completed like the tenants' routes.
+fn with_admin(mut doc: Value) -> Value {
+    let paths = rebuild::openapi::paths(
+        "the schedules and their occurrences from the schedules' log (their lifecycle events and \
+         what became of their instants) and the runs' endings; occurrences retention has \
+         pruned are not restored",
+    );
+    if let (Some(into), Value::Object(admin)) = (doc["paths"].as_object_mut(), paths) {
+        into.extend(admin);
+    }
+    doc["components"]["securitySchemes"]["admin_token"] = rebuild::openapi::security_scheme();
+    doc["components"]["schemas"]["RebuildJob"] = rebuild::openapi::job_schema(Schedules::UNIT);
+    doc
 }
 
 /// The `Allow` value for `path` when some route serves it (the document's paths, the document
@@ -645,7 +665,7 @@ mod tests {
                 }
             }
         }
-        assert_eq!(operations, 12);
+        assert_eq!(operations, 14, "the tenants' 10, health 2, the rebuild's 2");
         assert_eq!(allowed_methods("/v1/schedules"), Some("GET, POST"));
         assert_eq!(
             allowed_methods("/v1/schedules/0190a1b2-0000-7000-8000-000000000000"),

@@ -13,6 +13,7 @@ use super::{MAX_INSTANTS, ServiceError, Services, model_of, readable, record, st
 use crate::domain::definition::{Definition, note_problem};
 use crate::domain::firing::Step;
 use crate::domain::lifecycle::Lifecycle;
+use crate::domain::occurrence::Origin;
 use crate::domain::options::occurrences as instants;
 use crate::store::{self, Conn, ScheduleRow};
 
@@ -68,7 +69,7 @@ async fn change(
     change: Change,
     correlation: &str,
 ) -> Result<ScheduleRow, ServiceError> {
-    let now = services.clock.now();
+    let now = services.now();
     let max = services.max_per_second;
     let mut out = Outgoing::new(&services.producer);
     let mut conn = services.pool.get().await?;
@@ -90,12 +91,17 @@ async fn change(
                 }
                 Change::Resume => {
                     let was_paused = found.paused;
-                    let (row, skipped) = resumed(conn, found, now, &mut out).await?;
-                    (row, Lifecycle::of_resume(was_paused, skipped))
+                    let (row, skipped) = resumed(conn, found.clone(), now, &mut out).await?;
+                    (row, Some(Lifecycle::of_resume(was_paused, skipped)))
                 }
             };
+            // A change that changes nothing leaves the row as it is: every change of the row
+            // is in the log, which the row is rebuilt from (`domain::refold`).
+            if what == Some(None) {
+                return Ok((found, false));
+            }
             store::update_schedule(conn, &row).await?;
-            if let Some(what) = what
+            if let Some(Some(what)) = what
                 && let Some(definition) = readable(&row)
             {
                 out.announce(what, &row, &definition, now, correlation);
@@ -110,16 +116,18 @@ async fn change(
     Ok(row)
 }
 
-/// What a patch or a pause announces, as `decide` reads the definitions before and after
-/// (nothing when either cannot be read).
+/// What a patch or a pause announces, as `decide` reads the definitions before (in its
+/// canonical form: it may have been stored before definitions were) and after; `None` when
+/// either cannot be read, so the change is made unannounced (pausing a schedule this version
+/// cannot read must stay possible).
 fn news(
     before: &ScheduleRow,
     after: &ScheduleRow,
     decide: fn(&Definition, &Definition) -> Option<Lifecycle>,
-) -> Option<Lifecycle> {
+) -> Option<Option<Lifecycle>> {
     readable(before)
         .zip(readable(after))
-        .and_then(|(before, after)| decide(&before, &after))
+        .map(|(before, after)| decide(&before.canonical(), &after))
 }
 
 fn patched(
@@ -134,8 +142,9 @@ fn patched(
             merged_fields.insert(key, value);
         }
     }
-    let definition: Definition =
-        serde_json::from_value(merged).map_err(|e| ServiceError::Undecodable(e.to_string()))?;
+    let definition = serde_json::from_value::<Definition>(merged)
+        .map_err(|e| ServiceError::Undecodable(e.to_string()))?
+        .canonical();
     let model = definition
         .check(now, max_per_second)
         .map_err(ServiceError::Invalid)?;
@@ -185,7 +194,7 @@ async fn resumed(
                 detail: "the schedule was paused at this instant".into(),
             })
             .collect();
-        skipped = record(conn, &row, &model, &steps, None, now, out).await?;
+        skipped = record(conn, &row, &model, &steps, Origin::Timetable, now, out).await?;
     }
     let (next_nominal, next_fire_at) = model.first_from(row.id, row.anchor, now);
     row.paused = false;

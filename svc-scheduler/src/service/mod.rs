@@ -6,13 +6,14 @@
 
 pub mod change;
 pub mod outgoing;
+pub mod rebuild;
 pub mod record;
 pub mod schedules;
 pub mod trigger;
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use taskflow_platform::clock::SharedClock;
 use taskflow_platform::db::DbPool;
 use tokio::sync::Notify;
@@ -58,6 +59,15 @@ pub enum ServiceError {
     Unreadable { id: Uuid, reason: String },
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl Services {
+    /// Now, to the millisecond: the precision of the times the events tell, so the times a use
+    /// case stores (created, updated, decided) are the ones its events carry and a rebuild
+    /// from the log restores them exactly.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now().trunc_subsecs(3)
+    }
 }
 
 impl ServiceError {

@@ -8,17 +8,18 @@ use taskflow_schemas::{Event, EventMeta, ScheduleOccurrenceSkipped};
 use super::outgoing::Outgoing;
 use crate::domain::definition::ScheduleModel;
 use crate::domain::firing::Step;
+use crate::domain::occurrence::{Origin, Outcome, skip_reason, trigger_reason};
 use crate::store::{self, Conn, OccurrenceRow, ScheduleRow, StoreError};
 
 /// Writes the steps' occurrence rows in the caller's transaction and puts their events in
-/// `out`, which the caller appends to the outbox last. `trigger_reason` marks triggers that did
-/// not come from the timetable (manual, backfill). Returns how many events it put there.
+/// `out`, which the caller appends to the outbox last. `origin`: who asked for its triggers
+/// (the timetable, or a person: manual, backfill). Returns how many events it put there.
 pub async fn record(
     conn: &mut Conn,
     row: &ScheduleRow,
     model: &ScheduleModel,
     steps: &[Step],
-    trigger_reason: Option<&str>,
+    origin: Origin,
     now: chrono::DateTime<Utc>,
     out: &mut Outgoing,
 ) -> Result<usize, StoreError> {
@@ -38,18 +39,11 @@ pub async fn record(
                 task_id,
                 cancel,
             } => {
-                let reason = match (trigger_reason, cancel) {
-                    (Some(why), _) => Some(why.to_owned()),
-                    (None, Some(previous)) => Some(format!(
-                        "overlap cancel_other: asked svc-tasks to cancel the previous run, task {previous}"
-                    )),
-                    (None, None) => None,
-                };
                 occurrences.push(OccurrenceRow {
                     schedule_id: row.id,
                     nominal_time: *nominal,
-                    outcome: "triggered".into(),
-                    reason,
+                    outcome: Outcome::Triggered.as_str().into(),
+                    reason: trigger_reason(origin, *cancel),
                     task_id: Some(*task_id),
                     task_ended: false,
                     fired_at: now,
@@ -67,13 +61,8 @@ pub async fn record(
                 occurrences.push(OccurrenceRow {
                     schedule_id: row.id,
                     nominal_time: *nominal,
-                    outcome: if *reason == "missed" {
-                        "missed"
-                    } else {
-                        "skipped"
-                    }
-                    .into(),
-                    reason: Some(format!("{reason}: {detail}")),
+                    outcome: Outcome::of_skip(reason).as_str().into(),
+                    reason: Some(skip_reason(reason, detail)),
                     task_id: None,
                     task_ended: false,
                     fired_at: now,

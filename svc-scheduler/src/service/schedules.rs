@@ -20,7 +20,8 @@ pub async fn create(
     definition: Definition,
     correlation: &str,
 ) -> Result<ScheduleRow, ServiceError> {
-    let now = services.clock.now();
+    let now = services.now();
+    let definition = definition.canonical();
     let model = definition
         .check(now, services.max_per_second)
         .map_err(ServiceError::Invalid)?;
@@ -75,7 +76,7 @@ pub async fn delete(
     id: Uuid,
     correlation: &str,
 ) -> Result<(), ServiceError> {
-    let now = services.clock.now();
+    let now = services.now();
     let mut out = Outgoing::new(&services.producer);
     let mut conn = services.pool.get().await?;
     conn.transaction::<_, ServiceError, _>(async move |conn| {

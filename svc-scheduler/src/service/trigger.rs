@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::outgoing::Outgoing;
 use super::{MAX_INSTANTS, ServiceError, Services, model_of, record};
 use crate::domain::firing::{Step, task_id};
+use crate::domain::occurrence::Origin;
 use crate::domain::options::occurrences as instants;
 use crate::store;
 
@@ -24,7 +25,7 @@ pub async fn trigger(
     tenant_id: Uuid,
     id: Uuid,
 ) -> Result<Triggered, ServiceError> {
-    let now = services.clock.now();
+    let now = services.now();
     let instant = DateTime::from_timestamp_millis(now.timestamp_millis()).unwrap_or(now);
     let mut out = Outgoing::new(&services.producer);
     let mut conn = services.pool.get().await?;
@@ -40,7 +41,7 @@ pub async fn trigger(
                 task_id: task,
                 cancel: None,
             }];
-            record(conn, &row, &model, &steps, Some("manual"), now, &mut out).await?;
+            record(conn, &row, &model, &steps, Origin::Manual, now, &mut out).await?;
             out.append(conn).await?;
             Ok(task)
         })
@@ -61,7 +62,7 @@ pub async fn backfill(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<usize, ServiceError> {
-    let now = services.clock.now();
+    let now = services.now();
     if to <= from || to > now {
         return Err(ServiceError::invalid(
             "/to",
@@ -102,7 +103,7 @@ pub async fn backfill(
                     cancel: None,
                 })
                 .collect();
-            record(conn, &row, &model, &steps, Some("backfill"), now, &mut out).await?;
+            record(conn, &row, &model, &steps, Origin::Backfill, now, &mut out).await?;
             out.append(conn).await?;
             Ok(steps.len())
         })

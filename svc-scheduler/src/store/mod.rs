@@ -1,18 +1,28 @@
 //! Every SQL statement of svc-scheduler. Callers hand in a connection and own the transaction.
 
+mod endings;
 mod occurrences;
 mod outbox;
+mod refold;
 mod retention;
 mod rows;
 mod schedules;
 mod schema;
 
+pub use endings::{
+    delete_endings_before, hold_endings_exclusive, hold_endings_shared, record_endings,
+    record_refusal, run_endings,
+};
 pub use occurrences::{
     insert_occurrences, last_run, list_occurrences, mark_task_ended, mark_trigger_refused,
     recorded_instants, schedules_waiting_for,
 };
 pub use outbox::append_events;
-pub use retention::delete_occurrences_before;
+pub use refold::{
+    LIFECYCLE, PAGE, count_logged_schedules, lock_schedules, log_position, logged_schedules_after,
+    logs_of, remove_schedule, replace_schedule, wipe_projections,
+};
+pub use retention::{delete_occurrences_before, delete_outbox_before};
 pub use rows::{OccurrenceRow, ScheduleRow};
 pub use schedules::{
     delete_schedule, get_schedule, insert_schedule, list_schedules, lock_due, lock_schedule,

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::schema::{occurrences, schedules};
 use super::{Conn, OccurrenceRow, StoreError};
+use crate::domain::occurrence::Outcome;
 
 pub async fn insert_occurrences(conn: &mut Conn, rows: &[OccurrenceRow]) -> Result<(), StoreError> {
     for chunk in rows.chunks(5_000) {
@@ -47,7 +48,8 @@ pub async fn mark_task_ended(conn: &mut Conn, task_ids: &[Uuid]) -> Result<usize
 }
 
 /// Records that svc-tasks refused the trigger of this task's occurrence: no task will run, so
-/// the run counts as ended, and the occurrence says why. Returns how many were ours.
+/// the run counts as ended, and the occurrence says why (`reason`, as
+/// [`crate::domain::occurrence::refused_reason`] words it). Returns how many were ours.
 pub async fn mark_trigger_refused(
     conn: &mut Conn,
     task_id: Uuid,
@@ -56,11 +58,11 @@ pub async fn mark_trigger_refused(
     Ok(diesel::update(
         occurrences::table
             .filter(occurrences::task_id.eq(task_id))
-            .filter(occurrences::outcome.eq("triggered")),
+            .filter(occurrences::outcome.eq(Outcome::Triggered.as_str())),
     )
     .set((
-        occurrences::outcome.eq("refused"),
-        occurrences::reason.eq(format!("refused by svc-tasks: {reason}")),
+        occurrences::outcome.eq(Outcome::Refused.as_str()),
+        occurrences::reason.eq(reason),
         occurrences::task_ended.eq(true),
     ))
     .execute(conn)

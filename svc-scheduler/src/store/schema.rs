@@ -28,5 +28,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    run_endings (task_id) {
+        task_id -> Uuid,
+        refused -> Nullable<Text>,
+        recorded_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(occurrences -> schedules (schedule_id));
-diesel::allow_tables_to_appear_in_same_query!(schedules, occurrences);
+diesel::allow_tables_to_appear_in_same_query!(schedules, occurrences, run_endings);

@@ -11,7 +11,10 @@ async fn the_document_is_served_and_lists_every_route() {
     let (_, listed) = documented_routes(
         &app.http,
         &app.url(""),
-        &[("{id}", "0190a1b2-0000-7000-8000-000000000000")],
+        &[
+            ("{id}", "0190a1b2-0000-7000-8000-000000000000"),
+            ("{job_id}", "0190a1b2-0000-7000-8000-000000000001"),
+        ],
     )
     .await;
     assert_eq!(
@@ -20,10 +23,12 @@ async fn the_document_is_served_and_lists_every_route() {
             "DELETE /v1/schedules/{id}",
             "GET /health/live",
             "GET /health/ready",
+            "GET /v1/admin/projections/rebuild/{job_id}",
             "GET /v1/schedules",
             "GET /v1/schedules/{id}",
             "GET /v1/schedules/{id}/occurrences",
             "PATCH /v1/schedules/{id}",
+            "POST /v1/admin/projections/rebuild",
             "POST /v1/schedules",
             "POST /v1/schedules/{id}/backfill",
             "POST /v1/schedules/{id}/pause",

@@ -8,12 +8,16 @@ use svc_scheduler::config::SchedulerConfig;
 use svc_scheduler::startup::Application;
 use taskflow_platform::EventProducer;
 use taskflow_platform::codec::EventCodec;
+use taskflow_platform::rebuild::AdminToken;
 use taskflow_platform::testing::Isolation;
 use taskflow_schemas::samples::sample_meta;
 use taskflow_schemas::{ApiKeyIssued, EventMeta};
 use uuid::Uuid;
 
 pub use taskflow_platform::testing::wait_until;
+
+/// The operator's token of the instances the tests start.
+pub const ADMIN_TOKEN: &str = "scheduler-admin-token-for-tests";
 
 pub struct TestScheduler {
     pub base: String,
@@ -47,6 +51,7 @@ impl TestScheduler {
             max_per_second: 1.0,
             retention: std::time::Duration::from_secs(720 * 3600),
             maintenance: Default::default(),
+            admin: AdminToken::new(Some(ADMIN_TOKEN.into())),
             kafka: isolation.kafka.clone(),
             registry: isolation.registry.clone(),
         };

@@ -7,6 +7,7 @@ mod helpers;
 mod key_directory;
 mod lifecycle;
 mod overlap;
+mod rebuild;
 mod retention;
 mod schedules;
 mod startup;

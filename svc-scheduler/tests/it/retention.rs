@@ -71,3 +71,72 @@ async fn a_finished_runs_occurrence_goes_after_the_retention_a_running_one_stays
     );
     assert!(app.occurrences(&tenant, &id).await.is_empty());
 }
+
+/// The log keeps what a rebuild of the schedules needs: their lifecycle events stay however
+/// old; what became of their instants (and the state records) goes with the retention.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_keeps_the_schedules_lifecycle_and_lets_old_triggers_go() {
+    let app = TestScheduler::spawn().await;
+    let tenant = app.tenant().await;
+    let end = (Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+    let live = app
+        .create(
+            &tenant,
+            &json!({"name": "live", "task": {"type": "noop"}, "spec": {"every": "PT1S"},
+                    "overlap": "allow_all", "end_at": end}),
+        )
+        .await;
+    let id = live["id"].as_str().expect("id").to_owned();
+    let (status, _) = app
+        .call(
+            &tenant,
+            reqwest::Method::PATCH,
+            &format!("/v1/schedules/{id}"),
+            Some(&json!({"note": "kept"})),
+        )
+        .await;
+    assert!(status.is_success());
+    wait_until(Duration::from_secs(30), "a few runs", || async {
+        (app.occurrences(&tenant, &id).await.len() >= 2).then_some(())
+    })
+    .await;
+
+    // Everything published: only published rows may go.
+    let pool = db::pool(&app.config.database_url, 2).expect("pool");
+    wait_until(Duration::from_secs(30), "the log published", || async {
+        let mut conn = pool.get().await.ok()?;
+        let newest = taskflow_platform::outbox::settled_up_to(&mut conn)
+            .await
+            .ok()?;
+        let published = taskflow_platform::outbox::published_up_to(&mut conn)
+            .await
+            .ok()?;
+        (published >= newest).then_some(())
+    })
+    .await;
+    let before = app.outbox_types().await;
+    assert!(before.iter().any(|t| t == "ScheduledTaskTriggered"));
+
+    let mut config = app.config.clone();
+    config.retention = Duration::from_secs(3600);
+    config.maintenance.outbox = Duration::from_secs(3600);
+    let maintenance = Maintenance {
+        pool: pool.clone(),
+        every: Duration::from_secs(3600),
+        cleaners: cleaners(&config),
+    };
+    let counts = maintenance
+        .run_at(Utc::now() + chrono::Duration::hours(2))
+        .await
+        .expect("round");
+    let pruned = counts
+        .iter()
+        .find(|(table, _)| *table == "outbox")
+        .map(|(_, n)| *n);
+    assert!(pruned.is_some_and(|n| n > 0), "{counts:?}");
+    assert_eq!(
+        app.outbox_types().await,
+        ["ScheduleCreated", "ScheduleChanged"],
+        "the lifecycle stays; triggers and state records go"
+    );
+}
