@@ -225,7 +225,7 @@ fn state_of(row: TaskRow) -> TaskState {
     }
 }
 
-fn row_of(state: TaskState, last_seq: i64) -> TaskRow {
+pub(crate) fn row_of(state: TaskState, last_seq: i64) -> TaskRow {
     TaskRow {
         task_id: state.task_id,
         tenant_id: state.tenant_id,

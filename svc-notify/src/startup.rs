@@ -1,4 +1,5 @@
-//! Wires the consumer, the fan-out, retention and the HTTP API into one process.
+//! Wires the consumer, the fan-out, retention, the projection rebuild and the HTTP API into one
+//! process.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use rand::RngCore;
 use taskflow_platform::db::DbPool;
 use taskflow_platform::http::{correlation, problems};
 use taskflow_platform::maintenance::{Cleaner, Maintenance};
+use taskflow_platform::rebuild::{self, Rebuilder};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 
@@ -18,6 +20,7 @@ use crate::config::NotifyConfig;
 use crate::http::{self, AppState};
 use crate::hub::Hub;
 use crate::ingest::Ingest;
+use crate::service::rebuild::TaskViews;
 use crate::store;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
@@ -38,6 +41,7 @@ impl Application {
             taskflow_platform::config::host_name(),
             std::process::id()
         );
+        let owner = format!("svc-notify@{instance}");
         let mut runtime = Runtime::connect(Connect {
             identity: Identity {
                 service: "svc-notify",
@@ -68,6 +72,13 @@ impl Application {
             Ingest { db: pool.clone() },
             |_| {},
         )?;
+        let rebuilder = Rebuilder::new(pool.clone(), TaskViews, owner);
+        // A rebuild the previous process was running shows as failed at once.
+        rebuilder
+            .fail_interrupted()
+            .await
+            .context("marking interrupted projection rebuilds")?;
+        let admin_token = config.admin_token.clone();
         let hub = Hub::new(pool.clone(), config.client_buffer);
         let fan_out = hub.clone();
         runtime.spawn(move |stop| fan_out.run(stop));
@@ -99,6 +110,7 @@ impl Application {
                 .wrap_fn(|req, srv| problems::middleware(req, srv, problems::status_slug))
                 .wrap_fn(correlation::middleware)
                 .configure(readiness.clone().configure())
+                .configure(rebuild::routes(rebuilder.clone(), admin_token.clone()))
                 .configure(http::configure)
                 .configure(taskflow_platform::metrics::configure(scrape.clone()))
         })

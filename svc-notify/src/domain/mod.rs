@@ -2,6 +2,7 @@
 //! person is told about it (`fold`), and what a stream token says and whether it holds (`token`).
 
 pub mod fold;
+pub mod refold;
 pub mod token;
 
 pub use fold::{Draft, TaskState, fold};

@@ -7,7 +7,8 @@
 //! 400/413/422 for the stream-token body, 404 where a task is named, 503 + Retry-After when the
 //! database cannot serve, 500 otherwise; every error is a problem document.
 //!
-//! Documented: the history, the overview, stream-token issuing, the two SSE streams
+//! Documented: the history, the overview, stream-token issuing, the projection rebuild (the
+//! platform's routes and job schema, `taskflow_platform::rebuild::openapi`), the two SSE streams
 //! (`text/event-stream`, with their parameters and refusals) and the health routes. The
 //! WebSocket feed (`/v1/ws`) and the dashboard (`/`, `/dashboard/...`) are listed with their
 //! route and purpose only (an upgrade and static files are not a JSON API); `/metrics` is
@@ -20,8 +21,14 @@ use actix_web::{HttpResponse, get};
 use serde_json::{Value, json};
 use taskflow_platform::http::openapi::{self, BodyErrors, ErrorStatuses};
 
+use taskflow_platform::rebuild::{self, Projection};
+
 use crate::domain::TaskStatus;
 use crate::domain::token::{DEFAULT_TTL_SECS, MAX_TTL_SECS, MIN_TTL_SECS};
+use crate::service::rebuild::TaskViews;
+
+/// Where the admin routes (the projection rebuild's) live.
+const ADMIN: &str = "/v1/admin/";
 
 /// The paths of operations no fuzzer can call to completion: streams and the upgrade.
 pub const STREAMING_PATHS: [&str; 3] = ["/v1/stream", "/v1/tasks/{task_id}/stream", "/v1/ws"];
@@ -35,7 +42,7 @@ const TOKEN_PARAMETER_PATTERN: &str = "^tfs_[\\s\\S]*$";
 /// The served document (built once).
 pub fn document() -> &'static Value {
     static DOCUMENT: OnceLock<Value> = OnceLock::new();
-    DOCUMENT.get_or_init(|| complete(skeleton()))
+    DOCUMENT.get_or_init(|| complete(with_admin(skeleton())))
 }
 
 #[get("/openapi.json")]
@@ -299,6 +306,20 @@ fn skeleton() -> Value {
     })
 }
 
+/// The projection rebuild's routes (the platform's), behind the admin token.
+fn with_admin(mut doc: Value) -> Value {
+    let paths = rebuild::openapi::paths(
+        "the tasks' views from the notification history (then the per-status counters from \
+         the views); what retention pruned from a task's history cannot be restored",
+    );
+    if let (Some(into), Value::Object(admin)) = (doc["paths"].as_object_mut(), paths) {
+        into.extend(admin);
+    }
+    doc["components"]["securitySchemes"]["admin_token"] = rebuild::openapi::security_scheme();
+    doc["components"]["schemas"]["RebuildJob"] = rebuild::openapi::job_schema(TaskViews::UNIT);
+    doc
+}
+
 fn complete(mut doc: Value) -> Value {
     openapi::for_each_operation(&mut doc, |path, _, op| {
         let secured = op.get("security").is_some();
@@ -321,8 +342,9 @@ fn complete(mut doc: Value) -> Value {
             not_found: names_task.then_some(
                 "No such task for this tenant (a task appears moments after its submission)",
             ),
-            // Every secured route reads its query string and refuses unknown parameters.
-            bad_parameter: secured.then_some(
+            // Every secured route but the admin ones reads its query string and refuses unknown
+            // parameters.
+            bad_parameter: (secured && !path.starts_with(ADMIN)).then_some(
                 "Unknown, repeated or invalid query parameter or Last-Event-ID; an API key in the URL",
             ),
             internal: "Internal error",
@@ -346,8 +368,13 @@ mod tests {
                 assert!(responses.contains_key("500"), "{method} {path}");
                 if path.starts_with("/v1/") {
                     assert!(op["security"].is_array(), "{method} {path}");
-                    for status in ["400", "401", "503"] {
-                        assert!(responses.contains_key(status), "{method} {path} {status}");
+                    let statuses: &[&str] = if path.starts_with(ADMIN) {
+                        &["401", "403", "503"]
+                    } else {
+                        &["400", "401", "503"]
+                    };
+                    for status in statuses {
+                        assert!(responses.contains_key(*status), "{method} {path} {status}");
                     }
                 }
                 for (status, response) in responses {

@@ -5,6 +5,7 @@ mod feed;
 mod held;
 mod prune;
 mod read;
+mod rebuild;
 mod rows;
 mod schema;
 mod secret;
@@ -16,6 +17,10 @@ pub use feed::{
 pub use held::{hold, not_yet_told, take_held};
 pub use prune::prune_before;
 pub use read::{Overview, after_all, cursor_of, history, overview, task_has_ended, task_tenant};
+pub use rebuild::{
+    HistoryKey, count_histories, histories, history_keys, insert_missing_tasks, overwrite_tasks,
+    recount_statuses, wipe_projections,
+};
 pub use rows::{NotificationRow, TaskRow};
 pub use secret::token_secret;
 pub use wake::{FEED_CHANNEL, wake_fanout};

@@ -44,7 +44,7 @@ impl NotificationRow {
 }
 
 /// A task's live view.
-#[derive(Debug, Clone, Queryable, Selectable, Serialize)]
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize)]
 #[diesel(table_name = tasks, check_for_backend(diesel::pg::Pg))]
 pub struct TaskRow {
     pub task_id: Uuid,

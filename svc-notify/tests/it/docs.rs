@@ -19,6 +19,7 @@ async fn the_document_is_served_and_lists_every_route() {
         &[
             ("{task_id}", "0190a1b2-0000-7000-8000-000000000000"),
             ("{file}", "app.js"),
+            ("{job_id}", "0190a1b2-0000-7000-8000-000000000001"),
         ],
     )
     .await;
@@ -30,11 +31,13 @@ async fn the_document_is_served_and_lists_every_route() {
             "GET /dashboard/{file}",
             "GET /health/live",
             "GET /health/ready",
+            "GET /v1/admin/projections/rebuild/{job_id}",
             "GET /v1/notifications",
             "GET /v1/overview",
             "GET /v1/stream",
             "GET /v1/tasks/{task_id}/stream",
             "GET /v1/ws",
+            "POST /v1/admin/projections/rebuild",
             "POST /v1/stream-tokens",
         ]
     );

@@ -9,6 +9,7 @@ use svc_notify::config::NotifyConfig;
 use svc_notify::startup::Application;
 use taskflow_platform::EventProducer;
 use taskflow_platform::db::DbPool;
+use taskflow_platform::rebuild::AdminToken;
 use taskflow_platform::testing::Isolation;
 use taskflow_schemas::samples::sample_meta;
 use taskflow_schemas::{
@@ -18,6 +19,9 @@ use taskflow_schemas::{
 use uuid::Uuid;
 
 pub use taskflow_platform::testing::wait_until;
+
+/// The operator's token every test instance is configured with.
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 
 /// A svc-notify of its own, and the bus to feed it.
 pub struct TestNotify {
@@ -61,6 +65,7 @@ impl TestNotify {
             client_buffer: 1024,
             max_connections: 1_000,
             tasks_api_url: "http://127.0.0.1:18090".into(),
+            admin_token: AdminToken::new(Some(ADMIN_TOKEN.into())),
             kafka: isolation.kafka.clone(),
             registry: isolation.registry.clone(),
             maintenance: Default::default(),

@@ -6,6 +6,7 @@ mod append_only;
 mod docs;
 mod helpers;
 mod key_directory;
+mod rebuild;
 mod redelivery;
 mod refusals;
 mod resume;
