@@ -8,5 +8,6 @@ mod internal_events;
 mod keys;
 mod outbox_log;
 mod poison;
+mod rebuild;
 mod relay;
 mod round_trip;
