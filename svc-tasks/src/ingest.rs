@@ -43,7 +43,7 @@ impl BatchHandler for Ingest {
                 let triggered =
                     scheduled::create_triggered(conn, services, dead_letters, batch, &mut out)
                         .await?;
-                let observed = project_batch(conn, batch).await?;
+                let observed = project_batch(conn, batch, &mut out).await?;
                 let appended = out.append(conn).await?;
                 Ok((triggered, observed, appended))
             })
@@ -131,6 +131,7 @@ fn is_execution_event(event: &Event) -> bool {
 async fn project_batch(
     conn: &mut Conn,
     batch: &[ConsumedRecord],
+    out: &mut Outgoing,
 ) -> Result<Vec<Observed>, ServiceError> {
     let relevant: Vec<&ConsumedRecord> = batch
         .iter()
@@ -189,7 +190,7 @@ async fn project_batch(
         .into_values()
         .filter_map(|(task, changed)| changed.then_some(task))
         .collect();
-    record_folded(conn, &appended, &changed).await?;
+    record_folded(conn, &appended, &changed, out).await?;
     for (tenant_id, n) in freed {
         store::release_active_slots(conn, tenant_id, n).await?;
     }

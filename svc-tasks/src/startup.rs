@@ -146,8 +146,9 @@ impl Application {
     }
 }
 
-/// This service's retention: Idempotency-Keys, and the inbox. The task log and its projection
-/// are kept: they are the record of what was asked and what happened.
+/// This service's retention: Idempotency-Keys, the inbox, and the outbox rows that are not a
+/// task's log (keys, refusals, dead letters). The task log and its projection are kept: they
+/// are the record of what was asked and what happened.
 pub fn cleaners(config: &TasksConfig) -> Vec<Cleaner> {
     vec![
         Cleaner {
@@ -156,7 +157,11 @@ pub fn cleaners(config: &TasksConfig) -> Vec<Cleaner> {
             delete: crate::store::delete_idempotency_keys_before,
         },
         taskflow_platform::inbox::cleaner(config.maintenance.inbox),
-        taskflow_platform::outbox::cleaner(config.maintenance.outbox),
+        Cleaner {
+            table: "outbox",
+            keep: config.maintenance.outbox,
+            delete: crate::store::delete_published_outside_the_task_log,
+        },
     ]
 }
 

@@ -21,6 +21,10 @@ diesel::table! {
         tracestate -> Nullable<Text>,
         /// Kept in the log, never published (`append_internal`).
         internal -> Bool,
+        /// The aggregate the event belongs to, for services that read their log per stream.
+        stream_id -> Nullable<Uuid>,
+        /// Its position in that stream, unique per stream when given.
+        version -> Nullable<Int4>,
     }
 }
 

@@ -1,36 +1,58 @@
-//! The one way a task's events are recorded: fold them into the task (apply), append them to
-//! the log, write the projection, and — for events this service announces — collect them for
-//! the outbox, all in the caller's transaction. Submit and schedule triggers ([`record_new`]),
-//! cancel ([`record`]) and the projector ([`record_folded`], for a batch it folded itself) all
-//! go through here.
+//! The one way a task's events are recorded: fold them into the task (apply), write the
+//! projection, and collect them for the task log, all in the caller's transaction. Submit and
+//! schedule triggers ([`record_new`]), cancel ([`record`]) and the projector ([`record_folded`],
+//! for a batch it folded itself) all go through here.
 //!
-//! Announced events are appended to the outbox by the transaction's owner as its last statement
-//! ([`Outgoing::append`]): after the task rows are locked, so a task's ids follow commit order,
-//! and the lock the append holds to the commit (the relay's fence) is never held while waiting
-//! for a row lock.
+//! The task log is the outbox (issue 24): an event svc-tasks announces (TaskCreated,
+//! TaskCancelRequested) is one row, published by the relay from the log; the events it only
+//! records (the executor's, a schedule's trigger) are internal rows of the same log. The
+//! transaction's owner appends them as its last statement ([`Outgoing::append`]): after the task
+//! rows are locked, so a task's ids follow commit order, and the lock the append holds to the
+//! commit (the relay's fence) is never held while waiting for a row lock.
 
 use taskflow_platform::headers::{TraceContext, current_trace};
 use taskflow_schemas::Event;
 use tracing::Instrument;
+use uuid::Uuid;
 
 use super::ServiceError;
 use crate::domain::{TaskView, apply, fold};
-use crate::store::{self, Conn, StoreError};
+use crate::store::{self, Conn, LogEntry, StoreError};
 
-/// Events a transaction announces, appended to the outbox at its end.
+/// What a transaction appends to the log at its end: task events at their stream positions,
+/// other announcements (keys, refusals) and dead letters.
 #[derive(Debug, Default)]
 pub struct Outgoing {
+    log: Vec<LogEntry>,
     events: Vec<(Event, TraceContext)>,
     /// (event, topic, reason, span): parked on a dead-letter topic.
     dead_letters: Vec<(Event, String, String, tracing::Span)>,
 }
 
-/// Rows per outbox statement, well under PostgreSQL's bind parameter limit.
+/// Rows per log statement, well under PostgreSQL's bind parameter limit.
 const APPEND_CHUNK: usize = 1000;
 
 impl Outgoing {
+    /// An announced event that belongs to no task's stream (a key, a refusal).
     pub fn push(&mut self, event: Event, trace: TraceContext) {
         self.events.push((event, trace));
+    }
+
+    /// `event` at `version` of task `stream_id`; published in `announce`'s trace, or recorded
+    /// only when `None`.
+    pub fn log(
+        &mut self,
+        stream_id: Uuid,
+        version: i32,
+        event: Event,
+        announce: Option<TraceContext>,
+    ) {
+        self.log.push(LogEntry {
+            stream_id,
+            version,
+            event,
+            announce,
+        });
     }
 
     /// `event` parked on `topic` with `reason`, in the trace of `span`.
@@ -39,14 +61,13 @@ impl Outgoing {
             .push((event, topic.to_owned(), reason.to_owned(), span));
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.events.is_empty() && self.dead_letters.is_empty()
-    }
-
-    /// Appends everything to the outbox: the last statement of the caller's transaction.
-    /// Returns whether anything was appended (the relay is worth waking after the commit).
+    /// Appends everything to the log: the last statement of the caller's transaction. Returns
+    /// whether anything to publish was appended (the relay is worth waking after the commit).
     pub async fn append(self, conn: &mut Conn) -> Result<bool, ServiceError> {
-        let any = !self.is_empty();
+        let mut announced = !self.events.is_empty() || !self.dead_letters.is_empty();
+        for chunk in self.log.chunks(APPEND_CHUNK) {
+            announced |= store::append_log(conn, chunk).await?;
+        }
         for chunk in self.events.chunks(APPEND_CHUNK) {
             store::enqueue_all(conn, chunk).await?;
         }
@@ -55,7 +76,7 @@ impl Outgoing {
                 .instrument(span.clone())
                 .await?;
         }
-        Ok(any)
+        Ok(announced)
     }
 }
 
@@ -71,13 +92,8 @@ pub async fn record(
         what: "task stream",
         reason: e.to_string(),
     })?;
-    record_folded(
-        conn,
-        &[(next.id, next.version, event)],
-        std::slice::from_ref(&next),
-    )
-    .await?;
-    out.push(event.clone(), current_trace());
+    store::update_tasks(conn, std::slice::from_ref(&next)).await?;
+    out.log(next.id, next.version, event.clone(), Some(current_trace()));
     Ok(next)
 }
 
@@ -111,7 +127,7 @@ impl NewTask {
         }
     }
 
-    fn log(&self) -> impl Iterator<Item = (uuid::Uuid, i32, &Event)> {
+    fn log(&self) -> impl Iterator<Item = (Uuid, i32, &Event)> {
         let task_id = self.created.key();
         self.cause
             .iter()
@@ -120,9 +136,9 @@ impl NewTask {
     }
 }
 
-/// Records many new tasks (a submission batch, a batch of triggers) with one statement per
-/// table: the log and the projection; their TaskCreated go to `out`. All or nothing, in the
-/// caller's transaction.
+/// Records many new tasks (a submission batch, a batch of triggers): the projection now, one
+/// statement; their opening events to `out`'s log (TaskCreated announced). All or nothing, in
+/// the caller's transaction.
 pub async fn record_new(
     conn: &mut Conn,
     new: &[NewTask],
@@ -145,26 +161,31 @@ pub async fn record_new(
             }
         })
         .collect::<Result<Vec<_>, _>>()?;
-    let log: Vec<_> = new.iter().flat_map(NewTask::log).collect();
-    store::append_events(conn, &log).await?;
     store::insert_tasks(conn, &tasks).await?;
     for task in new {
-        out.push(task.created.clone(), task.trace.clone());
+        for (stream_id, version, event) in task.log() {
+            let announce = (version == 1).then(|| task.trace.clone());
+            out.log(stream_id, version, event.clone(), announce);
+        }
     }
     Ok(tasks)
 }
 
 /// Records events already folded by the caller (who holds the tasks' row locks): `events` as
-/// (task, version, event), `changed` the tasks after them. One statement per table.
+/// (task, version, event), recorded only (they are other services' events), `changed` the tasks
+/// after them. The projection in one statement now, the log at `out`'s append.
 ///
 /// A changed task whose status, attempts or cancel flag moved (not progress alone) is marked for
 /// the state topic (`state_relay`) by the projection's own upsert.
 pub async fn record_folded(
     conn: &mut Conn,
-    events: &[(uuid::Uuid, i32, &Event)],
+    events: &[(Uuid, i32, &Event)],
     changed: &[TaskView],
+    out: &mut Outgoing,
 ) -> Result<(), ServiceError> {
-    store::append_events(conn, events).await?;
     store::update_tasks(conn, changed).await?;
+    for (stream_id, version, event) in events {
+        out.log(*stream_id, *version, (*event).clone(), None);
+    }
     Ok(())
 }

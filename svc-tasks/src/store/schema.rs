@@ -33,6 +33,8 @@ diesel::table! {
 }
 
 diesel::table! {
+    /// A view of the task log: the outbox rows with a stream position (migration
+    /// 2026-12-23-000001_log_is_the_outbox). Appends go to the outbox itself.
     task_events (stream_id, version) {
         stream_id -> Uuid,
         version -> Int4,

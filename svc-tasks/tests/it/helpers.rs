@@ -176,10 +176,11 @@ impl TestApp {
 
     /// Outbox rows of task events (creating a tenant also writes its key's `ApiKeyIssued`).
     pub async fn task_outbox(&self) -> i64 {
-        // Task events, not the task's state for the compacted state topic.
+        // Task events to publish: not the task's state for the compacted state topic, nor the
+        // executor's events recorded in the task log.
         self.count_where(
             "outbox",
-            "event_type LIKE 'Task%' AND event_type <> 'TaskState'",
+            "event_type LIKE 'Task%' AND event_type <> 'TaskState' AND NOT internal",
         )
         .await
     }

@@ -11,6 +11,7 @@ mod idempotency;
 mod isolation;
 mod kafka_down;
 mod keys;
+mod log_migration;
 mod outage;
 mod projection;
 mod quotas;

@@ -150,6 +150,36 @@ async fn execution_events_drive_the_live_view_once_each() {
         ]
     );
 
+    // The log is the outbox: each event is one row of it, at its stream position; only the
+    // TaskCreated is published, the executor's events are recorded there as internal rows.
+    assert_eq!(
+        app.count_where("outbox", &format!("body->>'task_id' = '{id}'"))
+            .await,
+        4,
+        "one row per event (the repeated TaskStarted once), no second copy for the relay"
+    );
+    assert_eq!(
+        app.count_where(
+            "outbox",
+            &format!(
+                "stream_id = '{id}' AND NOT internal AND version = 1 AND event_type = 'TaskCreated'"
+            )
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        app.count_where("outbox", &format!("stream_id = '{id}' AND internal"))
+            .await,
+        3
+    );
+    assert_eq!(
+        app.count_where("pg_class", "relname = 'task_events' AND relkind = 'v'")
+            .await,
+        1,
+        "task_events is a view of the log"
+    );
+
     // The ended task gave its slot back.
     assert_eq!(
         app.submit(&tenant, &noop(), None).await.status(),

@@ -1,0 +1,4 @@
+DROP INDEX IF EXISTS outbox_stream;
+ALTER TABLE outbox DROP CONSTRAINT IF EXISTS outbox_stream_position;
+ALTER TABLE outbox DROP COLUMN IF EXISTS version;
+ALTER TABLE outbox DROP COLUMN IF EXISTS stream_id;
