@@ -72,8 +72,9 @@ async fn a_finished_runs_occurrence_goes_after_the_retention_a_running_one_stays
     assert!(app.occurrences(&tenant, &id).await.is_empty());
 }
 
-/// The log keeps what a rebuild of the schedules needs: their lifecycle events stay however
-/// old; what became of their instants (and the state records) goes with the retention.
+/// The log keeps what a rebuild of the schedules needs: a live schedule's lifecycle events stay
+/// however old; what became of the instants (and the state records) goes with the retention, and
+/// so does a deleted schedule's lifecycle.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_log_keeps_the_schedules_lifecycle_and_lets_old_triggers_go() {
     let app = TestScheduler::spawn().await;
@@ -87,6 +88,21 @@ async fn the_log_keeps_the_schedules_lifecycle_and_lets_old_triggers_go() {
         )
         .await;
     let id = live["id"].as_str().expect("id").to_owned();
+    let gone = app
+        .create(
+            &tenant,
+            &json!({"name": "gone", "task": {"type": "noop"}, "spec": {"every": "PT1H"}}),
+        )
+        .await;
+    let (status, _) = app
+        .call(
+            &tenant,
+            reqwest::Method::DELETE,
+            &format!("/v1/schedules/{}", gone["id"].as_str().expect("id")),
+            None,
+        )
+        .await;
+    assert!(status.is_success());
     let (status, _) = app
         .call(
             &tenant,
@@ -116,6 +132,7 @@ async fn the_log_keeps_the_schedules_lifecycle_and_lets_old_triggers_go() {
     .await;
     let before = app.outbox_types().await;
     assert!(before.iter().any(|t| t == "ScheduledTaskTriggered"));
+    assert!(before.iter().any(|t| t == "ScheduleDeleted"));
 
     let mut config = app.config.clone();
     config.retention = Duration::from_secs(3600);
@@ -137,6 +154,6 @@ async fn the_log_keeps_the_schedules_lifecycle_and_lets_old_triggers_go() {
     assert_eq!(
         app.outbox_types().await,
         ["ScheduleCreated", "ScheduleChanged"],
-        "the lifecycle stays; triggers and state records go"
+        "the live schedule's lifecycle stays; triggers, state records and the deleted one go"
     );
 }
