@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+use chrono::DurationRound;
+
 use diesel_async::AsyncConnection;
 use diesel_async::pooled_connection::deadpool::Object;
 use uuid::Uuid;
@@ -87,7 +89,11 @@ impl<P: Projection> Rebuilder<P> {
                 }
                 // We hold the runner lock: any `running` row is a leftover of a dead runner.
                 store::fail_running(conn, INTERRUPTED).await?;
+                // To the microsecond PostgreSQL keeps, so the job answered now reads back equal.
                 let now = chrono::Utc::now();
+                let now = now
+                    .duration_trunc(chrono::TimeDelta::microseconds(1))
+                    .unwrap_or(now);
                 let row = JobRow {
                     id: Uuid::now_v7(),
                     state: JobState::Running.as_str().into(),

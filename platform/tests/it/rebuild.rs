@@ -182,6 +182,11 @@ async fn progress_is_committed_page_by_page_and_one_job_runs_at_a_time() {
     let joined = other.start().await.expect("joined");
     assert!(matches!(joined, Started::AlreadyRunning(_)), "{joined:?}");
     assert_eq!(joined.job().job_id, job.job_id);
+    assert_eq!(
+        joined.job().started_at,
+        job.started_at,
+        "as answered, as stored"
+    );
 
     gate.add_permits(1);
     let first_page = wait_for(&other, job.job_id, "the first page", |j| j.done == 2).await;
