@@ -72,7 +72,7 @@ impl Application {
             Ingest { db: pool.clone() },
             |_| {},
         )?;
-        let rebuilder = Rebuilder::new(pool.clone(), TaskViews, owner);
+        let rebuilder = Rebuilder::new(pool.clone(), TaskViews::default(), owner);
         // A rebuild the previous process was running shows as failed at once.
         rebuilder
             .fail_interrupted()

@@ -26,12 +26,25 @@ use crate::domain::refold::{Told, Write, refold, write_for};
 use crate::ingest::row_of;
 use crate::store::{self, Conn, HistoryKey, NotificationRow, StoreError};
 
-/// Tasks per page (per transaction).
-const PAGE: i64 = 500;
-
 /// The tasks' views and counters, as the platform's rebuild job sees them.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct TaskViews;
+#[derive(Debug, Clone, Copy)]
+pub struct TaskViews {
+    /// Tasks per page (per transaction).
+    page: i64,
+}
+
+impl Default for TaskViews {
+    fn default() -> Self {
+        Self { page: 500 }
+    }
+}
+
+impl TaskViews {
+    /// `page` tasks per page (at least 1); tests walk several pages with few tasks.
+    pub fn paged(page: i64) -> Self {
+        Self { page: page.max(1) }
+    }
+}
 
 impl Projection for TaskViews {
     const UNIT: &'static str = "tasks";
@@ -55,7 +68,7 @@ impl Projection for TaskViews {
         after: Option<&HistoryKey>,
     ) -> Result<Option<Page<HistoryKey>>, StoreError> {
         let after = after.copied();
-        let keys = store::history_keys(conn, after, PAGE).await?;
+        let keys = store::history_keys(conn, after, self.page).await?;
         let Some(last) = keys.last().copied() else {
             return Ok(None);
         };

@@ -45,18 +45,30 @@ pub async fn history_keys(
     after: Option<HistoryKey>,
     limit: i64,
 ) -> Result<Vec<HistoryKey>, StoreError> {
-    let (tenant, task) = after.unwrap_or_default();
-    let keys: Vec<Key> = diesel::sql_query(
-        "SELECT DISTINCT tenant_id, task_id FROM notifications \
-         WHERE $1 OR (tenant_id, task_id) > ($2, $3) \
-         ORDER BY tenant_id, task_id LIMIT $4",
-    )
-    .bind::<diesel::sql_types::Bool, _>(after.is_none())
-    .bind::<SqlUuid, _>(tenant)
-    .bind::<SqlUuid, _>(task)
-    .bind::<BigInt, _>(limit)
-    .load(conn)
-    .await?;
+    // Two texts rather than an `OR` on a flag, so each is a plain range of the index.
+    let keys: Vec<Key> = match after {
+        None => {
+            diesel::sql_query(
+                "SELECT DISTINCT tenant_id, task_id FROM notifications \
+                 ORDER BY tenant_id, task_id LIMIT $1",
+            )
+            .bind::<BigInt, _>(limit)
+            .load(conn)
+            .await?
+        }
+        Some((tenant, task)) => {
+            diesel::sql_query(
+                "SELECT DISTINCT tenant_id, task_id FROM notifications \
+                 WHERE (tenant_id, task_id) > ($1, $2) \
+                 ORDER BY tenant_id, task_id LIMIT $3",
+            )
+            .bind::<SqlUuid, _>(tenant)
+            .bind::<SqlUuid, _>(task)
+            .bind::<BigInt, _>(limit)
+            .load(conn)
+            .await?
+        }
+    };
     Ok(keys.into_iter().map(|k| (k.tenant_id, k.task_id)).collect())
 }
 
@@ -67,19 +79,32 @@ pub async fn histories(
     after: Option<HistoryKey>,
     last: HistoryKey,
 ) -> Result<Vec<NotificationRow>, StoreError> {
-    let (tenant, task) = after.unwrap_or_default();
-    Ok(diesel::sql_query(
-        "SELECT * FROM notifications \
-         WHERE ($1 OR (tenant_id, task_id) > ($2, $3)) AND (tenant_id, task_id) <= ($4, $5) \
-         ORDER BY tenant_id, task_id, seq",
-    )
-    .bind::<diesel::sql_types::Bool, _>(after.is_none())
-    .bind::<SqlUuid, _>(tenant)
-    .bind::<SqlUuid, _>(task)
-    .bind::<SqlUuid, _>(last.0)
-    .bind::<SqlUuid, _>(last.1)
-    .load(conn)
-    .await?)
+    let rows = match after {
+        None => {
+            diesel::sql_query(
+                "SELECT * FROM notifications WHERE (tenant_id, task_id) <= ($1, $2) \
+                 ORDER BY tenant_id, task_id, seq",
+            )
+            .bind::<SqlUuid, _>(last.0)
+            .bind::<SqlUuid, _>(last.1)
+            .load(conn)
+            .await?
+        }
+        Some((tenant, task)) => {
+            diesel::sql_query(
+                "SELECT * FROM notifications \
+                 WHERE (tenant_id, task_id) > ($1, $2) AND (tenant_id, task_id) <= ($3, $4) \
+                 ORDER BY tenant_id, task_id, seq",
+            )
+            .bind::<SqlUuid, _>(tenant)
+            .bind::<SqlUuid, _>(task)
+            .bind::<SqlUuid, _>(last.0)
+            .bind::<SqlUuid, _>(last.1)
+            .load(conn)
+            .await?
+        }
+    };
+    Ok(rows)
 }
 
 /// Writes the views of tasks that had none when their rows were locked; a view the live path

@@ -9,7 +9,7 @@ use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl, SimpleAsyncC
 use reqwest::StatusCode;
 use serde_json::Value;
 use svc_notify::service::rebuild::TaskViews;
-use taskflow_platform::rebuild::{AdminToken, Projection};
+use taskflow_platform::rebuild::{AdminToken, JobState, Projection, Rebuilder};
 use taskflow_schemas::{Event, TaskCancelRequested, TaskCancelled, TaskFailed, TaskStarted};
 use uuid::Uuid;
 
@@ -211,7 +211,7 @@ async fn wiped_projections_are_rebuilt_from_the_history_while_the_service_serves
     );
 
     let mut conn = app.pool.get().await.expect("connection");
-    TaskViews.wipe(&mut conn).await.expect("wiped");
+    TaskViews::default().wipe(&mut conn).await.expect("wiped");
     drop(conn);
     assert!(tasks(&app).await.is_empty());
     assert!(
@@ -379,7 +379,7 @@ async fn a_view_whose_history_start_was_pruned_is_kept() {
     assert_eq!(ended["done"], 1);
     assert_eq!(tasks(&app).await, kept);
 
-    TaskViews.wipe(&mut conn).await.expect("wiped");
+    TaskViews::default().wipe(&mut conn).await.expect("wiped");
     let started = start(&app).await;
     let id = started["job_id"].as_str().expect("job id");
     let ended = wait_for_job(&app, id, "the job to end", |j| j["state"] != "running").await;
@@ -398,4 +398,30 @@ async fn a_view_whose_history_start_was_pruned_is_kept() {
         counts(&app).await,
         BTreeMap::from([((tenant.id.to_string(), "running".to_owned()), 1)])
     );
+}
+
+/// A rebuild of several pages (two tasks each) ends where one page would: every task once.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rebuild_page_by_page_restores_every_task_once() {
+    let app = TestNotify::spawn().await;
+    let (a, b) = (app.tenant().await, app.tenant().await);
+    workload(&app, &a, &b).await;
+    let live_tasks = tasks(&app).await;
+    let live_counts = counts(&app).await;
+    let mut conn = app.pool.get().await.expect("connection");
+    TaskViews::default().wipe(&mut conn).await.expect("wiped");
+
+    let paged = Rebuilder::new(app.pool.clone(), TaskViews::paged(2), "paged");
+    let id = paged.start().await.expect("started").job().job_id;
+    let ended = wait_until(Duration::from_secs(60), "the paged job to end", || async {
+        let job = paged.status(id).await.expect("status");
+        (job.state != JobState::Running).then_some(job)
+    })
+    .await;
+    assert_eq!(ended.state, JobState::Succeeded, "{ended:?}");
+    assert_eq!((ended.done, ended.total), (5, Some(5)));
+    assert_eq!(tasks(&app).await, live_tasks);
+    assert_eq!(counts(&app).await, live_counts);
+    // The service's own routes read the job too: one table, whichever instance ran it.
+    assert_eq!(job(&app, &id.to_string()).await["state"], "succeeded");
 }
