@@ -1,5 +1,5 @@
-//! Wires the HTTP API, the outbox relay and the projector (`ingest`: execution events, schedule
-//! triggers) into one process.
+//! Wires the HTTP API (with the platform's projection rebuild routes), the outbox relay and the
+//! projector (`ingest`: execution events, schedule triggers) into one process.
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use anyhow::Context;
 use diesel_migrations::{EmbeddedMigrations, embed_migrations};
 use taskflow_platform::http::problems;
 use taskflow_platform::maintenance::{Cleaner, Maintenance};
+use taskflow_platform::rebuild::{self, AdminToken, Rebuilder};
 use taskflow_platform::runtime::{Connect, Identity, Running, Runtime};
 use taskflow_schemas::Stream;
 
@@ -18,6 +19,7 @@ use crate::domain::catalog::TaskCatalog;
 use crate::http::{self, AppState, correlation};
 use crate::ingest::Ingest;
 use crate::service::Services;
+use crate::service::rebuild::TaskProjection;
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -64,10 +66,16 @@ impl Application {
             outbox_ready: runtime.outbox_ready.clone(),
             producer_name: runtime.identity.producer_name(),
             clock: runtime.clock.clone(),
-            runtime: tokio::runtime::Handle::current(),
         };
+        let rebuilder = Rebuilder::new(
+            runtime.pool.clone(),
+            TaskProjection,
+            runtime.identity.producer_name(),
+        );
         // A rebuild that was running when the previous process stopped shows as interrupted.
-        crate::service::rebuild::fail_interrupted(&services).await?;
+        rebuilder.fail_interrupted().await?;
+        // svc-tasks refuses to start without a token, so its rebuild routes are never off.
+        let admin = AdminToken::new(Some(config.admin_token.clone()));
         // Keys issued before svc-tasks published key events get their events now.
         crate::service::keys::announce_backlog(&services).await?;
 
@@ -117,6 +125,7 @@ impl Application {
                 .wrap_fn(|req, srv| problems::middleware(req, srv, problems::named_slug))
                 .wrap_fn(correlation::middleware)
                 .configure(|cfg| http::configure(cfg, max_body))
+                .configure(rebuild::routes(rebuilder.clone(), admin.clone()))
                 .configure(taskflow_platform::metrics::configure(scrape.clone()))
         })
         .workers(config.workers)

@@ -1,9 +1,9 @@
-//! `/v1/admin`: tenants, their keys and limits, projection rebuilds. Admin token only.
+//! `/v1/admin`: tenants, their keys and limits, the outbox backlog. Admin token only. (The
+//! projection rebuild routes under `/v1/admin/projections/rebuild` are the platform's,
+//! mounted in startup.rs.)
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::LOCATION;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::json;
 use taskflow_platform::http::rejections;
@@ -17,11 +17,9 @@ use super::dto::{CreateTenant, KeyIssued, Obj, TenantCreated, TenantDto, UpdateT
 use super::errors::ApiError;
 use crate::domain::submission::parse_priority;
 use crate::domain::text::{NUL_MESSAGE, storable};
-use crate::service::rebuild as rebuilds;
 use crate::service::tenants::{self, LimitsPatch};
 use crate::service::{ServiceError, keys};
 use crate::store;
-use crate::store::rebuild_jobs::RebuildJobRow;
 
 /// 422 for an invalid admin input at `pointer` (a JSON pointer into the request body).
 fn invalid(pointer: &str, detail: String) -> ApiError {
@@ -225,95 +223,6 @@ pub async fn revoke_key(
     let (tenant_id, key_id) = path.into_inner();
     keys::revoke_key(&state.services, tenant_id, key_id, &correlation.0).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Where a rebuild job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum RebuildState {
-    Running,
-    Succeeded,
-    /// See `error`; an interrupted job (its svc-tasks instance stopped) is not resumed.
-    Failed,
-}
-
-/// A projection rebuild job.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct RebuildJob {
-    pub job_id: Uuid,
-    pub state: RebuildState,
-    /// Task streams this job refolds (the tasks that existed when it started); `null` until
-    /// counted. Tasks created later are projected live and need no refold.
-    pub total_tasks: Option<i64>,
-    /// Task streams refolded so far.
-    pub done_tasks: i64,
-    pub started_at: DateTime<Utc>,
-    /// Last progress.
-    pub updated_at: DateTime<Utc>,
-    pub finished_at: Option<DateTime<Utc>>,
-    /// Why it failed.
-    pub error: Option<String>,
-}
-
-impl From<RebuildJobRow> for RebuildJob {
-    fn from(job: RebuildJobRow) -> Self {
-        let state = match job.state.as_str() {
-            "succeeded" => RebuildState::Succeeded,
-            "failed" => RebuildState::Failed,
-            _ => RebuildState::Running,
-        };
-        Self {
-            job_id: job.id,
-            state,
-            total_tasks: job.total_tasks,
-            done_tasks: job.done_tasks,
-            started_at: job.started_at,
-            updated_at: job.updated_at,
-            finished_at: job.finished_at,
-            error: job.error,
-        }
-    }
-}
-
-fn job_location(id: Uuid) -> String {
-    format!("/v1/admin/projections/rebuild/{id}")
-}
-
-/// Start rebuilding the task projection from the event log, as a job. Answers at once with the
-/// job (follow `Location`); while a job runs, starting another returns the running one (also
-/// 202, same `job_id`).
-#[utoipa::path(
-    tag = "admin",
-    responses(
-        (status = 202, description = "The job (new, or the one already running); poll `Location`", body = RebuildJob,
-         headers(("Location" = String, description = "The job's status resource"))),
-    ),
-    security(("admin_token" = []))
-)]
-#[post("/v1/admin/projections/rebuild")]
-pub async fn rebuild(state: web::Data<AppState>, _admin: Admin) -> Result<HttpResponse, ApiError> {
-    let started = rebuilds::start(&state.services).await?;
-    let job = started.job().clone();
-    Ok(HttpResponse::Accepted()
-        .insert_header((LOCATION, job_location(job.id)))
-        .json(RebuildJob::from(job)))
-}
-
-/// A rebuild job's state and progress.
-#[utoipa::path(
-    tag = "admin",
-    params(("job_id" = Uuid, Path)),
-    responses((status = 200, body = RebuildJob), (status = 404, description = "No such job")),
-    security(("admin_token" = []))
-)]
-#[get("/v1/admin/projections/rebuild/{job_id}")]
-pub async fn rebuild_status(
-    state: web::Data<AppState>,
-    _admin: Admin,
-    job_id: web::Path<Uuid>,
-) -> Result<HttpResponse, ApiError> {
-    let job = rebuilds::status(&state.services, *job_id).await?;
-    Ok(HttpResponse::Ok().json(RebuildJob::from(job)))
 }
 
 #[derive(Serialize, utoipa::ToSchema)]

@@ -10,7 +10,9 @@
 //! - the exact rules of the submission body (one variant per task type with its payload schema
 //!   from `schemas/tasks/`), of query parameters (`limit` bounds, cursor shape) and of the
 //!   Idempotency-Key header;
-//! - that no string may hold U+0000, which the database cannot store.
+//! - that no string may hold U+0000, which the database cannot store;
+//! - the projection rebuild's two routes and its job (`RebuildJob`), as the platform serves and
+//!   documents them (`taskflow_platform::rebuild::openapi`).
 
 use std::sync::OnceLock;
 
@@ -20,6 +22,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 
 use taskflow_platform::http::openapi::{self, BodyErrors, ErrorStatuses, METHODS, ProblemList};
+use taskflow_platform::rebuild::{self, Projection};
 use taskflow_schemas::{Priority, TaskStatus};
 
 use super::{admin, dto, health, tasks};
@@ -27,6 +30,7 @@ use crate::domain::catalog::payload_schemas;
 use crate::domain::submission::{
     MAX_DELAY_MS, MAX_IDEMPOTENCY_KEY, Policy, RUN_AT_PAST_TOLERANCE_MS,
 };
+use crate::service::rebuild::TaskProjection;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,7 +46,7 @@ use crate::domain::submission::{
         tasks::submit_task, tasks::submit_batch, tasks::get_task, tasks::list_tasks,
         tasks::task_events, tasks::cancel_task,
         admin::create_tenant, admin::find_tenants, admin::get_tenant, admin::update_tenant, admin::add_key,
-        admin::revoke_key, admin::rebuild, admin::rebuild_status, admin::outbox,
+        admin::revoke_key, admin::outbox,
         health::live, health::ready,
     ),
     components(schemas(dto::SubmitTask, dto::BatchItem, dto::SubmitBatch, dto::CancelTask, dto::TaskDto, dto::TaskList, dto::EventList)),
@@ -114,9 +118,23 @@ fn complete(mut doc: Value) -> Value {
             "reason": {"type": ["string", "null"], "pattern": NO_NUL, "description": "Recorded with the request"}
         }
     });
-    add_links(&mut doc);
     openapi::for_each_operation(&mut doc, |path, _, op| complete_operation(path, op));
+    with_rebuild(&mut doc);
+    add_links(&mut doc);
     doc
+}
+
+/// The projection rebuild's routes, schema and admin token scheme: the platform's, as served
+/// (`taskflow_platform::rebuild::routes`), so not completed like the routes above.
+fn with_rebuild(doc: &mut Value) {
+    let paths = rebuild::openapi::paths(
+        "every task from the task log (the tasks view) and recounting the tenants' active tasks",
+    );
+    if let (Some(into), Value::Object(rebuild_paths)) = (doc["paths"].as_object_mut(), paths) {
+        into.extend(rebuild_paths);
+    }
+    doc["components"]["securitySchemes"]["admin_token"] = rebuild::openapi::security_scheme();
+    doc["components"]["schemas"]["RebuildJob"] = rebuild::openapi::job_schema(TaskProjection::UNIT);
 }
 
 /// What a created resource leads to (OpenAPI links; schemathesis follows them statefully).
@@ -157,7 +175,7 @@ fn add_links(doc: &mut Value) {
             "/v1/admin/projections/rebuild",
             "post",
             "202",
-            json!({"RebuildStatus": link("rebuild_status", json!({"job_id": "$response.body#/job_id"}))}),
+            json!({"RebuildStatus": link("getProjectionRebuild", json!({"job_id": "$response.body#/job_id"}))}),
         ),
     ];
     for (path, method, status, links) in links {
@@ -588,6 +606,24 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The rebuild routes are documented as the platform serves them, and the link from a
+    /// started job to its status names an operation the document has.
+    #[test]
+    fn the_rebuild_routes_and_job_are_the_platforms() {
+        let doc = document();
+        let status = &doc["paths"]["/v1/admin/projections/rebuild/{job_id}"]["get"];
+        let started = &doc["paths"]["/v1/admin/projections/rebuild"]["post"]["responses"]["202"];
+        assert!(status["operationId"].is_string(), "{status}");
+        assert_eq!(
+            started["links"]["RebuildStatus"]["operationId"],
+            status["operationId"]
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["RebuildJob"],
+            rebuild::openapi::job_schema("tasks")
+        );
     }
 
     #[test]

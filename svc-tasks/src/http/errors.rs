@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use serde_json::json;
 use taskflow_platform::http::Rejections;
 pub use taskflow_platform::http::errors::ApiError;
-use taskflow_platform::problem::{self, DatabaseFailure, Problem};
+use taskflow_platform::problem::{DatabaseFailure, Problem};
 
 use crate::domain::catalog::PayloadProblem;
 use crate::domain::quota::QuotaRefusal;
@@ -107,16 +107,12 @@ pub fn problem_for(e: ServiceError) -> Problem {
             "api-key",
             "No active key with this id exists for this tenant",
         ),
-        ServiceError::RebuildNotFound => {
-            not_found("rebuild-job", "No projection rebuild with this id exists")
-        }
         ServiceError::CancelRefused(_) => Problem::new(
             StatusCode::CONFLICT,
             "task-already-finished",
             "The task has already ended",
             detail,
         ),
-        ServiceError::Unavailable(_) => unavailable(detail),
         ServiceError::Store(StoreError::Conflict { .. }) => Problem::new(
             StatusCode::CONFLICT,
             "concurrent-modification",
@@ -131,10 +127,6 @@ pub fn problem_for(e: ServiceError) -> Problem {
             detail,
         ),
         ServiceError::Store(store) => DATABASE.answer(&store, store.is_transient()),
-        ServiceError::RebuildInterrupted => {
-            tracing::error!(error = %detail, "request failed inside svc-tasks");
-            problem::internal(DATABASE.internal)
-        }
     }
 }
 
@@ -164,10 +156,6 @@ fn not_found(what: &str, detail: &str) -> Problem {
         "Not found",
         detail,
     )
-}
-
-fn unavailable(detail: String) -> Problem {
-    DATABASE.answer(&detail, true)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use actix_web::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use diesel_async::pooled_connection::PoolError as ManagerError;
 use diesel_async::pooled_connection::deadpool::PoolError;
 use taskflow_platform::outbox::OutboxError;
+use taskflow_platform::problem;
 use taskflow_platform::testing::{permanent_db_errors, transient_db_errors};
 
 use super::*;
@@ -59,7 +60,6 @@ fn only_transient_database_errors_are_retryable_503s() {
         ServiceError::from(PoolError::Backend(ManagerError::ConnectionError(
             diesel::ConnectionError::BadConnection("connection refused".into()),
         ))),
-        ServiceError::Unavailable("a projection rebuild is ending; retry".into()),
     ]);
     for e in transient {
         let shown = e.to_string();
@@ -85,7 +85,6 @@ fn a_database_error_retrying_will_not_cure_is_a_500_without_retry_after() {
             reason: "bad".into(),
         })),
         ServiceError::from(PoolError::NoRuntimeSpecified),
-        ServiceError::RebuildInterrupted,
     ]);
     for e in permanent {
         let shown = e.to_string();

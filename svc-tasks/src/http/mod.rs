@@ -42,8 +42,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, max_body_bytes: usize) {
         .service(admin::update_tenant)
         .service(admin::add_key)
         .service(admin::revoke_key)
-        .service(admin::rebuild)
-        .service(admin::rebuild_status)
         .service(admin::outbox)
         .service(health::live)
         .service(health::ready)

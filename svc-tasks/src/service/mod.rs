@@ -34,9 +34,6 @@ pub struct Services {
     pub producer_name: String,
     /// Where "now" comes from (a manual clock in tests).
     pub clock: taskflow_platform::clock::SharedClock,
-    /// Where background jobs (projection rebuilds) run: the process's runtime, not an HTTP
-    /// worker's.
-    pub runtime: tokio::runtime::Handle,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -63,14 +60,8 @@ pub enum ServiceError {
     TenantNotFound,
     #[error("no such active key")]
     KeyNotFound,
-    #[error("no such projection rebuild")]
-    RebuildNotFound,
-    #[error("{}", rebuild::INTERRUPTED)]
-    RebuildInterrupted,
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("database unavailable: {0}")]
-    Unavailable(String),
 }
 
 impl From<taskflow_platform::outbox::OutboxError> for ServiceError {

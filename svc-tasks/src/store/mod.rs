@@ -1,7 +1,6 @@
 //! Every SQL statement of svc-tasks, as small functions over one connection, one file per
 //! table group. Callers own the transaction; nothing here commits on its own.
 
-pub mod rebuild_jobs;
 mod rows;
 pub mod schema;
 
@@ -9,6 +8,7 @@ mod event_log;
 mod idempotency;
 mod projection;
 mod quotas;
+mod rebuild;
 mod tenants;
 
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
@@ -20,6 +20,7 @@ pub use event_log::*;
 pub use idempotency::*;
 pub use projection::*;
 pub use quotas::*;
+pub use rebuild::*;
 pub use rows::{ListFilter, StoredEvent, TenantRow};
 pub use tenants::*;
 

@@ -104,18 +104,3 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(tenants, api_keys, tenant_usage);
-
-diesel::table! {
-    rebuild_jobs (id) {
-        id -> Uuid,
-        state -> Text,
-        total_tasks -> Nullable<Int8>,
-        done_tasks -> Int8,
-        upto -> Nullable<Uuid>,
-        started_at -> Timestamptz,
-        updated_at -> Timestamptz,
-        finished_at -> Nullable<Timestamptz>,
-        error -> Nullable<Text>,
-        owner -> Text,
-    }
-}

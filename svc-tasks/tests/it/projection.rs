@@ -9,6 +9,10 @@ use taskflow_schemas::{
 };
 use uuid::Uuid;
 
+use svc_tasks::service::rebuild::TaskProjection;
+use svc_tasks::startup::MIGRATIONS;
+use taskflow_platform::rebuild::{LOCK_CLASS, Projection, RUNNER_LOCK};
+
 use crate::helpers::{TestApp, TestTenant, assert_problem, json_of, noop, wait_until};
 
 fn meta(tenant: &TestTenant) -> EventMeta {
@@ -269,17 +273,30 @@ async fn a_rebuilt_projection_equals_the_live_one() {
         .expect("counters damaged");
     let rebuilt = rebuild_and_wait(&app).await;
     assert_eq!(rebuilt["state"], "succeeded", "{rebuilt}");
-    assert_eq!(rebuilt["total_tasks"], 3);
-    assert_eq!(rebuilt["done_tasks"], 3);
+    assert_eq!(rebuilt["unit"], "tasks");
+    assert_eq!(rebuilt["total"], 3);
+    assert_eq!(rebuilt["done"], 3);
     assert!(rebuilt["finished_at"].is_string());
     assert_eq!(json_of(app.get(&tenant, "/v1/tasks").await).await, live);
-    let active: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
-        "(SELECT active_tasks FROM tenant_usage LIMIT 1)",
-    ))
-    .get_result(&mut conn)
-    .await
-    .expect("active");
-    assert_eq!(active, 1, "one task is still pending");
+    let active = || async {
+        let mut conn = app.services.db.get().await.expect("connection");
+        diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+            "(SELECT active_tasks FROM tenant_usage LIMIT 1)",
+        ))
+        .get_result::<i32>(&mut conn)
+        .await
+        .expect("active")
+    };
+    assert_eq!(active().await, 1, "one task is still pending");
+
+    // Without a single row to repair: every task comes back from the log alone.
+    TaskProjection.wipe(&mut conn).await.expect("wiped");
+    assert_eq!(app.count("tasks").await, 0);
+    assert_eq!(active().await, 0);
+    let rebuilt = rebuild_and_wait(&app).await;
+    assert_eq!(rebuilt["state"], "succeeded", "{rebuilt}");
+    assert_eq!(json_of(app.get(&tenant, "/v1/tasks").await).await, live);
+    assert_eq!(active().await, 1);
 }
 
 /// A large rebuild answers at once, reports growing progress page by page, lets submissions
@@ -309,7 +326,7 @@ async fn a_rebuild_is_a_job_with_progress_while_traffic_flows() {
     let job = start_rebuild(&app).await;
     let id = job["job_id"].as_str().expect("job id").to_owned();
     assert_eq!(job["state"], "running");
-    assert_eq!(job["done_tasks"], 0);
+    assert_eq!(job["done"], 0);
     let seen = std::sync::Mutex::new(Vec::new());
     let submitted = std::sync::atomic::AtomicUsize::new(0);
     let done = wait_until(Duration::from_secs(120), "the rebuild to end", || async {
@@ -323,7 +340,7 @@ async fn a_rebuild_is_a_job_with_progress_while_traffic_flows() {
         let job = job_status(&app, &id).await;
         seen.lock()
             .expect("progress")
-            .push(job["done_tasks"].as_i64().expect("done"));
+            .push(job["done"].as_i64().expect("done"));
         (job["state"] != "running").then_some(job)
     })
     .await;
@@ -333,11 +350,8 @@ async fn a_rebuild_is_a_job_with_progress_while_traffic_flows() {
         "progress went back: {seen:?}"
     );
     assert_eq!(done["state"], "succeeded", "{done}");
-    assert_eq!(done["done_tasks"], done["total_tasks"], "{done}");
-    assert!(
-        done["total_tasks"].as_i64().expect("total") >= 1200,
-        "{done}"
-    );
+    assert_eq!(done["done"], done["total"], "{done}");
+    assert!(done["total"].as_i64().expect("total") >= 1200, "{done}");
     assert!(done["error"].is_null());
     let damaged: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
         "(SELECT count(*) FROM tasks WHERE status = 'failed' OR attempts = 7)",
@@ -364,13 +378,15 @@ async fn one_rebuild_at_a_time_and_a_lost_runner_shows_as_interrupted() {
     let mut other = AsyncPgConnection::establish(&app.config.database_url)
         .await
         .expect("connection");
-    diesel::sql_query("SELECT pg_advisory_lock(29798, 1)")
-        .execute(&mut other)
-        .await
-        .expect("runner lock");
+    diesel::sql_query(format!(
+        "SELECT pg_advisory_lock({LOCK_CLASS}, {RUNNER_LOCK})"
+    ))
+    .execute(&mut other)
+    .await
+    .expect("runner lock");
     diesel::sql_query(
-        "INSERT INTO rebuild_jobs (id, state, done_tasks, started_at, updated_at, owner) \
-         VALUES ($1, 'running', 0, now(), now(), 'svc-tasks@elsewhere')",
+        "INSERT INTO projection_rebuilds (id, state, unit, done, started_at, updated_at, owner) \
+         VALUES ($1, 'running', 'tasks', 0, now(), now(), 'svc-tasks@elsewhere')",
     )
     .bind::<diesel::sql_types::Uuid, _>(running)
     .execute(&mut other)
@@ -406,16 +422,47 @@ async fn one_rebuild_at_a_time_and_a_lost_runner_shows_as_interrupted() {
             .await
             .expect("status"),
         StatusCode::NOT_FOUND,
-        "rebuild-job-not-found",
+        "not-found",
     )
     .await;
+
+    // Both routes want the admin token, as svc-tasks' other admin routes do: a tenant's key or
+    // no credential at all is a 401.
+    let tenant = app.tenant().await;
+    for (method, path) in [
+        (
+            reqwest::Method::POST,
+            "/v1/admin/projections/rebuild".to_owned(),
+        ),
+        (
+            reqwest::Method::GET,
+            format!("/v1/admin/projections/rebuild/{running}"),
+        ),
+    ] {
+        for key in [None, Some(&tenant.key)] {
+            let mut request = app.http.request(method.clone(), app.url(&path));
+            if let Some(key) = key {
+                request = request.bearer_auth(key);
+            }
+            let problem = assert_problem(
+                request.send().await.expect("request"),
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+            )
+            .await;
+            assert_eq!(
+                problem["detail"], "admin endpoints need Authorization: Bearer <admin token>",
+                "{method} {path}"
+            );
+        }
+    }
 
     // A job left running by a process that died is failed by the next one to start.
     let orphan = Uuid::now_v7();
     let mut conn = app.services.db.get().await.expect("connection");
     diesel::sql_query(
-        "INSERT INTO rebuild_jobs (id, state, done_tasks, started_at, updated_at, owner) \
-         VALUES ($1, 'running', 10, now(), now(), 'svc-tasks@gone')",
+        "INSERT INTO projection_rebuilds (id, state, unit, done, started_at, updated_at, owner) \
+         VALUES ($1, 'running', 'tasks', 10, now(), now(), 'svc-tasks@gone')",
     )
     .bind::<diesel::sql_types::Uuid, _>(orphan)
     .execute(&mut conn)
@@ -424,12 +471,102 @@ async fn one_rebuild_at_a_time_and_a_lost_runner_shows_as_interrupted() {
     let database_url = app.config.database_url.clone();
     let _restarted = TestApp::spawn_with(|c| c.database_url = database_url).await;
     let state: String = diesel::select(
-        diesel::dsl::sql::<diesel::sql_types::Text>("(SELECT state FROM rebuild_jobs WHERE id = ")
-            .bind::<diesel::sql_types::Uuid, _>(orphan)
-            .sql(")"),
+        diesel::dsl::sql::<diesel::sql_types::Text>(
+            "(SELECT state FROM projection_rebuilds WHERE id = ",
+        )
+        .bind::<diesel::sql_types::Uuid, _>(orphan)
+        .sql(")"),
     )
     .get_result(&mut conn)
     .await
     .expect("state");
     assert_eq!(state, "failed");
+}
+
+/// A database from before svc-tasks' rebuild became the platform's: its jobs are carried into
+/// `projection_rebuilds` in the platform's shape (one still `running` there as failed: nothing
+/// can run it on), and `rebuild_jobs` is gone.
+#[tokio::test(flavor = "multi_thread")]
+async fn older_rebuild_jobs_are_carried_over_as_history() {
+    use diesel::sql_types::{BigInt, Nullable, Text, Uuid as SqlUuid};
+
+    #[derive(diesel::QueryableByName, Debug, PartialEq)]
+    struct Job {
+        #[diesel(sql_type = Text)]
+        state: String,
+        #[diesel(sql_type = Text)]
+        unit: String,
+        #[diesel(sql_type = Nullable<BigInt>)]
+        total: Option<i64>,
+        #[diesel(sql_type = BigInt)]
+        done: i64,
+        #[diesel(sql_type = Nullable<Text>)]
+        error: Option<String>,
+        #[diesel(sql_type = Text)]
+        owner: String,
+    }
+
+    let name = format!(
+        "it_tasks_jobs_{}",
+        &Uuid::new_v4().simple().to_string()[..12]
+    );
+    let pool =
+        taskflow_platform::testing::database_before(&name, MIGRATIONS, &["20261224000001"]).await;
+    let (ended, running) = (Uuid::now_v7(), Uuid::now_v7());
+    let mut conn = pool.get().await.expect("conn");
+    diesel::sql_query(
+        "INSERT INTO rebuild_jobs (id, state, total_tasks, done_tasks, upto, started_at, \
+         updated_at, finished_at, error, owner) VALUES \
+         ($1, 'succeeded', 12, 12, $1, now(), now(), now(), NULL, 'svc-tasks@a'), \
+         ($2, 'running', 40, 10, $2, now(), now(), NULL, NULL, 'svc-tasks@b')",
+    )
+    .bind::<SqlUuid, _>(ended)
+    .bind::<SqlUuid, _>(running)
+    .execute(&mut conn)
+    .await
+    .expect("older jobs");
+    drop(conn);
+
+    taskflow_platform::db::migrate(&pool, MIGRATIONS)
+        .await
+        .expect("migrated");
+
+    let mut conn = pool.get().await.expect("conn");
+    let job = |id: Uuid| {
+        diesel::sql_query(
+            "SELECT state, unit, total, done, error, owner FROM projection_rebuilds WHERE id = $1",
+        )
+        .bind::<SqlUuid, _>(id)
+    };
+    let carried: Job = job(ended).get_result(&mut conn).await.expect("ended job");
+    assert_eq!(
+        carried,
+        Job {
+            state: "succeeded".into(),
+            unit: "tasks".into(),
+            total: Some(12),
+            done: 12,
+            error: None,
+            owner: "svc-tasks@a".into(),
+        }
+    );
+    let failed: Job = job(running)
+        .get_result(&mut conn)
+        .await
+        .expect("running job");
+    assert_eq!((failed.state.as_str(), failed.done), ("failed", 10));
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .is_some_and(|e| e.starts_with("interrupted")),
+        "{failed:?}"
+    );
+    let tables: i64 = diesel::select(diesel::dsl::sql::<BigInt>(
+        "(SELECT count(*) FROM pg_tables WHERE tablename = 'rebuild_jobs')",
+    ))
+    .get_result(&mut conn)
+    .await
+    .expect("tables");
+    assert_eq!(tables, 0, "rebuild_jobs is gone");
 }
