@@ -10,8 +10,7 @@
 //!   while a live job's row says `running`.
 //!
 //! Both use the two-key form of the advisory lock functions with a class of their own (the
-//! one-key form carries migrations, the outbox and idempotency keys; svc-tasks' own older jobs
-//! use class `0x7466`).
+//! one-key form carries migrations, the outbox and idempotency keys).
 
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql;
