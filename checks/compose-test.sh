@@ -6,7 +6,9 @@
 # stack is left alone.
 #   1. from nothing: its volumes deleted, then deploy/compose/run.sh up (builds what changed)
 #   2. roles: each service is connected to PostgreSQL as its own role (no superuser, owner of its
-#      database) and that role is refused at every other service's database
+#      database) and that role is refused at every other service's database; executor-url: the
+#      TASKFLOW_EXECUTOR_URL of dev.env reaches an executor through the entry point, its
+#      /metrics does not
 #   3. checks/compose_test.py work: routes, 100 tasks across an executor kill, SSE, a schedule
 #   4. checks/foreign-client-check.sh, the stock Kafka/Avro client of `make test`, against this
 #      stack's Kafka and registry through the addresses its dev.env gives the host
@@ -89,6 +91,18 @@ roles() {
   log "roles: each of ${SERVICE_DBS[*]} is used only by its own role (no superuser, owner), refused at the other three"
 }
 
+# dev.env's TASKFLOW_EXECUTOR_URL is the entry point's /executor: health and /v1 (admin) reach a
+# replica; /metrics stays on the compose network, like the other services'.
+executor_url() {
+  local body code
+  [[ "${TASKFLOW_EXECUTOR_URL:-}" == */executor ]] || { log "executor-url: dev.env has TASKFLOW_EXECUTOR_URL='${TASKFLOW_EXECUTOR_URL:-}'"; return 1; }
+  body="$(curl -sS --max-time 10 "$TASKFLOW_EXECUTOR_URL/health/ready")" || { log "executor-url: $TASKFLOW_EXECUTOR_URL/health/ready does not answer"; return 1; }
+  [[ "$body" == *'"status":"ready"'* ]] || { log "executor-url: $TASKFLOW_EXECUTOR_URL/health/ready answered $body"; return 1; }
+  code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 "$TASKFLOW_EXECUTOR_URL/metrics")"
+  [[ "$code" == 404 ]] || { log "executor-url: $TASKFLOW_EXECUTOR_URL/metrics answered $code, expected 404 (not published)"; return 1; }
+  log "executor-url: $TASKFLOW_EXECUTOR_URL/health/ready is ready, /metrics not published"
+}
+
 # Turn the stack's database and env file into what a stack from before the service roles had.
 legacy() {
   local db c svc
@@ -115,6 +129,7 @@ step up-cold deploy/compose/run.sh up
 # shellcheck disable=SC1091
 source .taskflow/compose/test/dev.env
 step roles roles
+step executor-url executor_url
 step work python3 checks/compose_test.py work .taskflow/compose/test/state.json
 step foreign-client timeout 300 checks/foreign-client-check.sh
 step legacy legacy
