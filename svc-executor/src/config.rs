@@ -14,7 +14,7 @@ use taskflow_platform::maintenance::{self, MAINTENANCE_SETTINGS, MaintenanceSett
 use taskflow_platform::{KafkaSettings, RegistrySettings};
 
 use crate::domain::backoff::Backoff;
-use taskflow_platform::rebuild::AdminToken;
+use taskflow_platform::rebuild::{ADMIN_TOKEN, AdminToken};
 
 const DATABASE_URL: Setting = Setting::required(
     "DATABASE_URL_EXECUTOR",
@@ -87,11 +87,6 @@ const RETENTION_HOURS: Setting = Setting::or(
     "TASKFLOW_EXECUTOR_RETENTION_HOURS",
     "168",
     "how long ended executions and their attempts are kept (7 days)",
-);
-const ADMIN_TOKEN: Setting = Setting::or(
-    "TASKFLOW_ADMIN_TOKEN",
-    "",
-    "bearer token of /v1/admin/* (projection rebuilds); empty: those endpoints answer 403",
 );
 
 /// Every variable svc-executor reads, its own first.
@@ -172,25 +167,12 @@ impl ExecutorConfig {
             allow_private: ALLOW_PRIVATE.parse(vars)?,
             consumer_group: GROUP.read(vars)?,
             retention: maintenance::hours(&RETENTION_HOURS, vars)?,
-            admin_token: admin_token(vars)?,
+            admin_token: AdminToken::from_vars(vars)?,
             maintenance: MaintenanceSettings::from_vars(vars)?,
             kafka: KafkaSettings::from_vars(vars)?,
             registry: RegistrySettings::from_vars(vars)?,
         })
     }
-}
-
-/// The admin token, if set: at least 16 characters, as svc-tasks asks of its own.
-fn admin_token(vars: Vars) -> Result<AdminToken, ConfigError> {
-    let token = ADMIN_TOKEN.read(vars)?;
-    if !token.is_empty() && token.len() < 16 {
-        return Err(ConfigError::Invalid {
-            name: ADMIN_TOKEN.name,
-            value: "<hidden>".into(),
-            reason: "must be at least 16 characters".into(),
-        });
-    }
-    Ok(AdminToken::new(Some(token)))
 }
 
 #[cfg(test)]

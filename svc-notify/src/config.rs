@@ -8,7 +8,7 @@ use taskflow_platform::config::{
     ConfigError, KAFKA_SETTINGS, PROCESS_SETTINGS, REGISTRY_SETTINGS, Setting, Vars, process_env,
 };
 use taskflow_platform::maintenance::{self, MAINTENANCE_SETTINGS, MaintenanceSettings};
-use taskflow_platform::rebuild::AdminToken;
+use taskflow_platform::rebuild::{ADMIN_TOKEN, AdminToken};
 use taskflow_platform::{KafkaSettings, RegistrySettings};
 
 const DATABASE_URL: Setting = Setting::required(
@@ -46,11 +46,6 @@ const MAX_CONNECTIONS: Setting = Setting::or(
     "TASKFLOW_NOTIFY_MAX_CONNECTIONS",
     "25000",
     "open connections per worker",
-);
-const ADMIN_TOKEN: Setting = Setting::or(
-    "TASKFLOW_ADMIN_TOKEN",
-    "",
-    "bearer token of /v1/admin/* (projection rebuilds; at least 16 characters); empty: those routes answer 403",
 );
 const API_URL: Setting = Setting::or(
     "TASKFLOW_API_URL",
@@ -114,15 +109,6 @@ impl NotifyConfig {
                 reason: "must be at least 1".into(),
             });
         }
-        let admin_token = ADMIN_TOKEN.read(vars)?;
-        if !admin_token.is_empty() && admin_token.len() < 16 {
-            return Err(ConfigError::Invalid {
-                name: ADMIN_TOKEN.name,
-                value: "<hidden>".into(),
-                reason: "must be at least 16 characters, or empty to turn the admin routes off"
-                    .into(),
-            });
-        }
         Ok(Self {
             bind: BIND.read(vars)?,
             workers: WORKERS.parse(vars)?,
@@ -134,7 +120,7 @@ impl NotifyConfig {
             client_buffer,
             max_connections: MAX_CONNECTIONS.parse(vars)?,
             tasks_api_url: API_URL.read(vars)?,
-            admin_token: AdminToken::new(Some(admin_token)),
+            admin_token: AdminToken::from_vars(vars)?,
             kafka: KafkaSettings::from_vars(vars)?,
             registry: RegistrySettings::from_vars(vars)?,
             maintenance: MaintenanceSettings::from_vars(vars)?,

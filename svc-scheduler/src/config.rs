@@ -6,7 +6,7 @@ use taskflow_platform::config::{
     ConfigError, KAFKA_SETTINGS, PROCESS_SETTINGS, REGISTRY_SETTINGS, Setting, Vars, process_env,
 };
 use taskflow_platform::maintenance::{self, MAINTENANCE_SETTINGS, MaintenanceSettings};
-use taskflow_platform::rebuild::AdminToken;
+use taskflow_platform::rebuild::{ADMIN_TOKEN, AdminToken};
 use taskflow_platform::{KafkaSettings, RegistrySettings};
 
 use std::time::Duration;
@@ -39,12 +39,6 @@ const RETENTION_HOURS: Setting = Setting::or(
     "how long the occurrences of finished runs are kept (30 days)",
 );
 
-const ADMIN_TOKEN: Setting = Setting::or(
-    "TASKFLOW_ADMIN_TOKEN",
-    "",
-    "bearer token of /v1/admin/* (projection rebuilds); empty: those routes answer 403",
-);
-
 /// Every variable svc-scheduler reads, its own first.
 pub const SETTINGS: [&[Setting]; 5] = [
     &[
@@ -75,7 +69,7 @@ pub struct SchedulerConfig {
     pub retention: Duration,
     pub maintenance: MaintenanceSettings,
     /// The operator's token of the admin routes; none: they are off.
-    pub admin: AdminToken,
+    pub admin_token: AdminToken,
     pub kafka: KafkaSettings,
     pub registry: RegistrySettings,
 }
@@ -102,7 +96,7 @@ impl SchedulerConfig {
             max_per_second: MAX_PER_SECOND.parse(vars)?,
             retention: maintenance::hours(&RETENTION_HOURS, vars)?,
             maintenance: MaintenanceSettings::from_vars(vars)?,
-            admin: AdminToken::new(Some(ADMIN_TOKEN.read(vars)?)),
+            admin_token: AdminToken::from_vars(vars)?,
             kafka: KafkaSettings::from_vars(vars)?,
             registry: RegistrySettings::from_vars(vars)?,
         })

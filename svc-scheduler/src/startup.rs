@@ -88,7 +88,7 @@ impl Application {
         if let Err(error) = rebuilder.fail_interrupted().await {
             tracing::warn!(%error, "could not mark interrupted projection rebuilds failed");
         }
-        let admin = config.admin.clone();
+        let admin = config.admin_token.clone();
 
         let state = web::Data::new(AppState {
             services: Services {

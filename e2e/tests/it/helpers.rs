@@ -121,6 +121,7 @@ impl System {
             consumer_group: format!("it-{}-svc-executor", self.id),
             retention: Duration::from_secs(168 * 3600),
             maintenance: Default::default(),
+            admin_token: Default::default(),
             kafka: self.kafka.clone(),
             registry: self.registry.clone(),
         }

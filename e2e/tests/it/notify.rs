@@ -30,6 +30,7 @@ async fn start_notify(system: &System) -> String {
         kafka: system.kafka.clone(),
         registry: system.registry.clone(),
         maintenance: Default::default(),
+        admin_token: Default::default(),
     })
     .await
     .expect("svc-notify");

@@ -24,6 +24,7 @@ pub async fn start_scheduler(system: &System, database_url: &str) -> String {
         max_per_second: 1.0,
         retention: std::time::Duration::from_secs(720 * 3600),
         maintenance: Default::default(),
+        admin_token: Default::default(),
         kafka: system.kafka.clone(),
         registry: system.registry.clone(),
     })

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::error::RebuildError;
 use super::{Projection, Rebuilder};
+use crate::config::{ConfigError, Setting, Vars};
 use crate::http::bearer::bearer;
 use crate::http::errors::{self, ApiError};
 use crate::problem::{DatabaseFailure, Problem, no_route, unavailable};
@@ -27,6 +28,17 @@ pub fn job_location(id: Uuid) -> String {
     format!("{COLLECTION_PATH}/{id}")
 }
 
+/// The admin token setting of svc-executor, svc-notify and svc-scheduler: optional there (their
+/// admin routes are off without it), unlike svc-tasks, which does not start without one.
+pub const ADMIN_TOKEN: Setting = Setting::or(
+    "TASKFLOW_ADMIN_TOKEN",
+    "",
+    "bearer token of /v1/admin/* (projection rebuilds; at least 16 characters, as svc-tasks asks); empty: those routes answer 403",
+);
+
+/// Shortest admin token accepted, as svc-tasks asks of its own.
+pub const MIN_ADMIN_TOKEN: usize = 16;
+
 /// The operator's token (`TASKFLOW_ADMIN_TOKEN`), or none when the service has none configured.
 #[derive(Clone, Default)]
 pub struct AdminToken(Option<String>);
@@ -35,6 +47,22 @@ impl AdminToken {
     /// `None` or an empty token: admin routes are off.
     pub fn new(token: Option<String>) -> Self {
         Self(token.filter(|t| !t.is_empty()))
+    }
+
+    /// [`ADMIN_TOKEN`] as configured: empty turns the admin routes off; a token shorter than
+    /// [`MIN_ADMIN_TOKEN`] is refused (the service does not start).
+    pub fn from_vars(vars: Vars) -> Result<Self, ConfigError> {
+        let token = ADMIN_TOKEN.read(vars)?;
+        if !token.is_empty() && token.chars().count() < MIN_ADMIN_TOKEN {
+            return Err(ConfigError::Invalid {
+                name: ADMIN_TOKEN.name,
+                value: "<hidden>".into(),
+                reason: format!(
+                    "must be at least {MIN_ADMIN_TOKEN} characters, or empty to turn the admin routes off"
+                ),
+            });
+        }
+        Ok(Self::new(Some(token)))
     }
 
     /// Whether the request carries the token; 403 when there is none configured, 401 when the

@@ -32,7 +32,7 @@ mod runner;
 mod store;
 
 pub use error::RebuildError;
-pub use http::{AdminToken, COLLECTION_PATH, job_location, routes};
+pub use http::{ADMIN_TOKEN, AdminToken, COLLECTION_PATH, MIN_ADMIN_TOKEN, job_location, routes};
 pub use job::{JobState, RebuildJob};
 pub use runner::{INTERRUPTED, Rebuilder, Started};
 pub use store::{CONTROL_LOCK, LOCK_CLASS, RUNNER_LOCK};

@@ -51,7 +51,7 @@ impl TestScheduler {
             max_per_second: 1.0,
             retention: std::time::Duration::from_secs(720 * 3600),
             maintenance: Default::default(),
-            admin: AdminToken::new(Some(ADMIN_TOKEN.into())),
+            admin_token: AdminToken::new(Some(ADMIN_TOKEN.into())),
             kafka: isolation.kafka.clone(),
             registry: isolation.registry.clone(),
         };

@@ -71,7 +71,7 @@ async fn a_service_started_before_its_database_waits_for_it() {
         max_per_second: 1.0,
         retention: std::time::Duration::from_secs(720 * 3600),
         maintenance: Default::default(),
-        admin: Default::default(),
+        admin_token: Default::default(),
         kafka: isolation.kafka,
         registry: isolation.registry,
     };
