@@ -8,7 +8,8 @@
 #   2. roles: each service is connected to PostgreSQL as its own role (no superuser, owner of its
 #      database) and that role is refused at every other service's database; executor-url: the
 #      TASKFLOW_EXECUTOR_URL of dev.env reaches an executor through the entry point, its
-#      /metrics does not
+#      /metrics does not; admin-routes: each service's projection rebuild started through the
+#      entry point (/v1/admin, /executor/v1/admin, /notify/v1/admin, /scheduler/v1/admin)
 #   3. checks/compose_test.py work: routes, 100 tasks across an executor kill, SSE, a schedule
 #   4. checks/foreign-client-check.sh, the stock Kafka/Avro client of `make test`, against this
 #      stack's Kafka and registry through the addresses its dev.env gives the host
@@ -103,6 +104,24 @@ executor_url() {
   log "executor-url: $TASKFLOW_EXECUTOR_URL/health/ready is ready, /metrics not published"
 }
 
+# Every service has POST /v1/admin/projections/rebuild: through the entry point each reaches its
+# own service (the job's unit says which; svc-notify's and svc-tasks' both count tasks, so the
+# job svc-notify started must be unknown to svc-tasks).
+admin_routes() {
+  local entry="${TASKFLOW_API_URL%/}" prefix unit job id
+  for pair in ":tasks" "/executor:executions" "/notify:tasks" "/scheduler:schedules"; do
+    prefix="${pair%%:*}" unit="${pair##*:}"
+    job="$(curl -sS --max-time 10 -X POST -H "Authorization: Bearer $TASKFLOW_ADMIN_TOKEN"       "$entry$prefix/v1/admin/projections/rebuild")" || { log "admin-routes: POST $prefix/v1/admin/projections/rebuild failed"; return 1; }
+    [[ "$job" == *""unit":"$unit""* ]] || { log "admin-routes: $prefix/v1/admin/projections/rebuild answered $job, expected unit $unit"; return 1; }
+    if [[ "$prefix" == /notify ]]; then
+      id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])' <<<"$job")"
+      [[ "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -H "Authorization: Bearer $TASKFLOW_ADMIN_TOKEN"         "$entry/notify/v1/admin/projections/rebuild/$id")" == 200 ]] || { log "admin-routes: svc-notify's job $id not found at /notify"; return 1; }
+      [[ "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -H "Authorization: Bearer $TASKFLOW_ADMIN_TOKEN"         "$entry/v1/admin/projections/rebuild/$id")" == 404 ]] || { log "admin-routes: svc-notify's job $id is svc-tasks' too"; return 1; }
+    fi
+  done
+  log "admin-routes: a projection rebuild started in each of the four services through the entry point"
+}
+
 # Turn the stack's database and env file into what a stack from before the service roles had.
 legacy() {
   local db c svc
@@ -130,6 +149,7 @@ step up-cold deploy/compose/run.sh up
 source .taskflow/compose/test/dev.env
 step roles roles
 step executor-url executor_url
+step admin-routes admin_routes
 step work python3 checks/compose_test.py work .taskflow/compose/test/state.json
 step foreign-client timeout 300 checks/foreign-client-check.sh
 step legacy legacy
