@@ -36,18 +36,8 @@ pub async fn enqueue_all(
     if events.is_empty() {
         return Ok(());
     }
-    let mut rows = Vec::with_capacity(events.len());
-    for (event, trace) in events {
-        rows.push((
-            outbox::event_id.eq(event.meta().event_id),
-            outbox::event_type.eq(event.kind().name()),
-            outbox::body.eq(event.to_json()?),
-            outbox::traceparent.eq(trace.traceparent.clone()),
-            outbox::tracestate.eq(trace.tracestate.clone()),
-        ));
-    }
     diesel::insert_into(outbox::table)
-        .values(rows)
+        .values(NewRow::all(events, false)?)
         .execute(conn)
         .await?;
     Ok(())
@@ -65,23 +55,42 @@ pub async fn append_internal(
     if events.is_empty() {
         return Ok(0);
     }
-    let mut rows = Vec::with_capacity(events.len());
-    for (event, trace) in events {
-        rows.push((
-            outbox::event_id.eq(event.meta().event_id),
-            outbox::event_type.eq(event.kind().name()),
-            outbox::body.eq(event.to_json()?),
-            outbox::traceparent.eq(trace.traceparent.clone()),
-            outbox::tracestate.eq(trace.tracestate.clone()),
-            outbox::internal.eq(true),
-        ));
-    }
     Ok(diesel::insert_into(outbox::table)
-        .values(rows)
+        .values(NewRow::all(events, true)?)
         .on_conflict(outbox::event_id)
         .do_nothing()
         .execute(conn)
         .await?)
+}
+
+/// A row as `enqueue_all` and `append_internal` write it.
+#[derive(Insertable)]
+#[diesel(table_name = outbox)]
+struct NewRow<'a> {
+    event_id: uuid::Uuid,
+    event_type: &'a str,
+    body: serde_json::Value,
+    traceparent: Option<&'a str>,
+    tracestate: Option<&'a str>,
+    internal: bool,
+}
+
+impl<'a> NewRow<'a> {
+    fn all(events: &'a [(Event, TraceContext)], internal: bool) -> Result<Vec<Self>, OutboxError> {
+        events
+            .iter()
+            .map(|(event, trace)| {
+                Ok(Self {
+                    event_id: event.meta().event_id,
+                    event_type: event.kind().name(),
+                    body: event.to_json()?,
+                    traceparent: trace.traceparent.as_deref(),
+                    tracestate: trace.tracestate.as_deref(),
+                    internal,
+                })
+            })
+            .collect()
+    }
 }
 
 /// Adds a dead letter to the outbox of the caller's transaction: `event` is parked on

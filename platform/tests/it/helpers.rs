@@ -157,3 +157,17 @@ pub async fn platform_db(what: &str) -> taskflow_platform::db::DbPool {
         .expect("migrated");
     pool
 }
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// The `n` that `sql` (a query selecting one bigint `n`) answers.
+pub async fn count(conn: &mut diesel_async::AsyncPgConnection, sql: &str) -> i64 {
+    diesel_async::RunQueryDsl::get_result::<Count>(diesel::sql_query(sql), conn)
+        .await
+        .expect(sql)
+        .n
+}

@@ -5,29 +5,14 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::sql_types::BigInt;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::AsyncConnection;
 use taskflow_platform::headers::TraceContext;
 use taskflow_platform::outbox::{self, OutboxError, Relay};
 use taskflow_schemas::samples::one_of_each;
 use taskflow_schemas::{Event, Stream};
 use tokio::sync::Notify;
 
-use crate::helpers::{TestBus, platform_db};
-
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(conn)
-        .await
-        .expect(sql)
-        .n
-}
+use crate::helpers::{TestBus, count, platform_db};
 
 fn traced(events: &[Event]) -> Vec<(Event, TraceContext)> {
     events

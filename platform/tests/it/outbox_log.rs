@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::Text;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use taskflow_platform::db::DbPool;
 use taskflow_platform::outbox::{self, OutboxError};
@@ -12,27 +12,13 @@ use taskflow_platform::testing::wait_until;
 use taskflow_schemas::samples::one_of_each;
 use taskflow_schemas::{Event, Stream};
 
-use crate::helpers::{TestBus, platform_db};
+use crate::helpers::{TestBus, count, platform_db};
 
 fn execution_events() -> Vec<Event> {
     one_of_each()
         .into_iter()
         .filter(|e| e.kind().stream() == Stream::TaskExecution)
         .collect()
-}
-
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-async fn count(conn: &mut AsyncPgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql)
-        .get_result::<Count>(conn)
-        .await
-        .expect(sql)
-        .n
 }
 
 /// Backend process id of a connection (to look it up in pg_stat_activity).

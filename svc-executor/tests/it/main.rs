@@ -3,6 +3,7 @@
 //! TaskCreated and TaskCancelRequested, and reads the executor's database (executions, attempts,
 //! the outbox of the events it announces).
 
+mod append_only;
 mod cancellation;
 mod crashes;
 mod delayed;

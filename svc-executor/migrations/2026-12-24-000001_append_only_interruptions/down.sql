@@ -1,0 +1,1 @@
+DROP TRIGGER IF EXISTS attempt_interruptions_append_only ON attempt_interruptions;
