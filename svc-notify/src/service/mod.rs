@@ -3,6 +3,6 @@
 //! handlers (`http::streams` for SSE, `http::ws`) only parse, open and write frames. The
 //! projections rebuilt from the history, as the platform's rebuild job ([`rebuild`]).
 
+pub mod rebuild;
 pub mod resume;
 pub mod subscription;
-pub mod rebuild;
