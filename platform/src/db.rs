@@ -49,12 +49,37 @@ impl DbError {
 /// (`RecyclingMethod::Fast`: only an open transaction or a broken connection is discarded); a
 /// `SELECT 1` per checkout was a round trip for every unit of work. A connection that died
 /// meanwhile fails its next statement, which callers treat as an outage and retry.
+///
+/// A transaction whose future is dropped half-way (an HTTP request whose client went away, an
+/// attempt cancelled by its timeout while reporting progress) leaves its connection open in a
+/// transaction: diesel-async discards such a connection only when the pool hands it out again.
+/// Meanwhile it holds its row locks and the outbox writers' lock, and with it every outbox
+/// writer and the relay of the database wait (seen in CI: an executor stalled for minutes). So
+/// PostgreSQL ends a pooled session that sits idle in a transaction for [`IDLE_IN_TRANSACTION`]
+/// (the relay sets its own limit for its passes): its locks go, and the pool discards it.
 pub fn pool(url: &str, max_size: usize) -> Result<DbPool, DbError> {
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(|url| {
+        Box::pin(async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            conn.batch_execute(&format!(
+                "SET idle_in_transaction_session_timeout = '{}s'",
+                IDLE_IN_TRANSACTION.as_secs()
+            ))
+            .await
+            .map_err(|e| diesel::ConnectionError::BadConnection(e.to_string()))?;
+            Ok(conn)
+        })
+    });
     let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, config);
     Ok(Pool::builder(manager).max_size(max_size).build()?)
 }
+
+/// How long PostgreSQL lets a pooled session sit idle inside a transaction before ending it.
+/// Longer than any wait a transaction makes on purpose (a state relay's publish waits up to
+/// `KAFKA_DELIVERY_TIMEOUT_MS`, 30 s by default).
+pub const IDLE_IN_TRANSACTION: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Any fixed number; instances of one service agree on it, so only one migrates at a time.
 const MIGRATION_LOCK: i64 = 0x7461_736b_666c_6f77;

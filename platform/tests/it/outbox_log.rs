@@ -195,3 +195,24 @@ async fn the_log_refuses_updates_and_deletes() {
         1
     );
 }
+
+/// A transaction dropped between its outbox insert and its commit would hold the writers' lock,
+/// and with it every writer and the relay, until its connection was handed out again: every
+/// pooled session has PostgreSQL end a transaction left idle (`db::IDLE_IN_TRANSACTION`).
+#[tokio::test(flavor = "multi_thread")]
+async fn pooled_sessions_end_a_transaction_left_idle() {
+    #[derive(diesel::QueryableByName)]
+    struct Setting {
+        #[diesel(sql_type = Text)]
+        value: String,
+    }
+    let pool = platform_db("idle_in_transaction").await;
+    let mut conn = pool.get().await.expect("conn");
+    let setting: Setting =
+        diesel::sql_query("SELECT current_setting('idle_in_transaction_session_timeout') AS value")
+            .get_result(&mut conn)
+            .await
+            .expect("setting");
+    let limit = taskflow_platform::db::IDLE_IN_TRANSACTION.as_secs();
+    assert_eq!(setting.value, format!("{}min", limit / 60));
+}
