@@ -112,7 +112,7 @@ admin_routes() {
   for pair in ":tasks" "/executor:executions" "/notify:tasks" "/scheduler:schedules"; do
     prefix="${pair%%:*}" unit="${pair##*:}"
     job="$(curl -sS --max-time 10 -X POST -H "Authorization: Bearer $TASKFLOW_ADMIN_TOKEN"       "$entry$prefix/v1/admin/projections/rebuild")" || { log "admin-routes: POST $prefix/v1/admin/projections/rebuild failed"; return 1; }
-    [[ "$job" == *""unit":"$unit""* ]] || { log "admin-routes: $prefix/v1/admin/projections/rebuild answered $job, expected unit $unit"; return 1; }
+    [[ "$job" == *'"unit":"'"$unit"'"'* ]] || { log "admin-routes: $prefix/v1/admin/projections/rebuild answered $job, expected unit $unit"; return 1; }
     if [[ "$prefix" == /notify ]]; then
       id="$(python3 -c 'import json,sys; print(json.load(sys.stdin)["job_id"])' <<<"$job")"
       [[ "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 10 -H "Authorization: Bearer $TASKFLOW_ADMIN_TOKEN"         "$entry/notify/v1/admin/projections/rebuild/$id")" == 200 ]] || { log "admin-routes: svc-notify's job $id not found at /notify"; return 1; }
