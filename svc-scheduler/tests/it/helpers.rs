@@ -83,7 +83,12 @@ impl TestScheduler {
         tokio::spawn(app.run_until_stopped());
         Self {
             base,
-            http: reqwest::Client::new(),
+            // Bounded, so that a request the service never answers fails naming the call
+            // instead of hanging the test until the runner kills it (seen once in CI).
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("http client"),
             config,
             producer,
             codec,
